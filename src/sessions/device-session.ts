@@ -1,0 +1,164 @@
+import { EventEmitter } from 'node:events';
+import { DeviceError } from '../shared/errors';
+import { RequestQueue } from '../shared/queue';
+
+/**
+ * The part of a device session that both families share: the per-device
+ * queue, the users (nodes) registered with it, and the device's health.
+ *
+ * Health follows transport failures only: after `offlineAfter` timeouts or
+ * connection failures in a row the device is offline, and the first success
+ * brings it back. While offline, commands fail at once with a catchable
+ * error instead of piling up; reads (polls, probes) still go out, with
+ * backoff, so that the session notices the device's return.
+ */
+export type Health = 'connecting' | 'online' | 'offline';
+
+export interface SessionOptions {
+  /** failures in a row before the device counts as offline */
+  offlineAfter?: number;
+  /** least gap between requests (SONOFF: 200 ms) */
+  minGapMs?: number;
+  /** first and largest retry delay while offline */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
+
+export interface SessionEvents {
+  health: [Health, DeviceError | undefined];
+}
+
+export interface SendOptions {
+  /** requests with the same key coalesce while waiting: the latest wins */
+  key?: string;
+  /** a read that must go out even while offline (polls, probes) */
+  probe?: boolean;
+}
+
+export abstract class DeviceSession<Events extends Record<keyof Events, unknown[]> = SessionEvents> extends EventEmitter<Events & SessionEvents> {
+  readonly queue: RequestQueue;
+  private healthState: Health = 'connecting';
+  private failures = 0;
+  private lastFailure: DeviceError | undefined;
+  private readonly users = new Set<object>();
+  private closed = false;
+  protected readonly offlineAfter: number;
+  private readonly backoffMinMs: number;
+  private readonly backoffMaxMs: number;
+
+  constructor(options: SessionOptions = {}) {
+    super();
+    this.queue = new RequestQueue({ minGapMs: options.minGapMs ?? 0 });
+    this.offlineAfter = Math.max(1, options.offlineAfter ?? 3);
+    this.backoffMinMs = options.backoffMinMs ?? 1000;
+    this.backoffMaxMs = options.backoffMaxMs ?? 30000;
+  }
+
+  get health(): Health {
+    return this.healthState;
+  }
+
+  get lastError(): DeviceError | undefined {
+    return this.lastFailure;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  /** A node starts using the device: the first user starts polling or push. */
+  register(user: object): void {
+    if (this.closed || this.users.has(user)) return;
+    this.users.add(user);
+    if (this.users.size === 1) this.start();
+  }
+
+  /** A node stops using the device: the last one stops timers and sockets. */
+  deregister(user: object): void {
+    if (!this.users.delete(user)) return;
+    if (this.users.size === 0) this.stop();
+  }
+
+  /** The config node closes: stop everything and fail what still waits. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.users.clear();
+    this.queue.close();
+    this.stop();
+    await this.dispose();
+    (this as EventEmitter).removeAllListeners();
+  }
+
+  /** Delay before the next read while the device fails: doubles per failure. */
+  protected retryDelay(): number {
+    const steps = Math.max(0, this.failures - 1);
+    return Math.min(this.backoffMaxMs, this.backoffMinMs * 2 ** Math.min(steps, 16));
+  }
+
+  protected get consecutiveFailures(): number {
+    return this.failures;
+  }
+
+  /** Runs one request through the device's queue, keeping the health up to date. */
+  protected send<T>(task: () => Promise<T>, options: SendOptions = {}): Promise<T> {
+    if (this.closed) return Promise.reject(new DeviceError('closed', 'the device session is closed'));
+    if (this.healthState === 'offline' && !options.probe) {
+      const reason = this.lastFailure ? `: ${this.lastFailure.message}` : '';
+      return Promise.reject(new DeviceError('offline', `${this.describe()} is offline${reason}`));
+    }
+    return this.queue.run(task, options.key).then(
+      (value) => {
+        this.noteSuccess();
+        return value;
+      },
+      (err: unknown) => {
+        if (err instanceof DeviceError && err.isTransport) this.noteFailure(err);
+        else if (err instanceof DeviceError && (err.kind === 'device' || err.kind === 'protocol')) this.noteSuccess();
+        throw err;
+      },
+    );
+  }
+
+  /** The device answered (a reply, an mDNS record): it is online. */
+  protected noteSuccess(): void {
+    this.failures = 0;
+    this.setHealth('online', undefined);
+  }
+
+  protected noteFailure(err: DeviceError): void {
+    this.failures++;
+    this.lastFailure = err;
+    if (this.failures >= this.offlineAfter) {
+      // commands queued behind a dead device would only time out in turn
+      this.queue.clear(new DeviceError('offline', `${this.describe()} is offline: ${err.message}`));
+      this.setHealth('offline', err);
+    }
+  }
+
+  /** Forces the offline state, e.g. when the device withdraws its mDNS record. */
+  protected markOffline(err: DeviceError): void {
+    this.lastFailure = err;
+    this.failures = Math.max(this.failures, this.offlineAfter);
+    this.setHealth('offline', err);
+  }
+
+  private setHealth(health: Health, err: DeviceError | undefined): void {
+    if (this.closed || health === this.healthState) return;
+    this.healthState = health;
+    (this as EventEmitter).emit('health', health, err);
+  }
+
+  /** A short name for messages: the device's name or address. */
+  protected abstract describe(): string;
+  /** Begin polling or listening (first user registered). */
+  protected abstract start(): void;
+  /** Stop timers and listeners (last user left, or close). */
+  protected abstract stop(): void;
+  /** Release sockets and dispatchers for good. */
+  protected abstract dispose(): Promise<void>;
+}

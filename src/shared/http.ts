@@ -1,0 +1,133 @@
+import { Agent, type Dispatcher } from 'undici';
+import type { ConnectionOptions } from 'node:tls';
+import { DeviceError } from './errors';
+
+/**
+ * The HTTP transport both device families share: one undici Agent per
+ * device, an overall deadline per request (a slow-drip reply cannot outlive
+ * it), errors turned into DeviceErrors a person can read, and one retry on a
+ * fresh connection when a kept-alive connection turns out to be closed.
+ */
+export interface DeviceAgentOptions {
+  /** TLS settings for this device only (self-signed certificates, pinning) */
+  tls?: ConnectionOptions;
+  /** a custom connector (certificate pinning); overrides `tls` */
+  connect?: Agent.Options['connect'];
+  /**
+   * Devices drop idle connections after 2 to 3 s; closing ours first keeps
+   * us from writing into a socket the device is about to close.
+   */
+  keepAliveMs?: number;
+}
+
+export function createDeviceAgent(options: DeviceAgentOptions = {}): Agent {
+  return new Agent({
+    connections: 1,
+    pipelining: 1,
+    keepAliveTimeout: options.keepAliveMs ?? 1000,
+    keepAliveMaxTimeout: options.keepAliveMs ?? 1000,
+    connect: options.connect ?? { ...options.tls },
+  });
+}
+
+export interface DeviceRequest {
+  origin: string;
+  path: string;
+  method?: 'GET' | 'POST';
+  body?: string;
+  headers?: Record<string, string>;
+  timeoutMs: number;
+}
+
+export interface DeviceReply {
+  status: number;
+  body: string;
+}
+
+/** Replies larger than this are garbage, not a device answer. */
+const MAX_REPLY_BYTES = 1 << 20;
+
+const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+export async function deviceRequest(dispatcher: Dispatcher, req: DeviceRequest): Promise<DeviceReply> {
+  try {
+    return await attempt(dispatcher, req);
+  } catch (err) {
+    // A keep-alive connection the device had already closed fails before the
+    // device could read the request: safe to send again, once, on a new socket.
+    if (isUnreadRequestOnStaleSocket(err)) return attempt(dispatcher, req).catch((e: unknown) => Promise.reject(describe(e, req)));
+    throw describe(err, req);
+  }
+}
+
+async function attempt(dispatcher: Dispatcher, req: DeviceRequest): Promise<DeviceReply> {
+  const signal = AbortSignal.timeout(req.timeoutMs);
+  const res = await dispatcher.request({
+    origin: req.origin,
+    path: req.path,
+    method: req.method ?? 'GET',
+    body: req.body,
+    headers: req.headers,
+    signal,
+    headersTimeout: req.timeoutMs,
+    bodyTimeout: req.timeoutMs,
+  });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_REPLY_BYTES) {
+      res.body.destroy();
+      throw new DeviceError('protocol', `reply from ${req.origin} is larger than ${MAX_REPLY_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return { status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') };
+}
+
+interface SocketInfo {
+  bytesRead?: number;
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  if (typeof e.code === 'string') return e.code;
+  if (e.cause && typeof e.cause.code === 'string') return e.cause.code;
+  return undefined;
+}
+
+function isUnreadRequestOnStaleSocket(err: unknown): boolean {
+  const code = errorCode(err);
+  if (!code || !STALE_CONNECTION_CODES.has(code)) return false;
+  // undici reports the socket's counters: a socket that has read earlier
+  // replies was a reused one; this request got nothing back on it.
+  const socket = (err as { socket?: SocketInfo }).socket;
+  return socket !== undefined && (socket.bytesRead ?? 0) > 0;
+}
+
+function describe(err: unknown, req: DeviceRequest): DeviceError {
+  if (err instanceof DeviceError) return err;
+  const where = req.origin.replace(/^[a-z]+:\/\//, '');
+  const name = (err as { name?: string } | null)?.name;
+  const code = errorCode(err);
+  if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new DeviceError('timeout', `no answer from ${where} within ${req.timeoutMs} ms`, { cause: err });
+  }
+  const message = (err as { message?: string } | null)?.message ?? String(err);
+  switch (code) {
+    case 'ECONNREFUSED':
+      return new DeviceError('network', `connection refused by ${where}`, { code, cause: err });
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new DeviceError('network', `cannot reach ${where} (${code})`, { code, cause: err });
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return new DeviceError('network', `${where} closed the connection before replying`, { code, cause: err });
+    default:
+      return new DeviceError('network', `request to ${where} failed: ${message}`, { code, cause: err });
+  }
+}

@@ -1,0 +1,62 @@
+import helper from 'node-red-node-test-helper';
+import type { Node } from 'node-red';
+import type { EventEmitter } from 'node:events';
+
+// A real Node-RED runtime (the one in devDependencies), started by the helper.
+helper.init(require.resolve('node-red'));
+
+export { helper };
+
+export const TAB = 'tab1';
+
+/** Adds the tab and `z` that Catch and Status nodes need. */
+export function withTab(nodes: Array<Record<string, unknown>>): object[] {
+  return [{ id: TAB, type: 'tab', label: 'test' }, ...nodes.map((n) => (n.type === 'tab' || n.z !== undefined ? n : { ...n, z: TAB }))];
+}
+
+export type TestNode = Node & Record<string, unknown>;
+
+export function node(id: string): TestNode {
+  const n = helper.getNode(id);
+  if (!n) throw new Error(`node ${id} is not in the running flow`);
+  return n;
+}
+
+/** Resolves with the next message a helper node receives. */
+export function nextMessage<T = Record<string, unknown>>(id: string, timeoutMs = 5000): Promise<T> {
+  const n = node(id);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no message at ${id} within ${timeoutMs} ms`)), timeoutMs);
+    (n as unknown as EventEmitter).once('input', (msg: T) => {
+      clearTimeout(timer);
+      resolve(msg);
+    });
+  });
+}
+
+/** Collects every message a helper node receives. */
+export function collect<T = Record<string, unknown>>(id: string): T[] {
+  const out: T[] = [];
+  (node(id) as unknown as EventEmitter).on('input', (msg: T) => out.push(msg));
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Waits until `check` returns true, polling; fails with `what` after the timeout. */
+export async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Counts the process's active handles by type, for leak checks. */
+export function activeResources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
+  return counts;
+}
