@@ -9,8 +9,11 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const out = path.join(root, 'dist', 'src', 'nodes');
 
-fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+// --copy-only: place the editor files without compiling (for a tsc run you started yourself)
+if (!process.argv.includes('--copy-only')) {
+  fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+}
 
 fs.mkdirSync(out, { recursive: true });
 for (const file of fs.readdirSync(path.join(root, 'nodes'))) {
