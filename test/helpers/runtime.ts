@@ -2,8 +2,9 @@ import helper from 'node-red-node-test-helper';
 import type { Node } from 'node-red';
 import type { EventEmitter } from 'node:events';
 
-// A real Node-RED runtime (the one in devDependencies), started by the helper.
-helper.init(require.resolve('node-red'));
+// A real Node-RED runtime, started by the helper: the one in devDependencies,
+// or another install named by NODE_RED_DIR (the Node-RED 5 compat run).
+helper.init(process.env.NODE_RED_DIR ? require.resolve(process.env.NODE_RED_DIR) : require.resolve('node-red'));
 
 export { helper };
 

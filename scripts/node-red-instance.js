@@ -1,0 +1,124 @@
+'use strict';
+// Starts a real Node-RED (the one in node_modules) in a user directory with
+// this package installed, as a person would have it in ~/.node-red. Used by
+// `npm start`, the resource check and the browser tests.
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const pkg = require(path.join(root, 'package.json'));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * @param {object} options
+ * @param {string} [options.userDir] kept as it is when given; a temporary one otherwise
+ * @param {number} [options.port] 0 or absent: a free port
+ * @param {object[]} [options.flows]
+ * @param {string} [options.httpAdminRoot]
+ * @param {boolean} [options.quiet]
+ * @param {string[]} [options.extraModules] further packages to link from node_modules (e.g. the dashboard)
+ * @param {NodeJS.ProcessEnv} [options.env]
+ * @param {string} [options.nodeRedDir] another Node-RED install (compat run)
+ * @param {string} [options.nodeBinary] another node binary (compat run)
+ */
+async function startNodeRed(options = {}) {
+  const userDir = options.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'nr-wiim-sonoff-'));
+  const temporary = !options.userDir;
+  const port = options.port || (await freePort());
+  fs.mkdirSync(path.join(userDir, 'node_modules'), { recursive: true });
+  const link = (name, target) => {
+    const dest = path.join(userDir, 'node_modules', name);
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.symlinkSync(target, dest, 'dir');
+  };
+  link(pkg.name, root);
+  for (const mod of options.extraModules || []) link(mod, path.join(root, 'node_modules', mod));
+  fs.writeFileSync(
+    path.join(userDir, 'package.json'),
+    JSON.stringify({ name: 'node-red-project', private: true, dependencies: { [pkg.name]: `file:${root}` } }, null, 2),
+  );
+  if (options.flows) fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(options.flows, null, 2));
+  const settings = {
+    uiHost: '127.0.0.1',
+    uiPort: port,
+    flowFile: 'flows.json',
+    credentialSecret: false,
+    httpAdminRoot: options.httpAdminRoot || '/',
+    telemetry: { enabled: false, updateNotification: false },
+    diagnostics: { enabled: false },
+    externalModules: { autoInstall: false, palette: { allowInstall: false } },
+    editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
+    logging: { console: { level: options.quiet ? 'warn' : 'info' } },
+  };
+  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+
+  const nodeRedDir = options.nodeRedDir || process.env.NODE_RED_DIR || path.dirname(require.resolve('node-red/package.json'));
+  const child = spawn(options.nodeBinary || process.execPath, [path.join(nodeRedDir, 'red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')], {
+    cwd: root,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const onData = (chunk) => {
+    output += chunk;
+    if (!options.quiet) process.stdout.write(chunk);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+
+  const adminRoot = (options.httpAdminRoot || '/').replace(/\/?$/, '/');
+  const url = `http://127.0.0.1:${port}${adminRoot}`;
+  await new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => reject(new Error(`Node-RED did not start within 60 s:\n${output}`)), 60000);
+    const exited = (code) => {
+      clearTimeout(deadline);
+      reject(new Error(`Node-RED exited with ${code}:\n${output}`));
+    };
+    child.once('exit', exited);
+    const check = setInterval(() => {
+      if (/Started flows|Server now running/.test(output) && /Started flows/.test(output)) {
+        clearInterval(check);
+        clearTimeout(deadline);
+        child.removeListener('exit', exited);
+        resolve();
+      }
+    }, 50);
+    child.once('exit', () => clearInterval(check));
+  });
+
+  return {
+    url,
+    port,
+    userDir,
+    child,
+    get output() {
+      return output;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await gone;
+        clearTimeout(timer);
+      }
+      if (temporary) fs.rmSync(userDir, { recursive: true, force: true });
+    },
+  };
+}
+
+module.exports = { startNodeRed, freePort };

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+
+// A real `node-red` process with the package installed in its user
+// directory, asked over its admin API for what the editor would load.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { startNodeRed } = require('../../scripts/node-red-instance.js') as {
+  startNodeRed(o: object): Promise<{ url: string; stop(): Promise<void>; output: string }>;
+};
+
+const root = path.resolve(__dirname, '..', '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; 'node-red': { nodes: Record<string, string> } };
+const types = Object.keys(pkg['node-red'].nodes);
+
+type Catalog = Record<string, unknown>;
+
+function lookup(catalog: Catalog, key: string): unknown {
+  return key.split('.').reduce<unknown>((obj, part) => (obj && typeof obj === 'object' ? (obj as Catalog)[part] : undefined), catalog);
+}
+
+describe('editor resources in a running Node-RED', function () {
+  this.timeout(90000);
+  let nr: Awaited<ReturnType<typeof startNodeRed>>;
+  let editorHtml = '';
+
+  before(async () => {
+    nr = await startNodeRed({ quiet: true, flows: [] });
+    const res = await fetch(`${nr.url}nodes`, { headers: { Accept: 'text/html' } });
+    assert.equal(res.status, 200);
+    editorHtml = await res.text();
+  });
+  after(async () => nr?.stop());
+
+  it('registers all seven node types from the package', async () => {
+    const res = await fetch(`${nr.url}nodes`, { headers: { Accept: 'application/json' } });
+    const sets = (await res.json()) as Array<{ module: string; types: string[]; enabled: boolean; loaded: boolean; err?: string }>;
+    const ours = sets.filter((s) => s.module === pkg.name);
+    for (const s of ours) assert.equal(s.err, undefined, `node set failed to load: ${s.err}`);
+    assert.deepEqual(ours.flatMap((s) => s.types).sort(), [...types].sort());
+    assert.ok(ours.every((s) => s.loaded && s.enabled));
+  });
+
+  for (const type of types) {
+    describe(type, () => {
+      let catalog: Catalog;
+      before(async () => {
+        const res = await fetch(`${nr.url}locales/${pkg.name}/${type}?lng=en-US`);
+        assert.equal(res.status, 200);
+        catalog = (await res.json()) as Catalog;
+      });
+
+      it('has en-US labels for every data-i18n key and every status key the runtime sets', () => {
+        assert.ok(catalog[type], `no "${type}" section in locales/en-US/${type}.json`);
+        const html = fs.readFileSync(path.join(root, 'nodes', `${type}.html`), 'utf8');
+        const keys = new Set<string>();
+        for (const m of html.matchAll(/data-i18n="(?:\[[a-z]+\])?([^"]+)"/g)) for (const k of m[1].split(';')) keys.add(k.replace(/^\[[a-z]+\]/, ''));
+        for (const m of html.matchAll(/\b_\(\s*['"]([a-z0-9-]+\.[A-Za-z0-9_.-]+)['"]/g)) keys.add(m[1]);
+        const src = fs.readFileSync(path.join(root, 'src', 'nodes', `${type}.ts`), 'utf8');
+        for (const m of src.matchAll(/['"`](([a-z]+-[a-z]+)\.status\.[A-Za-z0-9_-]+)['"`]/g)) keys.add(m[1]);
+        const own = [...keys].filter((k) => !k.startsWith('node-red:'));
+        assert.ok(own.length > 0, `${type}: no i18n keys found`);
+        const missing = own.filter((k) => typeof lookup(catalog, k) !== 'string');
+        assert.deepEqual(missing, [], `${type}: keys without an en-US text`);
+      });
+
+      it('has help text in the editor', () => {
+        const help = new RegExp(`<script type="text/html" data-help-name="${type}"[^>]*>([\\s\\S]*?)</script>`).exec(editorHtml);
+        assert.ok(help, `no help for ${type}`);
+        assert.match(help[1], /<h3>[^<]*Inputs|<h3>[^<]*Outputs|<h3>[^<]*Details/i);
+        assert.ok(help[1].length > 300, `help for ${type} is too short`);
+      });
+
+      it('has an editor form and an icon that the editor can load', async () => {
+        assert.match(editorHtml, new RegExp(`data-template-name="${type}"`));
+        const reg = new RegExp(`registerType\\(\\s*['"]${type}['"][\\s\\S]*?icon:\\s*['"]([^'"]+)['"]`).exec(editorHtml);
+        assert.ok(reg, `no icon in the registerType of ${type}`);
+        const res = await fetch(`${nr.url}icons/${pkg.name}/${reg[1]}`);
+        assert.equal(res.status, 200, `icon ${reg[1]} of ${type} does not resolve`);
+        const body = await res.text();
+        assert.match(body, /<svg/);
+      });
+    });
+  }
+});
