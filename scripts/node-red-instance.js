@@ -62,7 +62,7 @@ async function startNodeRed(options = {}) {
     diagnostics: { enabled: false },
     externalModules: { autoInstall: false, palette: { allowInstall: false } },
     editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
-    logging: { console: { level: options.quiet ? 'warn' : 'info' } },
+    logging: { console: { level: 'info' } },
   };
   fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
 

@@ -61,3 +61,11 @@ export function activeResources(): Record<string, number> {
   for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
   return counts;
 }
+
+/** A core node module (inject, debug, change, http request...) of the runtime in use. */
+export function coreNode(file: string): (RED: unknown) => void {
+  const runtime = process.env.NODE_RED_DIR ? require.resolve(process.env.NODE_RED_DIR) : require.resolve('node-red');
+  const nodesPkg = require.resolve('@node-red/nodes/package.json', { paths: [runtime] });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(require('node:path').join(nodesPkg, '..', 'core', file));
+}

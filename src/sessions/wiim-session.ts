@@ -1,0 +1,325 @@
+import { DeviceError } from '../shared/errors';
+import { DeviceSession, type Health } from './device-session';
+import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
+import { prepareCommand, type WiimCommandName } from '../wiim/commands';
+import type { WiimInfo, WiimMeta, WiimPlayerStatus } from '../wiim/parse';
+
+/**
+ * The runtime side of one WiiM device, owned by a wiim-config node: the
+ * device's queue (one request at a time; volume commands coalesce, latest
+ * wins), one adaptive poller however many wiim-status nodes listen, the last
+ * known state with change detection, and the online state.
+ */
+export interface WiimSessionOptions extends WiimClientOptions {
+  /** a name for messages and msg.topic (default: the host) */
+  name?: string;
+  /** poll interval while playing (ms) */
+  pollPlayingMs?: number;
+  /** poll interval otherwise (ms) */
+  pollIdleMs?: number;
+  offlineAfter?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
+
+/** The state a wiim-status node emits: every field of the player plus `online`. */
+export type WiimState = Partial<WiimPlayerStatus> & { online: boolean };
+
+export type StateReason = 'poll' | 'refresh' | 'command' | 'offline';
+
+export interface WiimStateEvent {
+  state: WiimState;
+  /** the fields that changed since the last event (position moving on its own is not a change) */
+  changed: string[];
+  /** the raw replies behind this state */
+  raw: { player?: Record<string, unknown>; meta?: WiimMeta | null; slaves?: unknown };
+  reason: StateReason;
+  /** the user that forced this refresh, if one did */
+  requester?: object;
+}
+
+export interface WiimSessionEvents {
+  state: [WiimStateEvent];
+}
+
+const STATE_FIELDS: ReadonlyArray<keyof WiimPlayerStatus> = ['state', 'volume', 'muted', 'source', 'repeat', 'shuffle', 'position', 'duration', 'trackIndex', 'trackCount', 'title', 'artist', 'album', 'artwork', 'eq', 'group'];
+
+/** A position further than this from where it should be by now is a seek, a change. */
+const POSITION_TOLERANCE_S = 3;
+
+/** How often (in polls) the leader's follower list is read. */
+const GROUP_EVERY = 6;
+
+const SOURCE_OF_COMMAND: Record<string, string> = { 'line-in': 'line-in', aux: 'line-in', 'line-in2': 'line-in2', bluetooth: 'bluetooth', bt: 'bluetooth', optical: 'optical', coaxial: 'coaxial', 'co-axial': 'coaxial', udisk: 'usb', usb: 'usb', wifi: 'wifi', hdmi: 'hdmi', 'usb-dac': 'usb-dac' };
+
+export class WiimSession extends DeviceSession<WiimSessionEvents> {
+  readonly client: WiimClient;
+  readonly name: string;
+  readonly pollPlayingMs: number;
+  readonly pollIdleMs: number;
+  private current: WiimState | undefined;
+  private stateAt = 0;
+  private lastRaw: WiimStateEvent['raw'] = {};
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private polls = 0;
+  private followers = 0;
+  private groupDirty = true;
+  private readonly metaUsers = new Set<object>();
+  private metaKey: string | undefined;
+  private meta: WiimMeta | null = null;
+
+  constructor(options: WiimSessionOptions) {
+    const pollPlayingMs = Math.max(100, options.pollPlayingMs ?? 1000);
+    super({
+      offlineAfter: options.offlineAfter ?? 3,
+      backoffMinMs: options.backoffMinMs ?? Math.min(1000, pollPlayingMs),
+      backoffMaxMs: options.backoffMaxMs ?? 30000,
+    });
+    this.client = new WiimClient(options);
+    this.name = options.name && options.name.trim() !== '' ? options.name.trim() : this.client.host;
+    this.pollPlayingMs = pollPlayingMs;
+    this.pollIdleMs = Math.max(pollPlayingMs, options.pollIdleMs ?? 5000);
+    this.on('health', (health: Health) => this.onHealth(health));
+  }
+
+  /** The last known state (undefined before the first successful poll or offline event). */
+  get state(): WiimState | undefined {
+    return this.current ? { ...this.current } : undefined;
+  }
+
+  get isPolling(): boolean {
+    return this.running;
+  }
+
+  protected describe(): string {
+    return this.name === this.client.host ? `WiiM ${this.client.host}` : `WiiM "${this.name}" (${this.client.host})`;
+  }
+
+  /** A wiim-status node starts listening; `meta` asks for getMetaInfo (artwork) as well. */
+  override register(user: object, options?: { meta?: boolean }): void {
+    if (options?.meta && !this.metaUsers.has(user)) {
+      this.metaUsers.add(user);
+      this.metaKey = undefined;
+    }
+    super.register(user);
+  }
+
+  override deregister(user: object): void {
+    this.metaUsers.delete(user);
+    super.deregister(user);
+  }
+
+  protected start(): void {
+    this.running = true;
+    this.schedule(0);
+  }
+
+  protected stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    // an offline device is still probed (see schedule), unless the session closed
+    if (this.health === 'offline') this.schedule(this.retryDelay());
+  }
+
+  protected async dispose(): Promise<void> {
+    await this.client.close();
+  }
+
+  /**
+   * The poller runs while wiim-status nodes listen, and also while the device
+   * is offline: otherwise a device used only by wiim-command nodes, whose
+   * commands fail at once while it is offline, would never be seen again.
+   */
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!(this.running || this.health === 'offline') || this.isClosed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.poll('poll').catch(() => undefined).finally(() => this.schedule(this.nextDelay()));
+    }, ms);
+  }
+
+  private nextDelay(): number {
+    if (this.consecutiveFailures > 0) return this.retryDelay();
+    const s = this.current?.state;
+    return s === 'playing' || s === 'loading' ? this.pollPlayingMs : this.pollIdleMs;
+  }
+
+  /** Reads the state now, emits it (reason `refresh`) and resolves with the event. */
+  async refresh(requester?: object): Promise<WiimStateEvent> {
+    try {
+      return await this.poll('refresh', requester);
+    } finally {
+      if (this.running) this.schedule(this.nextDelay());
+    }
+  }
+
+  private async poll(reason: StateReason, requester?: object): Promise<WiimStateEvent> {
+    const read = await this.send(
+      async () => {
+        const player = await this.client.playerStatus();
+        let meta: WiimMeta | null | undefined;
+        let slaves: Awaited<ReturnType<WiimClient['slaveList']>> | undefined;
+        const s = player.status;
+        const key = `${s.state === 'stopped' ? '' : 'on'}|${s.source}|${s.trackIndex}|${s.title}|${s.artist}|${s.album}`;
+        if (this.metaUsers.size > 0 && (key !== this.metaKey || reason === 'refresh')) {
+          meta = s.state === 'stopped' ? null : await this.client.metaInfo().catch((err: unknown) => softFail(err, null));
+          this.metaKey = key;
+        }
+        if (s.group !== 'follower' && (this.groupDirty || this.polls % GROUP_EVERY === 0)) {
+          slaves = await this.client.slaveList().catch((err: unknown) => softFail(err, undefined));
+          this.groupDirty = false;
+        }
+        this.polls++;
+        return { player, meta, slaves };
+      },
+      { key: 'poll', probe: true },
+    );
+    if (read.slaves) this.followers = read.slaves.count;
+    if (read.meta !== undefined) this.meta = read.meta;
+    const next = this.withExtras(read.player.status);
+    this.lastRaw = { player: read.player.raw, meta: read.meta === undefined ? this.lastRaw.meta : read.meta, slaves: read.slaves ?? this.lastRaw.slaves };
+    return this.update(next, reason, requester);
+  }
+
+  /** Fills in what getPlayerStatus leaves out: the leader role, and meta (artwork). */
+  private withExtras(s: WiimPlayerStatus): WiimPlayerStatus {
+    const out = { ...s };
+    if (out.group !== 'follower' && this.followers > 0) out.group = 'leader';
+    if (this.metaUsers.size > 0 && this.meta && out.state !== 'stopped') {
+      out.artwork = this.meta.artwork;
+      out.title ??= this.meta.title;
+      out.artist ??= this.meta.artist;
+      out.album ??= this.meta.album;
+    }
+    return out;
+  }
+
+  /** A reading (or an expected effect) of the device: it is online. */
+  private update(next: Partial<WiimPlayerStatus>, reason: StateReason, requester?: object): WiimStateEvent {
+    const prev = this.current;
+    const now = Date.now();
+    const state: WiimState = { ...prev, ...next, online: true };
+    const changed: string[] = [];
+    if (!prev) changed.push('online', ...STATE_FIELDS.filter((f) => state[f] !== undefined));
+    else {
+      if (prev.online !== state.online) changed.push('online');
+      for (const f of STATE_FIELDS) {
+        if (f === 'position') {
+          if (positionJumped(prev, state, (now - this.stateAt) / 1000)) changed.push(f);
+        } else if (prev[f] !== state[f]) changed.push(f);
+      }
+    }
+    this.current = state;
+    this.stateAt = now;
+    const event: WiimStateEvent = { state: { ...state }, changed, raw: this.lastRaw, reason, requester };
+    this.emit('state', event);
+    return event;
+  }
+
+  private onHealth(health: Health): void {
+    if (health !== 'offline' || this.isClosed) return;
+    if (!this.running && !this.timer) this.schedule(this.retryDelay());
+    const prev = this.current;
+    this.current = { ...(prev ?? {}), online: false };
+    this.stateAt = Date.now();
+    const changed = prev?.online === false ? [] : ['online'];
+    this.emit('state', { state: { ...this.current }, changed, raw: this.lastRaw, reason: 'offline' });
+  }
+
+  /**
+   * Runs a wiim-command command through the queue. The argument is checked
+   * before anything is sent; volume commands coalesce (latest wins). After a
+   * command that changes the player, the state is updated at once and
+   * re-read from the device.
+   */
+  async command(name: string, value?: unknown): Promise<CommandResult> {
+    const prepared = prepareCommand(name, value);
+    const result = await this.send(() => this.client.run(prepared), { key: prepared.command === 'volume' ? 'volume' : undefined });
+    if (prepared.command === 'status') {
+      const s = this.withExtras(result.payload as WiimPlayerStatus);
+      result.payload = s;
+      this.update(s, 'command');
+      return result;
+    }
+    if (prepared.command === 'info') {
+      const info = result.payload as WiimInfo;
+      if (info.group !== 'follower' && this.followers > 0) info.group = 'leader';
+      return result;
+    }
+    if (prepared.command === 'group') {
+      this.followers = (result.payload as { count: number }).count;
+      if (this.current && this.current.group !== 'follower') this.update({ ...this.current, group: this.followers > 0 ? 'leader' : 'solo' }, 'command');
+      return result;
+    }
+    const optimistic = this.optimistic(prepared.command, result.applied);
+    if (optimistic && this.current) this.update({ ...this.current, ...optimistic }, 'command');
+    if (optimistic && this.running) {
+      // confirm from the device at once, then carry on at the usual pace
+      void this.poll('poll')
+        .catch(() => undefined)
+        .finally(() => this.schedule(this.nextDelay()));
+    }
+    return result;
+  }
+
+  /** The expected effect of a command on the state; undefined for read-outs. */
+  private optimistic(command: WiimCommandName, applied: unknown): Partial<WiimPlayerStatus> | undefined {
+    const s = this.current;
+    switch (command) {
+      case 'volume':
+        return { volume: applied as number };
+      case 'mute':
+        return { muted: applied as boolean };
+      case 'repeat':
+        return applied as { repeat: WiimPlayerStatus['repeat']; shuffle: boolean };
+      case 'pause':
+        return s?.state === 'playing' ? { state: 'paused' } : {};
+      case 'resume':
+        return s?.state === 'paused' ? { state: 'playing' } : {};
+      case 'toggle':
+        return s?.state === 'playing' ? { state: 'paused' } : s?.state === 'paused' ? { state: 'playing' } : {};
+      case 'stop':
+        return { state: 'stopped' };
+      case 'play':
+      case 'playlist':
+      case 'preset':
+        return { state: 'loading' };
+      case 'source':
+        return { source: SOURCE_OF_COMMAND[applied as string] ?? (applied as string) };
+      case 'join':
+        this.groupDirty = true;
+        return { group: 'follower' };
+      case 'leave':
+      case 'ungroup':
+        this.groupDirty = true;
+        this.followers = 0;
+        return { group: 'solo' };
+      case 'kick':
+        this.groupDirty = true;
+        return {};
+      case 'next':
+      case 'prev':
+      case 'seek':
+      case 'eq':
+        return {};
+      default:
+        return undefined;
+    }
+  }
+}
+
+/** A device that answers but fails an extra read (meta, follower list) leaves the poll intact. */
+function softFail<T>(err: unknown, fallback: T): T {
+  if (err instanceof DeviceError && (err.kind === 'device' || err.kind === 'protocol')) return fallback;
+  throw err;
+}
+
+function positionJumped(prev: WiimState, next: WiimState, elapsedS: number): boolean {
+  if (prev.position === undefined || next.position === undefined) return prev.position !== next.position;
+  const expected = prev.state === 'playing' ? prev.position + elapsedS : prev.position;
+  return Math.abs(next.position - expected) > POSITION_TOLERANCE_S;
+}

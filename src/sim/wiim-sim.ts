@@ -1,0 +1,659 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from './cert';
+
+/**
+ * A WiiM / LinkPlay device on loopback: the HTTP API of spec/wiim-http-api.txt
+ * with state (player with a position that advances in real time, volume,
+ * mute, loop, EQ, presets, alarms, shutdown timer, multiroom), the reply
+ * forms of real firmware (plain OK, JSON, `Failed`, `unknown command`, an
+ * empty body for reboot), and fault switches for tests.
+ */
+export interface WiimSimOptions {
+  /** 0 = an ephemeral port */
+  port?: number;
+  host?: string;
+  name?: string;
+  protocol?: 'https' | 'http';
+  /** old firmware: TLS 1.0/1.1 only with weak settings (clients need relaxed TLS) */
+  legacyTls?: boolean;
+}
+
+export type SimPlayState = 'play' | 'pause' | 'stop' | 'loading';
+
+export interface SimPreset {
+  number: number;
+  name: string;
+  url: string;
+  source: string;
+  picurl: string;
+}
+
+export interface SimAlarm {
+  enable: boolean;
+  trigger: number;
+  operation: number;
+  time: string;
+  day: string;
+  url: string;
+}
+
+export interface SimTrack {
+  title: string;
+  artist: string;
+  album: string;
+  artwork: string;
+  /** ms; <= 0 for a stream */
+  durationMs: number;
+}
+
+export interface WiimSimState {
+  name: string;
+  model: string;
+  firmware: string;
+  uuid: string;
+  mac: string;
+  ssid: string;
+  ip: string;
+  rssi: number;
+  status: SimPlayState;
+  /** getPlayerStatus mode (10 = network playback, 40 line-in, 41 bluetooth, 43 optical, 11 USB, 99 follower) */
+  mode: number;
+  url: string;
+  playlist: { url: string; index: number } | null;
+  tracks: SimTrack[];
+  trackIndex: number;
+  volume: number;
+  muted: boolean;
+  loop: number;
+  eqOn: boolean;
+  eqPreset: string;
+  eqList: string[];
+  presets: SimPreset[];
+  presetKeys: number;
+  alarms: SimAlarm[];
+  /** epoch ms when the shutdown timer fires, or null */
+  shutdownAt: number | null;
+  /** the last timeSync value */
+  timeSync: string | null;
+  /** leader address when this device follows one */
+  leader: string | null;
+  followers: Array<{ name: string; ip: string; uuid: string; volume: number; mute: boolean }>;
+  reboots: number;
+  wifiState: 'OK' | 'PROCESS' | 'PAIRFAIL' | 'FAIL';
+}
+
+export interface WiimSimFaults {
+  /** delay before each reply */
+  latencyMs: number;
+  /** close keep-alive connections idle this long (0 = never) */
+  closeIdleAfterMs: number;
+  /** destroy the socket without a reply */
+  drop: boolean;
+  /** answer HTTP 500 */
+  http500: boolean;
+  /** answer text that is not JSON to every command */
+  garbage: boolean;
+  /** hex-encode Title/Artist/Album in getPlayerStatus (most firmware does) */
+  hexMeta: boolean;
+  /** never answer (the request hangs until the client gives up) */
+  hang: boolean;
+}
+
+const EQ_LIST = ['Flat', 'Acoustic', 'Bass Booster', 'Bass Reducer', 'Classical', 'Dance', 'Deep', 'Electronic', 'Hip-Hop', 'Jazz', 'Latin', 'Loudness', 'Lounge', 'Piano', 'Pop', 'R&B', 'Rock', 'Small Speakers', 'Spoken Word', 'Treble Booster', 'Treble Reducer', 'Vocal Booster'];
+
+const SWITCH_MODES: Record<string, number> = { 'line-in': 40, 'line-in2': 47, bluetooth: 41, optical: 43, 'co-axial': 45, udisk: 11, wifi: 10, HDMI: 49, PCUSB: 51 };
+
+function defaultFaults(): WiimSimFaults {
+  return { latencyMs: 0, closeIdleAfterMs: 0, drop: false, http500: false, garbage: false, hexMeta: true, hang: false };
+}
+
+export function defaultWiimState(name = 'WiiM Mini-8FA2'): WiimSimState {
+  return {
+    name,
+    model: 'Muzo_Mini',
+    firmware: 'Linkplay.4.6.425351',
+    uuid: 'FF970016A6FE22C1660AB4D8',
+    mac: '08:E9:F6:8F:8F:A2',
+    ssid: 'Home Wi-Fi',
+    ip: '127.0.0.1',
+    rssi: -42,
+    status: 'stop',
+    mode: 10,
+    url: '',
+    playlist: null,
+    tracks: [
+      { title: 'Blue in Green', artist: 'Miles Davis', album: 'Kind of Blue', artwork: 'https://img.example.invalid/kind-of-blue.jpg', durationMs: 337000 },
+      { title: 'So What', artist: 'Miles Davis', album: 'Kind of Blue', artwork: 'https://img.example.invalid/kind-of-blue.jpg', durationMs: 562000 },
+      { title: 'Freddie Freeloader', artist: 'Miles Davis', album: 'Kind of Blue', artwork: 'https://img.example.invalid/kind-of-blue.jpg', durationMs: 586000 },
+    ],
+    trackIndex: 0,
+    volume: 30,
+    muted: false,
+    loop: 4,
+    eqOn: false,
+    eqPreset: 'Flat',
+    eqList: [...EQ_LIST],
+    presets: [
+      { number: 1, name: 'Jazz Radio', url: 'http://radio.example.invalid/jazz.mp3', source: 'newTuneIn', picurl: 'https://img.example.invalid/jazz.png' },
+      { number: 2, name: 'News', url: 'http://radio.example.invalid/news.aac', source: 'newTuneIn', picurl: 'https://img.example.invalid/news.png' },
+    ],
+    presetKeys: 6,
+    alarms: [0, 1, 2].map(() => ({ enable: false, trigger: 0, operation: 0, time: '', day: '', url: '' })),
+    shutdownAt: null,
+    timeSync: null,
+    leader: null,
+    followers: [],
+    reboots: 0,
+    wifiState: 'OK',
+  };
+}
+
+const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
+
+interface Reply {
+  status?: number;
+  body: string;
+  type?: string;
+}
+
+export class WiimSimulator {
+  state: WiimSimState;
+  faults: WiimSimFaults = defaultFaults();
+  /** every command string received, percent-decoded, in order */
+  readonly requests: string[] = [];
+  private readonly options: WiimSimOptions;
+  private server: http.Server | https.Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private certificate: SelfSignedCertificate | undefined;
+  /** position bookkeeping: ms at `since` (epoch ms) while playing */
+  private positionMs = 0;
+  private since = Date.now();
+  private lastPort = 0;
+
+  constructor(options: WiimSimOptions = {}) {
+    this.options = options;
+    this.state = defaultWiimState(options.name);
+  }
+
+  /** The URL prefix of the running simulator (https://127.0.0.1:port). */
+  get url(): string {
+    return `${this.protocol}://${this.options.host ?? '127.0.0.1'}:${this.lastPort}`;
+  }
+
+  get port(): number {
+    return this.lastPort;
+  }
+
+  get protocol(): 'https' | 'http' {
+    return this.options.protocol ?? 'https';
+  }
+
+  /** SHA-256 fingerprint of the certificate served (AA:BB:...). */
+  get fingerprint(): string | undefined {
+    return this.certificate?.fingerprint256;
+  }
+
+  /** How many requests for a command (prefix match, e.g. 'getPlayerStatus'). */
+  count(prefix: string): number {
+    return this.requests.filter((r) => r === prefix || r.startsWith(`${prefix}:`)).length;
+  }
+
+  async start(opts: WiimSimOptions = {}): Promise<{ port: number; url: string }> {
+    if (this.server) throw new Error('the simulator is already running');
+    Object.assign(this.options, Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
+    if (opts.name) this.state.name = opts.name;
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+    if (this.protocol === 'https') {
+      this.certificate ??= createSelfSignedCertificate(this.state.name);
+      const tls = this.options.legacyTls ? { maxVersion: 'TLSv1.1' as const, minVersion: 'TLSv1' as const, ciphers: 'DEFAULT:@SECLEVEL=0' } : {};
+      this.server = https.createServer({ key: this.certificate.key, cert: this.certificate.cert, ...tls }, handler);
+    } else {
+      this.server = http.createServer(handler);
+    }
+    const server = this.server;
+    server.keepAliveTimeout = 5000;
+    server.on(this.protocol === 'https' ? 'secureConnection' : 'connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    this.lastPort = (server.address() as AddressInfo).port;
+    return { port: this.lastPort, url: this.url };
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  /** A new certificate, served from the next connection on ("the certificate changed"). */
+  regenerateCertificate(): string {
+    return this.setCertificate(createSelfSignedCertificate(this.state.name));
+  }
+
+  /** Serves the given certificate from the next connection on; returns its fingerprint. */
+  setCertificate(certificate: SelfSignedCertificate): string {
+    this.certificate = certificate;
+    if (this.server instanceof https.Server) this.server.setSecureContext({ key: this.certificate.key, cert: this.certificate.cert });
+    for (const s of this.sockets) s.destroy();
+    return this.certificate.fingerprint256;
+  }
+
+  /** Back to the initial state, no faults, an empty request log. */
+  reset(): void {
+    this.state = defaultWiimState(this.options.name);
+    this.faults = defaultFaults();
+    this.requests.length = 0;
+    this.positionMs = 0;
+    this.since = Date.now();
+  }
+
+  // ------------------------------------------------------------ player model
+
+  get track(): SimTrack {
+    return this.state.tracks[this.state.trackIndex] ?? { title: '', artist: '', album: '', artwork: '', durationMs: 0 };
+  }
+
+  /** Position in ms, advancing in real time while playing. */
+  get position(): number {
+    if (this.state.status !== 'play') return this.positionMs;
+    const p = this.positionMs + (Date.now() - this.since);
+    const d = this.track.durationMs;
+    return d > 0 ? Math.min(p, d) : p;
+  }
+
+  set position(ms: number) {
+    this.positionMs = Math.max(0, ms);
+    this.since = Date.now();
+  }
+
+  /** Sets the play state, keeping the position. */
+  setStatus(status: SimPlayState): void {
+    const p = this.position;
+    this.state.status = status;
+    this.position = p;
+  }
+
+  /** Starts the given track index from its beginning (playing). */
+  playTrack(index: number): void {
+    this.state.trackIndex = Math.max(0, Math.min(index, this.state.tracks.length - 1));
+    this.state.status = 'play';
+    this.position = 0;
+  }
+
+  // ------------------------------------------------------------ HTTP
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const socket = req.socket;
+    const raw = req.url ?? '';
+    const q = raw.indexOf('?');
+    const query = q >= 0 ? raw.slice(q + 1) : '';
+    // like the device's CGI: parameters end at '&'; the command is percent-decoded
+    const param = query.split('&').find((p) => p.startsWith('command='));
+    let command = '';
+    try {
+      command = param ? decodeURIComponent(param.slice('command='.length)) : '';
+    } catch {
+      command = param ? param.slice('command='.length) : '';
+    }
+    const path = q >= 0 ? raw.slice(0, q) : raw;
+    if (path !== '/httpapi.asp') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      return;
+    }
+    this.requests.push(command);
+    const f = this.faults;
+    if (f.hang) return;
+    const respond = () => {
+      if (f.drop) {
+        socket.destroy();
+        return;
+      }
+      if (f.http500) {
+        this.write(res, { status: 500, body: 'Internal Server Error' });
+        return;
+      }
+      if (f.garbage) {
+        this.write(res, { body: '<html><body>garbage 0x%%</body>' });
+        return;
+      }
+      this.write(res, this.execute(command));
+    };
+    if (f.latencyMs > 0) setTimeout(respond, f.latencyMs);
+    else respond();
+  }
+
+  private write(res: http.ServerResponse, reply: Reply): void {
+    if (res.destroyed) return;
+    res.writeHead(reply.status ?? 200, { 'Content-Type': reply.type ?? 'text/html', 'Content-Length': Buffer.byteLength(reply.body) });
+    res.end(reply.body);
+    const idle = this.faults.closeIdleAfterMs;
+    if (idle > 0) {
+      const socket = res.socket;
+      if (!socket) return;
+      res.on('finish', () => {
+        const timer = setTimeout(() => socket.destroy(), idle);
+        socket.once('data', () => clearTimeout(timer));
+        socket.once('close', () => clearTimeout(timer));
+      });
+    }
+  }
+
+  // ------------------------------------------------------------ commands
+
+  private json(value: unknown): Reply {
+    return { body: JSON.stringify(value), type: 'application/json' };
+  }
+
+  private ok(): Reply {
+    return { body: 'OK' };
+  }
+
+  private okJson(): Reply {
+    return this.json({ status: 'OK' });
+  }
+
+  private failed(): Reply {
+    return { body: 'Failed' };
+  }
+
+  private failedJson(): Reply {
+    return this.json({ status: 'Failed' });
+  }
+
+  /** Runs one command against the state; returns the device's reply. */
+  execute(command: string): Reply {
+    const s = this.state;
+    const parts = command.split(':');
+    const head = parts[0];
+    switch (head) {
+      case 'getStatusEx':
+        return this.json(this.statusEx());
+      case 'getPlayerStatus':
+        return this.json(this.playerStatus());
+      case 'getMetaInfo': {
+        if (s.status === 'stop' || s.mode === 0) return this.failed();
+        const t = this.track;
+        // real firmware puts stray spaces in some keys
+        return this.json({ metaData: { album: t.album, title: t.title, subtitle: '', artist: t.artist, albumArtURI: t.artwork, ' sampleRate': '44100', bitDepth: '16', bitRate: '320', trackId: `t${s.trackIndex}` } });
+      }
+      case 'getPresetInfo':
+        return this.json({ preset_num: s.presets.length, preset_list: s.presets });
+      case 'wlanGetConnectState':
+        return { body: s.wifiState };
+      case 'EQOn':
+        s.eqOn = true;
+        return this.okJson();
+      case 'EQOff':
+        s.eqOn = false;
+        return this.okJson();
+      case 'EQGetStat':
+        return this.json({ EQStat: s.eqOn ? 'On' : 'Off' });
+      case 'EQGetList':
+        return this.json(s.eqList);
+      case 'EQLoad': {
+        const name = command.slice('EQLoad:'.length);
+        if (!s.eqList.includes(name)) return this.failedJson();
+        s.eqPreset = name;
+        s.eqOn = true;
+        return this.okJson();
+      }
+      case 'reboot':
+        s.reboots++;
+        return { body: '' };
+      case 'setShutdown': {
+        const sec = Number(parts[1]);
+        if (parts.length !== 2 || !Number.isInteger(sec) || sec < -1) return this.failedJson();
+        s.shutdownAt = sec === -1 ? null : Date.now() + sec * 1000;
+        return this.okJson();
+      }
+      case 'getShutdown':
+        return { body: String(s.shutdownAt === null ? 0 : Math.max(0, Math.round((s.shutdownAt - Date.now()) / 1000))) };
+      case 'timeSync':
+        if (!/^\d{14}$/.test(parts[1] ?? '')) return this.failed();
+        s.timeSync = parts[1];
+        return this.ok();
+      case 'setAlarmClock':
+        return this.setAlarm(command);
+      case 'getAlarmClock': {
+        const a = s.alarms[Number(parts[1])];
+        if (!a || parts.length !== 2) return this.failed();
+        const time = a.time ? `${a.time.slice(0, 2)}:${a.time.slice(2, 4)}:${a.time.slice(4, 6)}` : '';
+        const out: Record<string, string> = { enable: a.enable ? '1' : '0', trigger: String(a.trigger), operation: String(a.operation), time, path: a.url };
+        if (a.trigger === 1) out.date = `${a.day.slice(0, 4)}:${a.day.slice(4, 6)}:${a.day.slice(6, 8)}`;
+        if (a.trigger === 3 || a.trigger === 4) out.week_day = String(parseInt(a.day, a.trigger === 4 ? 16 : 10));
+        if (a.trigger === 5) out.day = a.day;
+        return this.json(out);
+      }
+      case 'alarmStop':
+        return this.ok();
+      case 'setPlayerCmd':
+        return this.playerCmd(parts[1] ?? '', command.slice(`setPlayerCmd:${parts[1] ?? ''}:`.length), parts);
+      case 'MCUKeyShortClick': {
+        const n = Number(parts[1]);
+        const p = s.presets.find((x) => x.number === n);
+        if (!p || n > s.presetKeys) return this.failed();
+        s.url = p.url;
+        s.mode = 10;
+        this.playTrack(0);
+        return this.ok();
+      }
+      case 'ConnectMasterAp': {
+        const m = /^ConnectMasterAp:JoinGroupMaster:eth([^:]+):wifi0\.0\.0\.0$/.exec(command);
+        if (!m) return this.failed();
+        s.leader = m[1];
+        s.mode = 99;
+        return this.ok();
+      }
+      case 'multiroom': {
+        const sub = parts[1];
+        if (sub === 'getSlaveList') return this.json({ slaves: s.followers.length, slave_list: s.followers.map((f) => ({ name: f.name, ip: f.ip, uuid: f.uuid, volume: String(f.volume), mute: f.mute ? '1' : '0' })) });
+        if (sub === 'Ungroup') {
+          s.followers = [];
+          if (s.leader) {
+            s.leader = null;
+            s.mode = 10;
+          }
+          return this.ok();
+        }
+        if (sub === 'SlaveKickout') {
+          const ip = parts[2];
+          const before = s.followers.length;
+          s.followers = s.followers.filter((f) => f.ip !== ip);
+          return before === s.followers.length ? this.failed() : this.ok();
+        }
+        return { body: 'unknown command' };
+      }
+      default:
+        return { body: 'unknown command' };
+    }
+  }
+
+  private statusEx(): Record<string, unknown> {
+    const s = this.state;
+    return {
+      language: 'en_us',
+      ssid: s.name,
+      hideSSID: '0',
+      firmware: s.firmware,
+      build: 'release',
+      project: s.model,
+      priv_prj: s.model,
+      Release: '20220805',
+      group: s.leader ? '1' : '0',
+      wmrm_version: '4.2',
+      internet: '1',
+      uuid: s.uuid,
+      MAC: s.mac,
+      BT_MAC: '08:E9:F6:8F:8F:A3',
+      date: '2022:08:09',
+      time: '07:13:16',
+      netstat: '2',
+      essid: hex(s.ssid),
+      apcli0: s.ip,
+      eth0: '0.0.0.0',
+      hardware: 'ALLWINNER-R328',
+      ra0: '10.10.10.254',
+      preset_key: String(s.presetKeys),
+      RSSI: String(s.rssi),
+      BSSID: '8c:25:05:1c:41:40',
+      security: 'https/2.0',
+      DeviceName: s.name,
+      GroupName: s.name,
+    };
+  }
+
+  private playerStatus(): Record<string, string> {
+    const s = this.state;
+    const t = this.track;
+    const playing = s.status !== 'stop';
+    const field = (v: string) => (this.faults.hexMeta ? hex(v) : v);
+    return {
+      type: s.leader ? '1' : '0',
+      ch: '0',
+      mode: String(s.mode),
+      loop: String(s.loop),
+      eq: s.eqOn ? String(Math.max(0, s.eqList.indexOf(s.eqPreset))) : '0',
+      status: s.status,
+      curpos: String(playing ? Math.floor(this.position) : 0),
+      offset_pts: String(playing ? Math.floor(this.position) : 0),
+      totlen: String(playing ? t.durationMs : 0),
+      Title: field(playing ? t.title : ''),
+      Artist: field(playing ? t.artist : ''),
+      Album: field(playing ? t.album : ''),
+      alarmflag: '0',
+      plicount: String(playing ? s.tracks.length : 0),
+      plicurr: String(playing ? s.trackIndex + 1 : 0),
+      vol: String(s.volume),
+      mute: s.muted ? '1' : '0',
+    };
+  }
+
+  private playerCmd(sub: string, arg: string, parts: string[]): Reply {
+    const s = this.state;
+    switch (sub) {
+      case 'play':
+        if (!arg) return this.failed();
+        s.url = arg;
+        s.mode = 10;
+        s.playlist = null;
+        this.playTrack(0);
+        return this.ok();
+      case 'playlist':
+      case 'hex_playlist': {
+        const index = Number(parts[parts.length - 1]);
+        const body = parts.slice(2, -1).join(':');
+        const u = sub === 'hex_playlist' ? Buffer.from(body, 'hex').toString('utf8') : body;
+        if (!u || !Number.isInteger(index)) return this.failed();
+        s.playlist = { url: u, index };
+        s.url = u;
+        s.mode = 10;
+        this.playTrack(index);
+        return this.ok();
+      }
+      case 'pause':
+        if (s.status === 'play') this.setStatus('pause');
+        return this.ok();
+      case 'resume':
+        if (s.status === 'pause' || (s.status === 'stop' && s.url)) this.setStatus('play');
+        return this.ok();
+      case 'onepause':
+        this.setStatus(s.status === 'play' ? 'pause' : 'play');
+        return this.ok();
+      case 'stop':
+        this.setStatus('stop');
+        this.position = 0;
+        return this.ok();
+      case 'next':
+        this.playTrack((s.trackIndex + 1) % Math.max(1, s.tracks.length));
+        return this.ok();
+      case 'prev':
+        this.playTrack(s.trackIndex > 0 ? s.trackIndex - 1 : 0);
+        return this.ok();
+      case 'seek': {
+        const sec = Number(arg);
+        if (!Number.isFinite(sec) || sec < 0) return this.failed();
+        this.position = sec * 1000;
+        return this.ok();
+      }
+      case 'vol': {
+        const v = Number(arg);
+        if (!Number.isInteger(v)) return this.failed();
+        // like the firmware: clamps whatever arrives (the node must never send it)
+        s.volume = Math.max(0, Math.min(100, v));
+        return this.ok();
+      }
+      case 'mute':
+        if (arg !== '0' && arg !== '1') return this.failed();
+        s.muted = arg === '1';
+        return this.ok();
+      case 'loopmode': {
+        // stored as sent: the numbers of the getter table (DESIGN), 0..5
+        const n = Number(arg);
+        if (!Number.isInteger(n) || n < 0 || n > 5) return this.failed();
+        s.loop = n;
+        return this.ok();
+      }
+      case 'switchmode': {
+        const mode = SWITCH_MODES[arg];
+        if (mode === undefined) return this.failed();
+        s.mode = mode;
+        return this.ok();
+      }
+      default:
+        return { body: 'unknown command' };
+    }
+  }
+
+  private setAlarm(command: string): Reply {
+    const parts = command.split(':');
+    const n = Number(parts[1]);
+    const a = this.state.alarms[n];
+    if (!a) return this.failed();
+    const trigger = Number(parts[2]);
+    if (trigger === 0) {
+      this.state.alarms[n] = { enable: false, trigger: 0, operation: 0, time: '', day: '', url: '' };
+      return this.ok();
+    }
+    const [, , , op, time, day, ...rest] = parts;
+    if (!/^\d{6}$/.test(time ?? '')) return this.failed();
+    this.state.alarms[n] = { enable: true, trigger, operation: Number(op), time, day: day ?? '', url: rest.join(':') };
+    return this.ok();
+  }
+}
+
+function flag(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** `wiim-sonoff-sim wiim [--port N] [--name NAME] [--http]` */
+export async function runWiimSimCli(argv: string[]): Promise<void> {
+  const port = Number(flag(argv, '--port') ?? 0);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${flag(argv, '--port')}`);
+  const name = flag(argv, '--name') ?? 'WiiM Simulator';
+  const protocol = argv.includes('--http') ? 'http' : 'https';
+  const sim = new WiimSimulator({ name, protocol });
+  const addr = await sim.start({ port });
+  console.log(`WiiM simulator "${name}" at ${addr.url}/httpapi.asp?command=getStatusEx`);
+  if (sim.fingerprint) console.log(`certificate SHA-256: ${sim.fingerprint}`);
+  const stop = () => {
+    void sim.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

@@ -1,0 +1,286 @@
+import type { TLSSocket } from 'node:tls';
+import { buildConnector, type Agent } from 'undici';
+import { argumentError, DeviceError } from '../shared/errors';
+import { createDeviceAgent, deviceRequest } from '../shared/http';
+import { prepareCommand, type CommandContext, type PreparedCommand, type WiimCommandName } from './commands';
+import {
+  parseEqList,
+  parseEqStat,
+  parseInfo,
+  parseMeta,
+  parsePlayerStatus,
+  parsePresets,
+  parseReply,
+  parseSlaveList,
+  type ReplyContext,
+  type WiimInfo,
+  type WiimMeta,
+  type WiimPlayerStatus,
+} from './parse';
+
+/**
+ * One WiiM / LinkPlay device over its HTTP API: one undici Agent for this
+ * device only (it accepts the device's self-signed certificate, and nothing
+ * else in the process is affected), an optional pinned certificate
+ * fingerprint, protocol and port detection, and relaxed TLS for old firmware,
+ * tried only when the strict handshake fails.
+ */
+export type WiimProtocol = 'auto' | 'https' | 'http';
+
+export interface WiimEndpoint {
+  protocol: 'https' | 'http';
+  port: number;
+}
+
+/** What `auto` tries, in order: WiiM (443), other LinkPlay (4443), old devices (80). */
+export const AUTO_ENDPOINTS: readonly WiimEndpoint[] = [
+  { protocol: 'https', port: 443 },
+  { protocol: 'https', port: 4443 },
+  { protocol: 'http', port: 80 },
+];
+
+export interface WiimClientOptions {
+  host: string;
+  /** empty = by protocol (auto: 443, 4443, 80) */
+  port?: number;
+  protocol?: WiimProtocol;
+  /** per request; default 5000 ms */
+  timeoutMs?: number;
+  /** pinned SHA-256 certificate fingerprint (hex, any separators) */
+  fingerprint?: string;
+  /** the endpoints `auto` tries when no port is set (tests inject their own) */
+  candidates?: readonly WiimEndpoint[];
+  /** how long an idle connection is kept (devices drop theirs after 2–3 s) */
+  keepAliveMs?: number;
+}
+
+export interface CommandResult {
+  command: WiimCommandName;
+  /** the device command string as sent (after `command=`) */
+  request: string;
+  /** the reply body as received */
+  raw: string;
+  /** the normalised result */
+  payload: unknown;
+  /** the value the command set, when it sets one */
+  applied?: unknown;
+}
+
+/** Normalises a fingerprint to upper-case hex pairs joined by ':'; throws when it is not SHA-256. */
+export function normaliseFingerprint(fp: string): string {
+  const hex = fp.replace(/[^0-9a-f]/gi, '').toUpperCase();
+  if (hex.length !== 64) throw argumentError(`the certificate fingerprint must be a SHA-256 (64 hex digits), got "${fp}"`);
+  return hex.replace(/(..)(?!$)/g, '$1:');
+}
+
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
+
+/** A strict handshake failure that relaxed settings may cure (old TLS versions, weak keys or ciphers). */
+function isHandshakeFailure(err: DeviceError): boolean {
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (NOT_TLS_CODES.has(code)) return false;
+  if (code.startsWith('ERR_SSL_')) return true;
+  return code === 'EPROTO' && /handshake|version|cipher|protocol|too small/i.test(err.message);
+}
+
+export class WiimClient {
+  readonly host: string;
+  readonly timeoutMs: number;
+  private readonly candidates: readonly WiimEndpoint[];
+  private readonly pin: string | undefined;
+  private readonly keepAliveMs: number;
+  private readonly strict: Agent;
+  private relaxedAgent: Agent | undefined;
+  private relaxed = false;
+  private found: WiimEndpoint | undefined;
+  private closed = false;
+  private eqListCache: string[] | undefined;
+  private presetCountCache: number | undefined;
+
+  constructor(options: WiimClientOptions) {
+    const host = options.host.trim();
+    if (host === '') throw argumentError('the WiiM device has no host');
+    if (/[/\s?#@]/.test(host)) throw argumentError(`the host must be an address or name without a scheme or path, got "${host}"`);
+    this.host = host;
+    this.timeoutMs = options.timeoutMs && options.timeoutMs > 0 ? options.timeoutMs : 5000;
+    this.pin = options.fingerprint && options.fingerprint.trim() !== '' ? normaliseFingerprint(options.fingerprint) : undefined;
+    this.keepAliveMs = options.keepAliveMs ?? 1000;
+    const protocol = options.protocol ?? 'auto';
+    const port = options.port && options.port > 0 ? options.port : undefined;
+    if (port !== undefined && (!Number.isInteger(port) || port > 65535)) throw argumentError(`port must be from 1 to 65535, got ${port}`);
+    if (protocol === 'https') this.candidates = port ? [{ protocol, port }] : [{ protocol, port: 443 }, { protocol, port: 4443 }];
+    else if (protocol === 'http') this.candidates = [{ protocol, port: port ?? 80 }];
+    else if (port) this.candidates = [{ protocol: 'https', port }, { protocol: 'http', port }];
+    else this.candidates = options.candidates && options.candidates.length > 0 ? options.candidates : AUTO_ENDPOINTS;
+    if (this.candidates.length === 1) this.found = this.candidates[0];
+    this.strict = this.agent(false);
+  }
+
+  /** The endpoint in use, once known. */
+  get endpoint(): WiimEndpoint | undefined {
+    return this.found;
+  }
+
+  /** True when this device needed relaxed TLS settings. */
+  get relaxedTls(): boolean {
+    return this.relaxed;
+  }
+
+  private agent(relaxed: boolean): Agent {
+    const base = buildConnector({
+      // the device's own self-signed certificate; this agent talks to this device only
+      rejectUnauthorized: false,
+      // a resumed session would skip the certificate we check below
+      maxCachedSessions: this.pin ? 0 : undefined,
+      timeout: this.timeoutMs,
+      ...(relaxed ? { minVersion: 'TLSv1' as const, ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+    });
+    const pin = this.pin;
+    const host = this.host;
+    const connect: buildConnector.connector = (opts, cb) => {
+      base(opts, (...args) => {
+        const [err, socket] = args;
+        if (err || !socket) return cb(err ?? new Error('no socket'), null);
+        if (pin && opts.protocol === 'https:') {
+          const cert = (socket as TLSSocket).getPeerCertificate();
+          const got = cert && cert.fingerprint256 ? cert.fingerprint256.toUpperCase() : '(none)';
+          if (got !== pin) {
+            socket.destroy();
+            return cb(new DeviceError('network', `the certificate of ${host} does not match the pinned fingerprint (device: ${got}, pinned: ${pin}); if the device's certificate changed, update the fingerprint in the config node`, { code: 'CERT_FINGERPRINT_MISMATCH' }), null);
+          }
+        }
+        cb(null, socket);
+      });
+    };
+    return createDeviceAgent({ connect, keepAliveMs: this.keepAliveMs });
+  }
+
+  private async attempt(ep: WiimEndpoint, request: string, timeoutMs: number): Promise<string> {
+    const origin = `${ep.protocol}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${ep.port}`;
+    const path = `/httpapi.asp?command=${request}`;
+    const go = (agent: Agent) => deviceRequest(agent, { origin, path, timeoutMs });
+    let reply;
+    if (ep.protocol === 'https' && this.relaxed) {
+      reply = await go(this.relaxedTlsAgent());
+    } else {
+      try {
+        reply = await go(this.strict);
+      } catch (err) {
+        if (!(ep.protocol === 'https' && err instanceof DeviceError && isHandshakeFailure(err))) throw err;
+        reply = await go(this.relaxedTlsAgent());
+        this.relaxed = true;
+      }
+    }
+    if (reply.status < 200 || reply.status > 299) {
+      throw new DeviceError('device', `${this.host} answered HTTP ${reply.status} to ${decodeSafe(request)}`, { code: reply.status });
+    }
+    return reply.body;
+  }
+
+  private relaxedTlsAgent(): Agent {
+    if (!this.relaxedAgent) this.relaxedAgent = this.agent(true);
+    return this.relaxedAgent;
+  }
+
+  /**
+   * Sends one device command string (already percent-encoded) and returns
+   * the reply body. The first request of an `auto` client finds the endpoint.
+   */
+  async request(request: string, timeoutMs = this.timeoutMs): Promise<string> {
+    if (this.closed) throw new DeviceError('closed', `the connection to ${this.host} is closed`);
+    if (this.found) return this.attempt(this.found, request, timeoutMs);
+    const failures: string[] = [];
+    let first: DeviceError | undefined;
+    for (const ep of this.candidates) {
+      try {
+        const body = await this.attempt(ep, request, timeoutMs);
+        this.found = ep;
+        return body;
+      } catch (err) {
+        if (!(err instanceof DeviceError) || !err.isTransport || err.code === 'CERT_FINGERPRINT_MISMATCH') throw err;
+        first ??= err;
+        failures.push(`${ep.protocol}:${ep.port}`);
+      }
+    }
+    const f = first as DeviceError;
+    throw new DeviceError(f.kind, `no WiiM device answers at ${this.host} (tried ${failures.join(', ')}): ${f.message}`, { code: f.code, cause: f });
+  }
+
+  private ctx(request: string): ReplyContext {
+    return { request, host: this.host };
+  }
+
+  async playerStatus(): Promise<{ status: WiimPlayerStatus; raw: Record<string, unknown>; body: string }> {
+    const body = await this.request('getPlayerStatus');
+    return { ...parsePlayerStatus(body, this.ctx('getPlayerStatus')), body };
+  }
+
+  async statusEx(): Promise<{ info: WiimInfo; raw: Record<string, unknown>; body: string }> {
+    const body = await this.request('getStatusEx');
+    const r = parseInfo(body, this.ctx('getStatusEx'));
+    this.presetCountCache = r.info.presets || undefined;
+    return { ...r, body };
+  }
+
+  async metaInfo(): Promise<WiimMeta | null> {
+    return parseMeta(await this.request('getMetaInfo'), this.ctx('getMetaInfo'));
+  }
+
+  async presetInfo(): Promise<ReturnType<typeof parsePresets>> {
+    return parsePresets(await this.request('getPresetInfo'), this.ctx('getPresetInfo'));
+  }
+
+  async slaveList(): Promise<ReturnType<typeof parseSlaveList>> {
+    return parseSlaveList(await this.request('multiroom:getSlaveList'), this.ctx('multiroom:getSlaveList'));
+  }
+
+  async eqList(): Promise<string[]> {
+    const list = parseEqList(await this.request('EQGetList'), this.ctx('EQGetList'));
+    this.eqListCache = list;
+    return list;
+  }
+
+  async eqStat(): Promise<'on' | 'off'> {
+    return parseEqStat(await this.request('EQGetStat'), this.ctx('EQGetStat'));
+  }
+
+  /**
+   * Runs a prepared command: fetches the facts it needs (the player state
+   * always fresh, the EQ list and preset count once), builds it (which may
+   * still refuse the argument) and reads the reply.
+   */
+  async run(prepared: PreparedCommand, known: CommandContext = {}): Promise<CommandResult> {
+    const ctx: CommandContext = { ...known };
+    for (const need of prepared.needs) {
+      if (need === 'player' && !ctx.player) ctx.player = (await this.playerStatus()).status;
+      if (need === 'eqList' && !ctx.eqList) ctx.eqList = this.eqListCache ?? (await this.eqList());
+      if (need === 'presetCount' && ctx.presetCount === undefined) ctx.presetCount = this.presetCountCache ?? (await this.statusEx()).info.presets;
+    }
+    const built = prepared.build(ctx);
+    const raw = await this.request(built.request);
+    const parsed = parseReply(built.reply, raw, this.ctx(built.request));
+    if (built.reply === 'eq-list') this.eqListCache = parsed as string[];
+    const payload = built.reply === 'ack' || built.reply === 'reboot' ? (built.applied ?? true) : parsed;
+    return { command: prepared.command, request: built.request, raw, payload, applied: built.applied };
+  }
+
+  /** Validates, encodes and runs a wiim-command command. */
+  command(name: string, value?: unknown): Promise<CommandResult> {
+    return this.run(prepareCommand(name, value));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const agents = [this.strict, this.relaxedAgent].filter((a): a is Agent => a !== undefined);
+    await Promise.all(agents.map((a) => a.destroy().catch(() => undefined)));
+  }
+}
+
+function decodeSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,500 @@
+import { DeviceError } from '../shared/errors';
+import { loopToMode, type ReplyKind, type Repeat } from './commands';
+
+/**
+ * Reading WiiM / LinkPlay replies. Every reply is first classified: the
+ * firmware answers in several forms, and each is a distinct outcome. Then the
+ * reader of the command's reply kind turns it into the normalised payload, or
+ * into a DeviceError a person can act on.
+ */
+export type ReplyClass =
+  | { kind: 'ok' } // plain `OK`
+  | { kind: 'ok-json' } // {"status":"OK"}
+  | { kind: 'failed' } // plain `Failed`
+  | { kind: 'failed-json'; status: string } // {"status":"Failed"} or another non-OK status
+  | { kind: 'unknown-command' } // `unknown command`
+  | { kind: 'empty' }
+  | { kind: 'json'; value: unknown } // JSON that is not an acknowledgement
+  | { kind: 'text'; text: string }; // anything else
+
+/**
+ * Classifies a reply body. `{"status": ...}` is an acknowledgement only when
+ * the object has no other purpose: getPlayerStatus carries its own
+ * `"status":"play"`, which is player state, not a reply status.
+ */
+export function classifyReply(body: string): ReplyClass {
+  const t = body.replace(/^\uFEFF/, '').trim();
+  if (t === '') return { kind: 'empty' };
+  if (t === 'OK') return { kind: 'ok' };
+  if (/^fail(ed)?$/i.test(t)) return { kind: 'failed' };
+  if (/^unknown command/i.test(t)) return { kind: 'unknown-command' };
+  if (/^[[{]/.test(t)) {
+    try {
+      const value: unknown = JSON.parse(t);
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        const o = value as Record<string, unknown>;
+        const keys = Object.keys(o);
+        if (keys.length === 1 && keys[0] === 'status' && typeof o.status === 'string') {
+          return o.status.toUpperCase() === 'OK' ? { kind: 'ok-json' } : { kind: 'failed-json', status: o.status };
+        }
+      }
+      return { kind: 'json', value };
+    } catch {
+      return { kind: 'text', text: t };
+    }
+  }
+  return { kind: 'text', text: t };
+}
+
+export interface ReplyContext {
+  /** the device command as sent (for messages) */
+  request: string;
+  /** the device's address (for messages, and `ip` of `info` when the device has none) */
+  host: string;
+}
+
+function shortCommand(request: string): string {
+  let s = request;
+  try {
+    s = decodeURIComponent(request);
+  } catch {
+    // shown as sent
+  }
+  return s.length > 60 ? `${s.slice(0, 60)}…` : s;
+}
+
+function excerpt(text: string): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > 60 ? `${t.slice(0, 60)}…` : t;
+}
+
+/** The error for a reply that is not the answer the command expects. */
+export function replyError(cls: ReplyClass, ctx: ReplyContext): DeviceError {
+  const cmd = shortCommand(ctx.request);
+  switch (cls.kind) {
+    case 'failed':
+      return new DeviceError('device', `${ctx.host} answered "Failed" to ${cmd}`);
+    case 'failed-json':
+      return new DeviceError('device', `${ctx.host} answered status "${cls.status}" to ${cmd}`);
+    case 'unknown-command':
+      return new DeviceError('device', `${ctx.host} does not know the command ${cmd} (unknown command)`);
+    case 'empty':
+      return new DeviceError('protocol', `${ctx.host} sent an empty reply to ${cmd}`);
+    case 'json':
+      return new DeviceError('protocol', `${ctx.host} sent an unexpected reply to ${cmd}: ${excerpt(JSON.stringify(cls.value))}`);
+    case 'text':
+      return new DeviceError('protocol', `${ctx.host} sent a reply that is not JSON to ${cmd}: "${excerpt(cls.text)}"`);
+    default:
+      return new DeviceError('protocol', `${ctx.host} sent an unexpected "OK" to ${cmd}`);
+  }
+}
+
+// ---------------------------------------------------------------- text fields
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
+
+export function unescapeHtml(s: string): string {
+  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, ent: string) => {
+    if (ent[0] === '#') {
+      const code = ent[1] === 'x' || ent[1] === 'X' ? parseInt(ent.slice(2), 16) : parseInt(ent.slice(1), 10);
+      return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }
+    return ENTITIES[ent.toLowerCase()] ?? whole;
+  });
+}
+
+/**
+ * Hex-encoded UTF-8 to text. Falls back to the text as given when it is not
+ * hex, or its bytes are not valid UTF-8 or decode to control characters.
+ */
+export function decodeHexText(s: string): string {
+  const t = s.trim();
+  if (t.length >= 2 && t.length % 2 === 0 && /^[0-9a-f]+$/i.test(t)) {
+    try {
+      const decoded = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(t, 'hex'));
+      // eslint-disable-next-line no-control-regex
+      if (!/[\u0000-\u0008\u000b-\u001f\u007f]/.test(decoded)) return decoded;
+    } catch {
+      // not UTF-8: the text itself
+    }
+  }
+  return s;
+}
+
+const UNKNOWN = new Set(['', 'unknown', 'unknow', 'un_known', 'null', 'none']);
+
+/** A now-playing field: hex decoded, entities unescaped; absent or "Unknown" → null. */
+export function textField(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const s = unescapeHtml(decodeHexText(value)).trim();
+  return UNKNOWN.has(s.toLowerCase()) ? null : s;
+}
+
+function num(value: unknown, fallback = 0): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+  return Number.isFinite(n) ? n : fallback;
+}
+
+function asObject(cls: ReplyClass, ctx: ReplyContext): Record<string, unknown> {
+  if (cls.kind === 'json' && cls.value && typeof cls.value === 'object' && !Array.isArray(cls.value)) return cls.value as Record<string, unknown>;
+  throw replyError(cls, ctx);
+}
+
+// ---------------------------------------------------------------- player
+
+export type PlayState = 'playing' | 'paused' | 'stopped' | 'loading';
+export type GroupRole = 'solo' | 'leader' | 'follower';
+
+/** The normalised player state: the fields of wiim-status without `online`. */
+export interface WiimPlayerStatus {
+  state: PlayState;
+  volume: number;
+  muted: boolean;
+  source: string;
+  repeat: Repeat;
+  shuffle: boolean;
+  /** seconds */
+  position: number;
+  /** seconds; null for a stream without an end */
+  duration: number | null;
+  trackIndex: number;
+  trackCount: number;
+  title: string | null;
+  artist: string | null;
+  album: string | null;
+  artwork: string | null;
+  /** the EQ preset number the player reports (0 = flat / off) */
+  eq: number;
+  group: GroupRole;
+}
+
+/** getPlayerStatus `mode` → source name. */
+export function modeToSource(mode: number): string {
+  if (mode === 11) return 'usb';
+  if (mode === 16) return 'sd';
+  if (mode >= 10 && mode <= 19) return 'wifi';
+  const names: Record<number, string> = {
+    0: 'none',
+    1: 'airplay',
+    2: 'dlna',
+    31: 'spotify',
+    32: 'tidal',
+    36: 'qplay',
+    40: 'line-in',
+    41: 'bluetooth',
+    42: 'usb',
+    43: 'optical',
+    45: 'coaxial',
+    47: 'line-in2',
+    49: 'hdmi',
+    50: 'mirror',
+    51: 'usb-dac',
+    60: 'voicemail',
+    99: 'follower',
+  };
+  return names[mode] ?? `mode-${mode}`;
+}
+
+const STATES: Record<string, PlayState> = { play: 'playing', playing: 'playing', pause: 'paused', paused: 'paused', stop: 'stopped', stopped: 'stopped', none: 'stopped', load: 'loading', loading: 'loading' };
+
+/** A day in ms; a longer `totlen` in ms is in fact µs (some sources report µs). */
+const DAY_MS = 86_400_000;
+
+/** curpos/totlen → seconds: ms, or µs when the values are too large for ms. */
+export function toSeconds(curpos: number, totlen: number): { position: number; duration: number | null } {
+  const micro = totlen > DAY_MS || (totlen <= 0 && curpos > DAY_MS);
+  const div = micro ? 1_000_000 : 1000;
+  return {
+    position: Math.max(0, Math.floor(curpos / div)),
+    duration: totlen > 0 ? Math.round(totlen / div) : null,
+  };
+}
+
+export function normalisePlayerStatus(o: Record<string, unknown>): WiimPlayerStatus {
+  const mode = num(o.mode);
+  const loop = loopToMode(num(o.loop, 4)) ?? { repeat: 'off' as Repeat, shuffle: false };
+  const { position, duration } = toSeconds(num(o.curpos), num(o.totlen));
+  const follower = String(o.type) === '1' || mode === 99;
+  return {
+    state: STATES[String(o.status ?? '').toLowerCase()] ?? 'stopped',
+    volume: num(o.vol),
+    muted: String(o.mute) === '1',
+    source: modeToSource(mode),
+    repeat: loop.repeat,
+    shuffle: loop.shuffle,
+    position,
+    duration,
+    trackIndex: num(o.plicurr),
+    trackCount: num(o.plicount),
+    title: textField(o.Title ?? o.title),
+    artist: textField(o.Artist ?? o.artist),
+    album: textField(o.Album ?? o.album),
+    artwork: null,
+    eq: num(o.eq),
+    group: follower ? 'follower' : 'solo',
+  };
+}
+
+export function parsePlayerStatus(body: string, ctx: ReplyContext): { status: WiimPlayerStatus; raw: Record<string, unknown> } {
+  const o = asObject(classifyReply(body), ctx);
+  if (o.status === undefined && o.vol === undefined && o.mode === undefined) throw replyError({ kind: 'json', value: o }, ctx);
+  return { status: normalisePlayerStatus(o), raw: o };
+}
+
+// ---------------------------------------------------------------- device info
+
+export interface WiimInfo {
+  name: string;
+  model: string;
+  firmware: string;
+  ssid: string | null;
+  ip: string;
+  mac: string | null;
+  uuid: string | null;
+  rssi: number | null;
+  presets: number;
+  group: GroupRole;
+}
+
+function str(value: unknown): string | null {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : null;
+}
+
+function usableIp(value: unknown): string | null {
+  const s = str(value);
+  return s && s !== '0.0.0.0' && /^\d+\.\d+\.\d+\.\d+$/.test(s) ? s : null;
+}
+
+/** The device's address from getStatusEx: eth2, eth0, apcli0, ra0, else `fallback`. */
+export function deviceIp(o: Record<string, unknown>, fallback: string): string {
+  return usableIp(o.eth2) ?? usableIp(o.eth0) ?? usableIp(o.apcli0) ?? usableIp(o.ra0) ?? fallback;
+}
+
+export function normaliseInfo(o: Record<string, unknown>, host: string): WiimInfo {
+  const essid = str(o.essid);
+  const rssi = num(o.RSSI, Number.NaN);
+  return {
+    name: str(o.DeviceName) ?? str(o.ssid) ?? host,
+    model: str(o.project) ?? str(o.priv_prj) ?? 'unknown',
+    firmware: str(o.firmware) ?? 'unknown',
+    ssid: essid === null ? null : unescapeHtml(decodeHexText(essid)),
+    ip: deviceIp(o, host),
+    mac: str(o.MAC),
+    uuid: str(o.uuid),
+    rssi: Number.isFinite(rssi) ? rssi : null,
+    presets: num(o.preset_key, 0),
+    group: String(o.group) === '1' ? 'follower' : 'solo',
+  };
+}
+
+export function parseInfo(body: string, ctx: ReplyContext): { info: WiimInfo; raw: Record<string, unknown> } {
+  const o = asObject(classifyReply(body), ctx);
+  if (o.firmware === undefined && o.uuid === undefined && o.DeviceName === undefined) throw replyError({ kind: 'json', value: o }, ctx);
+  return { info: normaliseInfo(o, ctx.host), raw: o };
+}
+
+// ---------------------------------------------------------------- meta
+
+export interface WiimMeta {
+  title: string | null;
+  artist: string | null;
+  album: string | null;
+  subtitle: string | null;
+  artwork: string | null;
+  sampleRate: number | null;
+  bitDepth: number | null;
+  bitRate: number | null;
+  trackId: string | null;
+}
+
+function optionalNumber(value: unknown): number | null {
+  const n = num(value, Number.NaN);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** getMetaInfo; `Failed` (nothing plays) is not an error: null. */
+export function parseMeta(body: string, ctx: ReplyContext): WiimMeta | null {
+  const cls = classifyReply(body);
+  if (cls.kind === 'failed' || cls.kind === 'failed-json') return null;
+  const o = asObject(cls, ctx);
+  const inner = o.metaData ?? o.metadata ?? o[' metaData'];
+  if (!inner || typeof inner !== 'object') throw replyError(cls, ctx);
+  // keys may carry stray spaces on some firmware
+  const m: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(inner as Record<string, unknown>)) m[k.trim()] = v;
+  const artwork = textField(m.albumArtURI);
+  return {
+    title: textField(m.title),
+    artist: textField(m.artist),
+    album: textField(m.album),
+    subtitle: textField(m.subtitle),
+    artwork: artwork && /^[a-z]+:\/\//i.test(artwork) ? artwork : null,
+    sampleRate: optionalNumber(m.sampleRate),
+    bitDepth: optionalNumber(m.bitDepth),
+    bitRate: optionalNumber(m.bitRate),
+    trackId: textField(m.trackId),
+  };
+}
+
+// ---------------------------------------------------------------- presets
+
+export interface WiimPreset {
+  number: number;
+  name: string | null;
+  url: string | null;
+  source: string | null;
+  artwork: string | null;
+}
+
+export function parsePresets(body: string, ctx: ReplyContext): { count: number; presets: WiimPreset[] } {
+  const o = asObject(classifyReply(body), ctx);
+  const list = Array.isArray(o.preset_list) ? (o.preset_list as Array<Record<string, unknown>>) : [];
+  return {
+    count: num(o.preset_num, list.length),
+    presets: list.map((p) => ({ number: num(p.number), name: textField(p.name), url: str(p.url), source: str(p.source), artwork: str(p.picurl) })),
+  };
+}
+
+// ---------------------------------------------------------------- multiroom
+
+export interface WiimFollower {
+  name: string | null;
+  ip: string | null;
+  uuid: string | null;
+  volume: number | null;
+  muted: boolean | null;
+}
+
+/** multiroom:getSlaveList: `slaves`/`slave_list`, or `Slaves`/`Slave_list` on older firmware. */
+export function parseSlaveList(body: string, ctx: ReplyContext): { count: number; followers: WiimFollower[] } {
+  const o = asObject(classifyReply(body), ctx);
+  const rawList = o.slave_list ?? o.Slave_list ?? o.slaveList;
+  const list = Array.isArray(rawList) ? (rawList as Array<Record<string, unknown>>) : [];
+  const followers = list.map((s) => ({
+    name: textField(s.name),
+    ip: str(s.ip),
+    uuid: str(s.uuid),
+    volume: optionalNumber(s.volume),
+    muted: s.mute === undefined ? null : String(s.mute) === '1',
+  }));
+  return { count: num(o.slaves ?? o.Slaves, followers.length), followers };
+}
+
+// ---------------------------------------------------------------- the rest
+
+export interface WiimAlarm {
+  enabled: boolean;
+  trigger: number;
+  operation: number;
+  time: string | null;
+  date: string | null;
+  weekDay: number | null;
+  day: string | null;
+  url: string | null;
+}
+
+export function parseAlarm(body: string, ctx: ReplyContext): WiimAlarm {
+  const o = asObject(classifyReply(body), ctx);
+  return {
+    enabled: String(o.enable) === '1',
+    trigger: num(o.trigger),
+    operation: num(o.operation),
+    time: str(o.time),
+    date: str(o.date),
+    weekDay: optionalNumber(o.week_day),
+    day: str(o.day),
+    url: str(o.path),
+  };
+}
+
+/** getShutdown: the seconds left (-1 or 0 when no timer runs). */
+export function parseShutdown(body: string, ctx: ReplyContext): number {
+  const cls = classifyReply(body);
+  if (cls.kind === 'text' && /^-?\d+$/.test(cls.text)) return Number(cls.text);
+  if (cls.kind === 'json' && typeof cls.value === 'number') return cls.value;
+  throw replyError(cls, ctx);
+}
+
+export type WifiState = 'connected' | 'connecting' | 'wrong-password' | 'failed';
+
+export function parseWifiState(body: string, ctx: ReplyContext): WifiState {
+  const t = body.trim().toUpperCase();
+  const states: Record<string, WifiState> = { OK: 'connected', PROCESS: 'connecting', PAIRFAIL: 'wrong-password', FAIL: 'failed' };
+  const s = states[t];
+  if (s) return s;
+  throw replyError(classifyReply(body), ctx);
+}
+
+export function parseEqStat(body: string, ctx: ReplyContext): 'on' | 'off' {
+  const o = asObject(classifyReply(body), ctx);
+  const v = String(o.EQStat ?? o.eqstat ?? '').toLowerCase();
+  if (v === 'on' || v === 'off') return v;
+  throw replyError({ kind: 'json', value: o }, ctx);
+}
+
+export function parseEqList(body: string, ctx: ReplyContext): string[] {
+  const cls = classifyReply(body);
+  if (cls.kind === 'json' && Array.isArray(cls.value) && cls.value.every((v) => typeof v === 'string')) return cls.value as string[];
+  throw replyError(cls, ctx);
+}
+
+/** A command acknowledgement: plain OK or {"status":"OK"}; an empty body too, for reboot. */
+export function parseAck(body: string, ctx: ReplyContext, allowEmpty = false): void {
+  const cls = classifyReply(body);
+  if (cls.kind === 'ok' || cls.kind === 'ok-json' || (allowEmpty && cls.kind === 'empty')) return;
+  throw replyError(cls, ctx);
+}
+
+/** `raw`: JSON when it is JSON, else the text; failures still fail. */
+export function parseRaw(body: string, ctx: ReplyContext): unknown {
+  const cls = classifyReply(body);
+  switch (cls.kind) {
+    case 'failed':
+    case 'failed-json':
+    case 'unknown-command':
+      throw replyError(cls, ctx);
+    case 'json':
+      return cls.value;
+    case 'ok':
+    case 'ok-json':
+      return 'OK';
+    case 'empty':
+      return '';
+    case 'text':
+      return cls.text;
+  }
+}
+
+/** Reads the reply of a command by its reply kind (see commands.ts). */
+export function parseReply(kind: ReplyKind, body: string, ctx: ReplyContext): unknown {
+  switch (kind) {
+    case 'ack':
+      parseAck(body, ctx);
+      return undefined;
+    case 'reboot':
+      parseAck(body, ctx, true);
+      return undefined;
+    case 'player':
+      return parsePlayerStatus(body, ctx).status;
+    case 'info':
+      return parseInfo(body, ctx).info;
+    case 'meta':
+      return parseMeta(body, ctx);
+    case 'presets':
+      return parsePresets(body, ctx);
+    case 'eq-stat':
+      return parseEqStat(body, ctx);
+    case 'eq-list':
+      return parseEqList(body, ctx);
+    case 'alarm':
+      return parseAlarm(body, ctx);
+    case 'shutdown':
+      return parseShutdown(body, ctx);
+    case 'wifi':
+      return parseWifiState(body, ctx);
+    case 'slaves':
+      return parseSlaveList(body, ctx);
+    case 'raw':
+      return parseRaw(body, ctx);
+  }
+}
