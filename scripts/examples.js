@@ -1,0 +1,39 @@
+'use strict';
+// Loads the example flows from examples/ and points their config nodes at
+// given devices (the simulators), so that the demo and the tests run exactly
+// what a user imports.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dir = path.resolve(__dirname, '..', 'examples');
+
+function exampleFiles(options = {}) {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f));
+  if (options.dashboard) files.push(...fs.readdirSync(path.join(dir, 'dashboard')).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, 'dashboard', f)));
+  return files.sort();
+}
+
+/**
+ * @param {string[]} files
+ * @param {{ wiim?: object, sonoff?: object, otaImage?: string }} devices
+ *   properties to set on every wiim-config / sonoff-config node, and a
+ *   firmware path for the OTA example's inject node
+ * @returns {object[]} one flow; config nodes with the same id appear once
+ */
+function loadFlows(files, devices = {}) {
+  const seen = new Set();
+  const flow = [];
+  for (const file of files) {
+    for (const node of JSON.parse(fs.readFileSync(file, 'utf8'))) {
+      if (seen.has(node.id)) continue;
+      seen.add(node.id);
+      if (node.type === 'wiim-config' && devices.wiim) Object.assign(node, devices.wiim);
+      if (node.type === 'sonoff-config' && devices.sonoff) Object.assign(node, devices.sonoff);
+      if (node.type === 'inject' && devices.otaImage && node.z === 'ex_so_tab') node.payload = devices.otaImage;
+      flow.push(node);
+    }
+  }
+  return flow;
+}
+
+module.exports = { exampleFiles, loadFlows, examplesDir: dir };
