@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import type { EventEmitter } from 'node:events';
-import { activeResources, collect, helper, nextMessage, node, sleep, until, withTab } from './helpers/runtime';
+import { coreNode, activeResources, outcome, collect, helper, nextMessage, node, sleep, until, withTab } from './helpers/runtime';
 import wiimConfig from '../src/nodes/wiim-config';
 import wiimCommand from '../src/nodes/wiim-command';
 import wiimStatus from '../src/nodes/wiim-status';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const catchNode = require('@node-red/nodes/core/common/25-catch.js') as (RED: unknown) => void;
+const catchNode = coreNode('common/25-catch.js');
 const nodes = [wiimConfig, wiimCommand, wiimStatus, catchNode] as Array<(RED: unknown) => void>;
 
 type Msg = Record<string, unknown> & { payload?: unknown; wiim?: { command: string; request: string; raw: string }; changed?: string[] };
@@ -29,23 +27,7 @@ function commandFlow(port: number, cmd: Record<string, unknown> = {}): object[] 
 
 /** Sends a message into wiim-command and resolves with its output or the caught error. */
 function run(msg: Record<string, unknown>): Promise<{ out?: Msg; caught?: CaughtMsg }> {
-  const out = node('out') as unknown as EventEmitter;
-  const caught = node('caught') as unknown as EventEmitter;
-  return new Promise((resolve, reject) => {
-    const finish = (r: { out?: Msg; caught?: CaughtMsg } | Error) => {
-      clearTimeout(timer);
-      out.removeListener('input', onOut);
-      caught.removeListener('input', onCaught);
-      if (r instanceof Error) reject(r);
-      else resolve(r);
-    };
-    const onOut = (m: Msg) => finish({ out: m });
-    const onCaught = (m: CaughtMsg) => finish({ caught: m });
-    const timer = setTimeout(() => finish(new Error('neither an output nor a caught error within 5 s')), 5000);
-    out.on('input', onOut);
-    caught.on('input', onCaught);
-    node('cmd').receive(msg);
-  });
+  return outcome<Msg, CaughtMsg>('cmd', msg);
 }
 
 async function ok(msg: Record<string, unknown>): Promise<Msg> {

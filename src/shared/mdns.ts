@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Bonjour } from 'bonjour-service';
+import { SharedResource } from './shared-resource';
 
 /**
  * The one discovery service of the package. A Node-RED runtime holds at most
@@ -41,7 +42,22 @@ export interface MdnsSocket extends EventEmitter {
   respond(res: { answers: MdnsRecord[]; additionals?: MdnsRecord[] }, rinfo: RemoteInfo, cb?: (err?: Error) => void): void;
 }
 
-let shared: { bonjour: Bonjour; socket: MdnsSocket; users: number } | undefined;
+const sharedMdns = new SharedResource(
+  () => {
+    const bonjour = new Bonjour({}, (err: Error) => {
+      // bonjour-service throws from its socket by default; a busy or missing
+      // multicast route must not take Node-RED down with it.
+      socket.emit('warning', err);
+    });
+    // bonjour-service keeps its socket private; it is the documented
+    // multicast-dns instance, which is all we need.
+    const socket = (bonjour as unknown as { server: { mdns: MdnsSocket } }).server.mdns;
+    socket.on('warning', () => undefined);
+    socket.on('error', () => undefined);
+    return { bonjour, socket };
+  },
+  ({ bonjour }) => bonjour.destroy(),
+);
 
 export interface MdnsLease {
   readonly socket: MdnsSocket;
@@ -50,39 +66,13 @@ export interface MdnsLease {
 
 /** Takes a share of the runtime's mDNS socket; call release() when done. */
 export function acquireMdns(): MdnsLease {
-  if (!shared) {
-    const bonjour = new Bonjour({}, (err: Error) => {
-      // bonjour-service throws from its socket by default; a busy or missing
-      // multicast route must not take Node-RED down with it.
-      shared?.socket.emit('warning', err);
-    });
-    // bonjour-service keeps its socket private; it is the documented
-    // multicast-dns instance, which is all we need.
-    const socket = (bonjour as unknown as { server: { mdns: MdnsSocket } }).server.mdns;
-    socket.on('warning', () => undefined);
-    socket.on('error', () => undefined);
-    shared = { bonjour, socket, users: 0 };
-  }
-  const current = shared;
-  current.users++;
-  let released = false;
-  return {
-    socket: current.socket,
-    release() {
-      if (released) return;
-      released = true;
-      current.users--;
-      if (current.users === 0 && shared === current) {
-        shared = undefined;
-        current.bonjour.destroy();
-      }
-    },
-  };
+  const lease = sharedMdns.acquire();
+  return { socket: lease.value.socket, release: lease.release };
 }
 
 /** How many users hold the shared socket (0 when it is closed). Tests read it. */
 export function mdnsUsers(): number {
-  return shared?.users ?? 0;
+  return sharedMdns.users;
 }
 
 /** TXT strings are `key=value`; values may hold `=` (base64), so split at the first one only. */

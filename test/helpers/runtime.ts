@@ -69,3 +69,33 @@ export function coreNode(file: string): (RED: unknown) => void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(require('node:path').join(nodesPkg, '..', 'core', file));
 }
+
+export interface Outcome<M, C> {
+  out?: M;
+  caught?: C;
+}
+
+/**
+ * Sends `msg` into node `target` and resolves with whichever comes first: a
+ * message at the helper node `out` or an error at the helper node `caught`
+ * (wired from a Catch node).
+ */
+export function outcome<M = Record<string, unknown>, C = Record<string, unknown>>(target: string, msg: Record<string, unknown>, timeoutMs = 5000): Promise<Outcome<M, C>> {
+  const out = node('out') as unknown as EventEmitter;
+  const caught = node('caught') as unknown as EventEmitter;
+  return new Promise((resolve, reject) => {
+    const finish = (r: Outcome<M, C> | Error) => {
+      clearTimeout(timer);
+      out.removeListener('input', onOut);
+      caught.removeListener('input', onCaught);
+      if (r instanceof Error) reject(r);
+      else resolve(r);
+    };
+    const onOut = (m: M) => finish({ out: m });
+    const onCaught = (m: C) => finish({ caught: m });
+    const timer = setTimeout(() => finish(new Error(`neither an output nor a caught error within ${timeoutMs} ms`)), timeoutMs);
+    out.on('input', onOut);
+    caught.on('input', onCaught);
+    node(target).receive(msg);
+  });
+}

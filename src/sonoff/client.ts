@@ -1,0 +1,169 @@
+import type { Agent } from 'undici';
+import { DeviceError } from '../shared/errors';
+import { createDeviceAgent, deviceRequest } from '../shared/http';
+import {
+  encodeInfo,
+  encodeOtaFlash,
+  encodeOtaUnlock,
+  encodePulse,
+  encodePulses,
+  encodeSignalStrength,
+  encodeStartup,
+  encodeStartups,
+  encodeSwitch,
+  encodeSwitches,
+  encodeWifi,
+  normaliseState,
+  parseReply,
+  requestBody,
+  type MultiPulseSetting,
+  type PulseSetting,
+  type SonoffReply,
+  type SonoffRequest,
+  type SonoffState,
+} from './codec';
+
+export const DEFAULT_SONOFF_PORT = 8081;
+export const DEFAULT_TIMEOUT_MS = 5000;
+
+export interface SonoffClientOptions {
+  host: string;
+  port?: number;
+  deviceid: string;
+  /** per request; ota_flash gets its own, longer deadline */
+  timeoutMs?: number;
+}
+
+/**
+ * One SONOFF DIY device over HTTP: one undici Agent, `POST /zeroconf/<endpoint>`
+ * with `{deviceid, data}`.
+ *
+ * deviceid rule: firmware 3.7.6 and later needs the deviceid filled in, so it
+ * is always sent. Some devices answer error 422 when it is filled. On such a
+ * 422 the client sends the same request once more with `"deviceid": ""`; if
+ * that succeeds it remembers, for this device, to send the empty deviceid
+ * from then on (`blankDeviceid`). If the retry also fails with 422 the
+ * parameters really are bad and the first error is reported.
+ *
+ * The client does no pacing; the session's queue does (200 ms between
+ * requests).
+ */
+export class SonoffClient {
+  readonly deviceid: string;
+  private host: string;
+  private port: number;
+  private readonly timeoutMs: number;
+  private readonly agent: Agent;
+  private sendBlank = false;
+  private closed = false;
+
+  constructor(options: SonoffClientOptions) {
+    this.deviceid = options.deviceid;
+    this.host = options.host;
+    this.port = options.port ?? DEFAULT_SONOFF_PORT;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.agent = createDeviceAgent();
+  }
+
+  get origin(): string {
+    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    return `http://${host}:${this.port}`;
+  }
+
+  get address(): { host: string; port: number } {
+    return { host: this.host, port: this.port };
+  }
+
+  /** True once the device showed that it wants `"deviceid": ""` (422 quirk). */
+  get blankDeviceid(): boolean {
+    return this.sendBlank;
+  }
+
+  /** The device moved (mDNS): the same agent serves the new origin. */
+  setAddress(host: string, port: number): void {
+    this.host = host;
+    this.port = port;
+  }
+
+  /** Sends one request; returns the parsed reply or throws a DeviceError. */
+  async request(req: SonoffRequest, timeoutMs?: number): Promise<SonoffReply> {
+    if (this.closed) throw new DeviceError('closed', 'the SONOFF client is closed');
+    const id = this.sendBlank ? '' : this.deviceid;
+    try {
+      return await this.post(req, id, timeoutMs);
+    } catch (err) {
+      if (!(err instanceof DeviceError) || err.code !== 422 || id === '') throw err;
+      try {
+        const reply = await this.post(req, '', timeoutMs);
+        this.sendBlank = true;
+        return reply;
+      } catch (retryErr) {
+        if (retryErr instanceof DeviceError && retryErr.code === 422) throw err;
+        throw retryErr;
+      }
+    }
+  }
+
+  private async post(req: SonoffRequest, deviceid: string, timeoutMs?: number): Promise<SonoffReply> {
+    const reply = await deviceRequest(this.agent, {
+      origin: this.origin,
+      path: `/zeroconf/${req.endpoint}`,
+      method: 'POST',
+      body: requestBody(deviceid, req),
+      headers: { 'content-type': 'application/json' },
+      timeoutMs: timeoutMs ?? this.timeoutMs,
+    });
+    return parseReply(reply.status, reply.body, req.endpoint);
+  }
+
+  // single-channel
+  switch(on: unknown): Promise<SonoffReply> {
+    return this.request(encodeSwitch(on));
+  }
+  startup(value: unknown): Promise<SonoffReply> {
+    return this.request(encodeStartup(value));
+  }
+  pulse(setting: PulseSetting): Promise<SonoffReply> {
+    return this.request(encodePulse(setting));
+  }
+
+  // multi-channel
+  switches(items: ReadonlyArray<{ outlet: unknown; switch: unknown }>): Promise<SonoffReply> {
+    return this.request(encodeSwitches(items));
+  }
+  startups(items: ReadonlyArray<{ outlet: unknown; startup: unknown }>): Promise<SonoffReply> {
+    return this.request(encodeStartups(items));
+  }
+  pulses(items: ReadonlyArray<MultiPulseSetting>): Promise<SonoffReply> {
+    return this.request(encodePulses(items));
+  }
+
+  // both
+  async signalStrength(): Promise<number> {
+    const reply = await this.request(encodeSignalStrength());
+    const v = reply.data?.signalStrength;
+    if (typeof v !== 'number') throw new DeviceError('protocol', 'signal_strength reply carries no signalStrength number');
+    return v;
+  }
+  wifi(ssid: unknown, password: unknown): Promise<SonoffReply> {
+    return this.request(encodeWifi(ssid, password));
+  }
+  otaUnlock(): Promise<SonoffReply> {
+    return this.request(encodeOtaUnlock());
+  }
+  /** The device downloads the image before it answers: give it time. */
+  otaFlash(downloadUrl: unknown, sha256: unknown, timeoutMs = 120_000): Promise<SonoffReply> {
+    return this.request(encodeOtaFlash(downloadUrl, sha256), timeoutMs);
+  }
+  async info(): Promise<{ reply: SonoffReply; state: SonoffState }> {
+    const reply = await this.request(encodeInfo());
+    if (!reply.data) throw new DeviceError('protocol', 'info reply carries no data');
+    return { reply, state: normaliseState(reply.data) };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.agent.close().catch(() => this.agent.destroy());
+  }
+}

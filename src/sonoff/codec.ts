@@ -1,0 +1,494 @@
+import { DeviceError, argumentError } from '../shared/errors';
+
+/**
+ * SONOFF DIY protocol, pure functions: request bodies for every endpoint of
+ * both API documents (single-channel BASICR3/RFR3/MINI and multi-channel
+ * MINIR3/4CH), argument checks made before anything is sent, reply parsing,
+ * the state normaliser, and the mDNS TXT record reader with its sequence
+ * number rules.
+ */
+
+export type OnOff = 'on' | 'off';
+export type StartupValue = 'on' | 'off' | 'stay';
+export type Family = 'single' | 'multi';
+
+export type Endpoint =
+  | 'switch'
+  | 'startup'
+  | 'pulse'
+  | 'switches'
+  | 'startups'
+  | 'pulses'
+  | 'signal_strength'
+  | 'wifi'
+  | 'ota_unlock'
+  | 'ota_flash'
+  | 'info';
+
+export const ENDPOINTS: readonly Endpoint[] = ['switch', 'startup', 'pulse', 'switches', 'startups', 'pulses', 'signal_strength', 'wifi', 'ota_unlock', 'ota_flash', 'info'];
+
+export interface SonoffRequest {
+  endpoint: Endpoint;
+  data: Record<string, unknown>;
+}
+
+/** The body sent to `POST /zeroconf/<endpoint>`. */
+export function requestBody(deviceid: string, request: SonoffRequest): string {
+  return JSON.stringify({ deviceid, data: request.data });
+}
+
+export const PULSE_STEP_MS = 500;
+export const PULSE_MIN_MS = 500;
+export const SINGLE_PULSE_MAX_MS = 3_600_000;
+export const MULTI_PULSE_MAX_MS = 3_599_500;
+export const MAX_OUTLET = 3;
+
+/** The meaning of every error code the documents and DESIGN list. */
+export const ERROR_MEANINGS: Readonly<Record<number, string>> = {
+  400: 'bad request: the device could not read the request',
+  401: 'the device is encrypted (not in DIY mode); it cannot be controlled over the plain LAN API',
+  403: 'OTA is not unlocked: ota_unlock must succeed before ota_flash',
+  404: 'bad deviceid: the device does not accept the deviceid sent (firmware 3.7.6 and later needs the right one)',
+  408: 'firmware download timed out: the device could not fetch the image in time',
+  413: 'firmware too large: the image exceeds the device limit of 508 KB',
+  422: 'bad parameters: the device refused the request data',
+  424: 'firmware download failed: the URL is unreachable or the server does not support Range requests',
+  471: 'firmware integrity check failed: the SHA-256 of the downloaded image does not match',
+  500: 'vendor OTA unlock service refused the device (device ID or API key not authenticated)',
+  503: 'vendor OTA unlock service unreachable (no Wi-Fi, no Internet, or the service is down)',
+};
+
+export function errorMeaning(code: number): string {
+  return ERROR_MEANINGS[code] ?? 'unknown device error';
+}
+
+export function deviceErrorFor(code: number, endpoint?: string): DeviceError {
+  const where = endpoint ? ` on ${endpoint}` : '';
+  return new DeviceError('device', `SONOFF error ${code}${where}: ${errorMeaning(code)}`, { code });
+}
+
+// ---------------------------------------------------------------- arguments
+
+export function checkOutlet(outlet: unknown, family: Family): number {
+  const n = typeof outlet === 'string' && outlet.trim() !== '' ? Number(outlet) : outlet;
+  const max = family === 'single' ? 0 : MAX_OUTLET;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max) {
+    throw argumentError(`outlet must be ${family === 'single' ? '0 on a single-channel device' : 'an integer from 0 to 3'}, not ${JSON.stringify(outlet)}`);
+  }
+  return n;
+}
+
+/** true/false, 1/0, "on"/"off" (any case) → 'on' | 'off'. */
+export function toOnOff(value: unknown, what = 'switch'): OnOff {
+  if (value === true || value === 1) return 'on';
+  if (value === false || value === 0) return 'off';
+  if (typeof value === 'string') {
+    const v = value.trim().toLowerCase();
+    if (v === 'on' || v === 'true' || v === '1') return 'on';
+    if (v === 'off' || v === 'false' || v === '0') return 'off';
+  }
+  throw argumentError(`${what} must be true/false, 1/0 or "on"/"off", not ${JSON.stringify(value)}`);
+}
+
+export function checkStartup(value: unknown): StartupValue {
+  const v = typeof value === 'string' ? value.trim().toLowerCase() : value;
+  if (v === 'on' || v === 'off' || v === 'stay') return v;
+  throw argumentError(`startup must be "on", "off" or "stay", not ${JSON.stringify(value)}`);
+}
+
+export function pulseMaxMs(family: Family): number {
+  return family === 'single' ? SINGLE_PULSE_MAX_MS : MULTI_PULSE_MAX_MS;
+}
+
+export function checkPulseWidth(width: unknown, family: Family): number {
+  const n = typeof width === 'string' && width.trim() !== '' ? Number(width) : width;
+  const max = pulseMaxMs(family);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < PULSE_MIN_MS || n > max || n % PULSE_STEP_MS !== 0) {
+    throw argumentError(`pulse width must be a multiple of 500 ms from 500 to ${max} ms on a ${family}-channel device, not ${JSON.stringify(width)}`);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------- encoders
+
+export function encodeSwitch(value: unknown): SonoffRequest {
+  return { endpoint: 'switch', data: { switch: toOnOff(value) } };
+}
+
+export function encodeSwitches(items: ReadonlyArray<{ outlet: unknown; switch: unknown }>): SonoffRequest {
+  if (items.length === 0) throw argumentError('switches needs at least one outlet');
+  return { endpoint: 'switches', data: { switches: items.map((i) => ({ switch: toOnOff(i.switch), outlet: checkOutlet(i.outlet, 'multi') })) } };
+}
+
+export function encodeStartup(value: unknown): SonoffRequest {
+  return { endpoint: 'startup', data: { startup: checkStartup(value) } };
+}
+
+/** Multi-channel power-on state: the data key is `configure`, not `startups`. */
+export function encodeStartups(items: ReadonlyArray<{ outlet: unknown; startup: unknown }>): SonoffRequest {
+  if (items.length === 0) throw argumentError('startups needs at least one outlet');
+  return { endpoint: 'startups', data: { configure: items.map((i) => ({ startup: checkStartup(i.startup), outlet: checkOutlet(i.outlet, 'multi') })) } };
+}
+
+export interface PulseSetting {
+  /** enable (true/"on") or disable inching */
+  pulse: unknown;
+  /** ms; required when enabling */
+  width?: unknown;
+}
+
+export function encodePulse(setting: PulseSetting): SonoffRequest {
+  const pulse = toOnOff(setting.pulse, 'pulse');
+  const data: Record<string, unknown> = { pulse };
+  if (pulse === 'on' || setting.width !== undefined) data.pulseWidth = checkPulseWidth(setting.width, 'single');
+  return { endpoint: 'pulse', data };
+}
+
+export interface MultiPulseSetting extends PulseSetting {
+  outlet: unknown;
+  /** the state the outlet returns to when the pulse ends ("on" or "off"); default "off" */
+  switch?: unknown;
+}
+
+export function encodePulses(items: ReadonlyArray<MultiPulseSetting>): SonoffRequest {
+  if (items.length === 0) throw argumentError('pulses needs at least one outlet');
+  return {
+    endpoint: 'pulses',
+    data: {
+      pulses: items.map((i) => {
+        const pulse = toOnOff(i.pulse, 'pulse');
+        const width = pulse === 'on' || i.width !== undefined ? checkPulseWidth(i.width, 'multi') : PULSE_MIN_MS;
+        return { pulse, switch: i.switch === undefined ? 'off' : toOnOff(i.switch), width, outlet: checkOutlet(i.outlet, 'multi') };
+      }),
+    },
+  };
+}
+
+export function encodeSignalStrength(): SonoffRequest {
+  return { endpoint: 'signal_strength', data: {} };
+}
+
+export function encodeInfo(): SonoffRequest {
+  return { endpoint: 'info', data: {} };
+}
+
+export function encodeOtaUnlock(): SonoffRequest {
+  return { endpoint: 'ota_unlock', data: {} };
+}
+
+export function encodeWifi(ssid: unknown, password: unknown): SonoffRequest {
+  if (typeof ssid !== 'string' || ssid.length === 0) throw argumentError('wifi needs a non-empty ssid string');
+  if (Buffer.byteLength(ssid) > 32) throw argumentError('wifi ssid is longer than 32 bytes');
+  if (typeof password !== 'string') throw argumentError('wifi password must be a string (empty for an open network)');
+  return { endpoint: 'wifi', data: { ssid, password } };
+}
+
+export function encodeOtaFlash(downloadUrl: unknown, sha256: unknown): SonoffRequest {
+  if (typeof downloadUrl !== 'string') throw argumentError('ota_flash needs a downloadUrl string');
+  let url: URL;
+  try {
+    url = new URL(downloadUrl);
+  } catch {
+    throw argumentError(`ota_flash downloadUrl is not a URL: ${JSON.stringify(downloadUrl)}`);
+  }
+  if (url.protocol !== 'http:') throw argumentError('ota_flash downloadUrl must be plain http:// (the device supports no HTTPS)');
+  if (typeof sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha256)) throw argumentError('ota_flash sha256 must be 64 hexadecimal digits');
+  return { endpoint: 'ota_flash', data: { downloadUrl, sha256sum: sha256.toLowerCase() } };
+}
+
+// ---------------------------------------------------------------- replies
+
+export interface SonoffReply {
+  seq?: number;
+  error: number;
+  data?: Record<string, unknown>;
+}
+
+/**
+ * Reads `{seq, error, data?}`. `data` may be a JSON string (old firmware).
+ * A non-zero `error` becomes DeviceError 'device' with the code; anything
+ * unreadable becomes 'protocol'.
+ */
+export function parseReply(status: number, body: string, endpoint?: string): SonoffReply {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    const hint = status >= 400 ? `HTTP ${status}` : 'not JSON';
+    throw new DeviceError('protocol', `unreadable reply to ${endpoint ?? 'request'} (${hint}): ${body.slice(0, 80)}`, { code: status >= 400 ? status : undefined });
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new DeviceError('protocol', `reply to ${endpoint ?? 'request'} is not a JSON object`);
+  }
+  const obj = parsed as Record<string, unknown>;
+  const error = typeof obj.error === 'number' ? obj.error : typeof obj.error === 'string' && /^\d+$/.test(obj.error) ? Number(obj.error) : undefined;
+  if (error === undefined) {
+    if (status >= 400) throw new DeviceError('protocol', `HTTP ${status} from ${endpoint ?? 'device'} without an error code`, { code: status });
+    throw new DeviceError('protocol', `reply to ${endpoint ?? 'request'} has no error field`);
+  }
+  if (error !== 0) throw deviceErrorFor(error, endpoint);
+  if (status >= 400) throw new DeviceError('protocol', `HTTP ${status} from ${endpoint ?? 'device'}`, { code: status });
+  let data = obj.data;
+  if (typeof data === 'string') {
+    if (data.trim() === '') data = undefined;
+    else {
+      try {
+        data = JSON.parse(data);
+      } catch {
+        throw new DeviceError('protocol', `reply data of ${endpoint ?? 'request'} is a string that is not JSON`);
+      }
+    }
+  }
+  if (data !== undefined && data !== null && (typeof data !== 'object' || Array.isArray(data))) {
+    throw new DeviceError('protocol', `reply data of ${endpoint ?? 'request'} is not an object`);
+  }
+  const reply: SonoffReply = { error };
+  if (typeof obj.seq === 'number') reply.seq = obj.seq;
+  if (data) reply.data = data as Record<string, unknown>;
+  return reply;
+}
+
+// ---------------------------------------------------------------- state
+
+export interface OutletState {
+  outlet: number;
+  on?: boolean;
+  startup?: StartupValue;
+  /** inching enabled */
+  pulse?: boolean;
+  pulseWidth?: number;
+  /** multi-channel: the state the outlet returns to after the pulse */
+  pulseSwitch?: OnOff;
+}
+
+/** What we know of a device; every field is optional because pushes and replies carry parts. */
+export interface SonoffState {
+  family?: Family;
+  outlets: OutletState[];
+  fwVersion?: string;
+  deviceid?: string;
+  ssid?: string;
+  bssid?: string;
+  rssi?: number;
+  otaUnlock?: boolean;
+}
+
+function onOff(v: unknown): OnOff | undefined {
+  return v === 'on' || v === 'off' ? v : undefined;
+}
+
+function startupOf(v: unknown): StartupValue | undefined {
+  return v === 'on' || v === 'off' || v === 'stay' ? v : undefined;
+}
+
+function outletIndex(v: unknown): number | undefined {
+  const n = typeof v === 'string' ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_OUTLET ? n : undefined;
+}
+
+/** The device family, from the data's shape: multi-channel data carries arrays. */
+export function familyOf(data: Record<string, unknown>): Family | undefined {
+  if (Array.isArray(data.switches) || Array.isArray(data.configure) || Array.isArray(data.pulses)) return 'multi';
+  if (typeof data.switch === 'string' || typeof data.startup === 'string' || typeof data.pulse === 'string') return 'single';
+  return undefined;
+}
+
+/**
+ * Turns `info` data, a TXT state or a command into the common shape.
+ * Single vs multi is recognised by the data (MINIR3 reports diy_plug or
+ * diylight as its type).
+ */
+export function normaliseState(data: Record<string, unknown>): SonoffState {
+  const family = familyOf(data);
+  const outlets = new Map<number, OutletState>();
+  const at = (i: number): OutletState => {
+    let o = outlets.get(i);
+    if (!o) {
+      o = { outlet: i };
+      outlets.set(i, o);
+    }
+    return o;
+  };
+  if (family === 'multi') {
+    for (const s of arrayOf(data.switches)) {
+      const i = outletIndex(s.outlet);
+      const v = onOff(s.switch);
+      if (i !== undefined && v) at(i).on = v === 'on';
+    }
+    for (const s of arrayOf(data.configure)) {
+      const i = outletIndex(s.outlet);
+      const v = startupOf(s.startup);
+      if (i !== undefined && v) at(i).startup = v;
+    }
+    for (const s of arrayOf(data.pulses)) {
+      const i = outletIndex(s.outlet);
+      if (i === undefined) continue;
+      const p = onOff(s.pulse);
+      if (p) at(i).pulse = p === 'on';
+      if (typeof s.width === 'number') at(i).pulseWidth = s.width;
+      const sw = onOff(s.switch);
+      if (sw) at(i).pulseSwitch = sw;
+    }
+  } else if (family === 'single') {
+    const o = at(0);
+    const sw = onOff(data.switch);
+    if (sw) o.on = sw === 'on';
+    const st = startupOf(data.startup);
+    if (st) o.startup = st;
+    const p = onOff(data.pulse);
+    if (p) o.pulse = p === 'on';
+    if (typeof data.pulseWidth === 'number') o.pulseWidth = data.pulseWidth;
+  }
+  const state: SonoffState = { outlets: [...outlets.values()].sort((a, b) => a.outlet - b.outlet) };
+  if (family) state.family = family;
+  if (typeof data.fwVersion === 'string') state.fwVersion = data.fwVersion;
+  if (typeof data.deviceid === 'string') state.deviceid = data.deviceid;
+  if (typeof data.ssid === 'string') state.ssid = data.ssid;
+  if (typeof data.bssid === 'string') state.bssid = data.bssid;
+  const rssi = typeof data.signalStrength === 'number' ? data.signalStrength : data.rssi;
+  if (typeof rssi === 'number') state.rssi = rssi;
+  if (typeof data.otaUnlock === 'boolean') state.otaUnlock = data.otaUnlock;
+  return state;
+}
+
+function arrayOf(v: unknown): Array<Record<string, unknown>> {
+  return Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => !!x && typeof x === 'object') : [];
+}
+
+/** Lays `next` over `prev`: known fields win, unknown ones keep their old value. */
+export function mergeState(prev: SonoffState | undefined, next: SonoffState): SonoffState {
+  if (!prev) return cloneState(next);
+  const merged: SonoffState = { ...prev, ...stripUndefined(next), outlets: prev.outlets.map((o) => ({ ...o })) };
+  for (const o of next.outlets) {
+    const existing = merged.outlets.find((m) => m.outlet === o.outlet);
+    if (existing) Object.assign(existing, stripUndefined(o));
+    else merged.outlets.push({ ...o });
+  }
+  merged.outlets.sort((a, b) => a.outlet - b.outlet);
+  return merged;
+}
+
+export function cloneState(s: SonoffState): SonoffState {
+  return { ...s, outlets: s.outlets.map((o) => ({ ...o })) };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && k !== 'outlets') (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+export function sameOutlet(a: OutletState | undefined, b: OutletState | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.on === b.on && a.startup === b.startup && a.pulse === b.pulse && a.pulseWidth === b.pulseWidth && a.pulseSwitch === b.pulseSwitch;
+}
+
+// ---------------------------------------------------------------- mDNS TXT
+
+export interface TxtState {
+  deviceid?: string;
+  type?: string;
+  apivers?: string;
+  seq?: number;
+  /** `encrypt=true`: data is ciphertext we cannot read without the device key */
+  encrypted: boolean;
+  /** the joined data1..data4 JSON, parsed; undefined when absent, encrypted or unreadable */
+  data?: Record<string, unknown>;
+  state?: SonoffState;
+}
+
+/**
+ * Reads a TXT record (already split at the first '=' by parseTxt): the
+ * state JSON is data1+data2+data3+data4 joined in key order, whatever order
+ * the entries came in and whatever the chunk sizes.
+ */
+export function parseTxtState(txt: Readonly<Record<string, string>>): TxtState {
+  const out: TxtState = { encrypted: txt.encrypt === 'true' || txt.encrypt === '1' };
+  if (txt.id) out.deviceid = txt.id;
+  if (txt.type) out.type = txt.type;
+  if (txt.apivers) out.apivers = txt.apivers;
+  if (txt.seq !== undefined && /^\d+$/.test(txt.seq)) out.seq = Number(txt.seq);
+  const chunks = Object.keys(txt)
+    .map((k) => /^data(\d+)$/.exec(k))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(a[1]) - Number(b[1]))
+    .map((m) => txt[m[0]]);
+  if (chunks.length === 0 || out.encrypted) return out;
+  try {
+    const parsed: unknown = JSON.parse(chunks.join(''));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      out.data = parsed as Record<string, unknown>;
+      out.state = normaliseState(out.data);
+    }
+  } catch {
+    // a record we cannot read carries no state; the seq still counts
+  }
+  return out;
+}
+
+/** Splits a state JSON into data1..dataN chunks of at most `size` characters (the simulator uses it). */
+export function splitTxtData(json: string, size: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  const step = Math.max(1, size);
+  for (let i = 0, n = 1; i < json.length; i += step, n++) out[`data${n}`] = json.slice(i, i + step);
+  return out;
+}
+
+export type SeqVerdict = 'new' | 'same' | 'stale' | 'restart';
+
+/** Below this a falling seq is a fresh start after a reboot. */
+export const RESTART_SEQ_BELOW = 10;
+
+/**
+ * DESIGN "mDNS sequence numbers": a record with a lower seq than the last
+ * one seen is stale, unless the device restarted: its record was withdrawn,
+ * it was offline, or the new seq is below 10 while the last one was higher.
+ */
+export class SeqTracker {
+  private last: number | undefined;
+  private restarted = false;
+
+  get lastSeq(): number | undefined {
+    return this.last;
+  }
+
+  /** The record was withdrawn (goodbye) or the device went offline: the next seq starts afresh. */
+  markRestart(): void {
+    this.restarted = true;
+  }
+
+  /**
+   * A seq from an HTTP reply: the device's own current counter, so records
+   * older than it are stale from now on.
+   */
+  observe(seq: number | undefined): void {
+    if (seq === undefined) return;
+    this.last = seq;
+    this.restarted = false;
+  }
+
+  check(seq: number | undefined): SeqVerdict {
+    if (seq === undefined) return 'new';
+    if (this.last === undefined) {
+      this.last = seq;
+      this.restarted = false;
+      return 'new';
+    }
+    if (this.restarted) {
+      this.restarted = false;
+      const verdict: SeqVerdict = seq < this.last ? 'restart' : seq === this.last ? 'same' : 'new';
+      this.last = seq;
+      return verdict;
+    }
+    if (seq === this.last) return 'same';
+    if (seq > this.last) {
+      this.last = seq;
+      return 'new';
+    }
+    if (seq < RESTART_SEQ_BELOW && this.last >= RESTART_SEQ_BELOW) {
+      this.last = seq;
+      return 'restart';
+    }
+    return 'stale';
+  }
+}

@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { DeviceError, argumentError } from '../shared/errors';
+
+/** The largest image a DIY relay accepts: 508 KB. */
+export const MAX_IMAGE_BYTES = 508 * 1024;
+export const ESP_IMAGE_MAGIC = 0xe9;
+/** SPI flash mode byte (offset 2): 0 QIO, 1 QOUT, 2 DIO, 3 DOUT. */
+export const FLASH_MODE_DOUT = 3;
+const FLASH_MODES = ['QIO', 'QOUT', 'DIO', 'DOUT'];
+
+/** Checks size, ESP8266 header magic and DOUT flash mode; throws DeviceError 'argument'. */
+export function checkImage(image: Buffer): void {
+  if (image.length === 0) throw argumentError('the firmware image is empty');
+  if (image.length > MAX_IMAGE_BYTES) {
+    throw argumentError(`the firmware image is ${image.length} bytes; SONOFF DIY devices accept at most ${MAX_IMAGE_BYTES} bytes (508 KB)`);
+  }
+  if (image.length < 4 || image[0] !== ESP_IMAGE_MAGIC) {
+    throw argumentError('the file is not an ESP8266 firmware image (header magic 0xE9 missing)');
+  }
+  if (image[2] !== FLASH_MODE_DOUT) {
+    const mode = FLASH_MODES[image[2]] ?? `unknown (${image[2]})`;
+    throw argumentError(`the firmware image uses SPI flash mode ${mode}; SONOFF DIY devices need DOUT`);
+  }
+}
+
+export function sha256(image: Buffer): string {
+  return createHash('sha256').update(image).digest('hex');
+}
+
+function plainAddress(a: string | undefined): string {
+  if (!a) return '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+function ipv4ToInt(a: string): number {
+  return a.split('.').reduce((n, part) => (n << 8) + Number(part), 0) >>> 0;
+}
+
+/**
+ * The local address the device can reach us on: 127.0.0.1 for a loopback
+ * device, else the IPv4 interface on the device's subnet, else the first
+ * external IPv4 address.
+ */
+export function localAddressFor(deviceAddress: string): string {
+  if (deviceAddress.startsWith('127.') || deviceAddress === '::1' || deviceAddress === 'localhost') return '127.0.0.1';
+  if (net.isIPv4(deviceAddress)) {
+    const dev = ipv4ToInt(deviceAddress);
+    let fallback: string | undefined;
+    for (const list of Object.values(os.networkInterfaces())) {
+      for (const i of list ?? []) {
+        if (i.family !== 'IPv4' || i.internal) continue;
+        fallback ??= i.address;
+        const mask = ipv4ToInt(i.netmask);
+        if ((ipv4ToInt(i.address) & mask) === (dev & mask)) return i.address;
+      }
+    }
+    if (fallback) return fallback;
+  }
+  return '0.0.0.0';
+}
+
+export interface FirmwareServerOptions {
+  image: Buffer;
+  /** the only client address that may download (the device's IP) */
+  allow: string;
+  /** the local address to listen on; default localAddressFor(allow) */
+  bindAddress?: string;
+  /** the server closes itself after this long; default 5 min */
+  timeoutMs?: number;
+  /** bytes sent so far (sum over all responses) and the image size */
+  onProgress?: (bytesServed: number, total: number) => void;
+}
+
+/**
+ * A one-shot HTTP server for one firmware image: an ephemeral port, Range
+ * support (206 with Content-Range, 416 for ranges outside the image), only
+ * for the device's address (everyone else gets 403). It closes itself after
+ * `timeoutMs`, or when the caller calls close() once the flash is over.
+ */
+export class FirmwareServer {
+  readonly image: Buffer;
+  readonly allow: string;
+  private readonly server: http.Server;
+  private readonly onProgress?: (bytesServed: number, total: number) => void;
+  private readonly timeoutMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private served = 0;
+  private hostForUrl = '127.0.0.1';
+  private portNumber = 0;
+  private closing: Promise<void> | undefined;
+  /** requests refused because they came from another address */
+  refused = 0;
+
+  constructor(options: FirmwareServerOptions) {
+    this.image = options.image;
+    this.allow = plainAddress(options.allow);
+    this.onProgress = options.onProgress;
+    this.timeoutMs = options.timeoutMs ?? 300_000;
+    this.hostForUrl = options.bindAddress ?? localAddressFor(this.allow);
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.keepAliveTimeout = 1000;
+  }
+
+  /** Starts listening; resolves with the download URL to hand to the device. */
+  async start(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, this.hostForUrl, () => {
+        this.server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    this.portNumber = (this.server.address() as AddressInfo).port;
+    this.timer = setTimeout(() => void this.close(), this.timeoutMs);
+    return this.url;
+  }
+
+  get url(): string {
+    const host = this.hostForUrl === '0.0.0.0' ? '127.0.0.1' : this.hostForUrl;
+    return `http://${host}:${this.portNumber}/firmware.bin`;
+  }
+
+  get bytesServed(): number {
+    return this.served;
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  close(): Promise<void> {
+    if (!this.closing) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.closing = new Promise((resolve) => {
+        this.server.close(() => resolve());
+        this.server.closeAllConnections();
+      });
+    }
+    return this.closing;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (plainAddress(req.socket.remoteAddress) !== this.allow) {
+      this.refused++;
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const size = this.image.length;
+    let start = 0;
+    let end = size - 1;
+    let partial = false;
+    const range = req.headers.range;
+    if (range) {
+      const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+      if (!m || (m[1] === '' && m[2] === '')) {
+        res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+        return;
+      }
+      if (m[1] === '') {
+        start = Math.max(0, size - Number(m[2]));
+      } else {
+        start = Number(m[1]);
+        if (m[2] !== '') end = Math.min(end, Number(m[2]));
+      }
+      if (start >= size || start > end) {
+        res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+        return;
+      }
+      partial = true;
+    }
+    const body = this.image.subarray(start, end + 1);
+    const headers: http.OutgoingHttpHeaders = {
+      'content-type': 'application/octet-stream',
+      'content-length': body.length,
+      'accept-ranges': 'bytes',
+    };
+    if (partial) headers['content-range'] = `bytes ${start}-${end}/${size}`;
+    res.writeHead(partial ? 206 : 200, headers);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    res.end(body, () => {
+      this.served += body.length;
+      this.onProgress?.(this.served, size);
+    });
+  }
+}
+
+/** Reads an image for OTA from a path or Buffer input; a clear error if it cannot. */
+export async function loadImage(source: string | Buffer): Promise<Buffer> {
+  if (Buffer.isBuffer(source)) return source;
+  const { readFile, stat } = await import('node:fs/promises');
+  let size: number;
+  try {
+    size = (await stat(source)).size;
+  } catch (err) {
+    throw new DeviceError('argument', `cannot read firmware file ${source}: ${(err as Error).message}`);
+  }
+  if (size > MAX_IMAGE_BYTES) {
+    throw argumentError(`the firmware image is ${size} bytes; SONOFF DIY devices accept at most ${MAX_IMAGE_BYTES} bytes (508 KB)`);
+  }
+  return readFile(source);
+}

@@ -1,0 +1,449 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { request } from 'undici';
+import { DeviceError } from '../src/shared/errors';
+import { parseTxt } from '../src/shared/mdns';
+import {
+  ERROR_MEANINGS,
+  SeqTracker,
+  encodeOtaFlash,
+  encodePulse,
+  encodePulses,
+  encodeStartups,
+  encodeSwitches,
+  encodeWifi,
+  normaliseState,
+  parseReply,
+  parseTxtState,
+  splitTxtData,
+} from '../src/sonoff/codec';
+import { SonoffClient } from '../src/sonoff/client';
+import { FirmwareServer, MAX_IMAGE_BYTES, checkImage, sha256 } from '../src/sonoff/ota';
+import { SonoffSession } from '../src/sessions/sonoff-session';
+import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
+
+const ID = '1000abcdef';
+
+async function rejectsWith(p: Promise<unknown>, kind: string, code?: number, match?: RegExp): Promise<DeviceError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof DeviceError, `expected DeviceError, got ${String(err)}`);
+    assert.equal(err.kind, kind, err.message);
+    if (code !== undefined) assert.equal(err.code, code);
+    if (match) assert.match(err.message, match);
+    return err;
+  }
+  assert.fail('expected a rejection');
+}
+
+function throwsArg(fn: () => unknown, match?: RegExp): void {
+  assert.throws(fn, (err: unknown) => err instanceof DeviceError && err.kind === 'argument' && (!match || match.test(err.message)));
+}
+
+describe('sonoff codec', () => {
+  it('encodes the multi-channel bodies with outlets 0–3 and `configure` for startups', () => {
+    assert.deepEqual(encodeSwitches([{ outlet: 3, switch: true }]).data, { switches: [{ switch: 'on', outlet: 3 }] });
+    assert.deepEqual(encodeStartups([{ outlet: '1', startup: 'stay' }]), { endpoint: 'startups', data: { configure: [{ startup: 'stay', outlet: 1 }] } });
+    assert.deepEqual(encodePulses([{ outlet: 2, pulse: 'on', width: 3_599_500, switch: 'on' }]).data, { pulses: [{ pulse: 'on', switch: 'on', width: 3_599_500, outlet: 2 }] });
+    assert.deepEqual(encodePulse({ pulse: true, width: 3_600_000 }).data, { pulse: 'on', pulseWidth: 3_600_000 });
+  });
+
+  it('refuses bad arguments', () => {
+    throwsArg(() => encodeSwitches([{ outlet: 4, switch: 'on' }]), /outlet/);
+    throwsArg(() => encodeSwitches([{ outlet: 0, switch: 'maybe' }]), /switch/);
+    throwsArg(() => encodeStartups([{ outlet: 0, startup: 'sometimes' }]), /startup/);
+    throwsArg(() => encodePulse({ pulse: true, width: 700 }), /multiple of 500/);
+    throwsArg(() => encodePulse({ pulse: true, width: 3_600_500 }));
+    throwsArg(() => encodePulse({ pulse: true, width: 0 }));
+    throwsArg(() => encodePulses([{ outlet: 0, pulse: 'on', width: 3_600_000 }]), /3599500/);
+    throwsArg(() => encodeWifi('', 'x'), /ssid/);
+    throwsArg(() => encodeWifi('net', 12345), /password/);
+    throwsArg(() => encodeOtaFlash('https://host/fw.bin', 'a'.repeat(64)), /http/);
+    throwsArg(() => encodeOtaFlash('http://host/fw.bin', 'xyz'), /sha256/);
+  });
+
+  it('reads replies, data as a JSON string included', () => {
+    assert.deepEqual(parseReply(200, '{"seq":5,"error":0,"data":"{\\"signalStrength\\":-61}"}'), { seq: 5, error: 0, data: { signalStrength: -61 } });
+    assert.deepEqual(parseReply(200, '{"seq":2,"error":0}'), { seq: 2, error: 0 });
+    assert.throws(() => parseReply(200, '{"seq":2,"er'), (e: unknown) => e instanceof DeviceError && e.kind === 'protocol');
+  });
+
+  it('turns every error code into a device error naming its meaning', () => {
+    for (const code of [400, 401, 403, 404, 408, 413, 422, 424, 471, 500, 503]) {
+      assert.throws(
+        () => parseReply(200, JSON.stringify({ seq: 1, error: code })),
+        (e: unknown) => e instanceof DeviceError && e.kind === 'device' && e.code === code && e.message.includes(ERROR_MEANINGS[code]),
+      );
+    }
+  });
+
+  it('recognises the family by data, not by type', () => {
+    const multi = normaliseState({ switches: [{ switch: 'on', outlet: 0 }], configure: [{ startup: 'stay', outlet: 0 }], pulses: [{ pulse: 'on', switch: 'off', width: 2000, outlet: 0 }], fwVersion: '3.4.1' });
+    assert.equal(multi.family, 'multi');
+    assert.deepEqual(multi.outlets[0], { outlet: 0, on: true, startup: 'stay', pulse: true, pulseWidth: 2000, pulseSwitch: 'off' });
+    const single = normaliseState({ switch: 'off', startup: 'on', pulse: 'off', pulseWidth: 500, signalStrength: -25 });
+    assert.equal(single.family, 'single');
+    assert.equal(single.rssi, -25);
+  });
+
+  it('joins TXT data1..data4 in key order whatever the arrival order, with "=" inside values', () => {
+    const state = JSON.stringify({ switches: [0, 1, 2, 3].map((outlet) => ({ switch: outlet === 2 ? 'on' : 'off', outlet })), note: 'a=b==' });
+    const chunks = splitTxtData(state, 37);
+    assert.ok(Object.keys(chunks).length >= 4);
+    const entries = ['txtvers=1', `id=${ID}`, 'type=diy_plug', 'seq=12', 'iv=YWJj==', ...Object.entries(chunks).reverse().map(([k, v]) => Buffer.from(`${k}=${v}`))];
+    const txt = parseTxt(entries);
+    assert.equal(txt.iv, 'YWJj==');
+    const t = parseTxtState(txt);
+    assert.equal(t.seq, 12);
+    assert.equal(t.deviceid, ID);
+    assert.equal(t.data?.note, 'a=b==');
+    assert.equal(t.state?.family, 'multi');
+    assert.equal(t.state?.outlets[2].on, true);
+  });
+
+  it('drops stale sequence numbers and starts afresh after a reboot', () => {
+    const s = new SeqTracker();
+    assert.equal(s.check(20), 'new');
+    assert.equal(s.check(21), 'new');
+    assert.equal(s.check(21), 'same');
+    assert.equal(s.check(15), 'stale');
+    assert.equal(s.check(3), 'restart', 'a seq below 10 after a higher one is a reboot');
+    assert.equal(s.check(4), 'new');
+    assert.equal(s.check(2), 'stale', 'below 10 but the last one was not higher than 10');
+    assert.equal(s.check(30), 'new');
+    s.markRestart(); // withdrawn or offline
+    assert.equal(s.check(25), 'restart');
+    assert.equal(s.check(26), 'new');
+  });
+});
+
+describe('sonoff client against the simulator', () => {
+  let sim: SonoffSimulator;
+  let client: SonoffClient;
+  afterEach(async () => {
+    await client?.close();
+    await sim?.stop();
+  });
+
+  async function setup(opts: ConstructorParameters<typeof SonoffSimulator>[0], deviceid = ID): Promise<void> {
+    sim = new SonoffSimulator({ deviceid: ID, ...opts });
+    const { port } = await sim.start();
+    client = new SonoffClient({ host: '127.0.0.1', port, deviceid, timeoutMs: 2000 });
+  }
+
+  it('single-channel: switch, startup, pulse, signal_strength, wifi, ota_unlock, info', async () => {
+    await setup({});
+    await client.switch(true);
+    assert.equal(sim.outlets[0].on, true);
+    await client.startup('stay');
+    assert.equal(sim.outlets[0].startup, 'stay');
+    await client.pulse({ pulse: 'on', width: 1500 });
+    assert.deepEqual([sim.outlets[0].pulse, sim.outlets[0].pulseWidth], [true, 1500]);
+    assert.equal(await client.signalStrength(), -55);
+    await client.wifi('home', 'secret');
+    assert.equal(sim.ssid, 'home');
+    await client.otaUnlock();
+    assert.equal(sim.otaUnlock, true);
+    const { state } = await client.info();
+    assert.equal(state.family, 'single');
+    assert.deepEqual(state.outlets[0], { outlet: 0, on: true, startup: 'stay', pulse: true, pulseWidth: 1500 });
+    assert.equal(state.fwVersion, '3.7.6');
+    assert.deepEqual(
+      sim.requests.map((r) => r.endpoint),
+      ['switch', 'startup', 'pulse', 'signal_strength', 'wifi', 'ota_unlock', 'info'],
+    );
+    assert.deepEqual(sim.requests[0].body, { deviceid: ID, data: { switch: 'on' } });
+  });
+
+  it('multi-channel: switches, startups, pulses, info (type diy_plug, recognised by data)', async () => {
+    await setup({ multi: true, type: 'diy_plug' });
+    await client.switches([{ outlet: 3, switch: 'on' }]);
+    await client.startups([{ outlet: 1, startup: 'on' }]);
+    await client.pulses([{ outlet: 2, pulse: 'on', width: 2000, switch: 'off' }]);
+    const { state } = await client.info();
+    assert.equal(state.family, 'multi');
+    assert.equal(state.outlets.length, 4);
+    assert.equal(state.outlets[3].on, true);
+    assert.equal(state.outlets[1].startup, 'on');
+    assert.deepEqual([state.outlets[2].pulse, state.outlets[2].pulseWidth], [true, 2000]);
+    assert.deepEqual(sim.requests[1].body, { deviceid: ID, data: { configure: [{ startup: 'on', outlet: 1 }] } });
+    // the endpoints both families share
+    assert.equal(await client.signalStrength(), -55);
+    await client.wifi('attic', '');
+    assert.equal(sim.ssid, 'attic');
+    await client.otaUnlock();
+    assert.equal(sim.otaUnlock, true);
+    // a single-channel endpoint is not there on a multi-channel device
+    await rejectsWith(client.switch('on'), 'device', 400);
+  });
+
+  it('reads data sent as a JSON string (old firmware)', async () => {
+    await setup({ dataAsString: true, fwVersion: '3.3.0' });
+    assert.equal(await client.signalStrength(), -55);
+    const { state } = await client.info();
+    assert.equal(state.fwVersion, '3.3.0');
+  });
+
+  it('sends the deviceid; firmware 3.7.6 refuses a wrong one with 404', async () => {
+    await setup({}, 'ffffffffff');
+    await rejectsWith(client.switch('on'), 'device', 404, /bad deviceid/);
+    assert.equal(sim.outlets[0].on, false);
+  });
+
+  it('on 422 with the deviceid filled, retries once with "" and remembers it for this device', async () => {
+    await setup({ rejectDeviceid: true, requireDeviceid: false });
+    await client.switch('on');
+    assert.equal(sim.outlets[0].on, true);
+    assert.deepEqual(
+      sim.requests.map((r) => (r.body as { deviceid: string }).deviceid),
+      [ID, ''],
+    );
+    assert.equal(client.blankDeviceid, true);
+    await client.switch('off');
+    assert.equal((sim.requests[2].body as { deviceid: string }).deviceid, '');
+    assert.equal(sim.requests.length, 3);
+  });
+
+  it('keeps a real 422 (bad parameters) when the blank retry fails too', async () => {
+    await setup({});
+    sim.faults.errorCode = 422;
+    await rejectsWith(client.switch('on'), 'device', 422, /bad parameters/);
+    assert.equal(sim.requests.length, 2);
+    assert.equal(client.blankDeviceid, false);
+  });
+
+  it('maps every device error code from the device', async () => {
+    await setup({});
+    for (const code of [400, 403, 404, 408, 413, 422, 424, 471, 500, 503]) {
+      sim.faults.errorCode = code;
+      const err = await rejectsWith(client.info(), 'device', code);
+      assert.ok(err.message.includes(ERROR_MEANINGS[code]));
+    }
+  });
+
+  it('an encrypted device answers 401', async () => {
+    await setup({ encrypted: true });
+    await rejectsWith(client.info(), 'device', 401, /encrypted/);
+  });
+
+  it('reports HTTP 500, garbage, truncated JSON, a dropped connection and a timeout', async () => {
+    await setup({});
+    sim.faults.http500 = true;
+    await rejectsWith(client.info(), 'protocol', 500);
+    sim.faults.http500 = false;
+    sim.faults.garbage = true;
+    await rejectsWith(client.info(), 'protocol', undefined, /not JSON/);
+    sim.faults.garbage = false;
+    sim.faults.truncated = true;
+    await rejectsWith(client.info(), 'protocol');
+    sim.faults.truncated = false;
+    sim.faults.drop = true;
+    await rejectsWith(client.info(), 'network');
+    sim.faults.drop = false;
+    sim.faults.latencyMs = 3000;
+    await rejectsWith(client.info(), 'timeout');
+  });
+});
+
+describe('sonoff OTA', () => {
+  let sim: SonoffSimulator;
+  let client: SonoffClient;
+  let server: FirmwareServer | undefined;
+  beforeEach(async () => {
+    sim = new SonoffSimulator({ deviceid: ID, otaDownloadTimeoutMs: 1500 });
+    const { port } = await sim.start();
+    client = new SonoffClient({ host: '127.0.0.1', port, deviceid: ID, timeoutMs: 5000 });
+  });
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    await client.close();
+    await sim.stop();
+  });
+
+  it('checks size, header magic and DOUT mode', () => {
+    checkImage(makeFirmwareImage(MAX_IMAGE_BYTES));
+    throwsArg(() => checkImage(makeFirmwareImage(MAX_IMAGE_BYTES + 1)), /508 KB/);
+    throwsArg(() => checkImage(makeFirmwareImage(4096, 2)), /DIO.*DOUT/);
+    const notEsp = makeFirmwareImage(4096);
+    notEsp[0] = 0;
+    throwsArg(() => checkImage(notEsp), /0xE9/);
+  });
+
+  it('serves Range requests (206, 416) to the device address only, and counts bytes', async () => {
+    const image = makeFirmwareImage(10_000);
+    const progress: number[] = [];
+    server = new FirmwareServer({ image, allow: '127.0.0.1', onProgress: (b) => progress.push(b) });
+    const url = await server.start();
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\//);
+    const part = await request(url, { headers: { range: 'bytes=100-199' } });
+    assert.equal(part.statusCode, 206);
+    assert.equal(part.headers['content-range'], 'bytes 100-199/10000');
+    assert.deepEqual(Buffer.from(await part.body.arrayBuffer()), image.subarray(100, 200));
+    const bad = await request(url, { headers: { range: 'bytes=20000-' } });
+    assert.equal(bad.statusCode, 416);
+    await bad.body.dump();
+    // another address on the loopback network is not the device
+    const refused = await new Promise<number>((resolve, reject) => {
+      http.get(url, { localAddress: '127.0.0.2', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    assert.equal(refused, 403);
+    assert.equal(server.refused, 1);
+    assert.equal(server.bytesServed, 100);
+    assert.deepEqual(progress, [100]);
+    await server.close();
+    assert.equal(server.listening, false);
+  });
+
+  async function flash(image: Buffer, digest = sha256(image), unlock = true): Promise<void> {
+    server = new FirmwareServer({ image, allow: '127.0.0.1' });
+    const url = await server.start();
+    if (unlock) await client.otaUnlock();
+    await client.otaFlash(url, digest);
+  }
+
+  it('flashes: unlock, then the device downloads with Range requests and checks sha256', async () => {
+    const image = makeFirmwareImage(200 * 1024);
+    await flash(image);
+    assert.equal(sim.flashes.length, 1);
+    assert.equal(sim.flashes[0].sha256, sha256(image));
+    assert.ok(sim.flashes[0].rangeRequests >= 4);
+    assert.equal(server?.bytesServed, image.length);
+    assert.equal(sim.fwVersion, '3.7.7');
+  });
+
+  it('403 without unlock, 471 on a sha256 mismatch, 413 when too large, 424 without Range support or server', async () => {
+    const image = makeFirmwareImage(4096);
+    await rejectsWith(flash(image, sha256(image), false), 'device', 403, /not unlocked/);
+    await server?.close();
+    await rejectsWith(flash(image, 'a'.repeat(64)), 'device', 471, /SHA-256/);
+    await server?.close();
+    await rejectsWith(flash(makeFirmwareImage(MAX_IMAGE_BYTES + 1024)), 'device', 413, /too large/);
+    await server?.close();
+    const plain = http.createServer((_req, res) => res.end(image));
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    await client.otaUnlock();
+    const url = `http://127.0.0.1:${(plain.address() as { port: number }).port}/fw.bin`;
+    await rejectsWith(client.otaFlash(url, sha256(image)), 'device', 424, /Range/);
+    await new Promise((r) => plain.close(r));
+    await rejectsWith(client.otaFlash(url, sha256(image)), 'device', 424);
+  });
+
+  it('408 when the download does not finish in time', async () => {
+    const image = makeFirmwareImage(4096);
+    const slow = http.createServer((_req, res) => {
+      res.writeHead(206, { 'content-range': 'bytes 0-4095/4096', 'content-length': 4096 });
+      res.write(image.subarray(0, 10)); // and then nothing
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    await client.otaUnlock();
+    await rejectsWith(client.otaFlash(`http://127.0.0.1:${(slow.address() as { port: number }).port}/fw.bin`, sha256(image)), 'device', 408, /timed out/);
+    slow.closeAllConnections();
+    await new Promise((r) => slow.close(r));
+  });
+
+  it('ota_unlock fails with 500 and 503 from the vendor service', async () => {
+    sim.unlockError = 500;
+    await rejectsWith(client.otaUnlock(), 'device', 500, /vendor/);
+    sim.unlockError = 503;
+    await rejectsWith(client.otaUnlock(), 'device', 503, /unreachable/);
+  });
+});
+
+describe('sonoff session against the simulator', () => {
+  let sim: SonoffSimulator;
+  let session: SonoffSession;
+  const user = {};
+  afterEach(async () => {
+    await session?.close();
+    await sim?.stop();
+  });
+
+  async function setup(multi: boolean, pollInterval = 0): Promise<void> {
+    sim = new SonoffSimulator({ deviceid: ID, multi });
+    const { port } = await sim.start();
+    session = new SonoffSession({ deviceid: ID, host: '127.0.0.1', port, model: 'auto', pollInterval, backoffMinMs: 100 });
+  }
+
+  it('leaves at least 200 ms between requests to one device', async () => {
+    await setup(false);
+    await Promise.all([session.setSwitch(0, true), session.setStartup(0, 'on'), session.signalStrength(), session.readState(), session.setPulse(0, { pulse: true, width: 1000 })]);
+    const at = sim.requests.map((r) => r.at);
+    assert.equal(at.length, 6); // the first info learns the family
+    for (let i = 1; i < at.length; i++) assert.ok(at[i] - at[i - 1] >= 200, `gap ${i}: ${at[i] - at[i - 1]} ms`);
+  });
+
+  it('coalesces a burst of switch commands: fewer requests, the last value wins, every caller gets the confirmed state', async () => {
+    await setup(true);
+    await session.readState();
+    sim.requests.length = 0;
+    await new Promise((r) => setTimeout(r, 250)); // past the gap: the first command goes out at once
+    const values = [true, false, true, false, true, true, false, true, false, false];
+    const results = await Promise.all(values.map((v) => session.setSwitch(1, v)));
+    const sent = sim.requestsTo('switches');
+    assert.ok(sent.length < values.length, `${sent.length} requests`);
+    assert.equal(sent.length, 2);
+    assert.equal(sim.outlets[1].on, false);
+    // the first ran alone; every later caller was folded into the last command
+    assert.equal(results[0].outlet.on, true);
+    for (const r of results.slice(1)) assert.equal(r.outlet.on, false);
+    assert.ok(results.every((r) => r.source === 'command'));
+  });
+
+  it('refuses bad arguments and sends nothing', async () => {
+    await setup(false);
+    await session.readState();
+    const before = sim.requests.length;
+    await rejectsWith(session.setSwitch(1, true), 'argument', undefined, /outlet/);
+    await rejectsWith(session.setPulse(0, { pulse: true, width: 750 }), 'argument', undefined, /multiple of 500/);
+    await rejectsWith(session.setPulse(0, { pulse: true, width: 3_600_500 }), 'argument');
+    await rejectsWith(session.setStartup(0, 'later'), 'argument');
+    await rejectsWith(session.setWifi(undefined, 'pw'), 'argument');
+    await rejectsWith(session.otaFlash('ftp://x/y', 'a'.repeat(64)), 'argument');
+    assert.equal(sim.requests.length, before);
+  });
+
+  it('polls info, emits per-outlet changes with source poll, and follows pulse timers', async () => {
+    await setup(true, 0.25);
+    session.register(user);
+    await session.readState();
+    const changes: Array<{ outlet: number; on?: boolean; source: string }> = [];
+    session.on('state', (c) => changes.push({ outlet: c.outlet, on: c.state.on, source: c.source }));
+    sim.pressButton(2);
+    await waitFor(() => changes.some((c) => c.outlet === 2 && c.on === true));
+    assert.equal(changes[0].source, 'poll');
+    await session.setPulse(3, { pulse: true, width: 500 });
+    await session.setSwitch(3, true);
+    // the relay switches back by itself; the poll sees it
+    await waitFor(() => changes.some((c) => c.outlet === 3 && c.on === false && c.source === 'poll'));
+    assert.equal(sim.outlets[3].on, false);
+  });
+
+  it('goes offline after failed reads and comes back online with probes', async () => {
+    await setup(false, 0.2);
+    session.register(user);
+    await waitFor(() => session.health === 'online');
+    const health: string[] = [];
+    session.on('health', (h) => health.push(h));
+    await sim.setOffline(true);
+    await waitFor(() => session.health === 'offline');
+    await rejectsWith(session.setSwitch(0, true), 'offline');
+    await sim.setOffline(false);
+    await waitFor(() => session.health === 'online');
+    assert.deepEqual(health, ['offline', 'online']);
+    const snap = await session.setSwitch(0, true);
+    assert.equal(snap.outlet.on, true);
+  });
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 8000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
