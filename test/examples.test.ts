@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { coreNode, helper, nextMessage, node, until, withTab } from './helpers/runtime';
+import wiimConfig from '../src/nodes/wiim-config';
+import wiimCommand from '../src/nodes/wiim-command';
+import wiimStatus from '../src/nodes/wiim-status';
+import sonoffConfig from '../src/nodes/sonoff-config';
+import sonoffSwitch from '../src/nodes/sonoff-switch';
+import sonoffPulse from '../src/nodes/sonoff-pulse';
+import sonoffOta from '../src/nodes/sonoff-ota';
+import { WiimSimulator } from '../src/sim/wiim-sim';
+import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
+
+// Each example flow, as a user imports it, run against the simulators: every
+// inject node is pressed and what reaches the device and the flow's outputs
+// is checked. The dashboard example runs in the browser test.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { exampleFiles, loadFlows } = require('../../scripts/examples.js') as {
+  exampleFiles(o?: { dashboard: boolean }): string[];
+  loadFlows(files: string[], devices: object): Array<Record<string, unknown> & { id: string; type: string; wires?: string[][] }>;
+};
+
+const ours = [wiimConfig, wiimCommand, wiimStatus, sonoffConfig, sonoffSwitch, sonoffPulse, sonoffOta] as Array<(RED: unknown) => void>;
+const core = ['common/20-inject.js', 'common/21-debug.js', 'common/25-catch.js', 'common/90-comment.js', 'function/15-change.js'].map(coreNode);
+type Msg = Record<string, unknown> & { payload?: unknown; error?: { message: string } };
+
+function file(name: string): string {
+  const f = exampleFiles().find((p) => path.basename(p).startsWith(name));
+  assert.ok(f, `no example ${name}`);
+  return f;
+}
+
+describe('example flows against the simulators', function () {
+  this.timeout(30000);
+  let wiim: WiimSimulator;
+  let relay: SonoffSimulator;
+  let tmp: string;
+
+  before(async () => {
+    wiim = new WiimSimulator({ name: 'Example streamer' });
+    await wiim.start({ port: 0 });
+    relay = new SonoffSimulator({ deviceid: '1000abcdef' });
+    await relay.start({ port: 0 });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'examples-'));
+  });
+  after(async () => {
+    await wiim.stop();
+    await relay.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+  afterEach(() => helper.unload());
+
+  /** Loads an example with a helper node tapped onto `tap` (our node) and onto each catch node. */
+  async function load(name: string, tap: string, extra: object = {}): Promise<void> {
+    const flow = loadFlows([file(name)], {
+      wiim: { host: '127.0.0.1', port: String(wiim.port), protocol: 'https', pollIdle: '0.2', pollPlaying: '0.2' },
+      sonoff: { host: '127.0.0.1', port: String(relay.address.port), pollInterval: '0' },
+      ...extra,
+    });
+    const tapped = flow.map((n) => {
+      if (n.id === tap) return { ...n, wires: [[...(n.wires?.[0] ?? []), 'out']] };
+      if (n.type === 'catch') return { ...n, wires: [[...(n.wires?.[0] ?? []), 'caught']] };
+      return n;
+    });
+    const z = (flow.find((n) => n.type === 'tab') as { id: string }).id;
+    await helper.load([...ours, ...core], withTab([...tapped, { id: 'out', type: 'helper', z }, { id: 'caught', type: 'helper', z }]));
+  }
+
+  /** Presses an inject node and resolves with what comes out of the node under test (or its Catch). */
+  async function press(injectName: string): Promise<Msg> {
+    const inject = (helper as unknown as { _redNodes: { eachNode(cb: (n: { id: string; type: string; name?: string }) => void): void } })._redNodes;
+    let id: string | undefined;
+    inject.eachNode((n) => {
+      if (n.type === 'inject' && n.name === injectName) id = n.id;
+    });
+    assert.ok(id, `no inject node "${injectName}"`);
+    const out = nextMessage<Msg>('out');
+    const caught = nextMessage<Msg>('caught');
+    node(id).receive({});
+    const msg = await Promise.race([out, caught]);
+    assert.equal(msg.error, undefined, `"${injectName}" failed: ${msg.error?.message}`);
+    return msg;
+  }
+
+  it('wiim-command: play, pause, volume, mute and info', async () => {
+    await load('wiim-command', 'ex_wc_cmd');
+    await press('play a stream');
+    assert.equal(wiim.state.url, 'http://stream.example.org/radio.mp3');
+    assert.equal(wiim.state.status, 'play');
+    await press('pause');
+    assert.equal(wiim.state.status, 'pause');
+    await press('resume');
+    assert.equal(wiim.state.status, 'play');
+    await press('next track');
+    await press('volume 30');
+    assert.equal(wiim.state.volume, 30);
+    await press('volume +5');
+    assert.equal(wiim.state.volume, 35);
+    const muted = wiim.state.muted;
+    await press('mute toggle');
+    assert.equal(wiim.state.muted, !muted);
+    const info = await press('device info');
+    assert.equal((info.payload as { name: string }).name, 'Example streamer');
+  });
+
+  it('wiim-status: reports what plays, on demand and on change', async () => {
+    wiim.setStatus('play');
+    await load('wiim-status', 'ex_ws_status');
+    const msg = await press('refresh now');
+    const p = msg.payload as { online: boolean; state: string; title: string; volume: number };
+    assert.equal(p.online, true);
+    assert.equal(p.state, 'playing');
+    assert.equal(p.title, wiim.track.title);
+    const next = nextMessage<Msg>('out');
+    wiim.state.volume = 12;
+    assert.equal(((await next).payload as { volume: number }).volume, 12);
+  });
+
+  it('sonoff-switch: on, off, toggle, read, power-on state, signal and info', async () => {
+    await load('sonoff-switch', 'ex_ss_switch');
+    assert.equal((await press('on')).payload, true);
+    assert.equal(relay.outlets[0].on, true);
+    assert.equal((await press('off')).payload, false);
+    assert.equal(relay.outlets[0].on, false);
+    assert.equal((await press('toggle')).payload, true);
+    assert.equal(relay.outlets[0].on, true);
+    assert.equal((await press('read state')).payload, true);
+    assert.equal((await press('power-on: stay')).payload, 'stay');
+    assert.equal(relay.outlets[0].startup, 'stay');
+    assert.equal((await press('signal strength')).payload, relay.signalStrength);
+    assert.equal(((await press('device info')).payload as { deviceid: string }).deviceid, '1000abcdef');
+  });
+
+  it('sonoff-pulse: inching on with a width, then off', async () => {
+    await load('sonoff-pulse', 'ex_sp_pulse');
+    await press('inching 2 s');
+    assert.deepEqual([relay.outlets[0].pulse, relay.outlets[0].pulseWidth], [true, 2000]);
+    await press('inching 1.5 s');
+    assert.deepEqual([relay.outlets[0].pulse, relay.outlets[0].pulseWidth], [true, 1500]);
+    await press('inching off');
+    assert.equal(relay.outlets[0].pulse, false);
+  });
+
+  it('sonoff-ota: flashes a local image', async () => {
+    const image = path.join(tmp, 'fw.bin');
+    fs.writeFileSync(image, makeFirmwareImage(64 * 1024));
+    await load('sonoff-ota', 'ex_so_ota', { otaImage: image });
+    const msg = await press('flash image');
+    const p = msg.payload as { status: string; bytes: number; sha256: string };
+    assert.equal(p.status, 'done');
+    assert.equal(p.bytes, 64 * 1024);
+    await until(() => relay.flashes.length === 1, 'the simulator to record the flash');
+  });
+});

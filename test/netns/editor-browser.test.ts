@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { WiimSimulator } from '../../src/sim/wiim-sim';
+import { SonoffSimulator } from '../../src/sim/sonoff-sim';
+
+// The real editor in headless Chromium, against a spawned Node-RED with the
+// package installed and the example flows (dashboard included) deployed.
+// Runs inside the private network namespace: the relay is found by mDNS.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const { startNodeRed } = require('../../../scripts/node-red-instance.js') as {
+  startNodeRed(o: object): Promise<{ url: string; stop(): Promise<void>; output: string }>;
+};
+const { exampleFiles, loadFlows } = require('../../../scripts/examples.js') as {
+  exampleFiles(o: { dashboard: boolean }): string[];
+  loadFlows(files: string[], devices: object): Array<Record<string, unknown>>;
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const artifacts = path.join(root, 'test', 'artifacts');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const TYPES = ['wiim-config', 'wiim-command', 'wiim-status', 'sonoff-config', 'sonoff-switch', 'sonoff-pulse', 'sonoff-ota'];
+const CONFIG_TYPES = new Set(['wiim-config', 'sonoff-config']);
+
+// the RED global of the editor page, as far as these checks use it
+interface EditorRED {
+  nodes: {
+    getType(t: string): { category: string } | null;
+    filterNodes(f: { type: string }): Array<{ id: string; z: string }>;
+    node(id: string): { id: string; z?: string; status?: { text?: string } } | null;
+  };
+  editor: { edit(n: object): void; editConfig(name: string, type: string, id: string): void };
+  workspaces: { show(id: string): void };
+  tray: { close(): void };
+}
+declare const RED: EditorRED;
+
+describe('the editor in a real browser', function () {
+  this.timeout(180000);
+  let wiim: WiimSimulator;
+  let relay: SonoffSimulator;
+  let nr: Awaited<ReturnType<typeof startNodeRed>>;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install chromium`);
+    fs.mkdirSync(artifacts, { recursive: true });
+    wiim = new WiimSimulator({ name: 'Browser test streamer' });
+    const w = await wiim.start({ port: 0 });
+    relay = new SonoffSimulator({ deviceid: '1000abcdef', mdns: true });
+    await relay.start({ port: 0 });
+    const flows = loadFlows(exampleFiles({ dashboard: true }), {
+      wiim: { host: '127.0.0.1', port: String(w.port), protocol: 'https' },
+      sonoff: { host: '', port: '8081', pollInterval: '0' },
+    });
+    nr = await startNodeRed({ quiet: true, flows, extraModules: ['@flowfuse/node-red-dashboard'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(nr.url);
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="wiim-command"]', { timeout: 60000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await nr?.stop();
+    await wiim?.stop();
+    await relay?.stop();
+  });
+
+  it('lists all seven nodes: five in the palette, two as config types', async () => {
+    for (const type of TYPES) {
+      if (CONFIG_TYPES.has(type)) {
+        const category = await page.evaluate((t) => RED.nodes.getType(t)?.category, type);
+        assert.equal(category, 'config', `${type} is not registered as a config node`);
+      } else {
+        const el = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+        assert.equal(await el.count(), 1, `${type} is not in the palette`);
+        const label = (await el.innerText()).trim();
+        assert.ok(label.length > 0 && !label.includes('.'), `${type} palette label is "${label}"`);
+      }
+    }
+  });
+
+  it('shows each node with an icon that loads', async () => {
+    for (const type of TYPES.filter((t) => !CONFIG_TYPES.has(t))) {
+      const url = await page.locator(`.red-ui-palette-node[data-palette-type="${type}"] .red-ui-palette-icon`).evaluate((el) => getComputedStyle(el).backgroundImage);
+      const m = /url\("?([^")]+)"?\)/.exec(url);
+      assert.ok(m, `${type} has no icon`);
+      const res = await page.request.get(m[1]);
+      assert.equal(res.status(), 200, `${type} icon ${m[1]} does not load`);
+      assert.match(await res.text(), /<svg/);
+    }
+  });
+
+  for (const type of TYPES) {
+    it(`opens the ${type} edit dialog with translated labels`, async () => {
+      await page.evaluate((t) => {
+        // config nodes are not in filterNodes; the examples give them fixed ids
+        const n = t === 'wiim-config' ? RED.nodes.node('wiim_cfg') : t === 'sonoff-config' ? RED.nodes.node('sonoff_cfg') : RED.nodes.filterNodes({ type: t })[0];
+        if (!n) throw new Error(`no ${t} in the deployed flows`);
+        if (t.endsWith('-config')) RED.editor.editConfig('', t, n.id);
+        else {
+          if (n.z) RED.workspaces.show(n.z);
+          RED.editor.edit(n);
+        }
+      }, type);
+      const tray = page.locator('.red-ui-tray').last();
+      await tray.locator('.red-ui-tray-body .form-row label').first().waitFor({ state: 'visible' });
+      await page.waitForTimeout(300); // the tray slides in
+      const text = await tray.locator('.red-ui-tray-body').innerText();
+      assert.doesNotMatch(text, /\b(wiim|sonoff)-[a-z]+\.[a-z]+\.[A-Za-z]/, `raw i18n keys in the ${type} dialog`);
+      const labels = await tray.locator('.red-ui-tray-body .form-row label').allInnerTexts();
+      assert.ok(labels.filter((l) => l.trim()).length >= 2, `${type} dialog has too few labels: ${labels.join('|')}`);
+      await page.screenshot({ path: path.join(artifacts, `edit-${type}.png`) });
+      await page.evaluate(() => RED.tray.close());
+      await page.waitForTimeout(400);
+    });
+  }
+
+  it('finds the simulated relay with Discover and fills the form when it is picked', async () => {
+    await page.evaluate(() => RED.editor.editConfig('', 'sonoff-config', 'sonoff_cfg'));
+    await page.locator('#node-config-sonoff-discover').waitFor({ state: 'visible' });
+    await page.fill('#node-config-input-deviceid', '');
+    await page.fill('#node-config-input-port', '');
+    await page.click('#node-config-sonoff-discover');
+    const item = page.locator('#node-config-sonoff-discovered li', { hasText: '1000abcdef' });
+    await item.waitFor({ state: 'visible', timeout: 15000 });
+    await page.screenshot({ path: path.join(artifacts, 'discover-sonoff.png') });
+    await item.click();
+    assert.equal(await page.inputValue('#node-config-input-deviceid'), '1000abcdef');
+    assert.equal(await page.inputValue('#node-config-input-port'), String(relay.address.port));
+    await page.evaluate(() => RED.tray.close());
+    await page.waitForTimeout(400);
+  });
+
+  it('shows the status of a deployed example flow on the canvas', async () => {
+    await page.evaluate(() => RED.workspaces.show('ex_ws_tab'));
+    const label = page.locator('g[id="ex_ws_status"] .red-ui-flow-node-status-label');
+    await page.waitForFunction(() => {
+      const el = document.querySelector('g[id="ex_ws_status"] .red-ui-flow-node-status-label');
+      return !!el && (el.textContent ?? '').trim().length > 0;
+    }, undefined, { timeout: 15000 });
+    const text = (await label.textContent())?.trim() ?? '';
+    assert.doesNotMatch(text, /wiim-status\.status\./, 'status text is a raw i18n key');
+    await page.screenshot({ path: path.join(artifacts, 'status-on-canvas.png') });
+  });
+
+  it('shows the relay state on the dashboard change when the physical button is pressed', async () => {
+    const dash = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await dash.goto(`${nr.url}dashboard`);
+    const input = dash.locator('.nrdb-ui-switch input[type="checkbox"], .v-switch input[type="checkbox"]').first();
+    await input.waitFor({ state: 'attached', timeout: 30000 });
+    const before = await input.isChecked();
+    relay.pressButton(0);
+    await dash.waitForFunction(
+      (was) => {
+        const el = document.querySelector('.nrdb-ui-switch input[type="checkbox"], .v-switch input[type="checkbox"]') as HTMLInputElement | null;
+        return !!el && el.checked !== was;
+      },
+      before,
+      { timeout: 15000 },
+    );
+    assert.notEqual(await input.isChecked(), before);
+    await dash.screenshot({ path: path.join(artifacts, 'dashboard.png') });
+    await dash.close();
+  });
+});
