@@ -4,6 +4,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WiimSimulator } from '../../src/sim/wiim-sim';
 import { SonoffSimulator } from '../../src/sim/sonoff-sim';
+import { until } from '../helpers/runtime';
 
 // The real editor in headless Chromium, against a spawned Node-RED with the
 // package installed and the example flows (dashboard included) deployed.
@@ -168,6 +169,24 @@ describe('the editor in a real browser', function () {
     );
     assert.notEqual(await input.isChecked(), before);
     await dash.screenshot({ path: path.join(artifacts, 'dashboard.png') });
+    await dash.close();
+  });
+
+  it('drives the streamer from the dashboard: Next shows the new title, the source drop-down switches the input', async () => {
+    wiim.setStatus('play');
+    const dash = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await dash.goto(`${nr.url}dashboard`);
+    await dash.getByText(wiim.track.title, { exact: true }).waitFor({ timeout: 15000 });
+    const index = wiim.state.trackIndex;
+    await dash.getByRole('button', { name: 'Next' }).click();
+    const next = wiim.state.tracks[(index + 1) % wiim.state.tracks.length].title;
+    await dash.getByText(next, { exact: true }).waitFor({ timeout: 15000 });
+    assert.equal(wiim.state.trackIndex, (index + 1) % wiim.state.tracks.length);
+
+    await dash.locator('.nrdb-ui-dropdown .v-field, .nrdb-ui-dropdown .v-select').first().click();
+    await dash.getByRole('option', { name: 'Line in' }).click();
+    await until(() => wiim.state.mode === 40, 'the streamer to switch to line-in');
+    await dash.screenshot({ path: path.join(artifacts, 'dashboard-playing.png') });
     await dash.close();
   });
 });
