@@ -82,4 +82,65 @@ describe('editor resources in a running Node-RED', function () {
       });
     });
   }
+
+  // The same catalogues and help in the editor's other languages. The editor asks
+  // for a catalogue with ?lng=<lang>; the node help comes with GET /nodes
+  // (Accept: text/html), whose language the admin API takes from Accept-Language.
+  const translations: Record<string, Record<string, string>> = {
+    // Node-RED 4's own German help uses "Eingangsdaten" / "Ausgangsdaten"
+    de: { Inputs: 'Eingangsdaten', Outputs: 'Ausgangsdaten', Details: 'Details', Properties: 'Eigenschaften', Errors: 'Fehler', References: 'Referenzen' },
+    'zh-CN': { Inputs: '输入', Outputs: '输出', Details: '详细', Properties: '属性', Errors: '错误', References: '参考' },
+  };
+
+  function leaves(obj: unknown, prefix = ''): Array<[string, unknown]> {
+    if (!obj || typeof obj !== 'object') return [[prefix, obj]];
+    return Object.entries(obj as Catalog).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
+  }
+  function helpOf(html: string, type: string): string | undefined {
+    return new RegExp(`<script type="text/html" data-help-name="${type}"[^>]*>([\\s\\S]*?)</script>`).exec(html)?.[1];
+  }
+  const headings = (help: string) => [...help.matchAll(/<h3>([^<]*)<\/h3>/g)].map((m) => m[1].trim());
+
+  for (const lang of Object.keys(translations)) {
+    describe(`translation ${lang}`, () => {
+      let langHtml = '';
+      before(async () => {
+        const res = await fetch(`${nr.url}nodes`, { headers: { Accept: 'text/html', 'Accept-Language': lang } });
+        assert.equal(res.status, 200);
+        langHtml = await res.text();
+      });
+
+      for (const type of types) {
+        it(`${type}: has a complete, translated catalogue`, async () => {
+          const get = async (lng: string) => {
+            const res = await fetch(`${nr.url}locales/${pkg.name}/${type}?lng=${encodeURIComponent(lng)}`);
+            assert.equal(res.status, 200);
+            return leaves(await res.json());
+          };
+          const en = await get('en-US');
+          const tr = await get(lang);
+          assert.deepEqual(tr.map(([k]) => k).sort(), en.map(([k]) => k).sort(), `${type}: ${lang} keys differ from en-US`);
+          for (const [k, v] of tr) assert.equal(typeof v, 'string', `${type}: ${lang} ${k} is not a string`);
+          const enText = new Map(en);
+          const differing = tr.filter(([k, v]) => v !== enText.get(k)).length;
+          assert.ok(differing * 2 >= tr.length, `${type}: only ${differing} of ${tr.length} ${lang} texts differ from en-US`);
+        });
+
+        it(`${type}: has help in ${lang} with the translated headings`, () => {
+          const help = helpOf(langHtml, type);
+          assert.ok(help, `no ${lang} help for ${type}`);
+          const enHelp = helpOf(editorHtml, type);
+          assert.ok(enHelp);
+          assert.notEqual(help, enHelp, `${type}: ${lang} help is the en-US one`);
+          const enHeadings = headings(enHelp);
+          if (enHeadings.includes('Inputs')) assert.ok(headings(help).includes(translations[lang].Inputs), `${type}: no "${translations[lang].Inputs}" heading`);
+          assert.deepEqual(
+            headings(help),
+            enHeadings.map((h) => translations[lang][h] ?? h),
+            `${type}: ${lang} help headings do not match en-US`,
+          );
+        });
+      }
+    });
+  }
 });
