@@ -13,7 +13,8 @@ import { FirmwareServer, sha256 } from '../src/sonoff/ota';
 import { mdnsUsers } from '../src/shared/mdns';
 
 const catchNode = coreNode('common/25-catch.js');
-const nodes = [sonoffConfig, sonoffSwitch, sonoffPulse, sonoffOta, catchNode] as Array<(RED: unknown) => void>;
+const statusNode = coreNode('common/25-status.js');
+const nodes = [sonoffConfig, sonoffSwitch, sonoffPulse, sonoffOta, catchNode, statusNode] as Array<(RED: unknown) => void>;
 
 const ID = '1000abcdef';
 
@@ -34,6 +35,9 @@ function flow(port: number, extra: Record<string, unknown> = {}, cfgExtra: Recor
     { id: 'out', type: 'helper' },
     { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
     { id: 'caught', type: 'helper' },
+    // OTA progress as messages, the way the help describes it
+    { id: 'progress', type: 'status', scope: ['ota'], wires: [['progressOut']] },
+    { id: 'progressOut', type: 'helper' },
   ]);
 }
 
@@ -216,6 +220,7 @@ describe('sonoff nodes in Node-RED', function () {
       const file = path.join(dir, 'good.bin');
       fs.writeFileSync(file, image);
       const statuses = recordStatus('ota');
+      const progress = collect<{ status: { text: string; source: { id: string } } }>('progressOut');
       const r = await ok('ota', { payload: file }, 20000);
       assert.deepEqual(r.payload, { status: 'done', bytes: image.length, sha256: sha256(image), fwVersion: '3.7.7' });
       assert.equal(sim.flashes.length, 1);
@@ -227,6 +232,8 @@ describe('sonoff nodes in Node-RED', function () {
       assert.equal(sim.requests[0].endpoint, 'info');
       assert.ok(statuses.some((s) => s.text === '100 %'), JSON.stringify(statuses));
       assert.deepEqual(statuses[statuses.length - 1], { fill: 'green', shape: 'dot', text: 'sonoff-ota.status.done' });
+      await until(() => progress.some((m) => m.status.text === '100 %'), 'progress messages from a Status node');
+      assert.ok(progress.every((m) => m.status.source.id === 'ota'));
     });
 
     it('flashes a Buffer', async () => {
