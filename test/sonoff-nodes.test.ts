@@ -294,6 +294,16 @@ describe('sonoff nodes in Node-RED', function () {
     assert.equal(sim.outlets[0].on, true);
   });
 
+  it('honours the configured number of failures before offline', async () => {
+    await start({}, {}, { pollInterval: '0', offlineAfter: '1', timeout: '500' });
+    assert.equal((await ok('sw', { payload: true })).payload, true);
+    await sim.setOffline(true);
+    await refused('sw', { payload: false }, /refused|closed|no answer/);
+    assert.equal(sessionOf().health, 'offline', 'one failure is enough with offlineAfter 1');
+    await refused('sw', { payload: false }, /offline/);
+    await sim.setOffline(false);
+  });
+
   it('every coalesced message gets its own output with the confirmed state', async () => {
     await start({ multi: true });
     await until(() => sessionOf().state !== undefined, 'first read');

@@ -13,6 +13,8 @@ interface SonoffConfigDef extends NodeDef {
   model?: string;
   pollInterval?: string | number;
   timeout?: string | number;
+  /** failures in a row before the device counts as offline */
+  offlineAfter?: string | number;
 }
 
 type ConfigNode = Node & {
@@ -44,6 +46,7 @@ export = function (RED: NodeAPI) {
       port: numberSetting(config.port, DEFAULT_SONOFF_PORT),
       model,
       pollInterval,
+      offlineAfter: Math.max(1, Math.round(numberSetting(config.offlineAfter, 3))),
       timeoutMs: Math.max(500, numberSetting(config.timeout, 5000)),
       name: config.name || undefined,
     });

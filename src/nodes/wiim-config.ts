@@ -21,6 +21,8 @@ interface WiimConfigDef extends NodeDef {
   pollPlaying: string | number;
   pollIdle: string | number;
   fingerprint: string;
+  /** failures in a row before the device counts as offline */
+  offlineAfter?: string | number;
 }
 
 /** Sessions by config node id: a redeploy closes the old session before the new one starts. */
@@ -57,6 +59,7 @@ export = function (RED: NodeAPI) {
           timeoutMs: numberSetting(def.timeout, 5000),
           pollPlayingMs: numberSetting(def.pollPlaying, 1) * 1000,
           pollIdleMs: numberSetting(def.pollIdle, 5) * 1000,
+          offlineAfter: Math.max(1, Math.round(numberSetting(def.offlineAfter, 3))),
           fingerprint: stringSetting(def.fingerprint) || undefined,
         });
         sessions.set(node.id, node.session);
