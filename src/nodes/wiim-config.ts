@@ -2,7 +2,8 @@ import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { DeviceError } from '../shared/errors';
 import { numberSetting, optionalNumberSetting, stringSetting } from '../shared/settings';
-import { WiimSession } from '../sessions/wiim-session';
+import { WiimSession, type WiimSessionOptions } from '../sessions/wiim-session';
+import { openSession } from '../sessions/device-session';
 import { WiimClient, type WiimProtocol } from '../wiim/client';
 import { discoverWiim } from '../wiim/discovery';
 import type { Health } from '../sessions/device-session';
@@ -25,9 +26,6 @@ interface WiimConfigDef extends NodeDef {
   offlineAfter?: string | number;
 }
 
-/** Sessions by config node id: a redeploy closes the old session before the new one starts. */
-const sessions = new Map<string, WiimSession>();
-
 const DISCOVER_DEFAULT_MS = 3000;
 
 export = function (RED: NodeAPI) {
@@ -42,16 +40,12 @@ export = function (RED: NodeAPI) {
     node.session = undefined;
     node.problem = undefined;
 
-    const old = sessions.get(node.id);
-    if (old) void old.close();
-    sessions.delete(node.id);
-
     if (host === '') {
       node.problem = new DeviceError('argument', `wiim-config "${node.deviceName || node.id}" has no host; set the device's address`);
     } else {
       try {
         const protocol = (['auto', 'https', 'http'] as const).find((p) => p === def.protocol) ?? 'auto';
-        node.session = new WiimSession({
+        const options: WiimSessionOptions = {
           name: node.deviceName,
           host,
           port: optionalNumberSetting(def.port),
@@ -61,8 +55,8 @@ export = function (RED: NodeAPI) {
           pollIdleMs: numberSetting(def.pollIdle, 5) * 1000,
           offlineAfter: Math.max(1, Math.round(numberSetting(def.offlineAfter, 3))),
           fingerprint: stringSetting(def.fingerprint) || undefined,
-        });
-        sessions.set(node.id, node.session);
+        };
+        node.session = openSession(RED, node.id, () => new WiimSession(options));
       } catch (err) {
         node.problem = err instanceof DeviceError ? err : new DeviceError('argument', String(err));
       }
@@ -93,7 +87,6 @@ export = function (RED: NodeAPI) {
         done();
         return;
       }
-      if (sessions.get(node.id) === session) sessions.delete(node.id);
       session.close().then(
         () => done(),
         () => done(),

@@ -90,8 +90,17 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     this.users.clear();
     this.queue.close();
     this.stop();
+    for (const hook of this.closeHooks.splice(0)) hook();
     await this.dispose();
     (this as EventEmitter).removeAllListeners();
+  }
+
+  private readonly closeHooks: Array<() => void> = [];
+
+  /** Runs `hook` once, when the session closes. */
+  onClose(hook: () => void): void {
+    if (this.closed) hook();
+    else this.closeHooks.push(hook);
   }
 
   /** Delay before the next read while the device fails: doubles per failure. */
@@ -161,4 +170,39 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   protected abstract stop(): void;
   /** Release sockets and dispatchers for good. */
   protected abstract dispose(): Promise<void>;
+}
+
+/** Sessions by config node id, per Node-RED runtime. */
+interface ListedSession {
+  close(): Promise<void>;
+  onClose(hook: () => void): void;
+}
+
+const registries = new WeakMap<object, Map<string, ListedSession>>();
+
+/**
+ * The session of config node `id` in one runtime. A redeploy makes a new
+ * config node with the same id; the old node's session is closed here if its
+ * own close has not run yet, so a device never has two pollers.
+ */
+export function openSession<S extends ListedSession>(runtime: object, id: string, create: () => S): S {
+  let registry = registries.get(runtime);
+  if (!registry) {
+    registry = new Map();
+    registries.set(runtime, registry);
+  }
+  const old = registry.get(id);
+  if (old) void old.close();
+  const session = create();
+  const list = registry;
+  list.set(id, session);
+  session.onClose(() => {
+    if (list.get(id) === session) list.delete(id);
+  });
+  return session;
+}
+
+/** The open sessions of a runtime (tests and the benchmark read it). */
+export function openSessions(runtime: object): unknown[] {
+  return [...(registries.get(runtime)?.values() ?? [])];
 }

@@ -27,7 +27,7 @@ import {
 } from '../sonoff/codec';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
 import { acquireSonoffWatcher, deviceidOf, type WatcherLease } from '../sonoff/discovery';
-import { DeviceSession, type SessionEvents } from './device-session';
+import { DeviceSession, openSession, openSessions, type SessionEvents } from './device-session';
 
 export type StateSource = 'command' | 'push' | 'poll';
 export type SonoffModel = 'auto' | 'single' | 'multi';
@@ -107,8 +107,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private readonly onUp = (s: DiscoveredService) => this.onService(s);
   private readonly onUpdate = (s: DiscoveredService) => this.onService(s);
   private readonly onDown = (s: DiscoveredService) => this.onWithdrawn(s);
-  /** @internal the registry's hook */
-  onClosed: (() => void) | undefined;
 
   constructor(options: SonoffSessionOptions) {
     super({ minGapMs: 200, offlineAfter: options.offlineAfter ?? 3, backoffMinMs: options.backoffMinMs ?? 1000, backoffMaxMs: options.backoffMaxMs ?? 30000 });
@@ -291,11 +289,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     await this.client.close();
   }
 
-  override async close(): Promise<void> {
-    await super.close();
-    this.onClosed?.();
-  }
-
   private schedulePoll(): void {
     if (!this.running || this.pollIntervalMs <= 0 || this.isClosed) return;
     this.pollTimer = setTimeout(() => {
@@ -447,31 +440,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
 // ------------------------------------------------------------ registry
 
-const registries = new WeakMap<object, Map<string, SonoffSession>>();
-
-/**
- * The session of config node `id` in one Node-RED runtime. A redeploy makes
- * a new config node with the same id; its old session is closed here if its
- * own close has not run yet.
- */
+/** The session of sonoff-config `id` in one runtime (see openSession). */
 export function openSonoffSession(runtime: object, id: string, options: SonoffSessionOptions): SonoffSession {
-  let reg = registries.get(runtime);
-  if (!reg) {
-    reg = new Map();
-    registries.set(runtime, reg);
-  }
-  const old = reg.get(id);
-  if (old) void old.close();
-  const session = new SonoffSession(options);
-  const registry = reg;
-  registry.set(id, session);
-  session.onClosed = () => {
-    if (registry.get(id) === session) registry.delete(id);
-  };
-  return session;
+  return openSession(runtime, id, () => new SonoffSession(options));
 }
 
-/** Open sessions of a runtime (tests read it). */
+/** Open SONOFF sessions of a runtime (tests read it). */
 export function sonoffSessions(runtime: object): SonoffSession[] {
-  return [...(registries.get(runtime)?.values() ?? [])];
+  return openSessions(runtime).filter((s): s is SonoffSession => s instanceof SonoffSession);
 }
