@@ -1,11 +1,12 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { DeviceError, argumentError } from '../shared/errors';
 import { stringSetting } from '../shared/settings';
 import { FirmwareServer, checkImage, loadImage, sha256 } from '../sonoff/ota';
 import type { SonoffSession } from '../sessions/sonoff-session';
 import { configOf, errorStatus, toError, type SonoffUser } from './sonoff-common';
+import type { Done, Send } from './handler-types';
 
 interface SonoffOtaDef extends NodeDef {
   device?: string;
@@ -13,8 +14,6 @@ interface SonoffOtaDef extends NodeDef {
   sha256?: string;
 }
 
-type SendFn = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
-type DoneFn = (err?: Error) => void;
 
 interface OtaResult {
   status: 'done';
@@ -37,7 +36,7 @@ export = function (RED: NodeAPI) {
 
     if (!cfg) {
       node.status({ fill: 'red', shape: 'ring', text: 'sonoff-ota.status.noconfig' });
-      node.on('input', (_msg: NodeMessageInFlow, _send: SendFn, done: DoneFn) => {
+      node.on('input', (_msg: NodeMessageInFlow, _send: Send, done: Done) => {
         done(new Error('sonoff-ota: no sonoff-config node is selected'));
       });
       return;
@@ -119,7 +118,7 @@ export = function (RED: NodeAPI) {
       return result;
     };
 
-    node.on('input', (msg: NodeMessageInFlow, send: SendFn, done: DoneFn) => {
+    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
       if (flashing) {
         done(new Error('sonoff-ota: a flash is already running on this node'));
         return;

@@ -1,9 +1,10 @@
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { numberSetting, optionalNumberSetting } from '../shared/settings';
 import { toOnOff } from '../sonoff/codec';
 import type { PulseRequest } from '../sessions/sonoff-session';
 import { configOf, errorStatus, metaOfSnapshot, toError, type SonoffUser } from './sonoff-common';
+import type { Done, Send } from './handler-types';
 
 interface SonoffPulseDef extends NodeDef {
   device?: string;
@@ -11,8 +12,6 @@ interface SonoffPulseDef extends NodeDef {
   width?: string | number;
 }
 
-type SendFn = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
-type DoneFn = (err?: Error) => void;
 
 export = function (RED: NodeAPI) {
   function SonoffPulse(this: Node, config: SonoffPulseDef) {
@@ -39,7 +38,7 @@ export = function (RED: NodeAPI) {
 
     if (!cfg) {
       node.status({ fill: 'red', shape: 'ring', text: 'sonoff-pulse.status.noconfig' });
-      node.on('input', (_msg: NodeMessageInFlow, _send: SendFn, done: DoneFn) => {
+      node.on('input', (_msg: NodeMessageInFlow, _send: Send, done: Done) => {
         done(new Error('sonoff-pulse: no sonoff-config node is selected'));
       });
       return;
@@ -70,7 +69,7 @@ export = function (RED: NodeAPI) {
       return { outlet, setting };
     };
 
-    node.on('input', (msg: NodeMessageInFlow, send: SendFn, done: DoneFn) => {
+    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
       let request: { outlet: number; setting: PulseRequest };
       try {
         request = parse(msg.payload);

@@ -1,9 +1,10 @@
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { numberSetting } from '../shared/settings';
 import { toOnOff } from '../sonoff/codec';
 import type { OutletChange, OutletSnapshot } from '../sessions/sonoff-session';
 import { configOf, errorStatus, infoPayload, metaOfSnapshot, sonoffMeta, toError, type SonoffConfigNode, type SonoffUser } from './sonoff-common';
+import type { Done, Send } from './handler-types';
 
 interface SonoffSwitchDef extends NodeDef {
   device?: string;
@@ -11,8 +12,6 @@ interface SonoffSwitchDef extends NodeDef {
   payloadType?: string;
 }
 
-type SendFn = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
-type DoneFn = (err?: Error) => void;
 
 export = function (RED: NodeAPI) {
   function SonoffSwitch(this: Node, config: SonoffSwitchDef) {
@@ -47,7 +46,7 @@ export = function (RED: NodeAPI) {
 
     if (!cfg) {
       node.status({ fill: 'red', shape: 'ring', text: 'sonoff-switch.status.noconfig' });
-      node.on('input', (_msg: NodeMessageInFlow, _send: SendFn, done: DoneFn) => {
+      node.on('input', (_msg: NodeMessageInFlow, _send: Send, done: Done) => {
         done(new Error('sonoff-switch: no sonoff-config node is selected'));
       });
       return;
@@ -121,7 +120,7 @@ export = function (RED: NodeAPI) {
       msg.sonoff = metaOfSnapshot(deviceid, snap);
     };
 
-    node.on('input', (msg: NodeMessageInFlow, send: SendFn, done: DoneFn) => {
+    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
       busy++;
       showState();
       run(msg).then(

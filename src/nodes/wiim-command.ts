@@ -3,6 +3,7 @@ import { DeviceError } from '../shared/errors';
 import { stringSetting } from '../shared/settings';
 import type { Health } from '../sessions/device-session';
 import { resolveCommand, type WiimConfigNode, type WiimUser } from './wiim-shared';
+import type { Done, Send } from './handler-types';
 
 /**
  * wiim-command: one command per message. The command is the node's setting,
@@ -17,8 +18,6 @@ interface WiimCommandDef extends NodeDef {
   value: string;
 }
 
-type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
-type Done = (err?: Error) => void;
 
 const STATUS = {
   sending: { fill: 'yellow', shape: 'dot', text: 'wiim-command.status.sending' },

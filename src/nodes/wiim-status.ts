@@ -3,6 +3,7 @@ import { DeviceError } from '../shared/errors';
 import type { Health } from '../sessions/device-session';
 import type { WiimSession, WiimState, WiimStateEvent } from '../sessions/wiim-session';
 import type { WiimConfigNode, WiimUser } from './wiim-shared';
+import type { Done, Send } from './handler-types';
 
 /**
  * wiim-status: the device's state, on change or on every poll. The session
@@ -15,8 +16,6 @@ interface WiimStatusDef extends NodeDef {
   meta: boolean | string;
 }
 
-type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
-type Done = (err?: Error) => void;
 
 const STATUS = {
   playing: { fill: 'green', shape: 'dot', text: 'wiim-status.status.playing' },
