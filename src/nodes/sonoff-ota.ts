@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { DeviceError, argumentError } from '../shared/errors';
+import { encodeOtaFlash } from '../sonoff/codec';
 import { stringSetting } from '../shared/settings';
 import { FirmwareServer, checkImage, loadImage, sha256 } from '../sonoff/ota';
 import type { SonoffSession } from '../sessions/sonoff-session';
@@ -91,6 +92,8 @@ export = function (RED: NodeAPI) {
 
     const flashRemote = async (url: unknown, digest: unknown): Promise<OtaResult> => {
       if (typeof digest !== 'string' || !/^[0-9a-fA-F]{64}$/.test(digest)) throw argumentError('{url, sha256}: sha256 must be 64 hexadecimal digits');
+      // refuse a bad URL before the device is unlocked for a flash that cannot happen
+      encodeOtaFlash(url, digest);
       await session.readState('poll');
       await session.otaUnlock();
       await session.otaFlash(String(url), digest);

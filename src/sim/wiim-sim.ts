@@ -99,6 +99,10 @@ export interface WiimSimFaults {
   hexMeta: boolean;
   /** never answer (the request hangs until the client gives up) */
   hang: boolean;
+  /** answer with the JSON body cut short (commands that reply JSON) */
+  truncated: boolean;
+  /** send the reply one byte at a time, this many ms apart (0 = off) */
+  slowDripMs: number;
 }
 
 const EQ_LIST = ['Flat', 'Acoustic', 'Bass Booster', 'Bass Reducer', 'Classical', 'Dance', 'Deep', 'Electronic', 'Hip-Hop', 'Jazz', 'Latin', 'Loudness', 'Lounge', 'Piano', 'Pop', 'R&B', 'Rock', 'Small Speakers', 'Spoken Word', 'Treble Booster', 'Treble Reducer', 'Vocal Booster'];
@@ -106,7 +110,7 @@ const EQ_LIST = ['Flat', 'Acoustic', 'Bass Booster', 'Bass Reducer', 'Classical'
 const SWITCH_MODES: Record<string, number> = { 'line-in': 40, 'line-in2': 47, bluetooth: 41, optical: 43, 'co-axial': 45, udisk: 11, wifi: 10, HDMI: 49, PCUSB: 51 };
 
 function defaultFaults(): WiimSimFaults {
-  return { latencyMs: 0, closeIdleAfterMs: 0, drop: false, http500: false, garbage: false, hexMeta: true, hang: false };
+  return { latencyMs: 0, closeIdleAfterMs: 0, drop: false, http500: false, garbage: false, hexMeta: true, hang: false, truncated: false, slowDripMs: 0 };
 }
 
 export function defaultWiimState(name = 'WiiM Mini-8FA2'): WiimSimState {
@@ -331,10 +335,34 @@ export class WiimSimulator {
         this.write(res, { body: '<html><body>garbage 0x%%</body>' });
         return;
       }
-      this.write(res, this.execute(command));
+      const reply = this.execute(command);
+      if (f.truncated) reply.body = reply.body.slice(0, Math.max(1, Math.floor(reply.body.length / 2)));
+      if (f.slowDripMs > 0) this.drip(res, reply, f.slowDripMs);
+      else this.write(res, reply);
     };
     if (f.latencyMs > 0) setTimeout(respond, f.latencyMs);
     else respond();
+  }
+
+  /** Headers at once, then the body one byte per `everyMs` (a slow or stalled link). */
+  private drip(res: http.ServerResponse, reply: Reply, everyMs: number): void {
+    if (res.destroyed) return;
+    const body = Buffer.from(reply.body);
+    res.writeHead(reply.status ?? 200, { 'Content-Type': reply.type ?? 'text/html', 'Content-Length': body.length });
+    let i = 0;
+    let timer: NodeJS.Timeout | undefined;
+    res.once('close', () => clearTimeout(timer));
+    const next = () => {
+      if (res.destroyed || !this.server) return;
+      if (i >= body.length) {
+        res.end();
+        return;
+      }
+      res.write(body.subarray(i, i + 1));
+      i++;
+      timer = setTimeout(next, everyMs);
+    };
+    next();
   }
 
   private write(res: http.ServerResponse, reply: Reply): void {

@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import inspector from 'node:inspector';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+/**
+ * Preloaded into the benchmarked Node-RED (NODE_OPTIONS=--require ...): an
+ * event-loop delay histogram and the memory in use (after a GC). SIGWINCH
+ * (and exit) write both to $BENCH_PROBE_FILE and start a new window.
+ * Not SIGUSR2: Node-RED stops on it (nodemon restarts).
+ */
+const file = process.env.BENCH_PROBE_FILE;
+if (file) {
+  const resolution = 10;
+  const histogram = monitorEventLoopDelay({ resolution });
+  histogram.enable();
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  let since = Date.now();
+  const ms = (ns: number) => ns / 1e6;
+  const dump = () => {
+    gc();
+    const m = process.memoryUsage();
+    const out = {
+      windowMs: Date.now() - since,
+      resolutionMs: resolution,
+      samples: histogram.count,
+      p50: ms(histogram.percentile(50)),
+      p99: ms(histogram.percentile(99)),
+      max: ms(histogram.max),
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+      external: m.external,
+    };
+    fs.writeFileSync(file, JSON.stringify(out));
+    histogram.reset();
+    since = Date.now();
+    profile();
+  };
+
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile per window as well (for investigating a MISS)
+  const profDir = process.env.BENCH_CPU_PROF;
+  let session: inspector.Session | undefined;
+  let windows = 0;
+  const profile = () => {
+    if (!profDir) return;
+    if (!session) {
+      session = new inspector.Session();
+      session.connect();
+      session.post('Profiler.enable');
+    } else {
+      const n = windows++;
+      session.post('Profiler.stop', (err, result) => {
+        if (!err) fs.writeFileSync(path.join(profDir, `node-red-${process.pid}-${n}.cpuprofile`), JSON.stringify(result.profile));
+      });
+    }
+    session.post('Profiler.start');
+  };
+  process.on('SIGWINCH', dump);
+  process.on('exit', dump);
+}

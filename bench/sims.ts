@@ -1,0 +1,45 @@
+import readline from 'node:readline';
+import { createSelfSignedCertificate } from '../src/sim/cert';
+import { WiimSimulator } from '../src/sim/wiim-sim';
+import { SonoffSimulator } from '../src/sim/sonoff-sim';
+
+/**
+ * The devices of the scale benchmark, in their own process so that their
+ * CPU does not count against Node-RED: N WiiM and N SONOFF simulators on
+ * ephemeral loopback ports. Prints one JSON line with the ports; answers
+ * "stats" on stdin with the request counts; exits when stdin closes.
+ */
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? 100);
+  const cert = createSelfSignedCertificate('WiiM bench');
+  const wiims: WiimSimulator[] = [];
+  const relays: SonoffSimulator[] = [];
+  for (let i = 0; i < n; i++) {
+    const w = new WiimSimulator({ name: `WiiM ${i}` });
+    w.setCertificate(cert);
+    await w.start({ port: 0 });
+    wiims.push(w);
+    const s = new SonoffSimulator({ deviceid: `1000${i.toString(16).padStart(6, '0')}` });
+    await s.start({ port: 0 });
+    relays.push(s);
+  }
+  console.log(JSON.stringify({ wiim: wiims.map((w) => w.port), sonoff: relays.map((s) => ({ port: s.address.port, deviceid: s.deviceid })) }));
+  const lines = readline.createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    if (line.trim() === 'stats') {
+      const wiimRequests = wiims.reduce((a, w) => a + w.requests.length, 0);
+      const sonoffRequests = relays.reduce((a, s) => a + s.requests.length, 0);
+      const wiimPolled = wiims.filter((w) => w.count('getPlayerStatus') > 0).length;
+      const sonoffPolled = relays.filter((s) => s.requestsTo('info').length > 0).length;
+      console.log(JSON.stringify({ wiimRequests, sonoffRequests, wiimPolled, sonoffPolled }));
+    }
+  });
+  lines.on('close', () => {
+    void Promise.all([...wiims.map((w) => w.stop()), ...relays.map((s) => s.stop())]).then(() => process.exit(0));
+  });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,560 @@
+import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { activeResources, collect, coreNode, helper, node, sleep, until, withTab } from './helpers/runtime';
+import wiimConfig from '../src/nodes/wiim-config';
+import wiimCommand from '../src/nodes/wiim-command';
+import wiimStatus from '../src/nodes/wiim-status';
+import sonoffConfig from '../src/nodes/sonoff-config';
+import sonoffSwitch from '../src/nodes/sonoff-switch';
+import sonoffPulse from '../src/nodes/sonoff-pulse';
+import sonoffOta from '../src/nodes/sonoff-ota';
+import type { WiimSession } from '../src/sessions/wiim-session';
+import type { SonoffSession } from '../src/sessions/sonoff-session';
+import { WiimSimulator } from '../src/sim/wiim-sim';
+import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
+
+// Reliability: faults on the wire, malformed messages, deploy/redeploy
+// leaks, and devices that go away and come back. Real Node-RED (test
+// helper), real simulators on 127.0.0.1, no mocks.
+
+const catchNode = coreNode('common/25-catch.js');
+const statusNode = coreNode('common/25-status.js');
+const nodes = [wiimConfig, wiimCommand, wiimStatus, sonoffConfig, sonoffSwitch, sonoffPulse, sonoffOta, catchNode, statusNode] as Array<(RED: unknown) => void>;
+
+type Msg = Record<string, unknown> & { payload?: unknown };
+type Caught = Msg & { error: { message: string; source: { id: string } } };
+interface Result {
+  out?: Msg;
+  caught?: Caught;
+  ms: number;
+}
+
+/** Sends `msg` into `target`; resolves with the message at helper `outId` or the error at 'caught'. */
+function send(target: string, msg: Msg, outId = 'out', timeoutMs = 8000): Promise<Result> {
+  const out = node(outId) as unknown as EventEmitter;
+  const caught = node('caught') as unknown as EventEmitter;
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const finish = (r: { out?: Msg; caught?: Caught } | Error) => {
+      clearTimeout(timer);
+      out.removeListener('input', onOut);
+      caught.removeListener('input', onCaught);
+      if (r instanceof Error) reject(r);
+      else resolve({ ...r, ms: performance.now() - t0 });
+    };
+    const onOut = (m: Msg) => finish({ out: m });
+    const onCaught = (m: Caught) => {
+      if (m.error?.source?.id === target) finish({ caught: m });
+    };
+    const timer = setTimeout(() => finish(new Error(`${target}: neither an output nor a caught error within ${timeoutMs} ms`)), timeoutMs);
+    out.on('input', onOut);
+    caught.on('input', onCaught);
+    node(target).receive(msg);
+  });
+}
+
+async function ok(target: string, msg: Msg, outId = 'out'): Promise<Msg> {
+  const r = await send(target, msg, outId);
+  assert.ok(r.out, `${target}: expected an output, got the error: ${r.caught?.error.message}`);
+  return r.out;
+}
+
+async function fails(target: string, msg: Msg, pattern: RegExp, outId = 'out'): Promise<Result> {
+  const r = await send(target, msg, outId);
+  assert.ok(r.caught, `${target}: expected an error matching ${pattern}, got an output: ${JSON.stringify(r.out?.payload)?.slice(0, 200)}`);
+  assert.match(r.caught.error.message, pattern);
+  return r;
+}
+
+const wiimSessionOf = (id: string) => (node(id) as unknown as { session: WiimSession }).session;
+const sonoffSessionOf = (id: string) => (node(id) as unknown as { session: SonoffSession }).session;
+/** Open server-side connections of a simulator. */
+const openSockets = (sim: WiimSimulator | SonoffSimulator) => (sim instanceof WiimSimulator ? sim['sockets'] : sim['sockets']).size;
+
+function wiimCfg(id: string, port: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, type: 'wiim-config', name: `WiiM ${id}`, host: '127.0.0.1', port: String(port), protocol: 'https', timeout: '1000', pollPlaying: '3600', pollIdle: '3600', fingerprint: '', ...extra };
+}
+
+function sonoffCfg(id: string, port: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, type: 'sonoff-config', name: `Relay ${id}`, deviceid: '1000abcdef', host: '127.0.0.1', port: String(port), model: 'auto', pollInterval: '0', timeout: '1000', ...extra };
+}
+
+const catcher = [
+  { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+  { id: 'caught', type: 'helper' },
+  { id: 'out', type: 'helper' },
+];
+
+describe('reliability', function () {
+  this.timeout(60000);
+  const problems: string[] = [];
+  const onRejection = (reason: unknown) => problems.push(`unhandledRejection: ${String((reason as Error)?.stack ?? reason)}`);
+  const onException = (err: Error) => problems.push(`uncaughtException: ${err.stack ?? String(err)}`);
+
+  before(() => {
+    process.on('unhandledRejection', onRejection);
+    process.on('uncaughtException', onException);
+  });
+  after(() => {
+    process.removeListener('unhandledRejection', onRejection);
+    process.removeListener('uncaughtException', onException);
+  });
+  afterEach(async () => {
+    await helper.unload();
+    assert.deepEqual(problems.splice(0), [], 'no unhandled rejection or uncaught exception');
+  });
+
+  // ------------------------------------------------------------------ faults
+  describe('fault matrix', () => {
+    const wiim = new WiimSimulator({ name: 'Faulty' });
+    const relay = new SonoffSimulator();
+    let wport: number;
+    let sport: number;
+
+    before(async () => {
+      ({ port: wport } = await wiim.start({ port: 0 }));
+      ({ port: sport } = await relay.start({ port: 0 }));
+    });
+    after(async () => {
+      await wiim.stop();
+      await relay.stop();
+    });
+
+    async function deploy(): Promise<void> {
+      wiim.reset();
+      await helper.load(nodes, withTab([
+        wiimCfg('wcfg', wport),
+        wiimCfg('wpin', wport, { fingerprint: wiim.fingerprint }),
+        { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
+        { id: 'wcmdpin', type: 'wiim-command', device: 'wpin', command: '', value: '', wires: [['out']] },
+        { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: false, wires: [['stout']] },
+        { id: 'stout', type: 'helper' },
+        sonoffCfg('scfg', sport),
+        { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
+        ...catcher,
+      ]));
+      await until(() => wiimSessionOf('wcfg').state !== undefined && sonoffSessionOf('scfg').state !== undefined, 'first readings');
+    }
+
+    /** After a fault: both WiiM nodes work again, and Node-RED is still running. */
+    async function wiimRecovers(): Promise<void> {
+      wiim.faults = { ...wiim.faults, latencyMs: 0, drop: false, http500: false, garbage: false, truncated: false, slowDripMs: 0 };
+      const v = 10 + Math.floor(Math.random() * 80);
+      const m = await ok('wcmd', { topic: 'volume', payload: v });
+      assert.equal(m.payload, v);
+      assert.equal(wiim.state.volume, v);
+      const s = await ok('wst', { payload: 'refresh' }, 'stout');
+      assert.equal((s.payload as { volume: number }).volume, v);
+    }
+
+    async function sonoffRecovers(): Promise<void> {
+      Object.assign(relay.faults, { latencyMs: 0, drop: false, http500: false, garbage: false, truncated: false, errorCode: 0 });
+      const want = !relay.outlets[0].on;
+      const m = await ok('ssw', { payload: want });
+      assert.equal(m.payload, want);
+      assert.equal(relay.outlets[0].on, want);
+    }
+
+    const wiimCases: Array<{ name: string; fault: Partial<WiimSimulator['faults']>; expect: RegExp | 'ok' }> = [
+      { name: 'latency beyond the timeout', fault: { latencyMs: 1500 }, expect: /no answer from 127\.0\.0\.1:\d+ within 1000 ms/ },
+      { name: 'latency below the timeout', fault: { latencyMs: 300 }, expect: 'ok' },
+      { name: 'connection reset mid-response', fault: { drop: true }, expect: /closed the connection before replying/ },
+      { name: 'truncated JSON', fault: { truncated: true }, expect: /sent a reply that is not JSON to getPlayerStatus: "\{"type"/ },
+      { name: 'non-JSON garbage', fault: { garbage: true }, expect: /sent a reply that is not JSON to getPlayerStatus: "<html>/ },
+      { name: 'HTTP 500', fault: { http500: true }, expect: /HTTP 500/ },
+      { name: 'slow-drip reply longer than the timeout', fault: { slowDripMs: 40 }, expect: /within 1000 ms/ },
+    ];
+
+    it('WiiM (wiim-command and wiim-status): each fault gives a clear error or the right result, then the device works again', async () => {
+      await deploy();
+      for (const c of wiimCases) {
+        Object.assign(wiim.faults, c.fault);
+        const cmd = await send('wcmd', { payload: 'status' });
+        const st = await send('wst', { payload: 'refresh' }, 'stout');
+        for (const [label, r] of [['wiim-command', cmd], ['wiim-status', st]] as const) {
+          if (c.expect === 'ok') {
+            assert.ok(r.out, `${c.name}, ${label}: expected a result, got ${r.caught?.error.message}`);
+            assert.equal((r.out.payload as { volume: number }).volume, wiim.state.volume, `${c.name}, ${label}`);
+            assert.equal((r.out.payload as { state: string }).state, 'stopped');
+          } else {
+            assert.ok(r.caught, `${c.name}, ${label}: expected an error, got ${JSON.stringify(r.out?.payload)}`);
+            assert.match(r.caught.error.message, c.expect, `${c.name}, ${label}`);
+          }
+        }
+        await wiimRecovers();
+      }
+      // a slow drip that ends inside the timeout is a normal reply
+      wiim.faults.slowDripMs = 100;
+      const paused = await ok('wcmd', { payload: 'pause' });
+      assert.equal(paused.payload, true);
+      await wiimRecovers();
+    });
+
+    it('WiiM: a changed certificate is fine unpinned and refused, clearly, when pinned', async () => {
+      await deploy();
+      assert.equal((await ok('wcmdpin', { payload: 'status' })).wiim !== undefined, true);
+      const before = wiim.fingerprint;
+      const after = wiim.regenerateCertificate();
+      assert.notEqual(after, before);
+      const m = await ok('wcmd', { payload: 'status' });
+      assert.equal((m.payload as { volume: number }).volume, wiim.state.volume);
+      const r = await fails('wcmdpin', { payload: 'status' }, /does not match the pinned fingerprint/);
+      assert.ok(r.caught?.error.message.includes(`device: ${after}`), 'the error names the new certificate');
+      await wiimRecovers();
+    });
+
+    const sonoffCases: Array<{ name: string; fault: Partial<SonoffSimulator['faults']>; expect: RegExp | 'ok' }> = [
+      { name: 'latency beyond the timeout', fault: { latencyMs: 1500 }, expect: /no answer from 127\.0\.0\.1:\d+ within 1000 ms/ },
+      { name: 'latency below the timeout', fault: { latencyMs: 300 }, expect: 'ok' },
+      { name: 'connection reset mid-response', fault: { drop: true }, expect: /closed the connection before replying/ },
+      { name: 'truncated JSON', fault: { truncated: true }, expect: /unreadable reply to switch/ },
+      { name: 'non-JSON garbage', fault: { garbage: true }, expect: /unreadable reply to switch/ },
+      { name: 'HTTP 500', fault: { http500: true }, expect: /unreadable reply to switch \(HTTP 500\)/ },
+      { name: 'device error code', fault: { errorCode: 400 }, expect: /SONOFF error 400 on switch: bad request/ },
+    ];
+
+    it('SONOFF (sonoff-switch): each fault gives a clear error or the right result, then the relay works again', async () => {
+      await deploy();
+      for (const c of sonoffCases) {
+        Object.assign(relay.faults, c.fault);
+        const want = !relay.outlets[0].on;
+        const r = await send('ssw', { payload: want });
+        if (c.expect === 'ok') {
+          assert.ok(r.out, `${c.name}: expected a result, got ${r.caught?.error.message}`);
+          assert.equal(r.out.payload, want);
+          assert.equal(relay.outlets[0].on, want);
+        } else {
+          assert.ok(r.caught, `${c.name}: expected an error, got ${JSON.stringify(r.out?.payload)}`);
+          assert.match(r.caught.error.message, c.expect, c.name);
+        }
+        await sonoffRecovers();
+      }
+    });
+  });
+
+  // ------------------------------------------------------------------ bad input
+  describe('bad-input matrix', () => {
+    const wiim = new WiimSimulator({ name: 'Strict' });
+    const single = new SonoffSimulator({ deviceid: '1000abcdef' });
+    const multi = new SonoffSimulator({ deviceid: '1000fedcba', multi: true });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-'));
+    const bigFile = path.join(dir, 'big.bin');
+    let wport: number;
+
+    before(async () => {
+      fs.writeFileSync(bigFile, makeFirmwareImage(600 * 1024));
+      ({ port: wport } = await wiim.start({ port: 0 }));
+      await single.start({ port: 0 });
+      await multi.start({ port: 0 });
+    });
+    after(async () => {
+      await wiim.stop();
+      await single.stop();
+      await multi.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    interface Case {
+      target: string;
+      msg: Msg;
+      error: RegExp;
+      /** read-only requests the check itself needs (the EQ list, the track length, the preset count) */
+      reads?: string[];
+    }
+
+    const hex64 = 'a'.repeat(64);
+    const cases: Case[] = [
+      // wiim-command, command from the message
+      { target: 'wcmd', msg: { topic: 'volume', payload: 150 }, error: /volume must be from 0 to 100, got 150/ },
+      { target: 'wcmd', msg: { topic: 'volume', payload: -1 }, error: /volume must be from 0 to 100, got -1/ },
+      { target: 'wcmd', msg: { topic: 'volume', payload: 'abc' }, error: /volume must be a whole number/ },
+      { target: 'wcmd', msg: { topic: 'volume', payload: 50.5 }, error: /volume must be a whole number/ },
+      { target: 'wcmd', msg: { payload: { command: 'volume', value: '101' } }, error: /from 0 to 100, got 101/ },
+      { target: 'wcmd', msg: { topic: 'volume', payload: '+x' }, error: /volume|step/ },
+      { target: 'wcmd', msg: { topic: 'seek', payload: 100000 }, error: /past the end of the track/, reads: ['getPlayerStatus'] },
+      { target: 'wcmd', msg: { topic: 'seek', payload: -5 }, error: /seek takes a position in seconds/ },
+      { target: 'wcmd', msg: { topic: 'seek', payload: 'soon' }, error: /seek takes a position in seconds/ },
+      { target: 'wcmd', msg: { topic: 'eq', payload: 'Disco Inferno' }, error: /"Disco Inferno" is not an EQ preset of this device/, reads: ['EQGetList'] },
+      { target: 'wcmd', msg: { topic: 'eq', payload: '' }, error: /eq is empty/ },
+      { target: 'wcmd', msg: { topic: 'preset', payload: 0 }, error: /preset must be/ },
+      { target: 'wcmd', msg: { topic: 'preset', payload: 7 }, error: /preset must be from 1 to 6 on this device, got 7/, reads: ['getStatusEx'] },
+      { target: 'wcmd', msg: { topic: 'preset', payload: 100 }, error: /preset must be/ },
+      { target: 'wcmd', msg: { topic: 'raw', payload: 'setPlayerCmd:vol:5&x=1' }, error: /"&", "#" or control characters is refused/ },
+      { target: 'wcmd', msg: { topic: 'raw', payload: 'getStatusEx#top' }, error: /refused/ },
+      { target: 'wcmd', msg: { topic: 'raw', payload: 'getStatus\u0001Ex' }, error: /refused/ },
+      { target: 'wcmd', msg: { topic: 'raw', payload: 'setPlayerCmd:vol:5\u007f' }, error: /refused/ },
+      { target: 'wcmd', msg: { topic: 'raw', payload: '' }, error: /raw takes a command string/ },
+      { target: 'wcmd', msg: { topic: 'source', payload: 'gramophone' }, error: /source must be one of/ },
+      { target: 'wcmd', msg: { topic: 'source', payload: { x: 1 } }, error: /source must be a string/ },
+      { target: 'wcmd', msg: { topic: 'repeat', payload: 'sometimes' }, error: /repeat/ },
+      { target: 'wcmd', msg: { topic: 'repeat', payload: { repeat: 'all', shuffle: 'maybe' } }, error: /shuffle must be true or false/ },
+      { target: 'wcmd', msg: { topic: 'alarm', payload: { op: 'set', n: 3, trigger: 5, time: '080000', day: '15', url: 'http://a/b' } }, error: /alarm n must be from 0 to 2/ },
+      { target: 'wcmd', msg: { topic: 'alarm', payload: { op: 'set', n: 0, trigger: 5, time: '250000', day: '15', url: 'http://a/b' } }, error: /alarm time must be HHMMSS/ },
+      { target: 'wcmd', msg: { topic: 'alarm', payload: { op: 'set', n: 0, trigger: 5, time: '080000', day: '32', url: 'http://a/b' } }, error: /trigger 5 \(monthly\)/ },
+      { target: 'wcmd', msg: { topic: 'alarm', payload: { op: 'set', n: 0, trigger: 9, time: '080000' } }, error: /alarm trigger must be from 0 to 5/ },
+      { target: 'wcmd', msg: { topic: 'alarm', payload: 'at seven' }, error: /alarm takes/ },
+      { target: 'wcmd', msg: { topic: 'shutdown', payload: 'x' }, error: /shutdown seconds must be a whole number/ },
+      { target: 'wcmd', msg: { topic: 'shutdown', payload: -2 }, error: /shutdown seconds must be from -1/ },
+      { target: 'wcmd', msg: { payload: { command: 'join' } }, error: /join \(the leader address\)/ },
+      { target: 'wcmd', msg: { topic: 'join', payload: '10.0.0.1:80/x' }, error: /must be an IP address or host name/ },
+      { target: 'wcmd', msg: { topic: 'kick', payload: '10.0.0.7;reboot' }, error: /must be an IP address or host name/ },
+      { target: 'wcmd', msg: { topic: 'time-sync', payload: 'not a date' }, error: /is not a date/ },
+      { target: 'wcmd', msg: { topic: 'time-sync', payload: '1999-12-31T00:00:00Z' }, error: /year must be from 2000 to 2099/ },
+      { target: 'wcmd', msg: { topic: 'playlist', payload: { index: 1 } }, error: /playlist URL/ },
+      { target: 'wcmd', msg: { topic: 'playlist', payload: { url: 'http://h/l.m3u', index: -1 } }, error: /playlist index/ },
+      { target: 'wcmd', msg: { topic: 'play', payload: 'javascript alert' }, error: /play URL must be a URL/ },
+      { target: 'wcmd', msg: { topic: 'play', payload: `http://h/${'a'.repeat(4000)}` }, error: /must be shorter than/ },
+      { target: 'wcmd', msg: { topic: 'mute', payload: 'loud' }, error: /mute takes true, false or "toggle"/ },
+      { target: 'wcmd', msg: { payload: { command: 'dance', value: 1 } }, error: /unknown command "dance"/ },
+      { target: 'wcmd', msg: { payload: 'hello' }, error: /no command in the message/ },
+      { target: 'wcmd', msg: { payload: 42 }, error: /no command in the message/ },
+      // wiim-command with a fixed command
+      { target: 'wvol', msg: { payload: 101 }, error: /volume must be from 0 to 100, got 101/ },
+      { target: 'wvol', msg: { payload: 'loud' }, error: /volume must be a whole number/ },
+      { target: 'wvol150', msg: { payload: 20 }, error: /volume must be from 0 to 100, got 150/ },
+      { target: 'wseek', msg: { payload: 99999 }, error: /past the end of the track/, reads: ['getPlayerStatus'] },
+      { target: 'wraw', msg: { payload: 'x' }, error: /refused/ },
+      // sonoff-switch
+      { target: 'ssw', msg: { payload: { switch: 'on', outlet: 7 } }, error: /outlet must be 0 on a single-channel device, not 7/ },
+      { target: 'ssw', msg: { payload: 'maybe' }, error: /switch must be true\/false, 1\/0 or "on"\/"off", not "maybe"/ },
+      { target: 'ssw', msg: { payload: { outlet: 0 } }, error: /needs a "switch" property/ },
+      { target: 'ssw', msg: { payload: { switch: 'on', outlet: 'x' } }, error: /outlet must be a number/ },
+      { target: 'ssw', msg: { payload: 2 }, error: /switch must be/ },
+      { target: 'ssw', msg: { topic: 'startup', payload: 'sometimes' }, error: /startup must be "on", "off" or "stay", not "sometimes"/ },
+      { target: 'ssw', msg: { topic: 'wifi', payload: { password: 'secret12' } }, error: /wifi needs a non-empty ssid string/ },
+      { target: 'ssw', msg: { topic: 'wifi', payload: { ssid: 'home', password: 12345678 } }, error: /wifi password must be a string/ },
+      { target: 'ssw', msg: { topic: 'wifi', payload: { ssid: 'x'.repeat(40), password: 'p' } }, error: /longer than 32 bytes/ },
+      { target: 'ssw7', msg: { payload: true }, error: /outlet must be 0 on a single-channel device, not 7/ },
+      { target: 'msw', msg: { payload: { switch: true, outlet: 4 } }, error: /outlet must be an integer from 0 to 3, not 4/ },
+      // sonoff-pulse
+      { target: 'spulse', msg: { payload: 700 }, error: /pulse width must be a multiple of 500 ms from 500 to 3600000 ms on a single-channel device, not 700/ },
+      { target: 'spulse', msg: { payload: 0 }, error: /multiple of 500 ms/ },
+      { target: 'spulse', msg: { payload: -500 }, error: /multiple of 500 ms/ },
+      { target: 'spulse', msg: { payload: 3600500 }, error: /from 500 to 3600000 ms/ },
+      { target: 'spulse', msg: { payload: 'abc' }, error: /pulse must be true\/false/ },
+      { target: 'spulse', msg: { payload: { width: 'abc' } }, error: /pulse width must be a number of ms/ },
+      { target: 'spulse', msg: { payload: { pulse: 'maybe', width: 1000 } }, error: /pulse must be/ },
+      { target: 'spulse', msg: { payload: { pulse: true, width: 1000, outlet: 2 } }, error: /outlet must be 0/ },
+      { target: 'spulse', msg: { payload: { pulse: true, width: 1250 } }, error: /multiple of 500 ms .* not 1250/ },
+      { target: 'spulse700', msg: { payload: true }, error: /multiple of 500 ms .* not 700/ },
+      { target: 'mpulse', msg: { payload: 3600000 }, error: /from 500 to 3599500 ms on a multi-channel device, not 3600000/ },
+      { target: 'mpulse', msg: { payload: { pulse: true, width: 1000, switch: 'maybe' } }, error: /switch must be/ },
+      // sonoff-ota
+      { target: 'sota', msg: { payload: makeFirmwareImage(600 * 1024) }, error: /at most 520192 bytes \(508 KB\)/ },
+      { target: 'sota', msg: { payload: makeFirmwareImage(4096, 2) }, error: /SPI flash mode DIO; SONOFF DIY devices need DOUT/ },
+      { target: 'sota', msg: { payload: Buffer.from('not firmware at all') }, error: /header magic 0xE9 missing/ },
+      { target: 'sota', msg: { payload: Buffer.alloc(0) }, error: /image is empty/ },
+      { target: 'sota', msg: { payload: path.join(dir, 'missing.bin') }, error: /cannot read firmware file/ },
+      { target: 'sota', msg: { payload: bigFile }, error: /at most 520192 bytes/ },
+      { target: 'sota', msg: { payload: { url: 'http://127.0.0.1:1/fw.bin', sha256: 'xyz' } }, error: /sha256 must be 64 hexadecimal digits/ },
+      { target: 'sota', msg: { payload: { url: 'ftp://127.0.0.1/fw.bin', sha256: hex64 } }, error: /must be plain http:\/\// },
+      { target: 'sotabig', msg: { payload: '' }, error: /at most 520192 bytes/ },
+      { target: 'sotasha', msg: { payload: makeFirmwareImage(4096) }, error: /does not match the sha256 setting/ },
+    ];
+
+    it(`refuses ${cases.length} malformed messages with a clear error, and nothing reaches a device`, async () => {
+      assert.ok(cases.length >= 50);
+      wiim.playTrack(0); // a track with a length, for "seek past the end"
+      await helper.load(nodes, withTab([
+        wiimCfg('wcfg', wport),
+        { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: false, wires: [[]] },
+        { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
+        { id: 'wvol', type: 'wiim-command', device: 'wcfg', command: 'volume', value: '', wires: [['out']] },
+        { id: 'wvol150', type: 'wiim-command', device: 'wcfg', command: 'volume', value: '150', wires: [['out']] },
+        { id: 'wseek', type: 'wiim-command', device: 'wcfg', command: 'seek', value: '', wires: [['out']] },
+        { id: 'wraw', type: 'wiim-command', device: 'wcfg', command: 'raw', value: 'getStatusEx&x', wires: [['out']] },
+        sonoffCfg('scfg', single.address.port),
+        sonoffCfg('mcfg', multi.address.port, { deviceid: '1000fedcba', model: 'multi' }),
+        { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
+        { id: 'ssw7', type: 'sonoff-switch', device: 'scfg', outlet: '7', payloadType: 'boolean', wires: [['out']] },
+        { id: 'msw', type: 'sonoff-switch', device: 'mcfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
+        { id: 'spulse', type: 'sonoff-pulse', device: 'scfg', outlet: '0', width: '', wires: [['out']] },
+        { id: 'spulse700', type: 'sonoff-pulse', device: 'scfg', outlet: '0', width: '700', wires: [['out']] },
+        { id: 'mpulse', type: 'sonoff-pulse', device: 'mcfg', outlet: '1', width: '', wires: [['out']] },
+        { id: 'sota', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: '', wires: [['out']] },
+        { id: 'sotabig', type: 'sonoff-ota', device: 'scfg', firmware: bigFile, sha256: '', wires: [['out']] },
+        { id: 'sotasha', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: 'ab'.repeat(32), wires: [['out']] },
+        ...catcher,
+      ]));
+      // the first readings (one poll, one info each); polling is off or an hour apart after that
+      await until(() => wiimSessionOf('wcfg').state !== undefined && sonoffSessionOf('scfg').state !== undefined && sonoffSessionOf('mcfg').state !== undefined, 'first readings');
+      await sleep(300);
+      const sims = { wiim: () => wiim.requests.length, single: () => single.requests.length, multi: () => multi.requests.length };
+      for (const c of cases) {
+        const before = { wiim: sims.wiim(), single: sims.single(), multi: sims.multi() };
+        const label = `${c.target} ${JSON.stringify(c.msg, (_k, v: unknown) => (typeof v === 'string' && v.length > 60 ? `${v.slice(0, 20)}…` : v))?.slice(0, 120)}`;
+        const r = await send(c.target, { ...c.msg });
+        assert.ok(r.caught, `${label}: expected a refusal, got an output ${JSON.stringify(r.out?.payload)?.slice(0, 120)}`);
+        assert.match(r.caught.error.message, c.error, label);
+        assert.equal(r.caught.error.source.id, c.target);
+        assert.doesNotMatch(r.caught.error.message, /secret12/, 'a password never appears in an error');
+        const wiimNew = wiim.requests.slice(before.wiim).map((q) => q.split(':')[0]);
+        assert.deepEqual(wiimNew.filter((q) => !(c.reads ?? []).includes(q)), [], `${label}: only reads reached the WiiM device`);
+        assert.deepEqual(wiimNew.filter((q) => q !== 'EQGetList' && q !== 'getPlayerStatus' && q !== 'getStatusEx'), [], `${label}: no command reached the WiiM device`);
+        const sonoffNew = [...single.requests.slice(before.single), ...multi.requests.slice(before.multi)].map((q) => q.endpoint);
+        assert.deepEqual(sonoffNew, [], `${label}: nothing reached the relay`);
+      }
+      // devices untouched
+      assert.equal(wiim.state.volume, 30);
+      assert.equal(single.outlets[0].pulse, false);
+      assert.deepEqual(single.flashes, []);
+      // and the nodes still work
+      assert.equal((await ok('wcmd', { topic: 'volume', payload: 40 })).payload, 40);
+      assert.equal((await ok('ssw', { payload: true })).payload, true);
+      assert.equal(single.outlets[0].on, true);
+    });
+  });
+
+  // ------------------------------------------------------------------ leaks
+  describe('deploy and redeploy', () => {
+    const wiim = new WiimSimulator({ name: 'Leak check' });
+    const relay = new SonoffSimulator();
+    let wport: number;
+    let sport: number;
+
+    before(async () => {
+      ({ port: wport } = await wiim.start({ port: 0 }));
+      ({ port: sport } = await relay.start({ port: 0 }));
+    });
+    after(async () => {
+      await wiim.stop();
+      await relay.stop();
+    });
+
+    function flow(i: number): object[] {
+      return withTab([
+        wiimCfg('wcfg', wport, { name: `wiim ${i}`, pollPlaying: '0.5', pollIdle: '0.5' }),
+        { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
+        { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: i % 2 === 0, wires: [[]] },
+        sonoffCfg('scfg', sport, { name: `relay ${i}`, pollInterval: '1' }),
+        { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
+        { id: 'spulse', type: 'sonoff-pulse', device: 'scfg', outlet: '0', width: '1000', wires: [['out']] },
+        { id: 'sota', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: '', wires: [['out']] },
+        ...catcher,
+      ]);
+    }
+
+    it('100 deploys of every node type leave no handle, timer or socket behind', async function () {
+      this.timeout(180000);
+      await sleep(300);
+      const baseline = activeResources();
+      await helper.load(nodes, flow(0));
+      const sockets: number[] = [];
+      for (let i = 1; i <= 100; i++) {
+        await helper.setFlows(flow(i), 'full');
+        if (i % 10 === 0) {
+          // each generation really runs: it talks to both devices
+          const w = wiim.requests.length;
+          const s = relay.requests.length;
+          await until(() => wiim.requests.length > w && relay.requests.length > s, `deploy ${i} talks to the devices`);
+          sockets.push(openSockets(wiim) + openSockets(relay));
+        }
+      }
+      // one session per config, however many deploys
+      await until(() => openSockets(wiim) <= 1 && openSockets(relay) <= 1, `one connection per device (wiim ${openSockets(wiim)}, relay ${openSockets(relay)})`, 5000);
+      assert.ok(Math.max(...sockets) <= 4, `open connections stay flat over the deploys: ${sockets.join(', ')}`);
+      assert.equal((await ok('wcmd', { topic: 'volume', payload: 12 })).payload, 12);
+      await helper.unload();
+      await until(() => openSockets(wiim) === 0 && openSockets(relay) === 0, 'every connection closed after unload', 5000);
+      const same = () => JSON.stringify(activeResources()) === JSON.stringify(baseline);
+      await until(same, `handles back to ${JSON.stringify(baseline)} (now ${JSON.stringify(activeResources())})`, 8000).catch(() => assert.deepEqual(activeResources(), baseline));
+      const w = wiim.requests.length;
+      const s = relay.requests.length;
+      await sleep(1200);
+      assert.equal(wiim.requests.length, w, 'no WiiM poll after unload');
+      assert.equal(relay.requests.length, s, 'no SONOFF poll after unload');
+    });
+  });
+
+  // ------------------------------------------------------------------ offline
+  describe('offline and recovery', () => {
+    it('two WiiM devices: one unplugged goes offline, fails fast, leaves the other\'s rhythm alone, and comes back', async () => {
+      const a = new WiimSimulator({ name: 'A' });
+      const b = new WiimSimulator({ name: 'B' });
+      const { port: pa } = await a.start({ port: 0 });
+      const { port: pb } = await b.start({ port: 0 });
+      try {
+        await helper.load(nodes, withTab([
+          wiimCfg('cfgA', pa, { pollPlaying: '0.2', pollIdle: '0.2', timeout: '3000' }),
+          wiimCfg('cfgB', pb, { pollPlaying: '0.2', pollIdle: '0.2', timeout: '3000' }),
+          { id: 'stA', type: 'wiim-status', device: 'cfgA', output: 'change', meta: false, wires: [['outA']] },
+          { id: 'stB', type: 'wiim-status', device: 'cfgB', output: 'change', meta: false, wires: [['outB']] },
+          { id: 'outA', type: 'helper' },
+          { id: 'outB', type: 'helper' },
+          { id: 'cmdA', type: 'wiim-command', device: 'cfgA', command: 'volume', value: '', wires: [['out']] },
+          { id: 'cmdB', type: 'wiim-command', device: 'cfgB', command: 'volume', value: '', wires: [['out']] },
+          ...catcher,
+        ]));
+        const outA = collect<Msg>('outA');
+        await until(() => outA.length >= 1 && wiimSessionOf('cfgB').state !== undefined, 'first states');
+        const polls = () => b.count('getPlayerStatus');
+        const window = async () => {
+          const n = polls();
+          await sleep(2000);
+          return polls() - n;
+        };
+        const baseline = await window();
+        assert.ok(baseline >= 4, `B is polled (${baseline} polls in 2 s)`);
+        await a.stop();
+        const outage = await window();
+        assert.ok(Math.abs(outage - baseline) <= baseline * 0.5, `B's polls during A's outage (${outage}) within ±50 % of before (${baseline})`);
+        await until(() => outA.some((m) => (m.payload as { online: boolean }).online === false), 'online:false from A', 15000);
+        const off = outA.find((m) => (m.payload as { online: boolean }).online === false) as Msg;
+        assert.equal((off.payload as { volume: number }).volume, 30, 'the last known state goes with it');
+        // a command to A fails at once as offline (no waiting for the 3 s timeout) ...
+        const r = await fails('cmdA', { payload: 20 }, /is offline/);
+        assert.doesNotMatch(r.caught?.error.message ?? '', /within \d+ ms/);
+        assert.ok(r.ms < 3000, `failed before the timeout would have fired (${Math.round(r.ms)} ms)`);
+        // ... while B answers
+        assert.equal((await ok('cmdB', { payload: 21 })).payload, 21);
+        assert.equal(b.state.volume, 21);
+        const n = outA.length;
+        await a.start({ port: pa });
+        await until(() => outA.slice(n).some((m) => (m.payload as { online: boolean }).online === true), 'online:true from A', 20000);
+        assert.equal((await ok('cmdA', { payload: 22 })).payload, 22);
+        assert.equal(a.state.volume, 22);
+      } finally {
+        await helper.unload();
+        await a.stop();
+        await b.stop();
+      }
+    });
+
+    it('a SONOFF relay with polling: offline status, fast offline errors, back online on the same port', async () => {
+      const relay = new SonoffSimulator();
+      const { port } = await relay.start({ port: 0 });
+      try {
+        await helper.load(nodes, withTab([
+          sonoffCfg('cfg', port, { pollInterval: '1', timeout: '3000' }),
+          { id: 'rsw', type: 'sonoff-switch', device: 'cfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
+          { id: 'watch', type: 'status', scope: ['rsw'], wires: [['stat']] },
+          { id: 'stat', type: 'helper' },
+          ...catcher,
+        ]));
+        const status = collect<{ status: { text: string; fill: string } }>('stat');
+        const session = sonoffSessionOf('cfg');
+        await until(() => session.state !== undefined, 'the first reading');
+        const polls = relay.requestsTo('info').length;
+        await until(() => relay.requestsTo('info').length >= polls + 2, 'two polls', 5000);
+        await relay.setOffline(true);
+        await until(() => status.some((s) => /offline/.test(s.status.text) && s.status.fill === 'red'), 'an offline status', 15000);
+        const r = await fails('rsw', { payload: true }, /is offline/);
+        assert.ok(r.ms < 3000, `failed before the timeout would have fired (${Math.round(r.ms)} ms)`);
+        assert.equal(relay.outlets[0].on, false);
+        const n = status.length;
+        await relay.setOffline(false);
+        await until(() => session.health === 'online', 'online again', 20000);
+        await until(() => status.slice(n).some((s) => !/offline/.test(s.status.text)), 'a status that is not offline', 5000);
+        const m = await ok('rsw', { payload: true });
+        assert.equal(m.payload, true);
+        assert.equal(relay.outlets[0].on, true);
+      } finally {
+        await helper.unload();
+        await relay.stop();
+      }
+    });
+  });
+});
