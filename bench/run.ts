@@ -445,7 +445,9 @@ async function scale(): Promise<void> {
     results.scale = { seconds, devices, base, full, heapPerDeviceKB: heapPer, rssPerDeviceKB: rssPer, requests: { wiim: after.wiimRequests - before.wiimRequests, sonoff: after.sonoffRequests - before.sonoffRequests }, polledDevices: { wiim: after.wiimPolled, sonoff: after.sonoffPolled } };
     rows.push({ measure: `scale: ${devices} devices, CPU of Node-RED over ${seconds} s`, figure: `${full.cpuPercent.toFixed(2)} % of a core`, target: '≤ 5 %', verdict: verdict(full.cpuPercent <= 5), note: `idle Node-RED: ${base.cpuPercent.toFixed(2)} %; ${after.wiimPolled}/${n} WiiM and ${after.sonoffPolled}/${n} SONOFF sims were polled` });
     rows.push({ measure: 'scale: event-loop delay p99', figure: fmtMs(p99), target: '≤ 10 ms', verdict: verdict(p99 <= 10), note: `histogram p99 ${fmtMs(full.loop.p99)} minus the ${full.loop.resolutionMs} ms sampling period; max ${fmtMs(full.loop.max)}` });
-    rows.push({ measure: 'scale: memory per device (heapUsed)', figure: `${heapPer.toFixed(1)} KB`, target: '≤ 100 KB', verdict: verdict(heapPer <= 100), note: `RSS: ${rssPer.toFixed(1)} KB per device; after GC, vs Node-RED without devices` });
+    rows.push({ measure: 'scale: memory per device (heapUsed)', figure: `${heapPer.toFixed(1)} KB`, target: '≤ 100 KB', verdict: verdict(heapPer <= 100), note: 'JS heap after GC, vs Node-RED without devices' });
+    // RSS also counts TLS and socket buffers outside the JS heap, and the allocator's slack
+    rows.push({ measure: 'scale: memory per device (RSS)', figure: `${rssPer.toFixed(1)} KB`, target: '≤ 100 KB', verdict: verdict(rssPer <= 100), note: 'whole process, vs Node-RED without devices; noisy from run to run' });
   } finally {
     sims.stdin?.end();
     await new Promise((resolve) => {
