@@ -2,7 +2,7 @@
 // `npm start`: the simulators and a Node-RED on http://127.0.0.1:1880 with
 // this package and the example flows (dashboard included) deployed against
 // the simulated devices. Nothing is advertised on the network: the simulated
-// relay is reached at its static address unless you pass --mdns.
+// devices are reached at their static addresses unless you pass --mdns.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -19,7 +19,7 @@ async function main() {
   const userDir = path.join(root, '.node-red-demo');
   fs.mkdirSync(userDir, { recursive: true });
 
-  const wiim = new WiimSimulator({ name: 'Living room (simulated)' });
+  const wiim = new WiimSimulator({ name: 'Living room (simulated)', mdns });
   const wiimAddr = await wiim.start({ port: 0 });
   wiim.setStatus('play'); // so that the now-playing card has something to show
   const relay = new SonoffSimulator({ deviceid: '1000abcdef', mdns });

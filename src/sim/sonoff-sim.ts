@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Agent } from 'undici';
-import { acquireMdns, type MdnsLease, type MdnsPacket, type MdnsRecord, type RemoteInfo } from '../shared/mdns';
+import { MdnsAdvertiser } from './mdns-advertiser';
 import { MULTI_PULSE_MAX_MS, SINGLE_PULSE_MAX_MS, splitTxtData } from '../sonoff/codec';
 import { MAX_IMAGE_BYTES } from '../sonoff/ota';
 
@@ -122,8 +122,7 @@ export class SonoffSimulator {
   private server: http.Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly pulseTimers = new Map<number, NodeJS.Timeout>();
-  private lease: MdnsLease | undefined;
-  private readonly onQuery = (packet: MdnsPacket, rinfo: RemoteInfo) => this.answerQuery(packet, rinfo);
+  private readonly advertiser = new MdnsAdvertiser(() => ({ service: SERVICE, instance: this.instanceName, host: this.host, port: this.port, txt: this.txtEntries() }));
   private offline = false;
   private readonly changeListeners = new Set<() => void>();
 
@@ -148,11 +147,7 @@ export class SonoffSimulator {
 
   async start(opts: { port?: number } = {}): Promise<{ host: string; port: number }> {
     await this.listen(opts.port ?? 0);
-    if (this.options.mdns) {
-      this.lease = acquireMdns();
-      this.lease.socket.on('query', this.onQuery);
-      this.announce();
-    }
+    if (this.options.mdns) this.advertiser.start();
     return { host: this.host, port: this.port };
   }
 
@@ -167,13 +162,7 @@ export class SonoffSimulator {
   async stop(): Promise<void> {
     for (const t of this.pulseTimers.values()) clearTimeout(t);
     this.pulseTimers.clear();
-    if (this.lease) {
-      const lease = this.lease;
-      this.lease = undefined;
-      lease.socket.removeListener('query', this.onQuery);
-      await new Promise<void>((resolve) => lease.socket.respond({ answers: this.records(0) }, () => resolve()));
-      lease.release();
-    }
+    await this.advertiser.stop();
     await this.unlisten();
   }
 
@@ -181,6 +170,7 @@ export class SonoffSimulator {
   async setOffline(offline: boolean): Promise<void> {
     if (offline === this.offline) return;
     this.offline = offline;
+    this.advertiser.paused = offline;
     if (offline) await this.unlisten();
     else {
       await this.listen(this.port);
@@ -527,34 +517,8 @@ export class SonoffSimulator {
     ];
   }
 
-  private records(ttl: number): MdnsRecord[] {
-    const fqdn = `${this.instanceName}.${SERVICE}`;
-    const target = `${this.instanceName}.local`;
-    const records: MdnsRecord[] = [
-      { name: SERVICE, type: 'PTR', ttl: ttl && 4500, data: fqdn },
-      { name: fqdn, type: 'SRV', ttl: ttl && 120, flush: true, data: { target, port: this.port, priority: 0, weight: 0 } },
-      { name: fqdn, type: 'TXT', ttl: ttl && 4500, flush: true, data: this.txtEntries().map((e) => Buffer.from(e)) },
-    ];
-    // loopback addresses never go into A records; receivers use the packet's source
-    if (!this.host.startsWith('127.')) records.push({ name: target, type: 'A', ttl: ttl && 120, flush: true, data: this.host });
-    return records;
-  }
-
   private announce(): void {
-    if (!this.lease || this.offline) return;
-    this.lease.socket.respond({ answers: this.records(120) });
-  }
-
-  private answerQuery(packet: MdnsPacket, rinfo: RemoteInfo): void {
-    if (this.offline || !this.lease) return;
-    const fqdn = `${this.instanceName}.${SERVICE}`.toLowerCase();
-    const wanted = (packet.questions ?? []).some((q) => {
-      const name = q.name.toLowerCase();
-      return (name === SERVICE.toLowerCase() && (q.type === 'PTR' || q.type === 'ANY')) || name === fqdn;
-    });
-    if (!wanted) return;
-    void rinfo;
-    this.lease.socket.respond({ answers: this.records(120) });
+    this.advertiser.announce();
   }
 }
 

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createSelfSignedCertificate, type SelfSignedCertificate } from './cert';
+import { MdnsAdvertiser } from './mdns-advertiser';
 
 /**
  * A WiiM / LinkPlay device on loopback: the HTTP API of spec/wiim-http-api.txt
@@ -18,6 +19,8 @@ export interface WiimSimOptions {
   protocol?: 'https' | 'http';
   /** old firmware: TLS 1.0/1.1 only with weak settings (clients need relaxed TLS) */
   legacyTls?: boolean;
+  /** advertise `_linkplay._tcp` over mDNS (off unless asked for) */
+  mdns?: boolean;
 }
 
 export type SimPlayState = 'play' | 'pause' | 'stop' | 'loading';
@@ -230,13 +233,24 @@ export class WiimSimulator {
       });
     });
     this.lastPort = (server.address() as AddressInfo).port;
+    if (this.options.mdns) this.advertiser.start();
     return { port: this.lastPort, url: this.url };
   }
+
+  /** What a LinkPlay device puts in its `_linkplay._tcp` record. */
+  private readonly advertiser = new MdnsAdvertiser(() => ({
+    service: '_linkplay._tcp.local',
+    instance: this.state.name,
+    host: this.options.host ?? '127.0.0.1',
+    port: this.lastPort,
+    txt: ['txtvers=1', `uuid=${this.state.uuid}`, `project=${this.state.model}`, `devicename=${this.state.name}`, `firmware=${this.state.firmware}`],
+  }));
 
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    await this.advertiser.stop();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -675,7 +689,7 @@ export async function runWiimSimCli(argv: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${flag(argv, '--port')}`);
   const name = flag(argv, '--name') ?? 'WiiM Simulator';
   const protocol = argv.includes('--http') ? 'http' : 'https';
-  const sim = new WiimSimulator({ name, protocol });
+  const sim = new WiimSimulator({ name, protocol, mdns: argv.includes('--mdns') });
   const addr = await sim.start({ port });
   console.log(`WiiM simulator "${name}" at ${addr.url}/httpapi.asp?command=getStatusEx`);
   if (sim.fingerprint) console.log(`certificate SHA-256: ${sim.fingerprint}`);

@@ -49,7 +49,7 @@ describe('the editor in a real browser', function () {
   before(async () => {
     assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install chromium`);
     fs.mkdirSync(artifacts, { recursive: true });
-    wiim = new WiimSimulator({ name: 'Browser test streamer' });
+    wiim = new WiimSimulator({ name: 'Browser test streamer', mdns: true });
     const w = await wiim.start({ port: 0 });
     relay = new SonoffSimulator({ deviceid: '1000abcdef', mdns: true });
     await relay.start({ port: 0 });
@@ -136,6 +136,21 @@ describe('the editor in a real browser', function () {
     await item.click();
     assert.equal(await page.inputValue('#node-config-input-deviceid'), '1000abcdef');
     assert.equal(await page.inputValue('#node-config-input-port'), String(relay.address.port));
+    await page.evaluate(() => RED.tray.close());
+    await page.waitForTimeout(400);
+  });
+
+  it('finds the simulated streamer with Discover and fills the host when it is picked', async () => {
+    await page.evaluate(() => RED.editor.editConfig('', 'wiim-config', 'wiim_cfg'));
+    await page.locator('#node-config-wiim-discover').waitFor({ state: 'visible' });
+    await page.fill('#node-config-input-host', '');
+    await page.click('#node-config-wiim-discover');
+    const list = page.locator('#node-config-wiim-found');
+    await list.locator('option', { hasText: 'Browser test streamer' }).waitFor({ state: 'attached', timeout: 15000 });
+    await page.screenshot({ path: path.join(artifacts, 'discover-wiim.png') });
+    const value = await list.locator('option', { hasText: 'Browser test streamer' }).getAttribute('value');
+    await list.selectOption(value ?? '');
+    assert.equal(await page.inputValue('#node-config-input-host'), '127.0.0.1');
     await page.evaluate(() => RED.tray.close());
     await page.waitForTimeout(400);
   });
