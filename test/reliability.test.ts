@@ -88,6 +88,20 @@ const catcher = [
   { id: 'out', type: 'helper' },
 ];
 
+/** A WiiM and a SONOFF simulator for one describe block, on ephemeral ports. */
+function simulators(name: string): { wiim: WiimSimulator; relay: SonoffSimulator; ports: { wiim: number; sonoff: number } } {
+  const sims = { wiim: new WiimSimulator({ name }), relay: new SonoffSimulator(), ports: { wiim: 0, sonoff: 0 } };
+  before(async () => {
+    sims.ports.wiim = (await sims.wiim.start({ port: 0 })).port;
+    sims.ports.sonoff = (await sims.relay.start({ port: 0 })).port;
+  });
+  after(async () => {
+    await sims.wiim.stop();
+    await sims.relay.stop();
+  });
+  return sims;
+}
+
 describe('reliability', function () {
   this.timeout(60000);
   const problems: string[] = [];
@@ -109,30 +123,20 @@ describe('reliability', function () {
 
   // ------------------------------------------------------------------ faults
   describe('fault matrix', () => {
-    const wiim = new WiimSimulator({ name: 'Faulty' });
-    const relay = new SonoffSimulator();
-    let wport: number;
-    let sport: number;
-
-    before(async () => {
-      ({ port: wport } = await wiim.start({ port: 0 }));
-      ({ port: sport } = await relay.start({ port: 0 }));
-    });
-    after(async () => {
-      await wiim.stop();
-      await relay.stop();
-    });
+    const { wiim, relay, ports } = simulators('Faulty');
+    const wport = () => ports.wiim;
+    const sport = () => ports.sonoff;
 
     async function deploy(): Promise<void> {
       wiim.reset();
       await helper.load(nodes, withTab([
-        wiimCfg('wcfg', wport),
-        wiimCfg('wpin', wport, { fingerprint: wiim.fingerprint }),
+        wiimCfg('wcfg', wport()),
+        wiimCfg('wpin', wport(), { fingerprint: wiim.fingerprint }),
         { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
         { id: 'wcmdpin', type: 'wiim-command', device: 'wpin', command: '', value: '', wires: [['out']] },
         { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: false, wires: [['stout']] },
         { id: 'stout', type: 'helper' },
-        sonoffCfg('scfg', sport),
+        sonoffCfg('scfg', sport()),
         { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
         ...catcher,
       ]));
@@ -410,26 +414,16 @@ describe('reliability', function () {
 
   // ------------------------------------------------------------------ leaks
   describe('deploy and redeploy', () => {
-    const wiim = new WiimSimulator({ name: 'Leak check' });
-    const relay = new SonoffSimulator();
-    let wport: number;
-    let sport: number;
-
-    before(async () => {
-      ({ port: wport } = await wiim.start({ port: 0 }));
-      ({ port: sport } = await relay.start({ port: 0 }));
-    });
-    after(async () => {
-      await wiim.stop();
-      await relay.stop();
-    });
+    const { wiim, relay, ports } = simulators('Leak check');
+    const wport = () => ports.wiim;
+    const sport = () => ports.sonoff;
 
     function flow(i: number): object[] {
       return withTab([
-        wiimCfg('wcfg', wport, { name: `wiim ${i}`, pollPlaying: '0.5', pollIdle: '0.5' }),
+        wiimCfg('wcfg', wport(), { name: `wiim ${i}`, pollPlaying: '0.5', pollIdle: '0.5' }),
         { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
         { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: i % 2 === 0, wires: [[]] },
-        sonoffCfg('scfg', sport, { name: `relay ${i}`, pollInterval: '1' }),
+        sonoffCfg('scfg', sport(), { name: `relay ${i}`, pollInterval: '1' }),
         { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
         { id: 'spulse', type: 'sonoff-pulse', device: 'scfg', outlet: '0', width: '1000', wires: [['out']] },
         { id: 'sota', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: '', wires: [['out']] },
