@@ -54,7 +54,8 @@ export function createSelfSignedCertificate(commonName = 'WiiM Simulator'): Self
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const name = seq(tlv(0x31, seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
   const serial = randomBytes(8);
-  serial[0] &= 0x7f;
+  // a positive INTEGER in minimal form: top bit clear, first byte not zero
+  serial[0] = (serial[0] & 0x7f) | 0x40;
   const now = Date.now();
   const altNames = seq(tlv(0x87, Buffer.from([127, 0, 0, 1])), tlv(0x82, Buffer.from('localhost', 'ascii')));
   const tbs = seq(
