@@ -256,6 +256,34 @@ describe('wiim nodes in Node-RED', function () {
       assert.ok(sim.count('getPlayerStatus') > polls);
     });
 
+    it('in poll mode, refreshes that wait together share one read and one event: no node emits twice', async () => {
+      await helper.load(nodes, withTab([
+        config(port, { pollIdle: '60', pollPlaying: '60' }),
+        { id: 'A', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['outA']] },
+        { id: 'B', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['outB']] },
+        { id: 'outA', type: 'helper' },
+        { id: 'outB', type: 'helper' },
+      ]));
+      const a = collect<Msg>('outA');
+      const b = collect<Msg>('outB');
+      await until(() => a.length === 1 && b.length === 1, 'the first state');
+      await sleep(100);
+      a.length = 0;
+      b.length = 0;
+      const polls = sim.count('getPlayerStatus');
+      sim.faults.latencyMs = 50;
+      node('A').receive({ _tag: 'x' }); // read 1 starts
+      await sleep(10);
+      node('A').receive({ _tag: 'y' }); // these two wait together: read 2
+      node('B').receive({ _tag: 'z' });
+      await until(() => a.length >= 2 && b.length >= 2, 'the outputs');
+      await sleep(300);
+      sim.faults.latencyMs = 0;
+      assert.equal(sim.count('getPlayerStatus') - polls, 2, 'y and z folded into one read');
+      assert.deepEqual(a.map((m) => m._tag), ['x', 'y'], 'A: one output per input');
+      assert.deepEqual(b.map((m) => m._tag), [undefined, 'z'], 'B: the poll of read 1, then its own input');
+    });
+
     it('reports the device offline with its last state, then online again on the same port', async () => {
       sim.playTrack(1);
       sim.state.volume = 44;

@@ -58,7 +58,7 @@ export = function (RED: NodeAPI) {
 
     const onState = (event: WiimStateEvent) => {
       node.status(statusOf(event.state));
-      if (event.requester === node) return; // answered by the input handler
+      if (event.requesters?.has(node)) return; // answered by the input handler
       const wanted = everyPoll ? event.reason !== 'command' : event.changed.length > 0;
       if (wanted) node.send(message({}, event));
     };

@@ -34,8 +34,8 @@ export interface WiimStateEvent {
   /** the raw replies behind this state */
   raw: { player?: Record<string, unknown>; meta?: WiimMeta | null; slaves?: unknown };
   reason: StateReason;
-  /** the user that forced this refresh, if one did */
-  requester?: object;
+  /** the users that forced this refresh (coalesced requests share one read) */
+  requesters?: ReadonlySet<object>;
 }
 
 export interface WiimSessionEvents {
@@ -157,15 +157,30 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     }
   }
 
-  private async poll(reason: StateReason, requester?: object): Promise<WiimStateEvent> {
-    const read = await this.send(
+  /** who asked for the waiting read, and whether any asked for a refresh */
+  private pollRequesters = new Set<object>();
+  private pollReason: StateReason = 'poll';
+
+  /**
+   * One read of the device. Reads that wait together (the timer, a refresh,
+   * the re-poll after a command) coalesce into one request and one event,
+   * which every caller receives and which names every requester.
+   */
+  private poll(reason: StateReason, requester?: object): Promise<WiimStateEvent> {
+    if (requester) this.pollRequesters.add(requester);
+    if (reason === 'refresh') this.pollReason = 'refresh';
+    return this.send(
       async () => {
+        const requesters = this.pollRequesters;
+        const why = this.pollReason;
+        this.pollRequesters = new Set();
+        this.pollReason = 'poll';
         const player = await this.client.playerStatus();
         let meta: WiimMeta | null | undefined;
         let slaves: Awaited<ReturnType<WiimClient['slaveList']>> | undefined;
         const s = player.status;
         const key = `${s.state === 'stopped' ? '' : 'on'}|${s.source}|${s.trackIndex}|${s.title}|${s.artist}|${s.album}`;
-        if (this.metaUsers.size > 0 && (key !== this.metaKey || reason === 'refresh')) {
+        if (this.metaUsers.size > 0 && (key !== this.metaKey || why === 'refresh')) {
           meta = s.state === 'stopped' ? null : await this.client.metaInfo().catch((err: unknown) => softFail(err, null));
           this.metaKey = key;
         }
@@ -174,15 +189,13 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
           this.groupDirty = false;
         }
         this.polls++;
-        return { player, meta, slaves };
+        if (slaves) this.followers = slaves.count;
+        if (meta !== undefined) this.meta = meta;
+        this.lastRaw = { player: player.raw, meta: meta === undefined ? this.lastRaw.meta : meta, slaves: slaves ?? this.lastRaw.slaves };
+        return this.update(this.withExtras(player.status), why, requesters.size > 0 ? requesters : undefined);
       },
       { key: 'poll', probe: true },
     );
-    if (read.slaves) this.followers = read.slaves.count;
-    if (read.meta !== undefined) this.meta = read.meta;
-    const next = this.withExtras(read.player.status);
-    this.lastRaw = { player: read.player.raw, meta: read.meta === undefined ? this.lastRaw.meta : read.meta, slaves: read.slaves ?? this.lastRaw.slaves };
-    return this.update(next, reason, requester);
   }
 
   /** Fills in what getPlayerStatus leaves out: the leader role, and meta (artwork). */
@@ -199,7 +212,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** A reading (or an expected effect) of the device: it is online. */
-  private update(next: Partial<WiimPlayerStatus>, reason: StateReason, requester?: object): WiimStateEvent {
+  private update(next: Partial<WiimPlayerStatus>, reason: StateReason, requesters?: ReadonlySet<object>): WiimStateEvent {
     const prev = this.current;
     const now = Date.now();
     const state: WiimState = { ...prev, ...next, online: true };
@@ -215,7 +228,8 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     }
     this.current = state;
     this.stateAt = now;
-    const event: WiimStateEvent = { state: { ...state }, changed, raw: this.lastRaw, reason, requester };
+    const event: WiimStateEvent = { state: { ...state }, changed, raw: this.lastRaw, reason };
+    if (requesters) event.requesters = requesters;
     this.emit('state', event);
     return event;
   }
