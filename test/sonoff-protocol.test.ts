@@ -407,6 +407,19 @@ describe('sonoff session against the simulator', () => {
     assert.equal(sim.requests.length, before);
   });
 
+  it('refuses what no relay takes before it even reads the family of an unknown device', async () => {
+    await setup(true);
+    await rejectsWith(session.setPulse(0, { pulse: true, width: 700 }), 'argument', undefined, /multiple of 500/);
+    await rejectsWith(session.setPulse(0, { pulse: true, width: -500 }), 'argument');
+    await rejectsWith(session.setSwitch(7, true), 'argument', undefined, /outlet/);
+    await rejectsWith(session.toggle(-1), 'argument', undefined, /outlet/);
+    await rejectsWith(session.setStartup(0, 'sometimes'), 'argument');
+    assert.equal(sim.requests.length, 0, 'not even an info read went out');
+    // a width only a single-channel relay takes is checked once the family is known
+    await rejectsWith(session.setPulse(0, { pulse: true, width: 3_600_000 }), 'argument', undefined, /3599500/);
+    assert.deepEqual(sim.requests.map((r) => r.endpoint), ['info']);
+  });
+
   it('polls info, emits per-outlet changes with source poll, and follows pulse timers', async () => {
     await setup(true, 0.25);
     session.register(user);

@@ -154,8 +154,17 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   // ------------------------------------------------------------ commands
 
+  /**
+   * The device family, read from the device when still unknown; an outlet no
+   * family has (7, -1, "x") is refused before that read goes out.
+   */
+  private familyFor(outlet: unknown): Promise<Family> {
+    checkOutlet(outlet, 'multi');
+    return this.ensureFamily();
+  }
+
   async setSwitch(outlet: unknown, on: boolean): Promise<OutletSnapshot> {
-    const family = await this.ensureFamily();
+    const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
     const req = family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet: o, switch: on }]);
     return this.command(req, { outlets: [{ outlet: o, on }] }, o, `switch:${o}`);
@@ -163,7 +172,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   /** Flips the outlet, from the state known when the command goes out. */
   async toggle(outlet: unknown): Promise<OutletSnapshot> {
-    const family = await this.ensureFamily();
+    const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
     if (this.outletState(o)?.on === undefined) await this.readState('poll');
     await this.ready();
@@ -175,15 +184,17 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   async setStartup(outlet: unknown, value: unknown): Promise<OutletSnapshot> {
-    const family = await this.ensureFamily();
-    const o = checkOutlet(outlet, family);
     const startup: StartupValue = checkStartup(value);
+    const family = await this.familyFor(outlet);
+    const o = checkOutlet(outlet, family);
     const req = family === 'single' ? encodeStartup(startup) : encodeStartups([{ outlet: o, startup }]);
     return this.command(req, { outlets: [{ outlet: o, startup }] }, o, `startup:${o}`);
   }
 
   async setPulse(outlet: unknown, setting: PulseRequest): Promise<OutletSnapshot> {
-    const family = await this.ensureFamily();
+    // the widest range first: a width no relay takes is refused before the family is read
+    if (setting.width !== undefined) checkPulseWidth(setting.width, 'single');
+    const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
     let width = setting.width;
     if (width === undefined) width = this.outletState(o)?.pulseWidth;
