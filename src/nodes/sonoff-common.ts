@@ -1,4 +1,4 @@
-import type { Node, NodeStatus } from 'node-red';
+import type { Node } from 'node-red';
 import { DeviceError } from '../shared/errors';
 import type { Health } from '../sessions/device-session';
 import type { SonoffSession, OutletChange, OutletSnapshot, StateSource } from '../sessions/sonoff-session';
@@ -69,16 +69,6 @@ export function infoPayload(deviceid: string, s: SonoffState): Record<string, un
     bssid: s.bssid,
     rssi: s.rssi,
   };
-}
-
-export function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-/** The status for a failed message: offline vs other errors. */
-export function errorStatus(type: string, err: unknown): NodeStatus {
-  if (err instanceof DeviceError && (err.kind === 'offline' || err.isTransport)) return { fill: 'red', shape: 'ring', text: `${type}.status.offline` };
-  return { fill: 'red', shape: 'ring', text: `${type}.status.error` };
 }
 
 /** Finds the config node; undefined when the node has none. */

@@ -6,8 +6,8 @@ import { encodeOtaFlash } from '../sonoff/codec';
 import { stringSetting } from '../shared/settings';
 import { FirmwareServer, checkImage, loadImage, sha256 } from '../sonoff/ota';
 import type { SonoffSession } from '../sessions/sonoff-session';
-import { configOf, errorStatus, toError, type SonoffUser } from './sonoff-common';
-import type { Done, Send } from './handler-types';
+import { configOf, type SonoffUser } from './sonoff-common';
+import { errorStatus, toError, type Done, type Send } from './node-util';
 
 interface SonoffOtaDef extends NodeDef {
   device?: string;

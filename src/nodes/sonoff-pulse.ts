@@ -3,8 +3,8 @@ import { argumentError } from '../shared/errors';
 import { numberSetting, optionalNumberSetting } from '../shared/settings';
 import { toOnOff } from '../sonoff/codec';
 import type { PulseRequest } from '../sessions/sonoff-session';
-import { configOf, errorStatus, metaOfSnapshot, toError, type SonoffUser } from './sonoff-common';
-import type { Done, Send } from './handler-types';
+import { configOf, metaOfSnapshot, type SonoffUser } from './sonoff-common';
+import { errorStatus, toError, type Done, type Send } from './node-util';
 
 interface SonoffPulseDef extends NodeDef {
   device?: string;

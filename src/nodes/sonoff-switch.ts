@@ -3,8 +3,8 @@ import { argumentError } from '../shared/errors';
 import { numberSetting } from '../shared/settings';
 import { toOnOff } from '../sonoff/codec';
 import type { OutletChange, OutletSnapshot } from '../sessions/sonoff-session';
-import { configOf, errorStatus, infoPayload, metaOfSnapshot, sonoffMeta, toError, type SonoffConfigNode, type SonoffUser } from './sonoff-common';
-import type { Done, Send } from './handler-types';
+import { configOf, infoPayload, metaOfSnapshot, sonoffMeta, type SonoffConfigNode, type SonoffUser } from './sonoff-common';
+import { errorStatus, toError, type Done, type Send } from './node-util';
 
 interface SonoffSwitchDef extends NodeDef {
   device?: string;

@@ -3,7 +3,7 @@ import { DeviceError } from '../shared/errors';
 import { stringSetting } from '../shared/settings';
 import type { Health } from '../sessions/device-session';
 import { resolveCommand, type WiimConfigNode, type WiimUser } from './wiim-shared';
-import type { Done, Send } from './handler-types';
+import { errorStatus, toError, type Done, type Send } from './node-util';
 
 /**
  * wiim-command: one command per message. The command is the node's setting,
@@ -72,9 +72,8 @@ export = function (RED: NodeAPI) {
       }
       function fail(err: unknown) {
         (msg as NodeMessage & { wiim?: unknown }).wiim = { command };
-        const e = err instanceof Error ? err : new Error(String(err));
-        node.status(e instanceof DeviceError && e.kind === 'offline' ? STATUS.offline : STATUS.error);
-        done(e);
+        node.status(errorStatus('wiim-command', err));
+        done(toError(err));
       }
     });
 

@@ -3,7 +3,7 @@ import { DeviceError } from '../shared/errors';
 import type { Health } from '../sessions/device-session';
 import type { WiimSession, WiimState, WiimStateEvent } from '../sessions/wiim-session';
 import type { WiimConfigNode, WiimUser } from './wiim-shared';
-import type { Done, Send } from './handler-types';
+import { errorStatus, toError, type Done, type Send } from './node-util';
 
 /**
  * wiim-status: the device's state, on change or on every poll. The session
@@ -93,8 +93,8 @@ export = function (RED: NodeAPI) {
           done();
         },
         (err: unknown) => {
-          node.status(err instanceof DeviceError && err.isTransport ? STATUS.offline : STATUS.error);
-          done(err instanceof Error ? err : new Error(String(err)));
+          node.status(errorStatus('wiim-status', err));
+          done(toError(err));
         },
       );
     });

@@ -201,8 +201,3 @@ export function openSession<S extends ListedSession>(runtime: object, id: string
   });
   return session;
 }
-
-/** The open sessions of a runtime (tests and the benchmark read it). */
-export function openSessions(runtime: object): unknown[] {
-  return [...(registries.get(runtime)?.values() ?? [])];
-}

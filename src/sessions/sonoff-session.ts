@@ -27,7 +27,7 @@ import {
 } from '../sonoff/codec';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
 import { acquireSonoffWatcher, deviceidOf, type WatcherLease } from '../sonoff/discovery';
-import { DeviceSession, openSession, openSessions, type SessionEvents } from './device-session';
+import { DeviceSession, openSession, type SessionEvents } from './device-session';
 
 export type StateSource = 'command' | 'push' | 'poll';
 export type SonoffModel = 'auto' | 'single' | 'multi';
@@ -159,7 +159,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
    * family has (7, -1, "x") is refused before that read goes out.
    */
   private familyFor(outlet: unknown): Promise<Family> {
-    checkOutlet(outlet, 'multi');
+    if (this.family === undefined) checkOutlet(outlet, 'multi');
     return this.ensureFamily();
   }
 
@@ -192,8 +192,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   async setPulse(outlet: unknown, setting: PulseRequest): Promise<OutletSnapshot> {
-    // the widest range first: a width no relay takes is refused before the family is read
-    if (setting.width !== undefined) checkPulseWidth(setting.width, 'single');
+    // family unknown: a width no relay takes is refused before the family is read
+    if (setting.width !== undefined && this.family === undefined) checkPulseWidth(setting.width, 'single');
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
     let width = setting.width;
@@ -454,9 +454,4 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 /** The session of sonoff-config `id` in one runtime (see openSession). */
 export function openSonoffSession(runtime: object, id: string, options: SonoffSessionOptions): SonoffSession {
   return openSession(runtime, id, () => new SonoffSession(options));
-}
-
-/** Open SONOFF sessions of a runtime (tests read it). */
-export function sonoffSessions(runtime: object): SonoffSession[] {
-  return openSessions(runtime).filter((s): s is SonoffSession => s instanceof SonoffSession);
 }

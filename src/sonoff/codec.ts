@@ -25,8 +25,6 @@ export type Endpoint =
   | 'ota_flash'
   | 'info';
 
-export const ENDPOINTS: readonly Endpoint[] = ['switch', 'startup', 'pulse', 'switches', 'startups', 'pulses', 'signal_strength', 'wifi', 'ota_unlock', 'ota_flash', 'info'];
-
 export interface SonoffRequest {
   endpoint: Endpoint;
   data: Record<string, unknown>;
