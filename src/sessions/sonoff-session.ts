@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { DeviceError } from '../shared/errors';
 import type { DiscoveredService } from '../shared/mdns';
 import {
@@ -26,6 +28,7 @@ import {
   type StartupValue,
 } from '../sonoff/codec';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
+import { FirmwareServer, checkImage, sha256 } from '../sonoff/ota';
 import { acquireSonoffWatcher, deviceidOf, type WatcherLease } from '../sonoff/discovery';
 import { DeviceSession, openSession, type SessionEvents } from './device-session';
 
@@ -104,6 +107,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private familyRead: Promise<SonoffState> | undefined;
   private pending: SonoffState | undefined;
   private readonly addressWaiters = new Set<(err?: DeviceError) => void>();
+  /** firmware servers of flashes under way, closed with the session */
+  private readonly firmwareServers = new Set<FirmwareServer>();
   private readonly onUp = (s: DiscoveredService) => this.onService(s);
   private readonly onUpdate = (s: DiscoveredService) => this.onService(s);
   private readonly onDown = (s: DiscoveredService) => this.onWithdrawn(s);
@@ -256,6 +261,69 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.send(() => this.client.request(req, timeoutMs ?? 120_000));
   }
 
+  /**
+   * Flashes a local image: checks it (size, header, DOUT, the expected
+   * SHA-256 if given), serves it once to the relay's address only, and runs
+   * info → ota_unlock → ota_flash. `onProgress` gets the percentage served.
+   */
+  async flashImage(image: Buffer, options: { expectedSha256?: string; onProgress?: (percent: number) => void } = {}): Promise<FlashResult> {
+    checkImage(image);
+    const digest = sha256(image);
+    const expected = options.expectedSha256?.toLowerCase();
+    if (expected && expected !== digest) throw new DeviceError('argument', `the image's SHA-256 ${digest} does not match the sha256 setting ${expected}`);
+    const address = await this.deviceAddress();
+    let lastPercent = -1;
+    const server = new FirmwareServer({
+      image,
+      allow: address,
+      onProgress: (bytes, total) => {
+        const percent = Math.min(100, Math.floor((bytes * 100) / total));
+        if (percent === lastPercent) return;
+        lastPercent = percent;
+        options.onProgress?.(percent);
+      },
+    });
+    this.firmwareServers.add(server);
+    try {
+      const url = await server.start();
+      await this.otaUnlock();
+      await this.otaFlash(url, digest);
+    } finally {
+      this.firmwareServers.delete(server);
+      await server.close();
+    }
+    return this.flashed({ status: 'done', bytes: image.length, sha256: digest });
+  }
+
+  /** Flashes an image from the user's own HTTP server: info → ota_unlock → ota_flash. */
+  async flashUrl(url: unknown, digest: unknown): Promise<FlashResult> {
+    // refuse a bad URL or hash before the relay is unlocked for a flash that cannot happen
+    const req = encodeOtaFlash(url, digest);
+    await this.readState('poll');
+    await this.otaUnlock();
+    await this.otaFlash(String(url), String(digest));
+    return this.flashed({ status: 'done', bytes: null, sha256: String((req.data as { sha256sum: string }).sha256sum) });
+  }
+
+  /** The new firmware version, if the relay answers before it restarts. */
+  private async flashed(result: FlashResult): Promise<FlashResult> {
+    const fw = await this.readState('poll').then(
+      (s) => s.fwVersion,
+      () => undefined,
+    );
+    if (fw) result.fwVersion = fw;
+    return result;
+  }
+
+  /** The relay's IPv4 address (the firmware server admits it alone); `info` first proves it answers. */
+  private async deviceAddress(): Promise<string> {
+    await this.readState('poll');
+    const host = this.address?.host;
+    if (!host) throw new DeviceError('offline', 'the device address is not known');
+    if (isIP(host)) return host;
+    return (await lookup(host, { family: 4 })).address;
+  }
+
   // ------------------------------------------------------------ internals
 
   protected describe(): string {
@@ -297,6 +365,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   protected async dispose(): Promise<void> {
+    await Promise.all([...this.firmwareServers].map((f) => f.close()));
     await this.client.close();
   }
 
@@ -452,6 +521,15 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 // ------------------------------------------------------------ registry
 
 /** The session of sonoff-config `id` in one runtime (see openSession). */
+/** The one output of sonoff-ota. */
+export interface FlashResult {
+  status: 'done';
+  /** null for {url, sha256}: the image never passes through us */
+  bytes: number | null;
+  sha256: string;
+  fwVersion?: string;
+}
+
 export function openSonoffSession(runtime: object, id: string, options: SonoffSessionOptions): SonoffSession {
   return openSession(runtime, id, () => new SonoffSession(options));
 }
