@@ -50,8 +50,6 @@ const POSITION_TOLERANCE_S = 3;
 /** How often (in polls) the leader's follower list is read. */
 const GROUP_EVERY = 6;
 
-const SOURCE_OF_COMMAND: Record<string, string> = { 'line-in': 'line-in', aux: 'line-in', 'line-in2': 'line-in2', bluetooth: 'bluetooth', bt: 'bluetooth', optical: 'optical', coaxial: 'coaxial', 'co-axial': 'coaxial', udisk: 'usb', usb: 'usb', wifi: 'wifi', hdmi: 'hdmi', 'usb-dac': 'usb-dac' };
-
 export class WiimSession extends DeviceSession<WiimSessionEvents> {
   readonly client: WiimClient;
   readonly name: string;
@@ -303,7 +301,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
       case 'preset':
         return { state: 'loading' };
       case 'source':
-        return { source: SOURCE_OF_COMMAND[applied as string] ?? (applied as string) };
+        return { source: applied as string };
       case 'join':
         this.groupDirty = true;
         return { group: 'follower' };

@@ -89,20 +89,24 @@ export function modeToLoop(repeat: Repeat, shuffle: boolean): number {
 }
 
 /** `source` names accepted by the command, and what setPlayerCmd:switchmode takes. */
-export const SOURCE_MODES: Readonly<Record<string, string>> = {
-  'line-in': 'line-in',
-  aux: 'line-in',
-  'line-in2': 'line-in2',
-  bluetooth: 'bluetooth',
-  bt: 'bluetooth',
-  optical: 'optical',
-  coaxial: 'co-axial',
-  'co-axial': 'co-axial',
-  udisk: 'udisk',
-  usb: 'udisk',
-  wifi: 'wifi',
-  hdmi: 'HDMI',
-  'usb-dac': 'PCUSB',
+/**
+ * `source` names a user may give: the mode string switchmode takes, and the
+ * name wiim-status reports for that input once the device has switched.
+ */
+export const SOURCE_MODES: Readonly<Record<string, { mode: string; source: string }>> = {
+  'line-in': { mode: 'line-in', source: 'line-in' },
+  aux: { mode: 'line-in', source: 'line-in' },
+  'line-in2': { mode: 'line-in2', source: 'line-in2' },
+  bluetooth: { mode: 'bluetooth', source: 'bluetooth' },
+  bt: { mode: 'bluetooth', source: 'bluetooth' },
+  optical: { mode: 'optical', source: 'optical' },
+  coaxial: { mode: 'co-axial', source: 'coaxial' },
+  'co-axial': { mode: 'co-axial', source: 'coaxial' },
+  udisk: { mode: 'udisk', source: 'usb' },
+  usb: { mode: 'udisk', source: 'usb' },
+  wifi: { mode: 'wifi', source: 'wifi' },
+  hdmi: { mode: 'HDMI', source: 'hdmi' },
+  'usb-dac': { mode: 'PCUSB', source: 'usb-dac' },
 };
 
 /** Facts about the device that some commands need before they can be encoded. */
@@ -424,9 +428,10 @@ export function prepareCommand(command: string, value: unknown): PreparedCommand
       return eq(value);
     case 'source': {
       const s = text(value, 'source').toLowerCase();
-      const mode = SOURCE_MODES[s];
-      if (!mode) throw argumentError(`source must be one of ${Object.keys(SOURCE_MODES).join(', ')}, got ${describe(value)}`);
-      return fixed('source', `setPlayerCmd:switchmode:${enc(mode)}`, 'ack', s);
+      const known = SOURCE_MODES[s];
+      if (!known) throw argumentError(`source must be one of ${Object.keys(SOURCE_MODES).join(', ')}, got ${describe(value)}`);
+      // applied: the source name the status will report
+      return fixed('source', `setPlayerCmd:switchmode:${enc(known.mode)}`, 'ack', known.source);
     }
     case 'preset': {
       const n = integer(value, 'preset', 1, 99);
