@@ -1,4 +1,5 @@
 import { DeviceError, argumentError } from '../shared/errors';
+import { optionalNumberSetting } from '../shared/settings';
 
 /**
  * SONOFF DIY protocol, pure functions: request bodies for every endpoint of
@@ -99,9 +100,9 @@ export function pulseMaxMs(family: Family): number {
 }
 
 export function checkPulseWidth(width: unknown, family: Family): number {
-  const n = typeof width === 'string' && width.trim() !== '' ? Number(width) : width;
+  const n = optionalNumberSetting(width);
   const max = pulseMaxMs(family);
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < PULSE_MIN_MS || n > max || n % PULSE_STEP_MS !== 0) {
+  if (n === undefined || !Number.isInteger(n) || n < PULSE_MIN_MS || n > max || n % PULSE_STEP_MS !== 0) {
     throw argumentError(`pulse width must be a multiple of 500 ms from 500 to ${max} ms on a ${family}-channel device, not ${JSON.stringify(width)}`);
   }
   return n;

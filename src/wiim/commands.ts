@@ -1,4 +1,5 @@
 import { argumentError } from '../shared/errors';
+import { optionalNumberSetting } from '../shared/settings';
 
 /**
  * The wiim-command commands: validation of their arguments and their
@@ -160,17 +161,8 @@ function describe(value: unknown): string {
 }
 
 /** A finite number from a number or a numeric string; undefined otherwise. */
-function toNumber(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value === 'string' && value.trim() !== '') {
-    const n = Number(value.trim());
-    return Number.isFinite(n) ? n : undefined;
-  }
-  return undefined;
-}
-
 function integer(value: unknown, what: string, min: number, max: number): number {
-  const n = toNumber(value);
+  const n = optionalNumberSetting(value);
   if (n === undefined || !Number.isInteger(n)) throw argumentError(`${what} must be a whole number from ${min} to ${max}, got ${describe(value)}`);
   if (n < min || n > max) throw argumentError(`${what} must be from ${min} to ${max}, got ${n}`);
   return n;
@@ -243,7 +235,7 @@ function volume(value: unknown): PreparedCommand {
       },
     };
   }
-  const n = toNumber(value);
+  const n = optionalNumberSetting(value);
   if (n === undefined || !Number.isInteger(n)) throw argumentError(`volume must be a whole number from 0 to 100 or a step like "+5"/"-5", got ${describe(value)}`);
   if (n < 0 || n > 100) throw argumentError(`volume must be from 0 to 100, got ${n}`);
   return fixed('volume', `setPlayerCmd:vol:${n}`, 'ack', n);
@@ -301,7 +293,7 @@ function repeat(value: unknown): PreparedCommand {
 }
 
 function seek(value: unknown): PreparedCommand {
-  const n = toNumber(value);
+  const n = optionalNumberSetting(value);
   if (n === undefined || n < 0) throw argumentError(`seek takes a position in seconds (0 or more), got ${describe(value)}`);
   const s = Math.floor(n);
   return {
