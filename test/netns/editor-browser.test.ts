@@ -11,7 +11,7 @@ import { until } from '../helpers/runtime';
 // Runs inside the private network namespace: the relay is found by mDNS.
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { startNodeRed } = require('../../../scripts/node-red-instance.js') as {
-  startNodeRed(o: object): Promise<{ url: string; stop(): Promise<void>; output: string }>;
+  startNodeRed(o: object): Promise<{ url: string; port: number; stop(): Promise<void>; output: string }>;
 };
 const { exampleFiles, loadFlows } = require('../../../scripts/examples.js') as {
   exampleFiles(o: { dashboard: boolean }): string[];
@@ -57,7 +57,9 @@ describe('the editor in a real browser', function () {
       wiim: { host: '127.0.0.1', port: String(w.port), protocol: 'https' },
       sonoff: { host: '', port: '8081', pollInterval: '0' },
     });
-    nr = await startNodeRed({ quiet: true, flows, extraModules: ['@flowfuse/node-red-dashboard'] });
+    // the editor under /admin/: Discover and Test connection must use relative URLs
+    nr = await startNodeRed({ quiet: true, flows, httpAdminRoot: '/admin', extraModules: ['@flowfuse/node-red-dashboard'] });
+    assert.match(nr.url, /\/admin\/$/);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
@@ -169,7 +171,7 @@ describe('the editor in a real browser', function () {
 
   it('shows the relay state on the dashboard change when the physical button is pressed', async () => {
     const dash = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    await dash.goto(`${nr.url}dashboard`);
+    await dash.goto(`http://127.0.0.1:${nr.port}/dashboard`);
     const input = dash.locator('.nrdb-ui-switch input[type="checkbox"], .v-switch input[type="checkbox"]').first();
     await input.waitFor({ state: 'attached', timeout: 30000 });
     const before = await input.isChecked();
@@ -190,7 +192,7 @@ describe('the editor in a real browser', function () {
   it('drives the streamer from the dashboard: Next shows the new title, the source drop-down switches the input', async () => {
     wiim.setStatus('play');
     const dash = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    await dash.goto(`${nr.url}dashboard`);
+    await dash.goto(`http://127.0.0.1:${nr.port}/dashboard`);
     await dash.getByText(wiim.track.title, { exact: true }).waitFor({ timeout: 15000 });
     const index = wiim.state.trackIndex;
     await dash.getByRole('button', { name: 'Next' }).click();
