@@ -377,6 +377,15 @@ describe('sonoff session against the simulator', () => {
     for (let i = 1; i < at.length; i++) assert.ok(at[i] - at[i - 1] >= 200, `gap ${i}: ${at[i] - at[i - 1]} ms`);
   });
 
+  it('keeps one connection for requests 200 ms apart to a relay that keeps idle ones for 2 s', async () => {
+    await setup(false);
+    await session.setSwitch(0, true);
+    await session.setSwitch(0, false);
+    await session.signalStrength();
+    assert.equal(sim.requests.length, 4); // the first info learns the family
+    assert.equal(sim.connectionsAccepted, 1);
+  });
+
   it('coalesces a burst of switch commands: fewer requests, the last value wins, every caller gets the confirmed state', async () => {
     await setup(true);
     await session.readState();

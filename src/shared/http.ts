@@ -26,6 +26,9 @@ export function createDeviceAgent(options: DeviceAgentOptions = {}): Agent {
     pipelining: 1,
     keepAliveTimeout: options.keepAliveMs ?? 1000,
     keepAliveMaxTimeout: options.keepAliveMs ?? 1000,
+    // undici takes 2 s off a server's Keep-Alive hint; a relay that says
+    // "timeout=2" would then get a new connection for every request
+    keepAliveTimeoutThreshold: 1000,
     connect: options.connect ?? { ...options.tls },
   });
 }
@@ -60,29 +63,59 @@ export async function deviceRequest(dispatcher: Dispatcher, req: DeviceRequest):
   }
 }
 
-async function attempt(dispatcher: Dispatcher, req: DeviceRequest): Promise<DeviceReply> {
-  const signal = AbortSignal.timeout(req.timeoutMs);
-  const res = await dispatcher.request({
-    origin: req.origin,
-    path: req.path,
-    method: req.method ?? 'GET',
-    body: req.body,
-    headers: req.headers,
-    signal,
-    headersTimeout: req.timeoutMs,
-    bodyTimeout: req.timeoutMs,
+/**
+ * One request through undici's dispatch API with a handler that gathers the
+ * body itself: device replies are a few hundred bytes, and a body stream per
+ * reply (what `request()` builds) costs more than the round trip on loopback.
+ */
+function attempt(dispatcher: Dispatcher, req: DeviceRequest): Promise<DeviceReply> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let status = 0;
+    let controller: Dispatcher.DispatchController | undefined;
+    let settled = false;
+    const settle = (err: unknown, reply?: DeviceReply) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      if (reply) resolve(reply);
+      else reject(err);
+    };
+    const fail = (err: Error) => {
+      controller?.abort(err);
+      settle(err);
+    };
+    // the whole request, so that a reply dripping in byte by byte cannot outlive it
+    const deadline = setTimeout(() => fail(new DeviceError('timeout', `no answer from ${hostOf(req.origin)} within ${req.timeoutMs} ms`)), req.timeoutMs);
+    dispatcher.dispatch(
+      { origin: req.origin, path: req.path, method: req.method ?? 'GET', body: req.body, headers: req.headers, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs },
+      {
+        onRequestStart(c) {
+          controller = c;
+          if (settled) c.abort(new DeviceError('closed', 'the request was given up before it was sent'));
+        },
+        onResponseStart(_c, statusCode) {
+          status = statusCode;
+        },
+        onResponseData(_c, chunk) {
+          size += chunk.length;
+          if (size > MAX_REPLY_BYTES) fail(new DeviceError('protocol', `reply from ${req.origin} is larger than ${MAX_REPLY_BYTES} bytes`));
+          else chunks.push(chunk);
+        },
+        onResponseEnd() {
+          settle(undefined, { status, body: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8') });
+        },
+        onResponseError(_c, err) {
+          settle(err);
+        },
+      },
+    );
   });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_REPLY_BYTES) {
-      res.body.destroy();
-      throw new DeviceError('protocol', `reply from ${req.origin} is larger than ${MAX_REPLY_BYTES} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return { status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') };
+}
+
+function hostOf(origin: string): string {
+  return origin.replace(/^[a-z]+:\/\//, '');
 }
 
 interface SocketInfo {
@@ -108,10 +141,9 @@ function isUnreadRequestOnStaleSocket(err: unknown): boolean {
 
 function describe(err: unknown, req: DeviceRequest): DeviceError {
   if (err instanceof DeviceError) return err;
-  const where = req.origin.replace(/^[a-z]+:\/\//, '');
-  const name = (err as { name?: string } | null)?.name;
+  const where = hostOf(req.origin);
   const code = errorCode(err);
-  if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new DeviceError('timeout', `no answer from ${where} within ${req.timeoutMs} ms`, { cause: err });
   }
   const message = (err as { message?: string } | null)?.message ?? String(err);

@@ -121,6 +121,8 @@ export class SonoffSimulator {
   private port = 0;
   private server: http.Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** TCP connections accepted so far (a client that reuses its connection opens few) */
+  connectionsAccepted = 0;
   private readonly pulseTimers = new Map<number, NodeJS.Timeout>();
   private readonly advertiser = new MdnsAdvertiser(() => ({ service: SERVICE, instance: this.instanceName, host: this.host, port: this.port, txt: this.txtEntries() }));
   private offline = false;
@@ -269,6 +271,7 @@ export class SonoffSimulator {
     const server = http.createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 2000;
     server.on('connection', (s: Socket) => {
+      this.connectionsAccepted++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
