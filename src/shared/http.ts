@@ -1,18 +1,18 @@
-import { Agent, type Dispatcher } from 'undici';
+import { Client, type Dispatcher } from 'undici';
 import type { ConnectionOptions } from 'node:tls';
 import { DeviceError } from './errors';
 
 /**
- * The HTTP transport both device families share: one undici Agent per
- * device, an overall deadline per request (a slow-drip reply cannot outlive
- * it), errors turned into DeviceErrors a person can read, and one retry on a
+ * The HTTP transport both device families share: one connection per device,
+ * an overall deadline per request (a slow-drip reply cannot outlive it),
+ * errors turned into DeviceErrors a person can read, and one retry on a
  * fresh connection when a kept-alive connection turns out to be closed.
  */
-export interface DeviceAgentOptions {
+export interface DeviceConnectionOptions {
   /** TLS settings for this device only (self-signed certificates, pinning) */
   tls?: ConnectionOptions;
   /** a custom connector (certificate pinning); overrides `tls` */
-  connect?: Agent.Options['connect'];
+  connect?: Client.Options['connect'];
   /**
    * Devices drop idle connections after 2 to 3 s; closing ours first keeps
    * us from writing into a socket the device is about to close.
@@ -20,17 +20,47 @@ export interface DeviceAgentOptions {
   keepAliveMs?: number;
 }
 
-export function createDeviceAgent(options: DeviceAgentOptions = {}): Agent {
-  return new Agent({
-    connections: 1,
-    pipelining: 1,
-    keepAliveTimeout: options.keepAliveMs ?? 1000,
-    keepAliveMaxTimeout: options.keepAliveMs ?? 1000,
-    // undici takes 2 s off a server's Keep-Alive hint; a relay that says
-    // "timeout=2" would then get a new connection for every request
-    keepAliveTimeoutThreshold: 1000,
-    connect: options.connect ?? { ...options.tls },
-  });
+/**
+ * One device's connection: one undici Client, for the origin in use, that
+ * reconnects by itself when a request finds its socket closed. undici's Agent
+ * would throw its Client away each time the socket closes and build a new one
+ * for the next request: for a device polled every few seconds, one per poll.
+ * A request to another origin (a relay that moved, WiiM's port detection)
+ * closes the Client of the old one.
+ */
+export class DeviceConnection {
+  private readonly options: Client.Options;
+  private client: Client | undefined;
+  private origin = '';
+
+  constructor(options: DeviceConnectionOptions = {}) {
+    this.options = {
+      pipelining: 1,
+      keepAliveTimeout: options.keepAliveMs ?? 1000,
+      keepAliveMaxTimeout: options.keepAliveMs ?? 1000,
+      // undici takes 2 s off a server's Keep-Alive hint; a relay that says
+      // "timeout=2" would then get a new connection for every request
+      keepAliveTimeoutThreshold: 1000,
+      connect: options.connect ?? { ...options.tls },
+    };
+  }
+
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const origin = String(options.origin);
+    if (!this.client || origin !== this.origin) {
+      void this.client?.close().catch(() => undefined);
+      this.client = new Client(origin, this.options);
+      this.origin = origin;
+    }
+    return this.client.dispatch(options, handler);
+  }
+
+  /** Closes the connection for good; a request still running is cut off. */
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    await client?.destroy().catch(() => undefined);
+  }
 }
 
 export interface DeviceRequest {
@@ -52,7 +82,7 @@ const MAX_REPLY_BYTES = 1 << 20;
 
 const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
-export async function deviceRequest(dispatcher: Dispatcher, req: DeviceRequest): Promise<DeviceReply> {
+export async function deviceRequest(dispatcher: DeviceConnection, req: DeviceRequest): Promise<DeviceReply> {
   try {
     return await attempt(dispatcher, req);
   } catch (err) {
@@ -68,7 +98,7 @@ export async function deviceRequest(dispatcher: Dispatcher, req: DeviceRequest):
  * body itself: device replies are a few hundred bytes, and a body stream per
  * reply (what `request()` builds) costs more than the round trip on loopback.
  */
-function attempt(dispatcher: Dispatcher, req: DeviceRequest): Promise<DeviceReply> {
+function attempt(dispatcher: DeviceConnection, req: DeviceRequest): Promise<DeviceReply> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -1,6 +1,5 @@
-import type { Agent } from 'undici';
 import { DeviceError } from '../shared/errors';
-import { createDeviceAgent, deviceRequest } from '../shared/http';
+import { DeviceConnection, deviceRequest } from '../shared/http';
 import {
   encodeInfo,
   encodeOtaFlash,
@@ -35,7 +34,7 @@ export interface SonoffClientOptions {
 }
 
 /**
- * One SONOFF DIY device over HTTP: one undici Agent, `POST /zeroconf/<endpoint>`
+ * One SONOFF DIY device over HTTP: one connection, `POST /zeroconf/<endpoint>`
  * with `{deviceid, data}`.
  *
  * deviceid rule: firmware 3.7.6 and later needs the deviceid filled in, so it
@@ -53,7 +52,7 @@ export class SonoffClient {
   private host: string;
   private port: number;
   private readonly timeoutMs: number;
-  private readonly agent: Agent;
+  private readonly connection = new DeviceConnection();
   private sendBlank = false;
   private closed = false;
 
@@ -62,7 +61,6 @@ export class SonoffClient {
     this.host = options.host;
     this.port = options.port ?? DEFAULT_SONOFF_PORT;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.agent = createDeviceAgent();
   }
 
   get origin(): string {
@@ -79,7 +77,7 @@ export class SonoffClient {
     return this.sendBlank;
   }
 
-  /** The device moved (mDNS): the same agent serves the new origin. */
+  /** The device moved (mDNS): the next request goes to the new origin. */
   setAddress(host: string, port: number): void {
     this.host = host;
     this.port = port;
@@ -105,7 +103,7 @@ export class SonoffClient {
   }
 
   private async post(req: SonoffRequest, deviceid: string, timeoutMs?: number): Promise<SonoffReply> {
-    const reply = await deviceRequest(this.agent, {
+    const reply = await deviceRequest(this.connection, {
       origin: this.origin,
       path: `/zeroconf/${req.endpoint}`,
       method: 'POST',
@@ -164,6 +162,6 @@ export class SonoffClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.agent.close().catch(() => this.agent.destroy());
+    await this.connection.close();
   }
 }

@@ -1,7 +1,7 @@
-import { createSecureContext, type TLSSocket } from 'node:tls';
-import { buildConnector, type Agent } from 'undici';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { buildConnector } from 'undici';
 import { argumentError, DeviceError } from '../shared/errors';
-import { createDeviceAgent, deviceRequest } from '../shared/http';
+import { DeviceConnection, deviceRequest } from '../shared/http';
 import { prepareCommand, type CommandContext, type PreparedCommand, type WiimCommandName } from './commands';
 import {
   parseEqList,
@@ -19,7 +19,7 @@ import {
 } from './parse';
 
 /**
- * One WiiM / LinkPlay device over its HTTP API: one undici Agent for this
+ * One WiiM / LinkPlay device over its HTTP API: one connection for this
  * device only (it accepts the device's self-signed certificate, and nothing
  * else in the process is affected), an optional pinned certificate
  * fingerprint, protocol and port detection, and relaxed TLS for old firmware,
@@ -83,14 +83,29 @@ function isHandshakeFailure(err: DeviceError): boolean {
   return code === 'EPROTO' && /handshake|version|cipher|protocol|too small/i.test(err.message);
 }
 
+const tlsContexts: { strict?: SecureContext; relaxed?: SecureContext } = {};
+
+/**
+ * The TLS context of every WiiM connection in the process, strict or relaxed.
+ * Without one given, each new connection (each poll after the 1 s keep-alive)
+ * builds its own: about a sixth of Node-RED's busy time with 100 devices. And
+ * each context holds some 20 KB of native memory, so the devices share two
+ * rather than have one each; a context keeps no state of a device.
+ */
+function tlsContext(relaxed: boolean): SecureContext {
+  const kind = relaxed ? 'relaxed' : 'strict';
+  tlsContexts[kind] ??= createSecureContext(relaxed ? { minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' } : {});
+  return tlsContexts[kind];
+}
+
 export class WiimClient {
   readonly host: string;
   readonly timeoutMs: number;
   private readonly candidates: readonly WiimEndpoint[];
   private readonly pin: string | undefined;
   private readonly keepAliveMs: number;
-  private readonly strict: Agent;
-  private relaxedAgent: Agent | undefined;
+  private readonly strict: DeviceConnection;
+  private relaxedConnection: DeviceConnection | undefined;
   private relaxed = false;
   private found: WiimEndpoint | undefined;
   private closed = false;
@@ -113,7 +128,7 @@ export class WiimClient {
     else if (port) this.candidates = [{ protocol: 'https', port }, { protocol: 'http', port }];
     else this.candidates = options.candidates && options.candidates.length > 0 ? options.candidates : AUTO_ENDPOINTS;
     if (this.candidates.length === 1) this.found = this.candidates[0];
-    this.strict = this.agent(false);
+    this.strict = this.connection(false);
   }
 
   /** The endpoint in use, once known. */
@@ -126,17 +141,14 @@ export class WiimClient {
     return this.relaxed;
   }
 
-  private agent(relaxed: boolean): Agent {
+  private connection(relaxed: boolean): DeviceConnection {
     const base = buildConnector({
-      // the device's own self-signed certificate; this agent talks to this device only
+      // the device's own self-signed certificate; this connection goes to this device only
       rejectUnauthorized: false,
       // a resumed session would skip the certificate we check below
       maxCachedSessions: this.pin ? 0 : undefined,
       timeout: this.timeoutMs,
-      // one TLS context per agent: without it every new connection (each poll
-      // after the 1 s keep-alive) builds its own, about a sixth of Node-RED's
-      // busy time with 100 devices (CPU profile of the scale benchmark)
-      secureContext: createSecureContext(relaxed ? { minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+      secureContext: tlsContext(relaxed),
     });
     const pin = this.pin;
     const host = this.host;
@@ -155,22 +167,22 @@ export class WiimClient {
         cb(null, socket);
       });
     };
-    return createDeviceAgent({ connect, keepAliveMs: this.keepAliveMs });
+    return new DeviceConnection({ connect, keepAliveMs: this.keepAliveMs });
   }
 
   private async attempt(ep: WiimEndpoint, request: string, timeoutMs: number): Promise<string> {
     const origin = `${ep.protocol}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${ep.port}`;
     const path = `/httpapi.asp?command=${request}`;
-    const go = (agent: Agent) => deviceRequest(agent, { origin, path, timeoutMs });
+    const go = (connection: DeviceConnection) => deviceRequest(connection, { origin, path, timeoutMs });
     let reply;
     if (ep.protocol === 'https' && this.relaxed) {
-      reply = await go(this.relaxedTlsAgent());
+      reply = await go(this.relaxedTlsConnection());
     } else {
       try {
         reply = await go(this.strict);
       } catch (err) {
         if (!(ep.protocol === 'https' && err instanceof DeviceError && isHandshakeFailure(err))) throw err;
-        reply = await go(this.relaxedTlsAgent());
+        reply = await go(this.relaxedTlsConnection());
         this.relaxed = true;
       }
     }
@@ -180,9 +192,9 @@ export class WiimClient {
     return reply.body;
   }
 
-  private relaxedTlsAgent(): Agent {
-    if (!this.relaxedAgent) this.relaxedAgent = this.agent(true);
-    return this.relaxedAgent;
+  private relaxedTlsConnection(): DeviceConnection {
+    this.relaxedConnection ??= this.connection(true);
+    return this.relaxedConnection;
   }
 
   /**
@@ -275,8 +287,7 @@ export class WiimClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const agents = [this.strict, this.relaxedAgent].filter((a): a is Agent => a !== undefined);
-    await Promise.all(agents.map((a) => a.destroy().catch(() => undefined)));
+    await Promise.all([this.strict.close(), this.relaxedConnection?.close()]);
   }
 }
 
