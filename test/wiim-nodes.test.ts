@@ -6,7 +6,8 @@ import wiimStatus from '../src/nodes/wiim-status';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 
 const catchNode = coreNode('common/25-catch.js');
-const nodes = [wiimConfig, wiimCommand, wiimStatus, catchNode] as Array<(RED: unknown) => void>;
+const statusNode = coreNode('common/25-status.js');
+const nodes = [wiimConfig, wiimCommand, wiimStatus, catchNode, statusNode] as Array<(RED: unknown) => void>;
 
 type Msg = Record<string, unknown> & { payload?: unknown; wiim?: { command: string; request: string; raw: string }; changed?: string[] };
 type CaughtMsg = Msg & { error: { message: string; source: { id: string } } };
@@ -242,6 +243,25 @@ describe('wiim nodes in Node-RED', function () {
       sim.position = 200_000;
       await until(() => outputs.length === 3, 'the seek');
       assert.deepEqual(outputs[2].changed, ['position']);
+    });
+
+    it('sets its node status only when it changes: a Status node gets no message per poll', async () => {
+      sim.playTrack(0);
+      await helper.load(nodes, statusFlow([
+        { id: 'watch', type: 'status', scope: ['st'], wires: [['statuses']] },
+        { id: 'statuses', type: 'helper' },
+      ]));
+      const statuses = collect<{ status: { text?: string } }>('statuses');
+      const outputs = collect<Msg>('out');
+      await until(() => outputs.length === 1, 'the first state');
+      const polls = sim.count('getPlayerStatus');
+      await until(() => sim.count('getPlayerStatus') >= polls + 8, 'eight more polls');
+      await sleep(50);
+      // the title it plays, once; nothing for the polls after
+      assert.deepEqual(statuses.map((m) => m.status.text), [`${sim.state.tracks[0].title} – ${sim.state.tracks[0].artist}`]);
+      sim.state.volume = 61;
+      await until(() => outputs.length === 2, 'the volume change');
+      assert.equal(statuses.length, 1, 'a volume change leaves the status as it is');
     });
 
     it('any input forces a refresh and an output on the same message', async () => {

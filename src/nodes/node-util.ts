@@ -1,4 +1,4 @@
-import type { NodeMessage, NodeStatus } from 'node-red';
+import type { Node, NodeMessage, NodeStatus } from 'node-red';
 import { DeviceError } from '../shared/errors';
 
 /** What every node file shares: handler types, and how a failure looks. */
@@ -15,4 +15,20 @@ export function toError(err: unknown): Error {
 export function errorStatus(type: string, err: unknown): NodeStatus {
   if (err instanceof DeviceError && (err.kind === 'offline' || err.isTransport)) return { fill: 'red', shape: 'ring', text: `${type}.status.offline` };
   return { fill: 'red', shape: 'ring', text: `${type}.status.error` };
+}
+
+/**
+ * `node.status` that skips a status equal to the one shown. Node-RED hands
+ * every status call to the flow's Status nodes, so a status set on every poll
+ * would make them emit once a poll. Every status call of the node must go
+ * through it, so that it knows what is shown.
+ */
+export function statusSetter(node: Node): (status: NodeStatus) => void {
+  let shown: string | undefined;
+  return (status) => {
+    const key = `${status.fill ?? ''}|${status.shape ?? ''}|${status.text ?? ''}`;
+    if (key === shown) return;
+    shown = key;
+    node.status(status);
+  };
 }

@@ -3,7 +3,7 @@ import { DeviceError } from '../shared/errors';
 import type { Health } from '../sessions/device-session';
 import type { WiimSession, WiimState, WiimStateEvent } from '../sessions/wiim-session';
 import type { WiimConfigNode, WiimUser } from './wiim-shared';
-import { errorStatus, toError, type Done, type Send } from './node-util';
+import { errorStatus, statusSetter, toError, type Done, type Send } from './node-util';
 
 /**
  * wiim-status: the device's state, on change or on every poll. The session
@@ -42,6 +42,7 @@ export = function (RED: NodeAPI) {
     // the handlers below close over the node, as in the core nodes
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
+    const setStatus = statusSetter(node);
     const config = RED.nodes.getNode(def.device) as WiimConfigNode | null;
     const everyPoll = def.output === 'poll';
     const meta = def.meta === true || def.meta === 'true';
@@ -57,7 +58,7 @@ export = function (RED: NodeAPI) {
     };
 
     const onState = (event: WiimStateEvent) => {
-      node.status(statusOf(event.state));
+      setStatus(statusOf(event.state));
       if (event.requesters?.has(node)) return; // answered by the input handler
       const wanted = everyPoll ? event.reason !== 'command' : event.changed.length > 0;
       if (wanted) node.send(message({}, event));
@@ -66,17 +67,17 @@ export = function (RED: NodeAPI) {
     const user: WiimUser = {
       id: node.id,
       deviceHealth(health: Health | 'unconfigured') {
-        if (health === 'unconfigured' || health === 'offline' || health === 'connecting') node.status(STATUS[health]);
-        else if (session?.state) node.status(statusOf(session.state));
+        if (health === 'unconfigured' || health === 'offline' || health === 'connecting') setStatus(STATUS[health]);
+        else if (session?.state) setStatus(statusOf(session.state));
       },
     };
 
-    if (!config) node.status(STATUS.unconfigured);
+    if (!config) setStatus(STATUS.unconfigured);
     else {
       config.register(user);
       session = config.session;
       if (session) {
-        node.status(STATUS.connecting);
+        setStatus(STATUS.connecting);
         session.on('state', onState);
         session.register(node, { meta });
       }
@@ -93,7 +94,7 @@ export = function (RED: NodeAPI) {
           done();
         },
         (err: unknown) => {
-          node.status(errorStatus('wiim-status', err));
+          setStatus(errorStatus('wiim-status', err));
           done(toError(err));
         },
       );
