@@ -32,6 +32,10 @@ if (file) {
       max: ms(histogram.max),
       rss: m.rss,
       heapUsed: m.heapUsed,
+      // what V8 keeps committed, used or not: the young generation grows to
+      // its maximum under a steady allocation rate and stays there
+      heapTotal: m.heapTotal,
+      newSpace: v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space')?.space_size ?? 0,
       external: m.external,
     };
     fs.writeFileSync(file, JSON.stringify(out));

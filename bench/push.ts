@@ -5,6 +5,7 @@ import sonoffConfig from '../src/nodes/sonoff-config';
 import sonoffSwitch from '../src/nodes/sonoff-switch';
 import type { SonoffSession } from '../src/sessions/sonoff-session';
 import { SonoffSimulator } from '../src/sim/sonoff-sim';
+import { loadPlain } from './plain-runtime';
 import { sleep } from './stats';
 
 /**
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   const deviceid = '1000bbbbbb';
   const relay = new SonoffSimulator({ deviceid, mdns: true });
   await relay.start({ port: 0 });
-  await helper.load([sonoffConfig, sonoffSwitch] as Array<(RED: unknown) => void>, withTab([
+  await loadPlain([sonoffConfig, sonoffSwitch] as Array<(RED: unknown) => void>, withTab([
     { id: 'cfg', type: 'sonoff-config', name: 'Bench relay', deviceid, host: '', port: '8081', model: 'auto', pollInterval: '0' },
     { id: 'sw', type: 'sonoff-switch', device: 'cfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
     { id: 'out', type: 'helper' },

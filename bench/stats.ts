@@ -16,5 +16,5 @@ export function sleep(ms: number): Promise<void> {
 
 export function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return 'n/a';
-  return ms < 10 ? `${ms.toFixed(2)} ms` : ms < 100 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+  return ms < 1 ? `${ms.toFixed(3)} ms` : ms < 10 ? `${ms.toFixed(2)} ms` : ms < 100 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }
