@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { DeviceError } from '../src/shared/errors';
+import { DeviceConnection, deviceRequest } from '../src/shared/http';
 import { WiimClient } from '../src/wiim/client';
 import { encodeCommand, LOOP_MODES, loopToMode, modeToLoop, prepareCommand, utcStamp, WIIM_COMMANDS } from '../src/wiim/commands';
 import { classifyReply, decodeHexText, parseMeta, parsePlayerStatus, parseSlaveList, textField, toSeconds, unescapeHtml } from '../src/wiim/parse';
@@ -334,6 +335,15 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     await new Promise((r) => setTimeout(r, 150));
     await client.command('volume', 12);
     assert.equal(sim.state.volume, 12);
+  });
+
+  it('a closed connection sends nothing more, not even the retry of a request it cut off', async () => {
+    const connection = new DeviceConnection({ tls: { rejectUnauthorized: false } });
+    const req = { origin: sim.url, path: '/httpapi.asp?command=getPlayerStatus', timeoutMs: 2000 };
+    assert.equal((await deviceRequest(connection, req)).status, 200);
+    await connection.close();
+    await rejects(deviceRequest(connection, req), 'closed', /closed/);
+    assert.deepEqual(sim.requests, ['getPlayerStatus']);
   });
 
   it('times out on a device that does not answer', async () => {

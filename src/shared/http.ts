@@ -32,6 +32,7 @@ export class DeviceConnection {
   private readonly options: Client.Options;
   private client: Client | undefined;
   private origin = '';
+  private closed = false;
 
   constructor(options: DeviceConnectionOptions = {}) {
     this.options = {
@@ -46,6 +47,9 @@ export class DeviceConnection {
   }
 
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    // a request cut off by close() may look like one on a stale socket, and
+    // its retry must not open a new connection
+    if (this.closed) throw new DeviceError('closed', 'the connection to the device is closed');
     const origin = String(options.origin);
     if (!this.client || origin !== this.origin) {
       void this.client?.close().catch(() => undefined);
@@ -57,6 +61,7 @@ export class DeviceConnection {
 
   /** Closes the connection for good; a request still running is cut off. */
   async close(): Promise<void> {
+    this.closed = true;
     const client = this.client;
     this.client = undefined;
     await client?.destroy().catch(() => undefined);

@@ -193,6 +193,8 @@ export class WiimClient {
   }
 
   private relaxedTlsConnection(): DeviceConnection {
+    // close() has already closed the connections it knew of
+    if (this.closed) throw new DeviceError('closed', `the connection to ${this.host} is closed`);
     this.relaxedConnection ??= this.connection(true);
     return this.relaxedConnection;
   }
