@@ -16,6 +16,7 @@ import type { WiimSession } from '../src/sessions/wiim-session';
 import type { SonoffSession } from '../src/sessions/sonoff-session';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 import { SonoffSimulator } from '../src/sim/sonoff-sim';
+import { KEEP_ALIVE_MS } from '../src/shared/http';
 import { loadPlain } from './plain-runtime';
 import { fmtMs, median, percentile, sleep } from './stats';
 
@@ -108,9 +109,9 @@ async function overheadAndState(): Promise<void> {
   const relay = new SonoffSimulator({ deviceid: '1000aaaaaa' });
   await wiim.start({ port: 0 });
   await relay.start({ port: 0 });
-  // the floor keeps its connection as ours does: undici's default takes 2 s
-  // off a Keep-Alive hint, and the relay simulator's hint is 2 s
-  const agent = new Agent({ connect: { rejectUnauthorized: false }, keepAliveTimeout: 10000, keepAliveTimeoutThreshold: 1000 });
+  // the floor keeps its connections just as long as ours (undici's default
+  // would take 2 s off the relay simulator's 2 s Keep-Alive hint, and keep none)
+  const agent = new Agent({ connect: { rejectUnauthorized: false }, keepAliveTimeout: KEEP_ALIVE_MS, keepAliveMaxTimeout: KEEP_ALIVE_MS, keepAliveTimeoutThreshold: 1000 });
   try {
     await loadPlain(NODES, withTab([
       { id: 'wcfg', type: 'wiim-config', name: 'Bench WiiM', host: '127.0.0.1', port: String(wiim.port), protocol: 'https', timeout: '5000', pollPlaying: '1', pollIdle: '5', fingerprint: '' },

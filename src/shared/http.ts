@@ -13,12 +13,20 @@ export interface DeviceConnectionOptions {
   tls?: ConnectionOptions;
   /** a custom connector (certificate pinning); overrides `tls` */
   connect?: Client.Options['connect'];
-  /**
-   * Devices drop idle connections after 2 to 3 s; closing ours first keeps
-   * us from writing into a socket the device is about to close.
-   */
+  /** how long an idle connection is kept; default KEEP_ALIVE_MS */
   keepAliveMs?: number;
 }
+
+/**
+ * Long enough for the requests that come back to back (a poll's follow-up
+ * reads, a burst of commands, a relay's 200 ms pacing), short of the 2 to 3 s
+ * after which devices drop an idle connection, so that we never write into
+ * one the device is closing. Not longer: a connection kept after every poll
+ * holds one of the device's few sockets for nothing, and with 200 devices
+ * 1 s kept some 30 TLS sockets alive at any time, enough for V8 to keep its
+ * young generation at the 32 MB maximum (the scale benchmark's RSS).
+ */
+export const KEEP_ALIVE_MS = 500;
 
 /**
  * One device's connection: one undici Client, for the origin in use, that
@@ -37,8 +45,8 @@ export class DeviceConnection {
   constructor(options: DeviceConnectionOptions = {}) {
     this.options = {
       pipelining: 1,
-      keepAliveTimeout: options.keepAliveMs ?? 1000,
-      keepAliveMaxTimeout: options.keepAliveMs ?? 1000,
+      keepAliveTimeout: options.keepAliveMs ?? KEEP_ALIVE_MS,
+      keepAliveMaxTimeout: options.keepAliveMs ?? KEEP_ALIVE_MS,
       // undici takes 2 s off a server's Keep-Alive hint; a relay that says
       // "timeout=2" would then get a new connection for every request
       keepAliveTimeoutThreshold: 1000,

@@ -50,7 +50,7 @@ export interface WiimClientOptions {
   fingerprint?: string;
   /** the endpoints `auto` tries when no port is set (tests inject their own) */
   candidates?: readonly WiimEndpoint[];
-  /** how long an idle connection is kept (devices drop theirs after 2–3 s) */
+  /** how long an idle connection is kept (default: the transport's KEEP_ALIVE_MS) */
   keepAliveMs?: number;
 }
 
@@ -87,7 +87,7 @@ const tlsContexts: { strict?: SecureContext; relaxed?: SecureContext } = {};
 
 /**
  * The TLS context of every WiiM connection in the process, strict or relaxed.
- * Without one given, each new connection (each poll after the 1 s keep-alive)
+ * Without one given, each new connection (each poll after the keep-alive)
  * builds its own: about a sixth of Node-RED's busy time with 100 devices. And
  * each context holds some 20 KB of native memory, so the devices share two
  * rather than have one each; a context keeps no state of a device.
@@ -103,7 +103,7 @@ export class WiimClient {
   readonly timeoutMs: number;
   private readonly candidates: readonly WiimEndpoint[];
   private readonly pin: string | undefined;
-  private readonly keepAliveMs: number;
+  private readonly keepAliveMs: number | undefined;
   private readonly strict: DeviceConnection;
   private relaxedConnection: DeviceConnection | undefined;
   private relaxed = false;
@@ -119,7 +119,7 @@ export class WiimClient {
     this.host = host;
     this.timeoutMs = options.timeoutMs && options.timeoutMs > 0 ? options.timeoutMs : 5000;
     this.pin = options.fingerprint && options.fingerprint.trim() !== '' ? normaliseFingerprint(options.fingerprint) : undefined;
-    this.keepAliveMs = options.keepAliveMs ?? 1000;
+    this.keepAliveMs = options.keepAliveMs;
     const protocol = options.protocol ?? 'auto';
     const port = options.port && options.port > 0 ? options.port : undefined;
     if (port !== undefined && (!Number.isInteger(port) || port > 65535)) throw argumentError(`port must be from 1 to 65535, got ${port}`);
