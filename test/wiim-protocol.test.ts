@@ -342,7 +342,10 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     const req = { origin: sim.url, path: '/httpapi.asp?command=getPlayerStatus', timeoutMs: 2000 };
     assert.equal((await deviceRequest(connection, req)).status, 200);
     await connection.close();
-    await rejects(deviceRequest(connection, req), 'closed', /closed/);
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    await rejects(deviceRequest(connection, { ...req, timeoutMs: 60_000 }), 'closed', /closed/);
+    assert.equal(timers(), before, 'the refusal leaves no deadline timer behind');
     assert.deepEqual(sim.requests, ['getPlayerStatus']);
   });
 

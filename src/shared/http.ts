@@ -95,13 +95,13 @@ const MAX_REPLY_BYTES = 1 << 20;
 
 const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
-export async function deviceRequest(dispatcher: DeviceConnection, req: DeviceRequest): Promise<DeviceReply> {
+export async function deviceRequest(connection: DeviceConnection, req: DeviceRequest): Promise<DeviceReply> {
   try {
-    return await attempt(dispatcher, req);
+    return await attempt(connection, req);
   } catch (err) {
     // A keep-alive connection the device had already closed fails before the
     // device could read the request: safe to send again, once, on a new socket.
-    if (isUnreadRequestOnStaleSocket(err)) return attempt(dispatcher, req).catch((e: unknown) => Promise.reject(describe(e, req)));
+    if (isUnreadRequestOnStaleSocket(err)) return attempt(connection, req).catch((e: unknown) => Promise.reject(describe(e, req)));
     throw describe(err, req);
   }
 }
@@ -111,7 +111,7 @@ export async function deviceRequest(dispatcher: DeviceConnection, req: DeviceReq
  * body itself: device replies are a few hundred bytes, and a body stream per
  * reply (what `request()` builds) costs more than the round trip on loopback.
  */
-function attempt(dispatcher: DeviceConnection, req: DeviceRequest): Promise<DeviceReply> {
+function attempt(connection: DeviceConnection, req: DeviceRequest): Promise<DeviceReply> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -131,29 +131,31 @@ function attempt(dispatcher: DeviceConnection, req: DeviceRequest): Promise<Devi
     };
     // the whole request, so that a reply dripping in byte by byte cannot outlive it
     const deadline = setTimeout(() => fail(new DeviceError('timeout', `no answer from ${hostOf(req.origin)} within ${req.timeoutMs} ms`)), req.timeoutMs);
-    dispatcher.dispatch(
-      { origin: req.origin, path: req.path, method: req.method ?? 'GET', body: req.body, headers: req.headers, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs },
-      {
-        onRequestStart(c) {
-          controller = c;
-          if (settled) c.abort(new DeviceError('closed', 'the request was given up before it was sent'));
-        },
-        onResponseStart(_c, statusCode) {
-          status = statusCode;
-        },
-        onResponseData(_c, chunk) {
-          size += chunk.length;
-          if (size > MAX_REPLY_BYTES) fail(new DeviceError('protocol', `reply from ${req.origin} is larger than ${MAX_REPLY_BYTES} bytes`));
-          else chunks.push(chunk);
-        },
-        onResponseEnd() {
-          settle(undefined, { status, body: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8') });
-        },
-        onResponseError(_c, err) {
-          settle(err);
-        },
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (settled) c.abort(new DeviceError('closed', 'the request was given up before it was sent'));
       },
-    );
+      onResponseStart(_c, statusCode) {
+        status = statusCode;
+      },
+      onResponseData(_c, chunk) {
+        size += chunk.length;
+        if (size > MAX_REPLY_BYTES) fail(new DeviceError('protocol', `reply from ${req.origin} is larger than ${MAX_REPLY_BYTES} bytes`));
+        else chunks.push(chunk);
+      },
+      onResponseEnd() {
+        settle(undefined, { status, body: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8') });
+      },
+      onResponseError(_c, err) {
+        settle(err);
+      },
+    };
+    try {
+      connection.dispatch({ origin: req.origin, path: req.path, method: req.method ?? 'GET', body: req.body, headers: req.headers, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs }, handler);
+    } catch (err) {
+      settle(err); // a closed connection: the deadline must not outlive the refusal
+    }
   });
 }
 
