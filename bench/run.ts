@@ -469,6 +469,25 @@ async function measureNodeRed(flows: object[], settleMs: number, seconds: number
   }
 }
 
+/** CPU share of bench/poll-floor.js, which makes the scale run's polls with plain undici, after it settled. */
+async function measureFloor(ports: object, settleMs: number, seconds: number): Promise<number> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'poll-floor.js'), JSON.stringify(ports)], { stdio: 'inherit' });
+  try {
+    await sleep(settleMs);
+    const pid = child.pid as number;
+    const t0 = performance.now();
+    const ticks0 = processTicks(pid).all;
+    await sleep(seconds * 1000);
+    const ticks = processTicks(pid).all - ticks0;
+    const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+    return (ticks / hz / ((performance.now() - t0) / 1000)) * 100;
+  } finally {
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill();
+    await gone;
+  }
+}
+
 async function scale(): Promise<void> {
   const seconds = Number(process.env.BENCH_SCALE_SECONDS ?? 60);
   const n = 100;
@@ -496,14 +515,17 @@ async function scale(): Promise<void> {
     const before = JSON.parse(await nextLine()) as { wiimRequests: number; sonoffRequests: number };
     log(`scale: Node-RED with ${2 * n} devices (${seconds} s)...`);
     const full = await measureNodeRed(flows, settleMs, seconds);
+    log(`scale: the same polls with raw undici, no Node-RED (${seconds} s)...`);
+    const floor = await measureFloor(ports, settleMs, seconds);
     sims.stdin?.write('stats\n');
     const after = JSON.parse(await nextLine()) as { wiimRequests: number; sonoffRequests: number; wiimPolled: number; sonoffPolled: number };
     const devices = 2 * n;
     const heapPer = (full.loop.heapUsed - base.loop.heapUsed) / devices / 1024;
     const rssPer = (full.rssMedian - base.rssMedian) / devices / 1024;
     const p99 = full.loop.p99 - full.loop.resolutionMs;
-    results.scale = { seconds, devices, base, full, heapPerDeviceKB: heapPer, rssPerDeviceKB: rssPer, requests: { wiim: after.wiimRequests - before.wiimRequests, sonoff: after.sonoffRequests - before.sonoffRequests }, polledDevices: { wiim: after.wiimPolled, sonoff: after.sonoffPolled } };
+    results.scale = { seconds, devices, base, full, floorCpuPercent: floor, heapPerDeviceKB: heapPer, rssPerDeviceKB: rssPer, requests: { wiim: after.wiimRequests - before.wiimRequests, sonoff: after.sonoffRequests - before.sonoffRequests }, polledDevices: { wiim: after.wiimPolled, sonoff: after.sonoffPolled } };
     rows.push({ measure: `scale: ${devices} devices, CPU of Node-RED over ${seconds} s`, figure: `${full.cpuPercent.toFixed(2)} % of a core`, target: '≤ 5 %', verdict: verdict(full.cpuPercent <= 5), note: `main thread ${full.mainThreadPercent.toFixed(2)} %, V8's and libuv's helper threads the rest; idle Node-RED: ${base.cpuPercent.toFixed(2)} %; ${after.wiimPolled}/${n} WiiM and ${after.sonoffPolled}/${n} SONOFF sims were polled` });
+    rows.push({ measure: '  (the same polls, plain undici request(), no Node-RED)', figure: `${floor.toFixed(2)} % of a core`, target: '', verdict: '', note: 'an agent per device, one TLS context, the same keep-alive' });
     rows.push({ measure: 'scale: event-loop delay p99', figure: fmtMs(p99), target: '≤ 10 ms', verdict: verdict(p99 <= 10), note: `histogram p99 ${fmtMs(full.loop.p99)} minus the ${full.loop.resolutionMs} ms sampling period; max ${fmtMs(full.loop.max)}` });
     rows.push({ measure: 'scale: memory per device (heapUsed)', figure: `${heapPer.toFixed(1)} KB`, target: '≤ 100 KB', verdict: verdict(heapPer <= 100), note: 'JS heap after GC, vs Node-RED without devices' });
     // RSS also counts TLS and socket buffers outside the JS heap, and the allocator's slack
