@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { until } from './helpers/wait';
 import http from 'node:http';
 import { request } from 'undici';
 import { DeviceError } from '../src/shared/errors';
@@ -384,6 +385,16 @@ describe('sonoff session against the simulator', () => {
     await session.signalStrength();
     assert.equal(sim.requests.length, 4); // the first info learns the family
     assert.equal(sim.connectionsAccepted, 1);
+  });
+
+  it('a relay polled every 2 s has no connection open between polls', async () => {
+    await setup(false, 2);
+    const polled = new Promise<void>((resolve) => session.on('state', () => resolve()));
+    session.register({});
+    await polled;
+    // released right after the poll: the relay's keep-alive hint alone would hold it for 1 s
+    await until(() => sim.openConnections === 0, 'no connection open after the poll', 500);
+    assert.equal(sim.requestsTo('info').length, 1);
   });
 
   it('coalesces a burst of switch commands: fewer requests, the last value wins, every caller gets the confirmed state', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { until } from './helpers/wait';
 import net from 'node:net';
 import { DeviceError } from '../src/shared/errors';
 import { DeviceConnection, deviceRequest } from '../src/shared/http';
@@ -325,6 +326,27 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     await rejects(client.command('pause'), 'network', /closed the connection/);
     sim.faults.drop = false;
     assert.equal((await client.command('pause')).payload, true);
+  });
+
+  it('a playing device keeps one connection across its 1 s polls; an idle one lets it go right after each poll', async () => {
+    sim.state.status = 'play';
+    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollPlayingMs: 1000, pollIdleMs: 3000 });
+    const polls: string[] = [];
+    const next = (want: string) => new Promise<void>((resolve) => session.on('state', (e) => e.state.state === want && resolve()));
+    session.on('state', (e) => polls.push(String(e.state.state)));
+    try {
+      const before = sim.connectionsAccepted;
+      const stopped = next('stopped');
+      session.register({});
+      await until(() => polls.length >= 3, 'three polls');
+      assert.equal(sim.connectionsAccepted - before, 1, 'the polls 1 s apart share one connection');
+      sim.state.status = 'stop';
+      await stopped;
+      // released at once: the keep-alive (1.5 s) would hold it until well after this
+      await until(() => sim.openConnections === 0, 'the idle device to have no connection open after its poll', 1000);
+    } finally {
+      await session.close();
+    }
   });
 
   it('sends the next command after the device closed the idle connection', async () => {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { DeviceError } from '../shared/errors';
+import { KEEP_ALIVE_MS } from '../shared/http';
 import { RequestQueue } from '../shared/queue';
 
 /**
@@ -162,12 +163,23 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     (this as EventEmitter).emit('health', health, err);
   }
 
+  /**
+   * The session will ask the device nothing for `ms` (until its next poll):
+   * unless a request waits, its connection goes now instead of holding one of
+   * the device's few sockets until the keep-alive runs out.
+   */
+  protected idleFor(ms: number): void {
+    if (ms > KEEP_ALIVE_MS && !this.queue.busy) this.releaseConnection();
+  }
+
   /** A short name for messages: the device's name or address. */
   protected abstract describe(): string;
   /** Begin polling or listening (first user registered). */
   protected abstract start(): void;
   /** Stop timers and listeners (last user left, or close). */
   protected abstract stop(): void;
+  /** Close the device's idle connection now (the next request opens another). */
+  protected abstract releaseConnection(): void;
   /** Release sockets and dispatchers for good. */
   protected abstract dispose(): Promise<void>;
 }

@@ -342,7 +342,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       w.query();
     } else {
       // a first read: the state, the family, and whether the device is there
-      this.readState('poll', true).catch(() => undefined);
+      this.readState('poll', true)
+        .catch(() => undefined)
+        .finally(() => this.idleFor(this.pollIntervalMs || Infinity));
     }
     this.schedulePoll();
   }
@@ -364,6 +366,10 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     }
   }
 
+  protected releaseConnection(): void {
+    this.client.release();
+  }
+
   protected async dispose(): Promise<void> {
     await Promise.all([...this.firmwareServers].map((f) => f.close()));
     await this.client.close();
@@ -371,6 +377,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   private schedulePoll(): void {
     if (!this.running || this.pollIntervalMs <= 0 || this.isClosed) return;
+    this.idleFor(this.pollIntervalMs);
     this.pollTimer = setTimeout(() => {
       this.pollTimer = undefined;
       // while offline the probe loop reads instead

@@ -121,6 +121,10 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     if (this.health === 'offline') this.schedule(this.retryDelay());
   }
 
+  protected releaseConnection(): void {
+    this.client.release();
+  }
+
   protected async dispose(): Promise<void> {
     await this.client.close();
   }
@@ -134,6 +138,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!(this.running || this.health === 'offline') || this.isClosed) return;
+    this.idleFor(ms);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.poll('poll').catch(() => undefined).finally(() => this.schedule(this.nextDelay()));

@@ -1,4 +1,5 @@
-import { Client, type Dispatcher } from 'undici';
+import { buildConnector, Client, type Dispatcher } from 'undici';
+import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { DeviceError } from './errors';
 
@@ -18,15 +19,14 @@ export interface DeviceConnectionOptions {
 }
 
 /**
- * Long enough for the requests that come back to back (a poll's follow-up
- * reads, a burst of commands, a relay's 200 ms pacing), short of the 2 to 3 s
- * after which devices drop an idle connection, so that we never write into
- * one the device is closing. Not longer: a connection kept after every poll
- * holds one of the device's few sockets for nothing, and with 200 devices
- * 1 s kept some 30 TLS sockets alive at any time, enough for V8 to keep its
- * young generation at the 32 MB maximum (the scale benchmark's RSS).
+ * How long an idle connection is kept: long enough for the next request of a
+ * device in use (a playing WiiM's 1 s poll, a burst of commands, a relay's
+ * 200 ms pacing), short of the 2 to 3 s after which devices drop an idle
+ * connection, so that we never write into one the device is closing. A
+ * session that knows nothing will follow soon (an idle device's poll) lets
+ * the connection go at once with `release()`.
  */
-export const KEEP_ALIVE_MS = 500;
+export const KEEP_ALIVE_MS = 1500;
 
 /**
  * One device's connection: one undici Client, for the origin in use, that
@@ -40,9 +40,11 @@ export class DeviceConnection {
   private readonly options: Client.Options;
   private client: Client | undefined;
   private origin = '';
+  private socket: Socket | undefined;
   private closed = false;
 
   constructor(options: DeviceConnectionOptions = {}) {
+    const connect = typeof options.connect === 'function' ? options.connect : buildConnector({ ...options.tls, ...options.connect });
     this.options = {
       pipelining: 1,
       keepAliveTimeout: options.keepAliveMs ?? KEEP_ALIVE_MS,
@@ -50,7 +52,17 @@ export class DeviceConnection {
       // undici takes 2 s off a server's Keep-Alive hint; a relay that says
       // "timeout=2" would then get a new connection for every request
       keepAliveTimeoutThreshold: 1000,
-      connect: options.connect ?? { ...options.tls },
+      // the socket is kept for release()
+      connect: (opts, callback) =>
+        connect(opts, (err, socket) => {
+          if (socket) {
+            this.socket = socket;
+            socket.once('close', () => {
+              if (this.socket === socket) this.socket = undefined;
+            });
+          }
+          (callback as (e: Error | null, s: Socket | null) => void)(err, socket);
+        }),
     };
   }
 
@@ -67,11 +79,26 @@ export class DeviceConnection {
     return this.client.dispatch(options, handler);
   }
 
+  /**
+   * Closes the connection now if no request is on it, instead of when the
+   * keep-alive runs out: for a device that will not be asked again for a
+   * while. The next request opens a new one. A plain destroy, not undici's
+   * idle timeout, which destroys with an error and so formats a stack trace
+   * for every connection.
+   */
+  release(): void {
+    const socket = this.socket;
+    if (!socket || socket.destroyed || !this.client) return;
+    const { running, pending } = this.client.stats;
+    if (running === 0 && pending === 0) socket.destroy();
+  }
+
   /** Closes the connection for good; a request still running is cut off. */
   async close(): Promise<void> {
     this.closed = true;
     const client = this.client;
     this.client = undefined;
+    this.socket = undefined;
     await client?.destroy().catch(() => undefined);
   }
 }

@@ -123,6 +123,11 @@ export class SonoffSimulator {
   private readonly sockets = new Set<Socket>();
   /** TCP connections accepted so far (a client that reuses its connection opens few) */
   connectionsAccepted = 0;
+
+  /** Connections open now. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
   private readonly pulseTimers = new Map<number, NodeJS.Timeout>();
   private readonly advertiser = new MdnsAdvertiser(() => ({ service: SERVICE, instance: this.instanceName, host: this.host, port: this.port, txt: this.txtEntries() }));
   private offline = false;

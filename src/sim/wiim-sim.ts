@@ -173,6 +173,8 @@ export class WiimSimulator {
   private readonly options: WiimSimOptions;
   private server: http.Server | https.Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** connections accepted so far (a client that reuses its connection opens few) */
+  connectionsAccepted = 0;
   private certificate: SelfSignedCertificate | undefined;
   /** position bookkeeping: ms at `since` (epoch ms) while playing */
   private positionMs = 0;
@@ -222,6 +224,7 @@ export class WiimSimulator {
     const server = this.server;
     server.keepAliveTimeout = 5000;
     server.on(this.protocol === 'https' ? 'secureConnection' : 'connection', (socket: Socket) => {
+      this.connectionsAccepted++;
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
@@ -272,6 +275,11 @@ export class WiimSimulator {
   }
 
   /** Back to the initial state, no faults, an empty request log. */
+  /** Connections open now. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   reset(): void {
     this.state = defaultWiimState(this.options.name);
     this.faults = defaultFaults();

@@ -159,6 +159,11 @@ export class SonoffClient {
     return { reply, state: normaliseState(reply.data) };
   }
 
+  /** Lets the idle connection go now (see DeviceConnection.release). */
+  release(): void {
+    this.connection.release();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -286,6 +286,12 @@ export class WiimClient {
     return this.run(prepareCommand(name, value));
   }
 
+  /** Lets the idle connection go now (see DeviceConnection.release). */
+  release(): void {
+    this.strict.release();
+    this.relaxedConnection?.release();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -7,6 +7,7 @@ import type { EventEmitter } from 'node:events';
 helper.init(process.env.NODE_RED_DIR ? require.resolve(process.env.NODE_RED_DIR) : require.resolve('node-red'));
 
 export { helper };
+export { sleep, until } from './wait';
 
 export const TAB = 'tab1';
 
@@ -40,19 +41,6 @@ export function collect<T = Record<string, unknown>>(id: string): T[] {
   const out: T[] = [];
   (node(id) as unknown as EventEmitter).on('input', (msg: T) => out.push(msg));
   return out;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Waits until `check` returns true, polling; fails with `what` after the timeout. */
-export async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 /** Counts the process's active handles by type, for leak checks. */
