@@ -13,6 +13,7 @@ import {
   encodeStartups,
   encodeSwitches,
   encodeWifi,
+  mergeState,
   normaliseState,
   parseReply,
   parseTxtState,
@@ -86,6 +87,16 @@ describe('sonoff codec', () => {
     const single = normaliseState({ switch: 'off', startup: 'on', pulse: 'off', pulseWidth: 500, signalStrength: -25 });
     assert.equal(single.family, 'single');
     assert.equal(single.rssi, -25);
+  });
+
+  it('merges a state: known fields win, unknown ones stay, and a state with nothing new is the old one', () => {
+    const prev = normaliseState({ switches: [{ outlet: 0, switch: 'on' }, { outlet: 1, switch: 'off' }], fwVersion: '3.7.6', signalStrength: -50 });
+    assert.equal(mergeState(prev, normaliseState({ switches: [{ outlet: 1, switch: 'off' }], fwVersion: '3.7.6' })), prev);
+    const merged = mergeState(prev, normaliseState({ switches: [{ outlet: 1, switch: 'on' }], configure: [{ outlet: 0, startup: 'stay' }] }));
+    assert.notEqual(merged, prev);
+    assert.deepEqual(merged.outlets, [{ outlet: 0, on: true, startup: 'stay' }, { outlet: 1, on: true }]);
+    assert.equal(merged.rssi, -50);
+    assert.deepEqual(prev.outlets, [{ outlet: 0, on: true }, { outlet: 1, on: false }], 'the old state is left as it was');
   });
 
   it('joins TXT data1..data4 in key order whatever the arrival order, with "=" inside values', () => {

@@ -245,6 +245,18 @@ describe('wiim nodes in Node-RED', function () {
       assert.deepEqual(outputs[2].changed, ['position']);
     });
 
+    it('a flow that changes msg.payload leaves the state the node compares against alone', async () => {
+      await helper.load(nodes, statusFlow());
+      const outputs = collect<Msg>('out');
+      await until(() => outputs.length === 1, 'the first state');
+      // a function node downstream writes into the message it got
+      (outputs[0].payload as { volume: number }).volume = 61;
+      sim.state.volume = 61;
+      await until(() => outputs.length === 2, 'the volume change');
+      assert.deepEqual(outputs[1].changed, ['volume']);
+      assert.notEqual(outputs[1].payload, outputs[0].payload);
+    });
+
     it('sets its node status only when it changes: a Status node gets no message per poll', async () => {
       sim.playTrack(0);
       await helper.load(nodes, statusFlow([

@@ -51,7 +51,8 @@ export = function (RED: NodeAPI) {
     const message = (msg: NodeMessage, event: WiimStateEvent): NodeMessage => {
       const out = msg as NodeMessage & { changed?: string[]; wiim?: unknown };
       out.topic = config?.deviceName ?? '';
-      out.payload = event.state;
+      // a copy: a flow that changes msg.payload must not change the session's state
+      out.payload = { ...event.state };
       out.changed = event.changed;
       out.wiim = { raw: event.raw };
       return out;

@@ -220,14 +220,19 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.command(req, { outlets: [change] }, o, `pulse:${o}`);
   }
 
-  /** Reads `info` and updates the state; `source` is what the change events carry. */
+  /** Reads `info` and updates the state; `source` is what the change events carry. Resolves with a copy of the state. */
   async readState(source: StateSource = 'poll', probe = false): Promise<SonoffState> {
+    await this.readInfo(source, probe);
+    return this.state as SonoffState;
+  }
+
+  /** readState without the copy, for the polls and probes that only update the state. */
+  private async readInfo(source: StateSource, probe: boolean): Promise<void> {
     await this.ready();
     return this.send(async () => {
       const { reply, state } = await this.client.info();
       this.seq.observe(reply.seq);
       this.applyState(state, source, reply.seq);
-      return this.state as SonoffState;
     }, { probe });
   }
 
@@ -342,7 +347,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       w.query();
     } else {
       // a first read: the state, the family, and whether the device is there
-      this.readState('poll', true)
+      this.readInfo('poll', true)
         .catch(() => undefined)
         .finally(() => this.idleFor(this.pollIntervalMs || Infinity));
     }
@@ -385,7 +390,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         this.schedulePoll();
         return;
       }
-      this.readState('poll', true)
+      this.readInfo('poll', true)
         .catch(() => undefined)
         .finally(() => this.schedulePoll());
     }, this.pollIntervalMs);
@@ -401,7 +406,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         this.scheduleProbe();
         return;
       }
-      this.readState('poll', true).catch(() => this.scheduleProbe());
+      this.readInfo('poll', true).catch(() => this.scheduleProbe());
     }, this.retryDelay());
   }
 

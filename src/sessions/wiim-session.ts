@@ -28,7 +28,8 @@ export type WiimState = Partial<WiimPlayerStatus> & { online: boolean };
 export type StateReason = 'poll' | 'refresh' | 'command' | 'offline';
 
 export interface WiimStateEvent {
-  state: WiimState;
+  /** the session's own state object: read it, do not change it */
+  state: Readonly<WiimState>;
   /** the fields that changed since the last event (position moving on its own is not a change) */
   changed: string[];
   /** the raw replies behind this state */
@@ -182,10 +183,12 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         let meta: WiimMeta | null | undefined;
         let slaves: Awaited<ReturnType<WiimClient['slaveList']>> | undefined;
         const s = player.status;
-        const key = `${s.state === 'stopped' ? '' : 'on'}|${s.source}|${s.trackIndex}|${s.title}|${s.artist}|${s.album}`;
-        if (this.metaUsers.size > 0 && (key !== this.metaKey || why === 'refresh')) {
-          meta = s.state === 'stopped' ? null : await this.client.metaInfo().catch((err: unknown) => softFail(err, null));
-          this.metaKey = key;
+        if (this.metaUsers.size > 0) {
+          const key = `${s.state === 'stopped' ? '' : 'on'}|${s.source}|${s.trackIndex}|${s.title}|${s.artist}|${s.album}`;
+          if (key !== this.metaKey || why === 'refresh') {
+            meta = s.state === 'stopped' ? null : await this.client.metaInfo().catch((err: unknown) => softFail(err, null));
+            this.metaKey = key;
+          }
         }
         if (s.group !== 'follower' && (this.groupDirty || this.polls % GROUP_EVERY === 0)) {
           slaves = await this.client.slaveList().catch((err: unknown) => softFail(err, undefined));
@@ -203,9 +206,12 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   /** Fills in what getPlayerStatus leaves out: the leader role, and meta (artwork). */
   private withExtras(s: WiimPlayerStatus): WiimPlayerStatus {
+    const leader = s.group !== 'follower' && this.followers > 0;
+    const withMeta = this.metaUsers.size > 0 && this.meta && s.state !== 'stopped';
+    if (!leader && !withMeta) return s;
     const out = { ...s };
-    if (out.group !== 'follower' && this.followers > 0) out.group = 'leader';
-    if (this.metaUsers.size > 0 && this.meta && out.state !== 'stopped') {
+    if (leader) out.group = 'leader';
+    if (withMeta && this.meta) {
       out.artwork = this.meta.artwork;
       out.title ??= this.meta.title;
       out.artist ??= this.meta.artist;
@@ -220,18 +226,21 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     const now = Date.now();
     const state: WiimState = { ...prev, ...next, online: true };
     const changed: string[] = [];
-    if (!prev) changed.push('online', ...STATE_FIELDS.filter((f) => state[f] !== undefined));
-    else {
-      if (prev.online !== state.online) changed.push('online');
-      for (const f of STATE_FIELDS) {
-        if (f === 'position') {
-          if (positionJumped(prev, state, (now - this.stateAt) / 1000)) changed.push(f);
-        } else if (prev[f] !== state[f]) changed.push(f);
-      }
+    if (prev?.online !== true) changed.push('online');
+    // an index loop: this runs on every poll of every device, and for...of
+    // allocates an iterator result per field until the optimiser takes over
+    for (let i = 0; i < STATE_FIELDS.length; i++) {
+      const f = STATE_FIELDS[i];
+      if (!prev) {
+        if (state[f] !== undefined) changed.push(f);
+      } else if (f === 'position') {
+        if (positionJumped(prev, state, (now - this.stateAt) / 1000)) changed.push(f);
+      } else if (prev[f] !== state[f]) changed.push(f);
     }
     this.current = state;
     this.stateAt = now;
-    const event: WiimStateEvent = { state: { ...state }, changed, raw: this.lastRaw, reason };
+    // the session's own object, replaced and never changed: listeners read it, nodes copy it into their messages
+    const event: WiimStateEvent = { state, changed, raw: this.lastRaw, reason };
     if (requesters) event.requesters = requesters;
     this.emit('state', event);
     return event;
@@ -244,7 +253,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     this.current = { ...(prev ?? {}), online: false };
     this.stateAt = Date.now();
     const changed = prev?.online === false ? [] : ['online'];
-    this.emit('state', { state: { ...this.current }, changed, raw: this.lastRaw, reason: 'offline' });
+    this.emit('state', { state: this.current, changed, raw: this.lastRaw, reason: 'offline' });
   }
 
   /**

@@ -134,56 +134,75 @@ export async function deviceRequest(connection: DeviceConnection, req: DeviceReq
 }
 
 /**
- * One request through undici's dispatch API with a handler that gathers the
+ * One request through undici's dispatch API, with a handler that gathers the
  * body itself: device replies are a few hundred bytes, and a body stream per
  * reply (what `request()` builds) costs more than the round trip on loopback.
  */
 function attempt(connection: DeviceConnection, req: DeviceRequest): Promise<DeviceReply> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let status = 0;
-    let controller: Dispatcher.DispatchController | undefined;
-    let settled = false;
-    const settle = (err: unknown, reply?: DeviceReply) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      if (reply) resolve(reply);
-      else reject(err);
-    };
-    const fail = (err: Error) => {
-      controller?.abort(err);
-      settle(err);
-    };
-    // the whole request, so that a reply dripping in byte by byte cannot outlive it
-    const deadline = setTimeout(() => fail(new DeviceError('timeout', `no answer from ${hostOf(req.origin)} within ${req.timeoutMs} ms`)), req.timeoutMs);
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (settled) c.abort(new DeviceError('closed', 'the request was given up before it was sent'));
-      },
-      onResponseStart(_c, statusCode) {
-        status = statusCode;
-      },
-      onResponseData(_c, chunk) {
-        size += chunk.length;
-        if (size > MAX_REPLY_BYTES) fail(new DeviceError('protocol', `reply from ${req.origin} is larger than ${MAX_REPLY_BYTES} bytes`));
-        else chunks.push(chunk);
-      },
-      onResponseEnd() {
-        settle(undefined, { status, body: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8') });
-      },
-      onResponseError(_c, err) {
-        settle(err);
-      },
-    };
+    const exchange = new Exchange(req, resolve, reject);
     try {
-      connection.dispatch({ origin: req.origin, path: req.path, method: req.method ?? 'GET', body: req.body, headers: req.headers, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs }, handler);
+      connection.dispatch({ origin: req.origin, path: req.path, method: req.method ?? 'GET', body: req.body, headers: req.headers, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs }, exchange);
     } catch (err) {
-      settle(err); // a closed connection: the deadline must not outlive the refusal
+      exchange.settle(err); // a closed connection: the deadline must not outlive the refusal
     }
   });
+}
+
+/** The handler of one request: its reply, its deadline, its outcome (once). One object per request, not a closure per callback. */
+class Exchange implements Dispatcher.DispatchHandler {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private status = 0;
+  private controller: Dispatcher.DispatchController | undefined;
+  private settled = false;
+  private readonly deadline: NodeJS.Timeout;
+
+  constructor(
+    private readonly req: DeviceRequest,
+    private readonly resolve: (reply: DeviceReply) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    // the whole request, so that a reply dripping in byte by byte cannot outlive it
+    this.deadline = setTimeout(() => this.fail(new DeviceError('timeout', `no answer from ${hostOf(req.origin)} within ${req.timeoutMs} ms`)), req.timeoutMs);
+  }
+
+  settle(err: unknown, reply?: DeviceReply): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.deadline);
+    if (reply) this.resolve(reply);
+    else this.reject(err);
+  }
+
+  private fail(err: Error): void {
+    this.controller?.abort(err);
+    this.settle(err);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new DeviceError('closed', 'the request was given up before it was sent'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.status = statusCode;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > MAX_REPLY_BYTES) this.fail(new DeviceError('protocol', `reply from ${this.req.origin} is larger than ${MAX_REPLY_BYTES} bytes`));
+    else this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    this.settle(undefined, { status: this.status, body: body.toString('utf8') });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.settle(err);
+  }
 }
 
 function hostOf(origin: string): string {

@@ -25,6 +25,8 @@ import {
 export const DEFAULT_SONOFF_PORT = 8081;
 export const DEFAULT_TIMEOUT_MS = 5000;
 
+const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
+
 export interface SonoffClientOptions {
   host: string;
   port?: number;
@@ -54,6 +56,7 @@ export class SonoffClient {
   private readonly timeoutMs: number;
   private readonly connection = new DeviceConnection();
   private sendBlank = false;
+  private cachedOrigin: string | undefined;
   private closed = false;
 
   constructor(options: SonoffClientOptions) {
@@ -64,8 +67,7 @@ export class SonoffClient {
   }
 
   get origin(): string {
-    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
-    return `http://${host}:${this.port}`;
+    return (this.cachedOrigin ??= `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`);
   }
 
   get address(): { host: string; port: number } {
@@ -81,6 +83,7 @@ export class SonoffClient {
   setAddress(host: string, port: number): void {
     this.host = host;
     this.port = port;
+    this.cachedOrigin = undefined;
   }
 
   /** Sends one request; returns the parsed reply or throws a DeviceError. */
@@ -108,7 +111,7 @@ export class SonoffClient {
       path: `/zeroconf/${req.endpoint}`,
       method: 'POST',
       body: requestBody(deviceid, req),
-      headers: { 'content-type': 'application/json' },
+      headers: JSON_HEADERS,
       timeoutMs: timeoutMs ?? this.timeoutMs,
     });
     return parseReply(reply.status, reply.body, req.endpoint);

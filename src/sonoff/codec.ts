@@ -354,9 +354,13 @@ function arrayOf(v: unknown): Array<Record<string, unknown>> {
   return Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => !!x && typeof x === 'object') : [];
 }
 
-/** Lays `next` over `prev`: known fields win, unknown ones keep their old value. */
+/**
+ * Lays `next` over `prev`: known fields win, unknown ones keep their old
+ * value. When `next` tells nothing new (most polls), `prev` itself is returned.
+ */
 export function mergeState(prev: SonoffState | undefined, next: SonoffState): SonoffState {
   if (!prev) return cloneState(next);
+  if (changesNothing(prev, next)) return prev;
   const merged: SonoffState = { ...prev, ...stripUndefined(next), outlets: prev.outlets.map((o) => ({ ...o })) };
   for (const o of next.outlets) {
     const existing = merged.outlets.find((m) => m.outlet === o.outlet);
@@ -372,9 +376,25 @@ export function cloneState(s: SonoffState): SonoffState {
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined && k !== 'outlets') (out as Record<string, unknown>)[k] = v;
-  return out;
+  const out: Record<string, unknown> = {};
+  for (const k in o) if (o[k] !== undefined && k !== 'outlets') out[k] = o[k];
+  return out as Partial<T>;
+}
+
+/** True when every field `next` knows has that value in `o` already. */
+function agrees<T extends object>(o: T, next: T): boolean {
+  for (const k in next) if (next[k] !== undefined && k !== 'outlets' && next[k] !== o[k]) return false;
+  return true;
+}
+
+/** True when merging `next` into `prev` would change nothing. */
+function changesNothing(prev: SonoffState, next: SonoffState): boolean {
+  if (!agrees(prev, next)) return false;
+  for (const o of next.outlets) {
+    const p = prev.outlets.find((x) => x.outlet === o.outlet);
+    if (!p || !agrees(p, o)) return false;
+  }
+  return true;
 }
 
 export function sameOutlet(a: OutletState | undefined, b: OutletState | undefined): boolean {

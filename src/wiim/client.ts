@@ -108,6 +108,7 @@ export class WiimClient {
   private relaxedConnection: DeviceConnection | undefined;
   private relaxed = false;
   private found: WiimEndpoint | undefined;
+  private readonly origins = new Map<WiimEndpoint, string>();
   private closed = false;
   private eqListCache: string[] | undefined;
   private presetCountCache: number | undefined;
@@ -170,19 +171,26 @@ export class WiimClient {
     return new DeviceConnection({ connect, keepAliveMs: this.keepAliveMs });
   }
 
+  private originOf(ep: WiimEndpoint): string {
+    let origin = this.origins.get(ep);
+    if (origin === undefined) {
+      origin = `${ep.protocol}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${ep.port}`;
+      this.origins.set(ep, origin);
+    }
+    return origin;
+  }
+
   private async attempt(ep: WiimEndpoint, request: string, timeoutMs: number): Promise<string> {
-    const origin = `${ep.protocol}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${ep.port}`;
-    const path = `/httpapi.asp?command=${request}`;
-    const go = (connection: DeviceConnection) => deviceRequest(connection, { origin, path, timeoutMs });
+    const req = { origin: this.originOf(ep), path: `/httpapi.asp?command=${request}`, timeoutMs };
     let reply;
     if (ep.protocol === 'https' && this.relaxed) {
-      reply = await go(this.relaxedTlsConnection());
+      reply = await deviceRequest(this.relaxedTlsConnection(), req);
     } else {
       try {
-        reply = await go(this.strict);
+        reply = await deviceRequest(this.strict, req);
       } catch (err) {
         if (!(ep.protocol === 'https' && err instanceof DeviceError && isHandshakeFailure(err))) throw err;
-        reply = await go(this.relaxedTlsConnection());
+        reply = await deviceRequest(this.relaxedTlsConnection(), req);
         this.relaxed = true;
       }
     }
