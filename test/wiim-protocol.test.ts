@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { until } from './helpers/wait';
+import { sleep, until } from './helpers/wait';
 import net from 'node:net';
 import { DeviceError } from '../src/shared/errors';
 import { DeviceConnection, deviceRequest } from '../src/shared/http';
@@ -344,6 +344,26 @@ describe('wiim protocol against the simulator over HTTPS', function () {
       await stopped;
       // released at once: the keep-alive (1.5 s) would hold it until well after this
       await until(() => sim.openConnections === 0, 'the idle device to have no connection open after its poll', 1000);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('commands a moment apart share one connection, though the re-poll after each finds the device idle', async () => {
+    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollPlayingMs: 1000, pollIdleMs: 3000 });
+    try {
+      const polled = new Promise<void>((resolve) => session.once('state', () => resolve()));
+      session.register({});
+      await polled;
+      await until(() => sim.openConnections === 0, 'the first poll to let its connection go');
+      const before = sim.connectionsAccepted;
+      for (const volume of [10, 20, 30]) {
+        await session.command('volume', volume);
+        await sleep(100); // a slider moved by hand
+      }
+      assert.equal(sim.state.volume, 30);
+      assert.ok(sim.count('getPlayerStatus') >= 4, 'each command was confirmed by a re-poll');
+      assert.equal(sim.connectionsAccepted - before, 1);
     } finally {
       await session.close();
     }

@@ -43,6 +43,7 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   private lastFailure: DeviceError | undefined;
   private readonly users = new Set<object>();
   private closed = false;
+  private lastAskedAt = 0;
   protected readonly offlineAfter: number;
   private readonly backoffMinMs: number;
   private readonly backoffMaxMs: number;
@@ -117,6 +118,7 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   /** Runs one request through the device's queue, keeping the health up to date. */
   protected send<T>(task: () => Promise<T>, options: SendOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new DeviceError('closed', 'the device session is closed'));
+    if (!options.probe) this.noteAsked();
     if (this.healthState === 'offline' && !options.probe) {
       const reason = this.lastFailure ? `: ${this.lastFailure.message}` : '';
       return Promise.reject(new DeviceError('offline', `${this.describe()} is offline${reason}`));
@@ -163,13 +165,19 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     (this as EventEmitter).emit('health', health, err);
   }
 
+  /** A node asked something of the device (a command, a read on demand): more may follow soon. */
+  protected noteAsked(): void {
+    this.lastAskedAt = Date.now();
+  }
+
   /**
    * The session will ask the device nothing for `ms` (until its next poll):
-   * unless a request waits, its connection goes now instead of holding one of
-   * the device's few sockets until the keep-alive runs out.
+   * unless a request waits or a node used the device within the keep-alive
+   * (a slider sends the next volume soon), its connection goes now instead
+   * of holding one of the device's few sockets until the keep-alive runs out.
    */
   protected idleFor(ms: number): void {
-    if (ms > KEEP_ALIVE_MS && !this.queue.busy) this.releaseConnection();
+    if (ms > KEEP_ALIVE_MS && !this.queue.busy && Date.now() - this.lastAskedAt > KEEP_ALIVE_MS) this.releaseConnection();
   }
 
   /** A short name for messages: the device's name or address. */

@@ -154,6 +154,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   /** Reads the state now, emits it (reason `refresh`) and resolves with the event. */
   async refresh(requester?: object): Promise<WiimStateEvent> {
+    this.noteAsked();
     try {
       return await this.poll('refresh', requester);
     } finally {
