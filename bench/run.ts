@@ -202,55 +202,64 @@ async function overheadAndState(): Promise<void> {
     rows.push({ measure: 'wiim-command / raw', figure: `${(wm.ours / wm.raw).toFixed(2)}×`, target: '≤ 1.15×', verdict: verdict(wm.ours / wm.raw <= 1.15), note: `session alone: ${(wm.session / wm.raw).toFixed(2)}×; wiim-command / undici dispatch: ${(wm.ours / wm.dispatch).toFixed(2)}×` });
     rows.push({ measure: 'wiim-command / core http request', figure: `${(wm.ours / wm.core).toFixed(2)}×`, target: '≤ 0.70×', verdict: verdict(wm.ours / wm.core <= 0.7) });
 
-    // --- SONOFF: switch, three ways, interleaved; our session keeps 200 ms between requests
+    // --- SONOFF: switch, four ways, interleaved; our session keeps 200 ms between requests
     const s: Record<'raw' | 'core' | 'ours' | 'session', number[]> = { raw: [], core: [], ours: [], session: [] };
     const sWrong: Record<'raw' | 'core' | 'ours' | 'session', { n: number; last?: string }> = { raw: { n: 0 }, core: { n: 0 }, ours: { n: 0 }, session: { n: 0 } };
     const ssession = (node('scfg') as unknown as { session: SonoffSession }).session;
-    const SWARM = 3;
-    const SROUNDS = 30;
+    const SWARM = 5;
+    const SROUNDS = 50;
     // every variant waits the same 210 ms first: our session keeps 200 ms between requests,
     // and a connection idle that long answers slower than one in constant use
     const switchUrl = `${relay.url}/zeroconf/switch`;
     const body = (on: boolean) => ({ deviceid: relay.deviceid, data: { switch: on ? 'on' : 'off' } });
+    type SonoffVariant = 'raw' | 'core' | 'ours' | 'session';
+    const sonoffVariants: Array<{ key: SonoffVariant; run: (on: boolean) => Promise<true | string> }> = [
+      {
+        key: 'raw',
+        run: async (value) => {
+          const res = await request(switchUrl, { dispatcher: agent, method: 'POST', body: JSON.stringify(body(value)), headers: { 'content-type': 'application/json' } });
+          const reply = (await res.body.json()) as { error?: number };
+          return res.statusCode === 200 && reply.error === 0 && relay.outlets[0].on === value ? true : `raw: ${JSON.stringify(reply)}`;
+        },
+      },
+      {
+        key: 'core',
+        run: async (value) => {
+          const r = await fire('core', { url: switchUrl, method: 'POST', payload: JSON.stringify(body(value)), headers: { 'content-type': 'application/json' } }, 'cout');
+          let reply: { error?: number } = {};
+          try {
+            reply = JSON.parse(String(r.out?.payload)) as { error?: number };
+          } catch {
+            // counted as wrong below
+          }
+          return r.out && r.out.statusCode === 200 && reply.error === 0 && relay.outlets[0].on === value ? true : `core: ${r.error ?? String(r.out?.payload)}`;
+        },
+      },
+      {
+        key: 'ours',
+        run: async (value) => {
+          const r = await fire('ssw', { payload: value }, 'sout');
+          return r.out && r.out.payload === value && relay.outlets[0].on === value ? true : `ours: ${r.error ?? JSON.stringify(r.out?.payload)}`;
+        },
+      },
+      {
+        key: 'session',
+        run: async (value) => {
+          const snap = await ssession.setSwitch(0, value);
+          return snap.outlet.on === value && relay.outlets[0].on === value ? true : 'session: wrong state';
+        },
+      },
+    ];
     let on = relay.outlets[0].on;
     for (let i = 0; i < SWARM + SROUNDS; i++) {
       const keep = i >= SWARM;
-      const sink = (k: 'raw' | 'core' | 'ours' | 'session') => (keep ? s[k] : []);
-      on = !on;
-      const rawOn = on;
-      await sleep(210);
-      await timed(sink('raw'), sWrong.raw, async () => {
-        const res = await request(switchUrl, { dispatcher: agent, method: 'POST', body: JSON.stringify(body(rawOn)), headers: { 'content-type': 'application/json' } });
-        const reply = (await res.body.json()) as { error?: number };
-        return res.statusCode === 200 && reply.error === 0 && relay.outlets[0].on === rawOn ? true : `raw: ${JSON.stringify(reply)}`;
-      });
-      on = !on;
-      const coreOn = on;
-      await sleep(210);
-      await timed(sink('core'), sWrong.core, async () => {
-        const r = await fire('core', { url: switchUrl, method: 'POST', payload: JSON.stringify(body(coreOn)), headers: { 'content-type': 'application/json' } }, 'cout');
-        let reply: { error?: number } = {};
-        try {
-          reply = JSON.parse(String(r.out?.payload)) as { error?: number };
-        } catch {
-          // counted as wrong below
-        }
-        return r.out && r.out.statusCode === 200 && reply.error === 0 && relay.outlets[0].on === coreOn ? true : `core: ${r.error ?? String(r.out?.payload)}`;
-      });
-      on = !on;
-      const oursOn = on;
-      await sleep(210); // our session's 200 ms gap between requests is not counted
-      await timed(sink('ours'), sWrong.ours, async () => {
-        const r = await fire('ssw', { payload: oursOn }, 'sout');
-        return r.out && r.out.payload === oursOn && relay.outlets[0].on === oursOn ? true : `ours: ${r.error ?? JSON.stringify(r.out?.payload)}`;
-      });
-      on = !on;
-      const sessionOn = on;
-      await sleep(210);
-      await timed(sink('session'), sWrong.session, async () => {
-        const snap = await ssession.setSwitch(0, sessionOn);
-        return snap.outlet.on === sessionOn && relay.outlets[0].on === sessionOn ? true : 'session: wrong state';
-      });
+      // a new order every round, as for WiiM: the core node's leftover socket work must not always land in the same variant
+      for (const variant of shuffled(sonoffVariants, 1000 + i)) {
+        on = !on;
+        const value = on;
+        await sleep(210); // our session's 200 ms gap between requests is not counted
+        await timed(keep ? s[variant.key] : [], sWrong[variant.key], () => variant.run(value));
+      }
     }
     const sm = { raw: median(s.raw), core: median(s.core), ours: median(s.ours), session: median(s.session) };
     results.sonoffSwitch = { rounds: SROUNDS, medianMs: sm, p90Ms: { raw: percentile(s.raw, 90), core: percentile(s.core, 90), ours: percentile(s.ours, 90) }, wrong: sWrong, note: 'a 210 ms wait before each send of every variant (the session keeps 200 ms between requests) is not counted' };
@@ -577,7 +586,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`Benchmark, ${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs; simulators on 127.0.0.1; medians of correct replies only`);
   console.log('WiiM: 1000 warm-up rounds, then 1000 measured; each round runs every variant once, in a new (seeded) order. The core http request node runs with keep-alive and msg.rejectUnauthorized=false.');
-  console.log('SONOFF: our session keeps 200 ms between requests to a device; the bench waits 210 ms before each send (every variant alike) and does not count the wait.');
+  console.log('SONOFF: 5 warm-up rounds, then 50 measured, each in a new (seeded) order; our session keeps 200 ms between requests to a device, so the bench waits 210 ms before each send (every variant alike) and does not count the wait.');
   console.log('');
   printTable();
   const out = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, durationS: (Date.now() - started) / 1000, rows, results };
