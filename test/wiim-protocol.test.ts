@@ -380,7 +380,7 @@ describe('wiim protocol against the simulator over HTTPS', function () {
   });
 
   it('a closed connection sends nothing more, not even the retry of a request it cut off', async () => {
-    const connection = new DeviceConnection({ tls: { rejectUnauthorized: false } });
+    const connection = new DeviceConnection();
     const req = { origin: sim.url, path: '/httpapi.asp?command=getPlayerStatus', timeoutMs: 2000 };
     assert.equal((await deviceRequest(connection, req)).status, 200);
     await connection.close();
@@ -398,6 +398,26 @@ describe('wiim protocol against the simulator over HTTPS', function () {
       await rejects(slow.command('pause'), 'timeout', /no answer from 127\.0\.0\.1:\d+ within 300 ms/);
     } finally {
       await slow.close();
+    }
+  });
+
+  it('gives up a TLS handshake the device never answers, and closes its socket', async () => {
+    // a device whose TCP accepts but whose TLS never speaks
+    const open = new Set<net.Socket>();
+    const mute = net.createServer((s) => {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.resume(); // reads the ClientHello into the void, and sees the end
+    });
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const mutePort = (mute.address() as net.AddressInfo).port;
+    const client = new WiimClient({ host: '127.0.0.1', port: mutePort, protocol: 'https', timeoutMs: 300 });
+    try {
+      await rejects(client.command('pause'), 'timeout', /within 300 ms/);
+      await until(() => open.size === 0, 'the half-open connection to close', 2000);
+    } finally {
+      await client.close();
+      await new Promise<void>((r) => mute.close(() => r()));
     }
   });
 

@@ -54,7 +54,7 @@ export class SonoffClient {
   private host: string;
   private port: number;
   private readonly timeoutMs: number;
-  private readonly connection = new DeviceConnection();
+  private readonly connection: DeviceConnection;
   private sendBlank = false;
   private cachedOrigin: string | undefined;
   private closed = false;
@@ -64,6 +64,7 @@ export class SonoffClient {
     this.host = options.host;
     this.port = options.port ?? DEFAULT_SONOFF_PORT;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.connection = new DeviceConnection({ connectTimeoutMs: this.timeoutMs });
   }
 
   get origin(): string {

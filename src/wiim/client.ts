@@ -1,5 +1,4 @@
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
-import { buildConnector } from 'undici';
 import { argumentError, DeviceError } from '../shared/errors';
 import { DeviceConnection, deviceRequest } from '../shared/http';
 import { prepareCommand, type CommandContext, type PreparedCommand, type WiimCommandName } from './commands';
@@ -143,32 +142,24 @@ export class WiimClient {
   }
 
   private connection(relaxed: boolean): DeviceConnection {
-    const base = buildConnector({
-      // the device's own self-signed certificate; this connection goes to this device only
-      rejectUnauthorized: false,
-      // a resumed session would skip the certificate we check below
-      maxCachedSessions: this.pin ? 0 : undefined,
-      timeout: this.timeoutMs,
-      secureContext: tlsContext(relaxed),
-    });
     const pin = this.pin;
     const host = this.host;
-    const connect: buildConnector.connector = (opts, cb) => {
-      base(opts, (...args) => {
-        const [err, socket] = args;
-        if (err || !socket) return cb(err ?? new Error('no socket'), null);
-        if (pin && opts.protocol === 'https:') {
-          const cert = (socket as TLSSocket).getPeerCertificate();
+    const verify = pin
+      ? (socket: TLSSocket): Error | undefined => {
+          const cert = socket.getPeerCertificate();
           const got = cert && cert.fingerprint256 ? cert.fingerprint256.toUpperCase() : '(none)';
-          if (got !== pin) {
-            socket.destroy();
-            return cb(new DeviceError('network', `the certificate of ${host} does not match the pinned fingerprint (device: ${got}, pinned: ${pin}); if the device's certificate changed, update the fingerprint in the config node`, { code: 'CERT_FINGERPRINT_MISMATCH' }), null);
-          }
+          if (got === pin) return undefined;
+          return new DeviceError('network', `the certificate of ${host} does not match the pinned fingerprint (device: ${got}, pinned: ${pin}); if the device's certificate changed, update the fingerprint in the config node`, { code: 'CERT_FINGERPRINT_MISMATCH' });
         }
-        cb(null, socket);
-      });
-    };
-    return new DeviceConnection({ connect, keepAliveMs: this.keepAliveMs });
+      : undefined;
+    return new DeviceConnection({
+      secureContext: tlsContext(relaxed),
+      verify,
+      // a resumed session shows no certificate to check
+      resumeSessions: !pin,
+      connectTimeoutMs: this.timeoutMs,
+      keepAliveMs: this.keepAliveMs,
+    });
   }
 
   private originOf(ep: WiimEndpoint): string {
