@@ -309,6 +309,28 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     await rejects(session.command('pause'), 'closed');
   });
 
+  it('an idle device that answers as before gives the same state and raw objects; a change gives new ones', async () => {
+    sim.state.status = 'stop';
+    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https' });
+    try {
+      await session.refresh(); // the first read also reads the follower list
+      const a = await session.refresh();
+      const b = await session.refresh();
+      assert.equal(b.state, a.state, 'the same state object');
+      assert.equal(b.raw, a.raw, 'the same raw replies');
+      assert.deepEqual(b.changed, []);
+      sim.state.volume = 41;
+      const c = await session.refresh();
+      assert.notEqual(c.state, a.state);
+      assert.notEqual(c.raw.player, a.raw.player);
+      assert.deepEqual(c.changed, ['volume']);
+      assert.equal(c.state.volume, 41);
+      assert.equal(a.state.volume, 30, 'the earlier state object is left as it was');
+    } finally {
+      await session.close();
+    }
+  });
+
   it('turns each failure reply into a distinct, readable error', async () => {
     await rejects(client.command('raw', 'noSuchCommand'), 'device', /does not know the command noSuchCommand/);
     await rejects(client.command('raw', 'EQLoad:Nope'), 'device', /status "Failed"/);

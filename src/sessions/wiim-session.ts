@@ -198,7 +198,9 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         this.polls++;
         if (slaves) this.followers = slaves.count;
         if (meta !== undefined) this.meta = meta;
-        this.lastRaw = { player: player.raw, meta: meta === undefined ? this.lastRaw.meta : meta, slaves: slaves ?? this.lastRaw.slaves };
+        if (player.raw !== this.lastRaw.player || meta !== undefined || slaves !== undefined) {
+          this.lastRaw = { player: player.raw, meta: meta === undefined ? this.lastRaw.meta : meta, slaves: slaves ?? this.lastRaw.slaves };
+        }
         return this.update(this.withExtras(player.status), why, requesters.size > 0 ? requesters : undefined);
       },
       { key: 'poll', probe: true },
@@ -238,10 +240,14 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         if (positionJumped(prev, state, (now - this.stateAt) / 1000)) changed.push(f);
       } else if (prev[f] !== state[f]) changed.push(f);
     }
-    this.current = state;
+    // the session's own object, replaced and never changed: listeners read it,
+    // nodes copy it into their messages. A reading equal to the last (an idle
+    // device) keeps the last object, so that no copy per poll ages into V8's
+    // old space.
+    const same = prev !== undefined && changed.length === 0 && prev.position === state.position;
+    if (!same) this.current = state;
     this.stateAt = now;
-    // the session's own object, replaced and never changed: listeners read it, nodes copy it into their messages
-    const event: WiimStateEvent = { state, changed, raw: this.lastRaw, reason };
+    const event: WiimStateEvent = { state: same ? prev : state, changed, raw: this.lastRaw, reason };
     if (requesters) event.requesters = requesters;
     this.emit('state', event);
     return event;

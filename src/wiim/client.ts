@@ -53,6 +53,13 @@ export interface WiimClientOptions {
   keepAliveMs?: number;
 }
 
+/** A getPlayerStatus reply: normalised, as parsed, and as received. Read it, do not change it. */
+export interface PlayerReading {
+  readonly status: Readonly<WiimPlayerStatus>;
+  readonly raw: Readonly<Record<string, unknown>>;
+  readonly body: string;
+}
+
 export interface CommandResult {
   command: WiimCommandName;
   /** the device command string as sent (after `command=`) */
@@ -110,6 +117,7 @@ export class WiimClient {
   private readonly origins = new Map<WiimEndpoint, string>();
   private closed = false;
   private eqListCache: string[] | undefined;
+  private lastPlayer: PlayerReading | undefined;
   private presetCountCache: number | undefined;
 
   constructor(options: WiimClientOptions) {
@@ -226,9 +234,16 @@ export class WiimClient {
     return { request, host: this.host };
   }
 
-  async playerStatus(): Promise<{ status: WiimPlayerStatus; raw: Record<string, unknown>; body: string }> {
+  /**
+   * The player state. An idle device answers the same bytes poll after
+   * poll; such a reply is not parsed again, and the reading it gives is the
+   * last one, the same objects: the caller can tell nothing changed, and no
+   * new copy outlives the poll into V8's old space.
+   */
+  async playerStatus(): Promise<PlayerReading> {
     const body = await this.request('getPlayerStatus');
-    return { ...parsePlayerStatus(body, this.ctx('getPlayerStatus')), body };
+    if (this.lastPlayer?.body !== body) this.lastPlayer = { ...parsePlayerStatus(body, this.ctx('getPlayerStatus')), body };
+    return this.lastPlayer;
   }
 
   async statusEx(): Promise<{ info: WiimInfo; raw: Record<string, unknown>; body: string }> {
