@@ -425,8 +425,11 @@ function processTicks(pid: number): { all: number; main: number } {
   return { all: cpuTicks(`/proc/${pid}/stat`), main: cpuTicks(`/proc/${pid}/task/${pid}/stat`) };
 }
 
-async function probe(pid: number, file: string): Promise<ProbeDump> {
+/** Ends the probe's window (its figures) and starts the next one, with or without the delay histogram. */
+async function probe(pid: number, file: string, histogram: boolean): Promise<ProbeDump> {
   fs.rmSync(file, { force: true });
+  if (histogram) fs.writeFileSync(`${file}.histogram`, '');
+  else fs.rmSync(`${file}.histogram`, { force: true });
   process.kill(pid, 'SIGWINCH');
   const deadline = Date.now() + 10000;
   while (!fs.existsSync(file) || fs.statSync(file).size === 0) {
@@ -444,12 +447,14 @@ function rssBytes(pid: number): number {
 }
 
 /**
- * Starts Node-RED with `flows`, lets it settle, then measures CPU, event-loop
- * delay and memory over `seconds`. The resident set is read every second and
- * its median kept: glibc hands freed memory back to the system only now and
- * then, so one reading at the end can land before or after such a return.
+ * Starts Node-RED with `flows`, lets it settle, then measures CPU and memory
+ * over `seconds`, and then the event-loop delay over another `seconds` (the
+ * histogram's own timer would count as CPU). The resident set is read every
+ * second and its median kept: glibc hands freed memory back to the system
+ * only now and then, so one reading at the end can land before or after
+ * such a return.
  */
-async function measureNodeRed(flows: object[], settleMs: number, seconds: number): Promise<{ cpuPercent: number; mainThreadPercent: number; loop: ProbeDump; rssMedian: number }> {
+async function measureNodeRed(flows: object[], settleMs: number, seconds: number): Promise<{ cpuPercent: number; mainThreadPercent: number; memory: ProbeDump; loop: ProbeDump; rssMedian: number }> {
   const file = path.join(os.tmpdir(), `nr-bench-probe-${process.pid}.json`);
   // BENCH_CPU_PROF=<dir>: the probe also writes a V8 CPU profile of each window there (for investigating a MISS)
   const env: Record<string, string> = { NODE_OPTIONS: `--require ${path.join(__dirname, 'eventloop-probe.js')}`, BENCH_PROBE_FILE: file };
@@ -458,7 +463,7 @@ async function measureNodeRed(flows: object[], settleMs: number, seconds: number
   try {
     const pid = nr.child.pid as number;
     await sleep(settleMs);
-    await probe(pid, file); // starts a fresh window
+    await probe(pid, file, false); // starts the CPU and memory window
     const ticks0 = processTicks(pid);
     const t0 = performance.now();
     const rss: number[] = [];
@@ -468,13 +473,16 @@ async function measureNodeRed(flows: object[], settleMs: number, seconds: number
     }
     const ticks1 = processTicks(pid);
     const elapsed = (performance.now() - t0) / 1000;
-    const loop = await probe(pid, file);
+    const memory = await probe(pid, file, true); // and starts the delay window
+    await sleep(seconds * 1000);
+    const loop = await probe(pid, file, false);
     const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
     const percent = (ticks: number) => (ticks / hz / elapsed) * 100;
-    return { cpuPercent: percent(ticks1.all - ticks0.all), mainThreadPercent: percent(ticks1.main - ticks0.main), loop, rssMedian: median(rss) };
+    return { cpuPercent: percent(ticks1.all - ticks0.all), mainThreadPercent: percent(ticks1.main - ticks0.main), memory, loop, rssMedian: median(rss) };
   } finally {
     await nr.stop();
     fs.rmSync(file, { force: true });
+    fs.rmSync(`${file}.histogram`, { force: true });
   }
 }
 
@@ -529,7 +537,7 @@ async function scale(): Promise<void> {
     sims.stdin?.write('stats\n');
     const after = JSON.parse(await nextLine()) as { wiimRequests: number; sonoffRequests: number; wiimPolled: number; sonoffPolled: number };
     const devices = 2 * n;
-    const heapPer = (full.loop.heapUsed - base.loop.heapUsed) / devices / 1024;
+    const heapPer = (full.memory.heapUsed - base.memory.heapUsed) / devices / 1024;
     const rssPer = (full.rssMedian - base.rssMedian) / devices / 1024;
     const p99 = full.loop.p99 - full.loop.resolutionMs;
     results.scale = { seconds, devices, base, full, floorCpuPercent: floor, heapPerDeviceKB: heapPer, rssPerDeviceKB: rssPer, requests: { wiim: after.wiimRequests - before.wiimRequests, sonoff: after.sonoffRequests - before.sonoffRequests }, polledDevices: { wiim: after.wiimPolled, sonoff: after.sonoffPolled } };
@@ -538,7 +546,7 @@ async function scale(): Promise<void> {
     rows.push({ measure: 'scale: event-loop delay p99', figure: fmtMs(p99), target: '≤ 10 ms', verdict: verdict(p99 <= 10), note: `histogram p99 ${fmtMs(full.loop.p99)} minus the ${full.loop.resolutionMs} ms sampling period; max ${fmtMs(full.loop.max)}` });
     rows.push({ measure: 'scale: memory per device (heapUsed)', figure: `${heapPer.toFixed(1)} KB`, target: '≤ 100 KB', verdict: verdict(heapPer <= 100), note: 'JS heap after GC, vs Node-RED without devices' });
     // RSS also counts TLS and socket buffers outside the JS heap, and the allocator's slack
-    rows.push({ measure: 'scale: memory per device (RSS)', figure: `${rssPer.toFixed(1)} KB`, target: '≤ 100 KB', verdict: verdict(rssPer <= 100), note: `median of ${seconds} readings, whole process, vs Node-RED without devices: ${mb(base.rssMedian)} → ${mb(full.rssMedian)} MB, of which V8's committed heap ${mb(base.loop.heapTotal)} → ${mb(full.loop.heapTotal)} MB (young generation ${mb(base.loop.newSpace)} → ${mb(full.loop.newSpace)} MB)` });
+    rows.push({ measure: 'scale: memory per device (RSS)', figure: `${rssPer.toFixed(1)} KB`, target: '≤ 100 KB', verdict: verdict(rssPer <= 100), note: `median of ${seconds} readings, whole process, vs Node-RED without devices: ${mb(base.rssMedian)} → ${mb(full.rssMedian)} MB, of which V8's committed heap ${mb(base.memory.heapTotal)} → ${mb(full.memory.heapTotal)} MB (young generation ${mb(base.memory.newSpace)} → ${mb(full.memory.newSpace)} MB)` });
   } finally {
     sims.stdin?.end();
     await new Promise((resolve) => {
