@@ -11,6 +11,7 @@ import sonoffConfig from '../src/nodes/sonoff-config';
 import sonoffSwitch from '../src/nodes/sonoff-switch';
 import sonoffPulse from '../src/nodes/sonoff-pulse';
 import sonoffOta from '../src/nodes/sonoff-ota';
+import { alignedDelay } from '../src/sessions/device-session';
 import type { WiimSession } from '../src/sessions/wiim-session';
 import type { SonoffSession } from '../src/sessions/sonoff-session';
 import { WiimSimulator } from '../src/sim/wiim-sim';
@@ -101,6 +102,21 @@ function simulators(name: string): { wiim: WiimSimulator; relay: SonoffSimulator
   });
   return sims;
 }
+
+describe('poll scheduling', () => {
+  it('puts every poll of an interval on the same tick of the clock, never closer than a quarter interval', () => {
+    // sessions started at different moments meet on the clock's multiples of their interval
+    assert.equal(12_000 + alignedDelay(5000, 12_000), 15_000);
+    assert.equal(13_700 + alignedDelay(5000, 13_700), 15_000);
+    assert.equal(14_200 + alignedDelay(5000, 14_200), 20_000, 'the next tick is only 800 ms away: the one after');
+    assert.equal(alignedDelay(5000, 15_000), 5000);
+    for (let now = 0; now < 3000; now += 7) {
+      const d = alignedDelay(1000, now);
+      assert.ok(d >= 250 && d <= 1250, `${d} ms at ${now}`);
+      assert.equal((now + d) % 1000, 0);
+    }
+  });
+});
 
 describe('reliability', function () {
   this.timeout(60000);

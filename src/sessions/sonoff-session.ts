@@ -393,7 +393,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       this.readInfo('poll', true)
         .catch(() => undefined)
         .finally(() => this.schedulePoll());
-    }, this.pollIntervalMs);
+    }, this.pollDelay(this.pollIntervalMs));
   }
 
   private scheduleProbe(): void {

@@ -149,7 +149,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private nextDelay(): number {
     if (this.consecutiveFailures > 0) return this.retryDelay();
     const s = this.current?.state;
-    return s === 'playing' || s === 'loading' ? this.pollPlayingMs : this.pollIdleMs;
+    return this.pollDelay(s === 'playing' || s === 'loading' ? this.pollPlayingMs : this.pollIdleMs);
   }
 
   /** Reads the state now, emits it (reason `refresh`) and resolves with the event. */
