@@ -79,11 +79,6 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     if (this.users.size === 1) this.start();
   }
 
-  /** The delay before a regular poll due in about `ms`: see alignedDelay. */
-  protected pollDelay(ms: number): number {
-    return alignedDelay(ms, Date.now());
-  }
-
   /** A node stops using the device: the last one stops timers and sockets. */
   deregister(user: object): void {
     if (!this.users.delete(user)) return;
@@ -108,6 +103,11 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   onClose(hook: () => void): void {
     if (this.closed) hook();
     else this.closeHooks.push(hook);
+  }
+
+  /** The delay before a regular poll due in about `ms`: see alignedDelay. */
+  protected pollDelay(ms: number): number {
+    return alignedDelay(ms, Date.now());
   }
 
   /** Delay before the next read while the device fails: doubles per failure. */
@@ -200,9 +200,9 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
 /**
  * The time from `now` to the next multiple of `ms` on the clock that is at
  * least `ms / 4` away (so at most 1.25 × `ms`: a playing WiiM's 1 s polls
- * stay within the 1.5 s keep-alive). Devices polled at the same interval then poll on the
- * same tick, and a Node-RED with many devices wakes once per interval rather
- * than once per device. Devices deployed together start in step, but their
+ * stay within the 1.5 s keep-alive). Devices polled at the same interval
+ * then poll on the same tick, and a Node-RED with many devices wakes once
+ * per interval rather than once per device. Devices deployed together start in step, but their
  * polls would drift apart over hours, each by its own reply time; spread
  * over the interval, 100 WiiM and 100 relays took 7.7–8.9 % of a core where
  * in step they took 4.1–4.9 % (sessions alone, paired 30 s runs).
