@@ -12,6 +12,7 @@ import sonoffSwitch from '../src/nodes/sonoff-switch';
 import sonoffPulse from '../src/nodes/sonoff-pulse';
 import sonoffOta from '../src/nodes/sonoff-ota';
 import { alignedDelay } from '../src/sessions/device-session';
+import { PollGate } from '../src/sessions/poll-gate';
 import type { WiimSession } from '../src/sessions/wiim-session';
 import type { SonoffSession } from '../src/sessions/sonoff-session';
 import { WiimSimulator } from '../src/sim/wiim-sim';
@@ -115,6 +116,54 @@ describe('poll scheduling', () => {
       assert.ok(d >= 250 && d <= 1250, `${d} ms at ${now}`);
       assert.equal((now + d) % 1000, 0);
     }
+  });
+
+  /** A poll for the gate that runs until the test ends it. */
+  function heldPoll(started: number[], i: number) {
+    let end!: (ok: boolean) => void;
+    const ended = new Promise<number>((resolve, reject) => (end = (ok) => (ok ? resolve(i) : reject(new Error(`poll ${i} failed`)))));
+    return { end, run: () => (started.push(i), ended) };
+  }
+
+  it('runs at most `slots` polls at a time through the gate, the others in their order as slots free', async () => {
+    const gate = new PollGate(2, 60_000);
+    const started: number[] = [];
+    const polls = [0, 1, 2, 3, 4].map((i) => heldPoll(started, i));
+    const results = polls.map((p) => gate.run(p.run));
+    await sleep(0);
+    assert.deepEqual(started, [0, 1]);
+    assert.deepEqual(gate.load, { running: 2, waiting: 3 });
+    polls[1].end(true);
+    await until(() => started.length === 3, 'the third poll');
+    assert.deepEqual(started, [0, 1, 2]);
+    polls[0].end(false); // a failed poll frees its slot as well, and its caller gets the error
+    await until(() => started.length === 4, 'the fourth poll');
+    assert.deepEqual(started, [0, 1, 2, 3]);
+    await assert.rejects(results[0], /poll 0 failed/);
+    for (const p of polls.slice(2)) p.end(true);
+    assert.deepEqual(await Promise.all(results.slice(1)), [1, 2, 3, 4]);
+    assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+  });
+
+  it('lets a poll that does not end hold its slot only for the lease', async () => {
+    const gate = new PollGate(1, 200);
+    const started: number[] = [];
+    const stuck = heldPoll(started, 0);
+    const stuckResult = gate.run(stuck.run);
+    // a device that does not answer: the next poll gets the slot when the lease ends, not when the poll does
+    assert.equal(await gate.run(async () => 'next'), 'next');
+    assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+    stuck.end(true);
+    assert.equal(await stuckResult, 0);
+    // the late end freed nothing twice: one slot still means one poll at a time
+    const a = heldPoll(started, 1);
+    const b = heldPoll(started, 2);
+    const results = [gate.run(a.run), gate.run(b.run)];
+    await sleep(0);
+    assert.deepEqual(gate.load, { running: 1, waiting: 1 });
+    a.end(true);
+    b.end(true);
+    assert.deepEqual(await Promise.all(results), [1, 2]);
   });
 });
 

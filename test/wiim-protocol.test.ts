@@ -8,6 +8,7 @@ import { encodeCommand, LOOP_MODES, loopToMode, modeToLoop, prepareCommand, utcS
 import { classifyReply, decodeHexText, parseMeta, parsePlayerStatus, parseSlaveList, textField, toSeconds, unescapeHtml } from '../src/wiim/parse';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 import { WiimSession } from '../src/sessions/wiim-session';
+import { PollGate } from '../src/sessions/poll-gate';
 
 const ctx = { request: 'test', host: '127.0.0.1' };
 
@@ -307,6 +308,28 @@ describe('wiim protocol against the simulator over HTTPS', function () {
       await session.close();
     }
     await rejects(session.command('pause'), 'closed');
+  });
+
+  it('a regular poll waits for a slot in the poll gate; a refresh asked for by a node does not', async () => {
+    sim.state.status = 'stop';
+    const gate = new PollGate(1, 60_000);
+    let endOther!: () => void;
+    const other = gate.run(() => new Promise<void>((resolve) => (endOther = resolve))); // another device's poll holds the only slot
+    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollGate: gate });
+    const before = sim.count('getPlayerStatus');
+    try {
+      session.register({});
+      await until(() => gate.load.waiting === 1, 'the first poll at the gate');
+      assert.equal(sim.count('getPlayerStatus'), before, 'the first poll waits for the slot');
+      await session.refresh();
+      assert.equal(sim.count('getPlayerStatus'), before + 1);
+      endOther();
+      await other;
+      await until(() => sim.count('getPlayerStatus') === before + 2, 'the poll after the slot was freed');
+      assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+    } finally {
+      await session.close();
+    }
   });
 
   it('an idle device that answers as before gives the same state and raw objects; a change gives new ones', async () => {

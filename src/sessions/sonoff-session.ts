@@ -31,6 +31,7 @@ import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff
 import { FirmwareServer, checkImage, sha256 } from '../sonoff/ota';
 import { acquireSonoffWatcher, deviceidOf, type WatcherLease } from '../sonoff/discovery';
 import { DeviceSession, openSession, type SessionEvents } from './device-session';
+import type { PollGate } from './poll-gate';
 
 export type StateSource = 'command' | 'push' | 'poll';
 export type SonoffModel = 'auto' | 'single' | 'multi';
@@ -48,6 +49,7 @@ export interface SonoffSessionOptions {
   offlineAfter?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  pollGate?: PollGate;
   name?: string;
 }
 
@@ -114,7 +116,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private readonly onDown = (s: DiscoveredService) => this.onWithdrawn(s);
 
   constructor(options: SonoffSessionOptions) {
-    super({ minGapMs: 200, offlineAfter: options.offlineAfter ?? 3, backoffMinMs: options.backoffMinMs ?? 1000, backoffMaxMs: options.backoffMaxMs ?? 30000 });
+    super({ minGapMs: 200, offlineAfter: options.offlineAfter ?? 3, backoffMinMs: options.backoffMinMs ?? 1000, backoffMaxMs: options.backoffMaxMs ?? 30000, pollGate: options.pollGate });
     if (!options.deviceid && !options.host) throw new DeviceError('argument', 'a SONOFF device needs a deviceid (for mDNS) or a host');
     this.deviceid = options.deviceid;
     this.model = options.model ?? 'auto';
@@ -390,7 +392,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         this.schedulePoll();
         return;
       }
-      this.readInfo('poll', true)
+      this.regularPoll(() => this.readInfo('poll', true))
         .catch(() => undefined)
         .finally(() => this.schedulePoll());
     }, this.pollDelay(this.pollIntervalMs));

@@ -1,5 +1,6 @@
 import { DeviceError } from '../shared/errors';
 import { DeviceSession, type Health } from './device-session';
+import type { PollGate } from './poll-gate';
 import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
 import { prepareCommand, type WiimCommandName } from '../wiim/commands';
 import type { WiimInfo, WiimMeta, WiimPlayerStatus } from '../wiim/parse';
@@ -20,6 +21,7 @@ export interface WiimSessionOptions extends WiimClientOptions {
   offlineAfter?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  pollGate?: PollGate;
 }
 
 /** The state a wiim-status node emits: every field of the player plus `online`. */
@@ -74,6 +76,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
       offlineAfter: options.offlineAfter ?? 3,
       backoffMinMs: options.backoffMinMs ?? Math.min(1000, pollPlayingMs),
       backoffMaxMs: options.backoffMaxMs ?? 30000,
+      pollGate: options.pollGate,
     });
     this.client = new WiimClient(options);
     this.name = options.name && options.name.trim() !== '' ? options.name.trim() : this.client.host;
@@ -142,7 +145,9 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     this.idleFor(ms);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.poll('poll').catch(() => undefined).finally(() => this.schedule(this.nextDelay()));
+      void this.regularPoll(() => this.poll('poll'))
+        .catch(() => undefined)
+        .finally(() => this.schedule(this.nextDelay()));
     }, ms);
   }
 

@@ -1,0 +1,89 @@
+/**
+ * The regular polls of every device in the process pass through one gate:
+ * at most `slots` run at a time, and a poll holds its slot until it ends or
+ * for `leaseMs`, whichever comes first.
+ *
+ * Why: polls fall on the same clock tick (see alignedDelay), and a hundred
+ * connections opened in that tick would all still be alive when the burst's
+ * own allocations set off V8's scavenges. V8 then promotes them to the old
+ * generation, and Node-RED's whole heap gets a full GC every poll round.
+ * Taken a few at a time, each connection is gone before the next scavenge.
+ *
+ * The lease keeps a device that does not answer (a poll can take its whole
+ * timeout) from holding a slot: it delays another device's poll by at most
+ * `leaseMs`.
+ */
+interface Slot {
+  readonly since: number;
+  /** freed by its poll or by the lease, whichever came first */
+  freed: boolean;
+}
+
+export class PollGate {
+  private readonly held: Slot[] = []; // in the order they were taken, so the oldest is first
+  private readonly waiting: Array<(slot: Slot) => void> = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly slots: number,
+    private readonly leaseMs: number,
+  ) {}
+
+  /** Polls running (holding a slot) and waiting for one. */
+  get load(): { running: number; waiting: number } {
+    return { running: this.held.length, waiting: this.waiting.length };
+  }
+
+  async run<T>(poll: () => Promise<T>): Promise<T> {
+    const slot = this.held.length < this.slots && this.waiting.length === 0 ? this.take() : await this.wait();
+    try {
+      return await poll();
+    } finally {
+      this.free(slot);
+    }
+  }
+
+  private take(): Slot {
+    const slot: Slot = { since: Date.now(), freed: false };
+    this.held.push(slot);
+    return slot;
+  }
+
+  private wait(): Promise<Slot> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.armLease();
+    });
+  }
+
+  private free(slot: Slot): void {
+    if (slot.freed) return;
+    slot.freed = true;
+    this.held.splice(this.held.indexOf(slot), 1);
+    this.admit();
+  }
+
+  /** Hands free slots to waiting polls, in their order. */
+  private admit(): void {
+    while (this.held.length < this.slots && this.waiting.length > 0) (this.waiting.shift() as (slot: Slot) => void)(this.take());
+    if (this.waiting.length === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** While polls wait, a timer ends the oldest slot's lease. */
+  private armLease(): void {
+    if (this.timer || this.held.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const now = Date.now();
+      while (this.held.length > 0 && now - this.held[0].since >= this.leaseMs) {
+        const slot = this.held.shift() as Slot;
+        slot.freed = true;
+      }
+      this.admit();
+      if (this.waiting.length > 0) this.armLease();
+    }, Math.max(0, this.held[0].since + this.leaseMs - Date.now()));
+  }
+}
