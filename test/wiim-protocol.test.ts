@@ -375,7 +375,7 @@ describe('wiim protocol against the simulator over HTTPS', function () {
 
   it('a playing device keeps one connection across its 1 s polls; an idle one lets it go right after each poll', async () => {
     sim.state.status = 'play';
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollPlayingMs: 1000, pollIdleMs: 3000 });
+    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollPlayingMs: 1000, pollIdleMs: 8000 });
     const polls: string[] = [];
     const next = (want: string) => new Promise<void>((resolve) => session.on('state', (e) => e.state.state === want && resolve()));
     session.on('state', (e) => polls.push(String(e.state.state)));
