@@ -16,7 +16,13 @@ const secureContext = createSecureContext({});
 // one agent per device, as we have one connection per device: an agent's TLS
 // session cache is keyed by host, and every simulator is on 127.0.0.1 with a
 // session of its own, so a shared one would resume none of them
-const agentFor = () => new Agent({ keepAliveTimeout: KEEP_ALIVE_MS, keepAliveMaxTimeout: KEEP_ALIVE_MS, keepAliveTimeoutThreshold: 1000, connect: { rejectUnauthorized: false, secureContext } });
+const agentFor = () =>
+  new Agent({
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    keepAliveMaxTimeout: KEEP_ALIVE_MS,
+    keepAliveTimeoutThreshold: 1000,
+    connect: { rejectUnauthorized: false, secureContext },
+  });
 
 async function get(agent: Agent, url: string): Promise<void> {
   const res = await request(url, { dispatcher: agent });
@@ -44,7 +50,12 @@ wiim.forEach((port, i) => {
 sonoff.forEach(({ port, deviceid }, i) => {
   const agent = agentFor();
   every(10000, (i * 10000) / sonoff.length, async () => {
-    const res = await request(`http://127.0.0.1:${port}/zeroconf/info`, { dispatcher: agent, method: 'POST', body: JSON.stringify({ deviceid, data: {} }), headers: { 'content-type': 'application/json' } });
+    const res = await request(`http://127.0.0.1:${port}/zeroconf/info`, {
+      dispatcher: agent,
+      method: 'POST',
+      body: JSON.stringify({ deviceid, data: {} }),
+      headers: { 'content-type': 'application/json' },
+    });
     JSON.parse(await res.body.text());
   });
 });

@@ -21,11 +21,14 @@ async function main(): Promise<void> {
   const deviceid = '1000bbbbbb';
   const relay = new SonoffSimulator({ deviceid, mdns: true });
   await relay.start({ port: 0 });
-  await loadPlain([sonoffConfig, sonoffSwitch] as Array<(RED: unknown) => void>, withTab([
-    { id: 'cfg', type: 'sonoff-config', name: 'Bench relay', deviceid, host: '', port: '8081', model: 'auto', pollInterval: '0' },
-    { id: 'sw', type: 'sonoff-switch', device: 'cfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
-    { id: 'out', type: 'helper' },
-  ]));
+  await loadPlain(
+    [sonoffConfig, sonoffSwitch] as Array<(RED: unknown) => void>,
+    withTab([
+      { id: 'cfg', type: 'sonoff-config', name: 'Bench relay', deviceid, host: '', port: '8081', model: 'auto', pollInterval: '0' },
+      { id: 'sw', type: 'sonoff-switch', device: 'cfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
+      { id: 'out', type: 'helper' },
+    ]),
+  );
   const session = (node('cfg') as unknown as { session: SonoffSession }).session;
   const deadline = Date.now() + 10000;
   while (session.state === undefined || session.address === undefined) {

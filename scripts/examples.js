@@ -8,8 +8,17 @@ const path = require('node:path');
 const dir = path.resolve(__dirname, '..', 'examples');
 
 function exampleFiles(options = {}) {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f));
-  if (options.dashboard) files.push(...fs.readdirSync(path.join(dir, 'dashboard')).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, 'dashboard', f)));
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => path.join(dir, f));
+  if (options.dashboard)
+    files.push(
+      ...fs
+        .readdirSync(path.join(dir, 'dashboard'))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => path.join(dir, 'dashboard', f)),
+    );
   return files.sort();
 }
 

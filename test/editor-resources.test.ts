@@ -133,7 +133,8 @@ describe('editor resources in a running Node-RED', function () {
           assert.ok(enHelp);
           assert.notEqual(help, enHelp, `${type}: ${lang} help is the en-US one`);
           const enHeadings = headings(enHelp);
-          if (enHeadings.includes('Inputs')) assert.ok(headings(help).includes(translations[lang].Inputs), `${type}: no "${translations[lang].Inputs}" heading`);
+          if (enHeadings.includes('Inputs'))
+            assert.ok(headings(help).includes(translations[lang].Inputs), `${type}: no "${translations[lang].Inputs}" heading`);
           assert.deepEqual(
             headings(help),
             enHeadings.map((h) => translations[lang][h] ?? h),

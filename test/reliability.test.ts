@@ -77,11 +77,34 @@ const sonoffSessionOf = (id: string) => (node(id) as unknown as { session: Sonof
 const openSockets = (sim: WiimSimulator | SonoffSimulator) => (sim instanceof WiimSimulator ? sim['sockets'] : sim['sockets']).size;
 
 function wiimCfg(id: string, port: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id, type: 'wiim-config', name: `WiiM ${id}`, host: '127.0.0.1', port: String(port), protocol: 'https', timeout: '1000', pollPlaying: '3600', pollIdle: '3600', fingerprint: '', ...extra };
+  return {
+    id,
+    type: 'wiim-config',
+    name: `WiiM ${id}`,
+    host: '127.0.0.1',
+    port: String(port),
+    protocol: 'https',
+    timeout: '1000',
+    pollPlaying: '3600',
+    pollIdle: '3600',
+    fingerprint: '',
+    ...extra,
+  };
 }
 
 function sonoffCfg(id: string, port: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id, type: 'sonoff-config', name: `Relay ${id}`, deviceid: '1000abcdef', host: '127.0.0.1', port: String(port), model: 'auto', pollInterval: '0', timeout: '1000', ...extra };
+  return {
+    id,
+    type: 'sonoff-config',
+    name: `Relay ${id}`,
+    deviceid: '1000abcdef',
+    host: '127.0.0.1',
+    port: String(port),
+    model: 'auto',
+    pollInterval: '0',
+    timeout: '1000',
+    ...extra,
+  };
 }
 
 const catcher = [
@@ -194,17 +217,20 @@ describe('reliability', function () {
 
     async function deploy(): Promise<void> {
       wiim.reset();
-      await helper.load(nodes, withTab([
-        wiimCfg('wcfg', wport()),
-        wiimCfg('wpin', wport(), { fingerprint: wiim.fingerprint }),
-        { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
-        { id: 'wcmdpin', type: 'wiim-command', device: 'wpin', command: '', value: '', wires: [['out']] },
-        { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: false, wires: [['stout']] },
-        { id: 'stout', type: 'helper' },
-        sonoffCfg('scfg', sport()),
-        { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
-        ...catcher,
-      ]));
+      await helper.load(
+        nodes,
+        withTab([
+          wiimCfg('wcfg', wport()),
+          wiimCfg('wpin', wport(), { fingerprint: wiim.fingerprint }),
+          { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
+          { id: 'wcmdpin', type: 'wiim-command', device: 'wpin', command: '', value: '', wires: [['out']] },
+          { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: false, wires: [['stout']] },
+          { id: 'stout', type: 'helper' },
+          sonoffCfg('scfg', sport()),
+          { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
+          ...catcher,
+        ]),
+      );
       await until(() => wiimSessionOf('wcfg').state !== undefined && sonoffSessionOf('scfg').state !== undefined, 'first readings');
     }
 
@@ -243,7 +269,10 @@ describe('reliability', function () {
         Object.assign(wiim.faults, c.fault);
         const cmd = await send('wcmd', { payload: 'status' });
         const st = await send('wst', { payload: 'refresh' }, 'stout');
-        for (const [label, r] of [['wiim-command', cmd], ['wiim-status', st]] as const) {
+        for (const [label, r] of [
+          ['wiim-command', cmd],
+          ['wiim-status', st],
+        ] as const) {
           if (c.expect === 'ok') {
             assert.ok(r.out, `${c.name}, ${label}: expected a result, got ${r.caught?.error.message}`);
             assert.equal((r.out.payload as { volume: number }).volume, wiim.state.volume, `${c.name}, ${label}`);
@@ -360,9 +389,21 @@ describe('reliability', function () {
       { target: 'wcmd', msg: { topic: 'source', payload: { x: 1 } }, error: /source must be a string/ },
       { target: 'wcmd', msg: { topic: 'repeat', payload: 'sometimes' }, error: /repeat/ },
       { target: 'wcmd', msg: { topic: 'repeat', payload: { repeat: 'all', shuffle: 'maybe' } }, error: /shuffle must be true or false/ },
-      { target: 'wcmd', msg: { topic: 'alarm', payload: { op: 'set', n: 3, trigger: 5, time: '080000', day: '15', url: 'http://a/b' } }, error: /alarm n must be from 0 to 2/ },
-      { target: 'wcmd', msg: { topic: 'alarm', payload: { op: 'set', n: 0, trigger: 5, time: '250000', day: '15', url: 'http://a/b' } }, error: /alarm time must be HHMMSS/ },
-      { target: 'wcmd', msg: { topic: 'alarm', payload: { op: 'set', n: 0, trigger: 5, time: '080000', day: '32', url: 'http://a/b' } }, error: /trigger 5 \(monthly\)/ },
+      {
+        target: 'wcmd',
+        msg: { topic: 'alarm', payload: { op: 'set', n: 3, trigger: 5, time: '080000', day: '15', url: 'http://a/b' } },
+        error: /alarm n must be from 0 to 2/,
+      },
+      {
+        target: 'wcmd',
+        msg: { topic: 'alarm', payload: { op: 'set', n: 0, trigger: 5, time: '250000', day: '15', url: 'http://a/b' } },
+        error: /alarm time must be HHMMSS/,
+      },
+      {
+        target: 'wcmd',
+        msg: { topic: 'alarm', payload: { op: 'set', n: 0, trigger: 5, time: '080000', day: '32', url: 'http://a/b' } },
+        error: /trigger 5 \(monthly\)/,
+      },
       { target: 'wcmd', msg: { topic: 'alarm', payload: { op: 'set', n: 0, trigger: 9, time: '080000' } }, error: /alarm trigger must be from 0 to 5/ },
       { target: 'wcmd', msg: { topic: 'alarm', payload: 'at seven' }, error: /alarm takes/ },
       { target: 'wcmd', msg: { topic: 'shutdown', payload: 'x' }, error: /shutdown seconds must be a whole number/ },
@@ -427,29 +468,35 @@ describe('reliability', function () {
     it(`refuses ${cases.length} malformed messages with a clear error, and nothing reaches a device`, async () => {
       assert.ok(cases.length >= 50);
       wiim.playTrack(0); // a track with a length, for "seek past the end"
-      await helper.load(nodes, withTab([
-        wiimCfg('wcfg', wport),
-        { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: false, wires: [[]] },
-        { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
-        { id: 'wvol', type: 'wiim-command', device: 'wcfg', command: 'volume', value: '', wires: [['out']] },
-        { id: 'wvol150', type: 'wiim-command', device: 'wcfg', command: 'volume', value: '150', wires: [['out']] },
-        { id: 'wseek', type: 'wiim-command', device: 'wcfg', command: 'seek', value: '', wires: [['out']] },
-        { id: 'wraw', type: 'wiim-command', device: 'wcfg', command: 'raw', value: 'getStatusEx&x', wires: [['out']] },
-        sonoffCfg('scfg', single.address.port),
-        sonoffCfg('mcfg', multi.address.port, { deviceid: '1000fedcba', model: 'multi' }),
-        { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
-        { id: 'ssw7', type: 'sonoff-switch', device: 'scfg', outlet: '7', payloadType: 'boolean', wires: [['out']] },
-        { id: 'msw', type: 'sonoff-switch', device: 'mcfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
-        { id: 'spulse', type: 'sonoff-pulse', device: 'scfg', outlet: '0', width: '', wires: [['out']] },
-        { id: 'spulse700', type: 'sonoff-pulse', device: 'scfg', outlet: '0', width: '700', wires: [['out']] },
-        { id: 'mpulse', type: 'sonoff-pulse', device: 'mcfg', outlet: '1', width: '', wires: [['out']] },
-        { id: 'sota', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: '', wires: [['out']] },
-        { id: 'sotabig', type: 'sonoff-ota', device: 'scfg', firmware: bigFile, sha256: '', wires: [['out']] },
-        { id: 'sotasha', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: 'ab'.repeat(32), wires: [['out']] },
-        ...catcher,
-      ]));
+      await helper.load(
+        nodes,
+        withTab([
+          wiimCfg('wcfg', wport),
+          { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: false, wires: [[]] },
+          { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
+          { id: 'wvol', type: 'wiim-command', device: 'wcfg', command: 'volume', value: '', wires: [['out']] },
+          { id: 'wvol150', type: 'wiim-command', device: 'wcfg', command: 'volume', value: '150', wires: [['out']] },
+          { id: 'wseek', type: 'wiim-command', device: 'wcfg', command: 'seek', value: '', wires: [['out']] },
+          { id: 'wraw', type: 'wiim-command', device: 'wcfg', command: 'raw', value: 'getStatusEx&x', wires: [['out']] },
+          sonoffCfg('scfg', single.address.port),
+          sonoffCfg('mcfg', multi.address.port, { deviceid: '1000fedcba', model: 'multi' }),
+          { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
+          { id: 'ssw7', type: 'sonoff-switch', device: 'scfg', outlet: '7', payloadType: 'boolean', wires: [['out']] },
+          { id: 'msw', type: 'sonoff-switch', device: 'mcfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
+          { id: 'spulse', type: 'sonoff-pulse', device: 'scfg', outlet: '0', width: '', wires: [['out']] },
+          { id: 'spulse700', type: 'sonoff-pulse', device: 'scfg', outlet: '0', width: '700', wires: [['out']] },
+          { id: 'mpulse', type: 'sonoff-pulse', device: 'mcfg', outlet: '1', width: '', wires: [['out']] },
+          { id: 'sota', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: '', wires: [['out']] },
+          { id: 'sotabig', type: 'sonoff-ota', device: 'scfg', firmware: bigFile, sha256: '', wires: [['out']] },
+          { id: 'sotasha', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: 'ab'.repeat(32), wires: [['out']] },
+          ...catcher,
+        ]),
+      );
       // the first readings (one poll, one info each); polling is off or an hour apart after that
-      await until(() => wiimSessionOf('wcfg').state !== undefined && sonoffSessionOf('scfg').state !== undefined && sonoffSessionOf('mcfg').state !== undefined, 'first readings');
+      await until(
+        () => wiimSessionOf('wcfg').state !== undefined && sonoffSessionOf('scfg').state !== undefined && sonoffSessionOf('mcfg').state !== undefined,
+        'first readings',
+      );
       await sleep(300);
       const sims = { wiim: () => wiim.requests.length, single: () => single.requests.length, multi: () => multi.requests.length };
       for (const c of cases) {
@@ -461,8 +508,16 @@ describe('reliability', function () {
         assert.equal(r.caught.error.source.id, c.target);
         assert.doesNotMatch(r.caught.error.message, /secret12/, 'a password never appears in an error');
         const wiimNew = wiim.requests.slice(before.wiim).map((q) => q.split(':')[0]);
-        assert.deepEqual(wiimNew.filter((q) => !(c.reads ?? []).includes(q)), [], `${label}: only reads reached the WiiM device`);
-        assert.deepEqual(wiimNew.filter((q) => q !== 'EQGetList' && q !== 'getPlayerStatus' && q !== 'getStatusEx'), [], `${label}: no command reached the WiiM device`);
+        assert.deepEqual(
+          wiimNew.filter((q) => !(c.reads ?? []).includes(q)),
+          [],
+          `${label}: only reads reached the WiiM device`,
+        );
+        assert.deepEqual(
+          wiimNew.filter((q) => q !== 'EQGetList' && q !== 'getPlayerStatus' && q !== 'getStatusEx'),
+          [],
+          `${label}: no command reached the WiiM device`,
+        );
         const sonoffNew = [...single.requests.slice(before.single), ...multi.requests.slice(before.multi)].map((q) => q.endpoint);
         assert.deepEqual(sonoffNew, [], `${label}: nothing reached the relay`);
       }
@@ -513,13 +568,19 @@ describe('reliability', function () {
         }
       }
       // one session per config, however many deploys
-      await until(() => openSockets(wiim) <= 1 && openSockets(relay) <= 1, `one connection per device (wiim ${openSockets(wiim)}, relay ${openSockets(relay)})`, 5000);
+      await until(
+        () => openSockets(wiim) <= 1 && openSockets(relay) <= 1,
+        `one connection per device (wiim ${openSockets(wiim)}, relay ${openSockets(relay)})`,
+        5000,
+      );
       assert.ok(Math.max(...sockets) <= 4, `open connections stay flat over the deploys: ${sockets.join(', ')}`);
       assert.equal((await ok('wcmd', { topic: 'volume', payload: 12 })).payload, 12);
       await helper.unload();
       await until(() => openSockets(wiim) === 0 && openSockets(relay) === 0, 'every connection closed after unload', 5000);
       const same = () => JSON.stringify(activeResources()) === JSON.stringify(baseline);
-      await until(same, `handles back to ${JSON.stringify(baseline)} (now ${JSON.stringify(activeResources())})`, 8000).catch(() => assert.deepEqual(activeResources(), baseline));
+      await until(same, `handles back to ${JSON.stringify(baseline)} (now ${JSON.stringify(activeResources())})`, 8000).catch(() =>
+        assert.deepEqual(activeResources(), baseline),
+      );
       const w = wiim.requests.length;
       const s = relay.requests.length;
       await sleep(1200);
@@ -530,23 +591,26 @@ describe('reliability', function () {
 
   // ------------------------------------------------------------------ offline
   describe('offline and recovery', () => {
-    it('two WiiM devices: one unplugged goes offline, fails fast, leaves the other\'s rhythm alone, and comes back', async () => {
+    it("two WiiM devices: one unplugged goes offline, fails fast, leaves the other's rhythm alone, and comes back", async () => {
       const a = new WiimSimulator({ name: 'A' });
       const b = new WiimSimulator({ name: 'B' });
       const { port: pa } = await a.start({ port: 0 });
       const { port: pb } = await b.start({ port: 0 });
       try {
-        await helper.load(nodes, withTab([
-          wiimCfg('cfgA', pa, { pollPlaying: '0.2', pollIdle: '0.2', timeout: '3000' }),
-          wiimCfg('cfgB', pb, { pollPlaying: '0.2', pollIdle: '0.2', timeout: '3000' }),
-          { id: 'stA', type: 'wiim-status', device: 'cfgA', output: 'change', meta: false, wires: [['outA']] },
-          { id: 'stB', type: 'wiim-status', device: 'cfgB', output: 'change', meta: false, wires: [['outB']] },
-          { id: 'outA', type: 'helper' },
-          { id: 'outB', type: 'helper' },
-          { id: 'cmdA', type: 'wiim-command', device: 'cfgA', command: 'volume', value: '', wires: [['out']] },
-          { id: 'cmdB', type: 'wiim-command', device: 'cfgB', command: 'volume', value: '', wires: [['out']] },
-          ...catcher,
-        ]));
+        await helper.load(
+          nodes,
+          withTab([
+            wiimCfg('cfgA', pa, { pollPlaying: '0.2', pollIdle: '0.2', timeout: '3000' }),
+            wiimCfg('cfgB', pb, { pollPlaying: '0.2', pollIdle: '0.2', timeout: '3000' }),
+            { id: 'stA', type: 'wiim-status', device: 'cfgA', output: 'change', meta: false, wires: [['outA']] },
+            { id: 'stB', type: 'wiim-status', device: 'cfgB', output: 'change', meta: false, wires: [['outB']] },
+            { id: 'outA', type: 'helper' },
+            { id: 'outB', type: 'helper' },
+            { id: 'cmdA', type: 'wiim-command', device: 'cfgA', command: 'volume', value: '', wires: [['out']] },
+            { id: 'cmdB', type: 'wiim-command', device: 'cfgB', command: 'volume', value: '', wires: [['out']] },
+            ...catcher,
+          ]),
+        );
         const outA = collect<Msg>('outA');
         await until(() => outA.length >= 1 && wiimSessionOf('cfgB').state !== undefined, 'first states');
         const polls = () => b.count('getPlayerStatus');
@@ -586,13 +650,16 @@ describe('reliability', function () {
       const relay = new SonoffSimulator();
       const { port } = await relay.start({ port: 0 });
       try {
-        await helper.load(nodes, withTab([
-          sonoffCfg('cfg', port, { pollInterval: '1', timeout: '3000' }),
-          { id: 'rsw', type: 'sonoff-switch', device: 'cfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
-          { id: 'watch', type: 'status', scope: ['rsw'], wires: [['stat']] },
-          { id: 'stat', type: 'helper' },
-          ...catcher,
-        ]));
+        await helper.load(
+          nodes,
+          withTab([
+            sonoffCfg('cfg', port, { pollInterval: '1', timeout: '3000' }),
+            { id: 'rsw', type: 'sonoff-switch', device: 'cfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
+            { id: 'watch', type: 'status', scope: ['rsw'], wires: [['stat']] },
+            { id: 'stat', type: 'helper' },
+            ...catcher,
+          ]),
+        );
         const status = collect<{ status: { text: string; fill: string } }>('stat');
         const session = sonoffSessionOf('cfg');
         await until(() => session.state !== undefined, 'the first reading');

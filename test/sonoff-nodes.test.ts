@@ -18,7 +18,17 @@ const nodes = [sonoffConfig, sonoffSwitch, sonoffPulse, sonoffOta, catchNode, st
 
 const ID = '1000abcdef';
 
-type Sonoff = { deviceid: string; outlet: number; startup?: string; pulse?: boolean; pulseWidth?: number; rssi?: number; fwVersion?: string; seq?: number; source: string };
+type Sonoff = {
+  deviceid: string;
+  outlet: number;
+  startup?: string;
+  pulse?: boolean;
+  pulseWidth?: number;
+  rssi?: number;
+  fwVersion?: string;
+  seq?: number;
+  source: string;
+};
 type Msg = Record<string, unknown> & { payload?: unknown; sonoff?: Sonoff };
 type CaughtMsg = Msg & { error: { message: string; source: { id: string } } };
 
@@ -85,7 +95,11 @@ describe('sonoff nodes in Node-RED', function () {
     await sim?.stop();
   });
 
-  async function start(opts: ConstructorParameters<typeof SonoffSimulator>[0] = {}, extra: Record<string, unknown> = {}, cfgExtra: Record<string, unknown> = {}): Promise<void> {
+  async function start(
+    opts: ConstructorParameters<typeof SonoffSimulator>[0] = {},
+    extra: Record<string, unknown> = {},
+    cfgExtra: Record<string, unknown> = {},
+  ): Promise<void> {
     sim = new SonoffSimulator({ deviceid: ID, ...opts });
     ({ port } = await sim.start({ port: 0 }));
     await helper.load(nodes, flow(port, extra, cfgExtra));
@@ -109,7 +123,10 @@ describe('sonoff nodes in Node-RED', function () {
     assert.equal((await ok('sw', { payload: 1 })).payload, true);
     assert.equal((await ok('sw', { payload: 'toggle' })).payload, false);
     assert.equal(sim.outlets[0].on, false);
-    assert.deepEqual(sim.requestsTo('switch').map((r) => (r.body as { data: { switch: string } }).data.switch), ['on', 'off', 'on', 'off']);
+    assert.deepEqual(
+      sim.requestsTo('switch').map((r) => (r.body as { data: { switch: string } }).data.switch),
+      ['on', 'off', 'on', 'off'],
+    );
     await refused('sw', { payload: 'maybe' }, /switch must be/);
   });
 
@@ -230,7 +247,10 @@ describe('sonoff nodes in Node-RED', function () {
         ['ota_unlock', 'ota_flash'],
       );
       assert.equal(sim.requests[0].endpoint, 'info');
-      assert.ok(statuses.some((s) => s.text === '100 %'), JSON.stringify(statuses));
+      assert.ok(
+        statuses.some((s) => s.text === '100 %'),
+        JSON.stringify(statuses),
+      );
       assert.deepEqual(statuses[statuses.length - 1], { fill: 'green', shape: 'dot', text: 'sonoff-ota.status.done' });
       await until(() => progress.some((m) => m.status.text === '100 %'), 'progress messages from a Status node');
       assert.ok(progress.every((m) => m.status.source.id === 'ota'));
@@ -346,12 +366,20 @@ describe('sonoff nodes in Node-RED', function () {
 
     it('POST sonoff-config/test answers {ok, fwVersion, state} or {ok:false, error}', async () => {
       await start({ multi: true });
-      const res = await helper.request().post('/sonoff-config/test').send({ deviceid: ID, host: '127.0.0.1', port: String(port) }).expect(200);
+      const res = await helper
+        .request()
+        .post('/sonoff-config/test')
+        .send({ deviceid: ID, host: '127.0.0.1', port: String(port) })
+        .expect(200);
       const body = res.body as { ok: boolean; fwVersion: string; state: unknown[] };
       assert.equal(body.ok, true);
       assert.equal(body.fwVersion, '3.7.6');
       assert.equal(body.state.length, 4);
-      const bad = await helper.request().post('/sonoff-config/test').send({ deviceid: 'ffffffffff', host: '127.0.0.1', port: String(port) }).expect(200);
+      const bad = await helper
+        .request()
+        .post('/sonoff-config/test')
+        .send({ deviceid: 'ffffffffff', host: '127.0.0.1', port: String(port) })
+        .expect(200);
       assert.deepEqual((bad.body as { ok: boolean }).ok, false);
       assert.match((bad.body as { error: string }).error, /404/);
     });

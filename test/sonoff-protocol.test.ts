@@ -47,7 +47,9 @@ describe('sonoff codec', () => {
   it('encodes the multi-channel bodies with outlets 0–3 and `configure` for startups', () => {
     assert.deepEqual(encodeSwitches([{ outlet: 3, switch: true }]).data, { switches: [{ switch: 'on', outlet: 3 }] });
     assert.deepEqual(encodeStartups([{ outlet: '1', startup: 'stay' }]), { endpoint: 'startups', data: { configure: [{ startup: 'stay', outlet: 1 }] } });
-    assert.deepEqual(encodePulses([{ outlet: 2, pulse: 'on', width: 3_599_500, switch: 'on' }]).data, { pulses: [{ pulse: 'on', switch: 'on', width: 3_599_500, outlet: 2 }] });
+    assert.deepEqual(encodePulses([{ outlet: 2, pulse: 'on', width: 3_599_500, switch: 'on' }]).data, {
+      pulses: [{ pulse: 'on', switch: 'on', width: 3_599_500, outlet: 2 }],
+    });
     assert.deepEqual(encodePulse({ pulse: true, width: 3_600_000 }).data, { pulse: 'on', pulseWidth: 3_600_000 });
   });
 
@@ -68,7 +70,10 @@ describe('sonoff codec', () => {
   it('reads replies, data as a JSON string included', () => {
     assert.deepEqual(parseReply(200, '{"seq":5,"error":0,"data":"{\\"signalStrength\\":-61}"}'), { seq: 5, error: 0, data: { signalStrength: -61 } });
     assert.deepEqual(parseReply(200, '{"seq":2,"error":0}'), { seq: 2, error: 0 });
-    assert.throws(() => parseReply(200, '{"seq":2,"er'), (e: unknown) => e instanceof DeviceError && e.kind === 'protocol');
+    assert.throws(
+      () => parseReply(200, '{"seq":2,"er'),
+      (e: unknown) => e instanceof DeviceError && e.kind === 'protocol',
+    );
   });
 
   it('turns every error code into a device error naming its meaning', () => {
@@ -81,7 +86,12 @@ describe('sonoff codec', () => {
   });
 
   it('recognises the family by data, not by type', () => {
-    const multi = normaliseState({ switches: [{ switch: 'on', outlet: 0 }], configure: [{ startup: 'stay', outlet: 0 }], pulses: [{ pulse: 'on', switch: 'off', width: 2000, outlet: 0 }], fwVersion: '3.4.1' });
+    const multi = normaliseState({
+      switches: [{ switch: 'on', outlet: 0 }],
+      configure: [{ startup: 'stay', outlet: 0 }],
+      pulses: [{ pulse: 'on', switch: 'off', width: 2000, outlet: 0 }],
+      fwVersion: '3.4.1',
+    });
     assert.equal(multi.family, 'multi');
     assert.deepEqual(multi.outlets[0], { outlet: 0, on: true, startup: 'stay', pulse: true, pulseWidth: 2000, pulseSwitch: 'off' });
     const single = normaliseState({ switch: 'off', startup: 'on', pulse: 'off', pulseWidth: 500, signalStrength: -25 });
@@ -90,20 +100,46 @@ describe('sonoff codec', () => {
   });
 
   it('merges a state: known fields win, unknown ones stay, and a state with nothing new is the old one', () => {
-    const prev = normaliseState({ switches: [{ outlet: 0, switch: 'on' }, { outlet: 1, switch: 'off' }], fwVersion: '3.7.6', signalStrength: -50 });
+    const prev = normaliseState({
+      switches: [
+        { outlet: 0, switch: 'on' },
+        { outlet: 1, switch: 'off' },
+      ],
+      fwVersion: '3.7.6',
+      signalStrength: -50,
+    });
     assert.equal(mergeState(prev, normaliseState({ switches: [{ outlet: 1, switch: 'off' }], fwVersion: '3.7.6' })), prev);
     const merged = mergeState(prev, normaliseState({ switches: [{ outlet: 1, switch: 'on' }], configure: [{ outlet: 0, startup: 'stay' }] }));
     assert.notEqual(merged, prev);
-    assert.deepEqual(merged.outlets, [{ outlet: 0, on: true, startup: 'stay' }, { outlet: 1, on: true }]);
+    assert.deepEqual(merged.outlets, [
+      { outlet: 0, on: true, startup: 'stay' },
+      { outlet: 1, on: true },
+    ]);
     assert.equal(merged.rssi, -50);
-    assert.deepEqual(prev.outlets, [{ outlet: 0, on: true }, { outlet: 1, on: false }], 'the old state is left as it was');
+    assert.deepEqual(
+      prev.outlets,
+      [
+        { outlet: 0, on: true },
+        { outlet: 1, on: false },
+      ],
+      'the old state is left as it was',
+    );
   });
 
   it('joins TXT data1..data4 in key order whatever the arrival order, with "=" inside values', () => {
     const state = JSON.stringify({ switches: [0, 1, 2, 3].map((outlet) => ({ switch: outlet === 2 ? 'on' : 'off', outlet })), note: 'a=b==' });
     const chunks = splitTxtData(state, 37);
     assert.ok(Object.keys(chunks).length >= 4);
-    const entries = ['txtvers=1', `id=${ID}`, 'type=diy_plug', 'seq=12', 'iv=YWJj==', ...Object.entries(chunks).reverse().map(([k, v]) => Buffer.from(`${k}=${v}`))];
+    const entries = [
+      'txtvers=1',
+      `id=${ID}`,
+      'type=diy_plug',
+      'seq=12',
+      'iv=YWJj==',
+      ...Object.entries(chunks)
+        .reverse()
+        .map(([k, v]) => Buffer.from(`${k}=${v}`)),
+    ];
     const txt = parseTxt(entries);
     assert.equal(txt.iv, 'YWJj==');
     const t = parseTxtState(txt);
@@ -298,10 +334,12 @@ describe('sonoff OTA', () => {
     await bad.body.dump();
     // another address on the loopback network is not the device
     const refused = await new Promise<number>((resolve, reject) => {
-      http.get(url, { localAddress: '127.0.0.2', agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).on('error', reject);
+      http
+        .get(url, { localAddress: '127.0.0.2', agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject);
     });
     assert.equal(refused, 403);
     assert.equal(server.refused, 1);
@@ -383,7 +421,13 @@ describe('sonoff session against the simulator', () => {
 
   it('leaves at least 200 ms between requests to one device', async () => {
     await setup(false);
-    await Promise.all([session.setSwitch(0, true), session.setStartup(0, 'on'), session.signalStrength(), session.readState(), session.setPulse(0, { pulse: true, width: 1000 })]);
+    await Promise.all([
+      session.setSwitch(0, true),
+      session.setStartup(0, 'on'),
+      session.signalStrength(),
+      session.readState(),
+      session.setPulse(0, { pulse: true, width: 1000 }),
+    ]);
     const at = sim.requests.map((r) => r.at);
     assert.equal(at.length, 6); // the first info learns the family
     for (let i = 1; i < at.length; i++) assert.ok(at[i] - at[i - 1] >= 200, `gap ${i}: ${at[i] - at[i - 1]} ms`);
@@ -448,7 +492,10 @@ describe('sonoff session against the simulator', () => {
     assert.equal(sim.requests.length, 0, 'not even an info read went out');
     // a width only a single-channel relay takes is checked once the family is known
     await rejectsWith(session.setPulse(0, { pulse: true, width: 3_600_000 }), 'argument', undefined, /3599500/);
-    assert.deepEqual(sim.requests.map((r) => r.endpoint), ['info']);
+    assert.deepEqual(
+      sim.requests.map((r) => r.endpoint),
+      ['info'],
+    );
   });
 
   it('polls info, emits per-outlet changes with source poll, and follows pulse timers', async () => {

@@ -13,7 +13,19 @@ type Msg = Record<string, unknown> & { payload?: unknown; wiim?: { command: stri
 type CaughtMsg = Msg & { error: { message: string; source: { id: string } } };
 
 function config(port: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: 'cfg', type: 'wiim-config', name: 'Living room', host: '127.0.0.1', port: String(port), protocol: 'https', timeout: '1000', pollPlaying: '0.1', pollIdle: '0.1', fingerprint: '', ...extra };
+  return {
+    id: 'cfg',
+    type: 'wiim-config',
+    name: 'Living room',
+    host: '127.0.0.1',
+    port: String(port),
+    protocol: 'https',
+    timeout: '1000',
+    pollPlaying: '0.1',
+    pollIdle: '0.1',
+    fingerprint: '',
+    ...extra,
+  };
 }
 
 function commandFlow(port: number, cmd: Record<string, unknown> = {}): object[] {
@@ -88,7 +100,11 @@ describe('wiim nodes in Node-RED', function () {
         ['shutdown', 120, () => assert.ok(sim.state.shutdownAt !== null)],
         ['shutdown-timer', undefined, (m) => assert.ok((m.payload as number) > 100)],
         ['time-sync', '2025-01-02T03:04:05Z', () => assert.equal(sim.state.timeSync, '20250102030405')],
-        ['alarm', { op: 'set', n: 2, trigger: 5, operation: 1, time: '080000', day: '15', url: 'http://a/b' }, () => assert.equal(sim.state.alarms[2].day, '15')],
+        [
+          'alarm',
+          { op: 'set', n: 2, trigger: 5, operation: 1, time: '080000', day: '15', url: 'http://a/b' },
+          () => assert.equal(sim.state.alarms[2].day, '15'),
+        ],
         ['status', undefined, (m) => assert.equal((m.payload as { state: string }).state, 'playing')],
         ['info', undefined, (m) => assert.equal((m.payload as { name: string }).name, 'Living room')],
         ['meta', undefined, (m) => assert.equal((m.payload as { title: string }).title, 'Blue in Green')],
@@ -197,13 +213,16 @@ describe('wiim nodes in Node-RED', function () {
       assert.equal(sim.state.loop, 2);
       await helper.unload();
       sim.reset();
-      await helper.load(nodes, withTab([
-        { ...config(port), host: '' },
-        { id: 'cmd', type: 'wiim-command', device: 'cfg', command: '', value: '', wires: [['out']] },
-        { id: 'out', type: 'helper' },
-        { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-        { id: 'caught', type: 'helper' },
-      ]));
+      await helper.load(
+        nodes,
+        withTab([
+          { ...config(port), host: '' },
+          { id: 'cmd', type: 'wiim-command', device: 'cfg', command: '', value: '', wires: [['out']] },
+          { id: 'out', type: 'helper' },
+          { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+          { id: 'caught', type: 'helper' },
+        ]),
+      );
       await refused({ payload: 'pause' }, /has no host/);
       assert.deepEqual(sim.requests, []);
     });
@@ -259,10 +278,13 @@ describe('wiim nodes in Node-RED', function () {
 
     it('sets its node status only when it changes: a Status node gets no message per poll', async () => {
       sim.playTrack(0);
-      await helper.load(nodes, statusFlow([
-        { id: 'watch', type: 'status', scope: ['st'], wires: [['statuses']] },
-        { id: 'statuses', type: 'helper' },
-      ]));
+      await helper.load(
+        nodes,
+        statusFlow([
+          { id: 'watch', type: 'status', scope: ['st'], wires: [['statuses']] },
+          { id: 'statuses', type: 'helper' },
+        ]),
+      );
       const statuses = collect<{ status: { text?: string } }>('statuses');
       const outputs = collect<Msg>('out');
       await until(() => outputs.length === 1, 'the first state');
@@ -270,7 +292,10 @@ describe('wiim nodes in Node-RED', function () {
       await until(() => sim.count('getPlayerStatus') >= polls + 8, 'eight more polls');
       await sleep(50);
       // the title it plays, once; nothing for the polls after
-      assert.deepEqual(statuses.map((m) => m.status.text), [`${sim.state.tracks[0].title} – ${sim.state.tracks[0].artist}`]);
+      assert.deepEqual(
+        statuses.map((m) => m.status.text),
+        [`${sim.state.tracks[0].title} – ${sim.state.tracks[0].artist}`],
+      );
       sim.state.volume = 61;
       await until(() => outputs.length === 2, 'the volume change');
       assert.equal(statuses.length, 1, 'a volume change leaves the status as it is');
@@ -289,13 +314,16 @@ describe('wiim nodes in Node-RED', function () {
     });
 
     it('in poll mode, refreshes that wait together share one read and one event: no node emits twice', async () => {
-      await helper.load(nodes, withTab([
-        config(port, { pollIdle: '60', pollPlaying: '60' }),
-        { id: 'A', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['outA']] },
-        { id: 'B', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['outB']] },
-        { id: 'outA', type: 'helper' },
-        { id: 'outB', type: 'helper' },
-      ]));
+      await helper.load(
+        nodes,
+        withTab([
+          config(port, { pollIdle: '60', pollPlaying: '60' }),
+          { id: 'A', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['outA']] },
+          { id: 'B', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['outB']] },
+          { id: 'outA', type: 'helper' },
+          { id: 'outB', type: 'helper' },
+        ]),
+      );
       const a = collect<Msg>('outA');
       const b = collect<Msg>('outB');
       await until(() => a.length === 1 && b.length === 1, 'the first state');
@@ -312,8 +340,16 @@ describe('wiim nodes in Node-RED', function () {
       await sleep(300);
       sim.faults.latencyMs = 0;
       assert.equal(sim.count('getPlayerStatus') - polls, 2, 'y and z folded into one read');
-      assert.deepEqual(a.map((m) => m._tag), ['x', 'y'], 'A: one output per input');
-      assert.deepEqual(b.map((m) => m._tag), [undefined, 'z'], 'B: the poll of read 1, then its own input');
+      assert.deepEqual(
+        a.map((m) => m._tag),
+        ['x', 'y'],
+        'A: one output per input',
+      );
+      assert.deepEqual(
+        b.map((m) => m._tag),
+        [undefined, 'z'],
+        'B: the poll of read 1, then its own input',
+      );
     });
 
     it('reports the device offline with its last state, then online again on the same port', async () => {
@@ -335,7 +371,16 @@ describe('wiim nodes in Node-RED', function () {
     });
 
     it('two wiim-status nodes share one poller', async () => {
-      await helper.load(nodes, statusFlow([{ id: 'st2', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['out2']] }, { id: 'out2', type: 'helper' }], 'poll'));
+      await helper.load(
+        nodes,
+        statusFlow(
+          [
+            { id: 'st2', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['out2']] },
+            { id: 'out2', type: 'helper' },
+          ],
+          'poll',
+        ),
+      );
       const a = collect<Msg>('out');
       const b = collect<Msg>('out2');
       await until(() => a.length >= 10 && b.length >= 10, 'ten polls');
@@ -348,20 +393,30 @@ describe('wiim nodes in Node-RED', function () {
 
     it('with meta on, reads getMetaInfo for the artwork', async () => {
       sim.playTrack(0);
-      await helper.load(nodes, withTab([config(port), { id: 'st', type: 'wiim-status', device: 'cfg', output: 'change', meta: true, wires: [['out']] }, { id: 'out', type: 'helper' }]));
+      await helper.load(
+        nodes,
+        withTab([
+          config(port),
+          { id: 'st', type: 'wiim-status', device: 'cfg', output: 'change', meta: true, wires: [['out']] },
+          { id: 'out', type: 'helper' },
+        ]),
+      );
       const m = await nextMessage<Msg>('out');
       assert.equal((m.payload as { artwork: string }).artwork, 'https://img.example.invalid/kind-of-blue.jpg');
       assert.ok(sim.count('getMetaInfo') >= 1);
     });
 
     it('a command updates the state at once and the status node reports it', async () => {
-      await helper.load(nodes, withTab([
-        config(port),
-        { id: 'st', type: 'wiim-status', device: 'cfg', output: 'change', meta: false, wires: [['out']] },
-        { id: 'out', type: 'helper' },
-        { id: 'cmd', type: 'wiim-command', device: 'cfg', command: 'volume', value: '', wires: [['cmdout']] },
-        { id: 'cmdout', type: 'helper' },
-      ]));
+      await helper.load(
+        nodes,
+        withTab([
+          config(port),
+          { id: 'st', type: 'wiim-status', device: 'cfg', output: 'change', meta: false, wires: [['out']] },
+          { id: 'out', type: 'helper' },
+          { id: 'cmd', type: 'wiim-command', device: 'cfg', command: 'volume', value: '', wires: [['cmdout']] },
+          { id: 'cmdout', type: 'helper' },
+        ]),
+      );
       const outputs = collect<Msg>('out');
       await until(() => outputs.length === 1, 'the first state');
       node('cmd').receive({ payload: 77 });
@@ -378,12 +433,13 @@ describe('wiim nodes in Node-RED', function () {
     it('a redeploy replaces the session and unloading leaves no open handle', async () => {
       await sleep(200); // sockets of earlier tests finish closing
       const baseline = activeResources();
-      const flow = (poll: string) => withTab([
-        config(port, { pollPlaying: poll, pollIdle: poll }),
-        { id: 'st', type: 'wiim-status', device: 'cfg', output: 'poll', meta: true, wires: [['out']] },
-        { id: 'out', type: 'helper' },
-        { id: 'cmd', type: 'wiim-command', device: 'cfg', command: '', value: '', wires: [[]] },
-      ]);
+      const flow = (poll: string) =>
+        withTab([
+          config(port, { pollPlaying: poll, pollIdle: poll }),
+          { id: 'st', type: 'wiim-status', device: 'cfg', output: 'poll', meta: true, wires: [['out']] },
+          { id: 'out', type: 'helper' },
+          { id: 'cmd', type: 'wiim-command', device: 'cfg', command: '', value: '', wires: [[]] },
+        ]);
       await helper.load(nodes, flow('0.1'));
       let outputs = collect<Msg>('out');
       await until(() => outputs.length >= 3, 'polls');
@@ -392,7 +448,9 @@ describe('wiim nodes in Node-RED', function () {
       await until(() => outputs.length >= 3, 'polls after the redeploy');
       await helper.unload();
       const settled = () => JSON.stringify(activeResources()) === JSON.stringify(baseline);
-      await until(settled, `handles back to ${JSON.stringify(baseline)} (now ${JSON.stringify(activeResources())})`, 5000).catch(() => assert.deepEqual(activeResources(), baseline));
+      await until(settled, `handles back to ${JSON.stringify(baseline)} (now ${JSON.stringify(activeResources())})`, 5000).catch(() =>
+        assert.deepEqual(activeResources(), baseline),
+      );
       const polls = sim.requests.length;
       await sleep(400);
       assert.equal(sim.requests.length, polls, 'nothing polls after unload');
@@ -405,9 +463,18 @@ describe('wiim nodes in Node-RED', function () {
 
     it('POST wiim-config/test reports the device or the error', async () => {
       await helper.load(nodes, withTab([config(port)]));
-      const good = await helper.request().post('/wiim-config/test').send({ host: '127.0.0.1', port: String(port), protocol: 'https', timeout: '1000', fingerprint: sim.fingerprint });
-      assert.deepEqual([good.status, (good.body as Record<string, unknown>).ok, (good.body as Record<string, unknown>).model, (good.body as Record<string, unknown>).name], [200, true, 'Muzo_Mini', 'Living room']);
-      const bad = await helper.request().post('/wiim-config/test').send({ host: '127.0.0.1', port: String(port), protocol: 'https', fingerprint: 'AA'.repeat(32) });
+      const good = await helper
+        .request()
+        .post('/wiim-config/test')
+        .send({ host: '127.0.0.1', port: String(port), protocol: 'https', timeout: '1000', fingerprint: sim.fingerprint });
+      assert.deepEqual(
+        [good.status, (good.body as Record<string, unknown>).ok, (good.body as Record<string, unknown>).model, (good.body as Record<string, unknown>).name],
+        [200, true, 'Muzo_Mini', 'Living room'],
+      );
+      const bad = await helper
+        .request()
+        .post('/wiim-config/test')
+        .send({ host: '127.0.0.1', port: String(port), protocol: 'https', fingerprint: 'AA'.repeat(32) });
       assert.equal((bad.body as Record<string, unknown>).ok, false);
       assert.match(String((bad.body as Record<string, unknown>).error), /pinned fingerprint/);
     });

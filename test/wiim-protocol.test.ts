@@ -71,11 +71,20 @@ describe('wiim protocol: encoding and parsing', () => {
   it('encodes arguments like encodeURIComponent, raw like encodeURI', () => {
     assert.equal(encodeCommand('play', 'http://h/a b?x=1&y=2#z').request, `setPlayerCmd:play:${encodeURIComponent('http://h/a b?x=1&y=2#z')}`);
     assert.match(encodeCommand('play', 'http://h/a b').request, /a%20b$/);
-    assert.equal(encodeCommand('playlist', { url: 'http://h/l.m3u', index: 2 }).request, `setPlayerCmd:hex_playlist:${Buffer.from('http://h/l.m3u').toString('hex').toUpperCase()}:2`);
+    assert.equal(
+      encodeCommand('playlist', { url: 'http://h/l.m3u', index: 2 }).request,
+      `setPlayerCmd:hex_playlist:${Buffer.from('http://h/l.m3u').toString('hex').toUpperCase()}:2`,
+    );
     assert.equal(encodeCommand('raw', 'setPlayerCmd:vol:5 x').request, 'setPlayerCmd:vol:5%20x');
     assert.equal(encodeCommand('join', '192.168.1.20').request, 'ConnectMasterAp:JoinGroupMaster:eth192.168.1.20:wifi0.0.0.0');
-    assert.equal(encodeCommand('volume', '+5', { player: { volume: 98, muted: false, duration: null, repeat: 'off', shuffle: false } }).request, 'setPlayerCmd:vol:100');
-    assert.equal(encodeCommand('volume', '-5', { player: { volume: 3, muted: false, duration: null, repeat: 'off', shuffle: false } }).request, 'setPlayerCmd:vol:0');
+    assert.equal(
+      encodeCommand('volume', '+5', { player: { volume: 98, muted: false, duration: null, repeat: 'off', shuffle: false } }).request,
+      'setPlayerCmd:vol:100',
+    );
+    assert.equal(
+      encodeCommand('volume', '-5', { player: { volume: 3, muted: false, duration: null, repeat: 'off', shuffle: false } }).request,
+      'setPlayerCmd:vol:0',
+    );
     assert.equal(utcStamp(new Date(Date.UTC(2024, 0, 2, 3, 4, 5))), '20240102030405');
     assert.equal(utcStamp('2024-01-02T04:04:05+01:00'), '20240102030405');
     assert.equal(utcStamp(Date.UTC(2024, 0, 2, 3, 4, 5) / 1000), '20240102030405');
@@ -107,7 +116,22 @@ describe('wiim protocol: encoding and parsing', () => {
   it('normalises the player status: hex text, entities, loop, µs, streams', () => {
     const hex = (s: string) => Buffer.from(s).toString('hex').toUpperCase();
     const { status } = parsePlayerStatus(
-      JSON.stringify({ type: '0', mode: '31', loop: '5', eq: '0', status: 'play', curpos: '61000000', totlen: '240000000', Title: hex('Café &amp; Crème'), Artist: 'Not Hex!', Album: '556E6B6E6F776E', plicount: '3', plicurr: '2', vol: '39', mute: '1' }),
+      JSON.stringify({
+        type: '0',
+        mode: '31',
+        loop: '5',
+        eq: '0',
+        status: 'play',
+        curpos: '61000000',
+        totlen: '240000000',
+        Title: hex('Café &amp; Crème'),
+        Artist: 'Not Hex!',
+        Album: '556E6B6E6F776E',
+        plicount: '3',
+        plicurr: '2',
+        vol: '39',
+        mute: '1',
+      }),
       ctx,
     );
     assert.equal(status.title, 'Café & Crème');
@@ -243,7 +267,18 @@ describe('wiim protocol against the simulator over HTTPS', function () {
 
   it('reads info, meta, wifi state, shutdown timer, alarms and time sync', async () => {
     const info = (await client.command('info')).payload as Record<string, unknown>;
-    assert.deepEqual(info, { name: 'Test Room', model: 'Muzo_Mini', firmware: 'Linkplay.4.6.425351', ssid: 'Home Wi-Fi', ip: '127.0.0.1', mac: '08:E9:F6:8F:8F:A2', uuid: 'FF970016A6FE22C1660AB4D8', rssi: -42, presets: 6, group: 'solo' });
+    assert.deepEqual(info, {
+      name: 'Test Room',
+      model: 'Muzo_Mini',
+      firmware: 'Linkplay.4.6.425351',
+      ssid: 'Home Wi-Fi',
+      ip: '127.0.0.1',
+      mac: '08:E9:F6:8F:8F:A2',
+      uuid: 'FF970016A6FE22C1660AB4D8',
+      rssi: -42,
+      presets: 6,
+      group: 'solo',
+    });
     assert.equal((await client.command('meta')).payload, null, 'Failed while stopped is null');
     sim.playTrack(1);
     const meta = (await client.command('meta')).payload as Record<string, unknown>;
@@ -301,7 +336,10 @@ describe('wiim protocol against the simulator over HTTPS', function () {
       const results = await Promise.all([10, 20, 30, 40, 50].map((v) => session.command('volume', v)));
       assert.equal(sim.count('setPlayerCmd:vol'), 2);
       assert.equal(sim.state.volume, 50);
-      assert.deepEqual(results.map((r) => r.payload), [10, 50, 50, 50, 50]);
+      assert.deepEqual(
+        results.map((r) => r.payload),
+        [10, 50, 50, 50, 50],
+      );
       await rejects(session.command('volume', 101), 'argument');
       assert.equal(sim.count('setPlayerCmd:vol'), 2);
     } finally {
@@ -491,7 +529,15 @@ describe('wiim protocol: endpoint detection', function () {
     const sim = new WiimSimulator({ protocol: 'http' });
     const { port } = await sim.start({ port: 0 });
     const dead = await freePort();
-    const client = new WiimClient({ host: '127.0.0.1', protocol: 'auto', candidates: [{ protocol: 'https', port: dead }, { protocol: 'https', port }, { protocol: 'http', port }] });
+    const client = new WiimClient({
+      host: '127.0.0.1',
+      protocol: 'auto',
+      candidates: [
+        { protocol: 'https', port: dead },
+        { protocol: 'https', port },
+        { protocol: 'http', port },
+      ],
+    });
     try {
       assert.equal((await client.command('volume', 5)).payload, 5);
       assert.deepEqual(client.endpoint, { protocol: 'http', port });
@@ -518,7 +564,13 @@ describe('wiim protocol: endpoint detection', function () {
 
   it('reports every endpoint tried when none answers', async () => {
     const a = await freePort();
-    const client = new WiimClient({ host: '127.0.0.1', candidates: [{ protocol: 'https', port: a }, { protocol: 'http', port: a }] });
+    const client = new WiimClient({
+      host: '127.0.0.1',
+      candidates: [
+        { protocol: 'https', port: a },
+        { protocol: 'http', port: a },
+      ],
+    });
     try {
       await rejects(client.command('pause'), 'network', new RegExp(`tried https:${a}, http:${a}`));
     } finally {

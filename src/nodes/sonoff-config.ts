@@ -112,10 +112,16 @@ export = function (RED: NodeAPI) {
     client
       .info()
       .then(
-        ({ state }) => res.json({ ok: true, fwVersion: state.fwVersion, family: state.family, deviceid: state.deviceid, state: state.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })) }),
+        ({ state }) =>
+          res.json({
+            ok: true,
+            fwVersion: state.fwVersion,
+            family: state.family,
+            deviceid: state.deviceid,
+            state: state.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })),
+          }),
         (err: unknown) => res.json({ ok: false, error: err instanceof Error ? err.message : String(err) }),
       )
       .finally(() => void client.close());
   });
 };
-

@@ -12,7 +12,6 @@ interface SonoffOtaDef extends NodeDef {
   sha256?: string;
 }
 
-
 export = function (RED: NodeAPI) {
   function SonoffOta(this: Node, config: SonoffOtaDef) {
     RED.nodes.createNode(this, config);

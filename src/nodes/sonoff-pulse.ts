@@ -12,7 +12,6 @@ interface SonoffPulseDef extends NodeDef {
   width?: string | number;
 }
 
-
 export = function (RED: NodeAPI) {
   function SonoffPulse(this: Node, config: SonoffPulseDef) {
     RED.nodes.createNode(this, config);
@@ -50,7 +49,8 @@ export = function (RED: NodeAPI) {
     /** number = enable with that width; true/false; {pulse, width, switch, outlet}. */
     const parse = (payload: unknown): { outlet: number; setting: PulseRequest } => {
       if (typeof payload === 'number') return { outlet, setting: { pulse: true, width: payload } };
-      if (typeof payload === 'string' && payload.trim() !== '' && Number.isFinite(Number(payload))) return { outlet, setting: { pulse: true, width: Number(payload) } };
+      if (typeof payload === 'string' && payload.trim() !== '' && Number.isFinite(Number(payload)))
+        return { outlet, setting: { pulse: true, width: Number(payload) } };
       if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload)) {
         const p = payload as { pulse?: unknown; width?: unknown; switch?: unknown; outlet?: unknown };
         const target = p.outlet === undefined ? outlet : numberSetting(p.outlet, Number.NaN);

@@ -12,7 +12,6 @@ interface SonoffSwitchDef extends NodeDef {
   payloadType?: string;
 }
 
-
 export = function (RED: NodeAPI) {
   function SonoffSwitch(this: Node, config: SonoffSwitchDef) {
     RED.nodes.createNode(this, config);

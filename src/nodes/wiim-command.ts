@@ -18,7 +18,6 @@ interface WiimCommandDef extends NodeDef {
   value: string;
 }
 
-
 const STATUS = {
   sending: { fill: 'yellow', shape: 'dot', text: 'wiim-command.status.sending' },
   ok: { fill: 'green', shape: 'dot', text: 'wiim-command.status.ok' },

@@ -125,7 +125,8 @@ export = function (RED: NodeAPI) {
     client
       .statusEx()
       .then(
-        ({ info }) => res.json({ ok: true, model: info.model, firmware: info.firmware, name: info.name, endpoint: client.endpoint, relaxedTls: client.relaxedTls }),
+        ({ info }) =>
+          res.json({ ok: true, model: info.model, firmware: info.firmware, name: info.name, endpoint: client.endpoint, relaxedTls: client.relaxedTls }),
         (err: unknown) => res.json({ ok: false, error: err instanceof Error ? err.message : String(err) }),
       )
       .finally(() => void client.close());

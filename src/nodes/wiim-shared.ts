@@ -57,6 +57,8 @@ export function resolveCommand(fixed: string, fixedValue: string, msg: NodeMessa
   if (isWiimCommand(topic)) return { command: topic, value: payload };
   if (typeof payload === 'string' && isWiimCommand(payload.trim())) return { command: payload.trim(), value: undefined };
   const what = typeof payload === 'string' ? `"${payload.slice(0, 40)}"` : typeof payload;
-  throw new DeviceError('argument', `no command in the message: set msg.topic to a command, or msg.payload to a command name or {command, value} (got topic "${topic}", payload ${what}); commands: ${WIIM_COMMANDS.join(', ')}`);
+  throw new DeviceError(
+    'argument',
+    `no command in the message: set msg.topic to a command, or msg.payload to a command name or {command, value} (got topic "${topic}", payload ${what}); commands: ${WIIM_COMMANDS.join(', ')}`,
+  );
 }
-

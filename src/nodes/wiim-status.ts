@@ -16,7 +16,6 @@ interface WiimStatusDef extends NodeDef {
   meta: boolean | string;
 }
 
-
 const STATUS = {
   playing: { fill: 'green', shape: 'dot', text: 'wiim-status.status.playing' },
   paused: { fill: 'grey', shape: 'ring', text: 'wiim-status.status.paused' },

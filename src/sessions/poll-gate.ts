@@ -75,15 +75,18 @@ export class PollGate {
   /** While polls wait, a timer ends the oldest slot's lease. */
   private armLease(): void {
     if (this.timer || this.held.length === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const now = Date.now();
-      while (this.held.length > 0 && now - this.held[0].since >= this.leaseMs) {
-        const slot = this.held.shift() as Slot;
-        slot.freed = true;
-      }
-      this.admit();
-      if (this.waiting.length > 0) this.armLease();
-    }, Math.max(0, this.held[0].since + this.leaseMs - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        const now = Date.now();
+        while (this.held.length > 0 && now - this.held[0].since >= this.leaseMs) {
+          const slot = this.held.shift() as Slot;
+          slot.freed = true;
+        }
+        this.admit();
+        if (this.waiting.length > 0) this.armLease();
+      },
+      Math.max(0, this.held[0].since + this.leaseMs - Date.now()),
+    );
   }
 }

@@ -116,7 +116,13 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private readonly onDown = (s: DiscoveredService) => this.onWithdrawn(s);
 
   constructor(options: SonoffSessionOptions) {
-    super({ minGapMs: 200, offlineAfter: options.offlineAfter ?? 3, backoffMinMs: options.backoffMinMs ?? 1000, backoffMaxMs: options.backoffMaxMs ?? 30000, pollGate: options.pollGate });
+    super({
+      minGapMs: 200,
+      offlineAfter: options.offlineAfter ?? 3,
+      backoffMinMs: options.backoffMinMs ?? 1000,
+      backoffMaxMs: options.backoffMaxMs ?? 30000,
+      pollGate: options.pollGate,
+    });
     if (!options.deviceid && !options.host) throw new DeviceError('argument', 'a SONOFF device needs a deviceid (for mDNS) or a host');
     this.deviceid = options.deviceid;
     this.model = options.model ?? 'auto';
@@ -125,7 +131,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.staticHost = !!options.host;
     this.addressKnown = this.staticHost;
     this.pollIntervalMs = Math.max(0, (options.pollInterval ?? 0) * 1000);
-    this.client = new SonoffClient({ host: options.host ?? '', port: this.staticHost ? (options.port ?? DEFAULT_SONOFF_PORT) : DEFAULT_SONOFF_PORT, deviceid: this.deviceid, timeoutMs: this.timeoutMs });
+    this.client = new SonoffClient({
+      host: options.host ?? '',
+      port: this.staticHost ? (options.port ?? DEFAULT_SONOFF_PORT) : DEFAULT_SONOFF_PORT,
+      deviceid: this.deviceid,
+      timeoutMs: this.timeoutMs,
+    });
     (this as DeviceSession).on('health', (h) => {
       if (h === 'offline') {
         // DESIGN: a device that was offline starts its seq afresh
@@ -186,7 +197,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.send(async () => {
       const on = !this.outletState(o)?.on;
       const change: SonoffState = { outlets: [{ outlet: o, on }] };
-      return this.inFlight(change, async () => this.confirm(await this.client.request(family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet: o, switch: on }])), change, o));
+      return this.inFlight(change, async () =>
+        this.confirm(await this.client.request(family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet: o, switch: on }])), change, o),
+      );
     });
   }
 
@@ -231,11 +244,14 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   /** readState without the copy, for the polls and probes that only update the state. */
   private async readInfo(source: StateSource, probe: boolean): Promise<void> {
     await this.ready();
-    return this.send(async () => {
-      const { reply, state } = await this.client.info();
-      this.seq.observe(reply.seq);
-      this.applyState(state, source, reply.seq);
-    }, { probe });
+    return this.send(
+      async () => {
+        const { reply, state } = await this.client.info();
+        this.seq.observe(reply.seq);
+        this.applyState(state, source, reply.seq);
+      },
+      { probe },
+    );
   }
 
   async signalStrength(): Promise<number> {
@@ -441,7 +457,10 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         else resolve();
       };
       const onAddress = () => finish();
-      const timer = setTimeout(() => finish(new DeviceError('offline', `${this.describe()} was not found by mDNS within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(
+        () => finish(new DeviceError('offline', `${this.describe()} was not found by mDNS within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
       this.addressWaiters.add(finish);
       self.on('address', onAddress);
       this.lease?.watcher.query();
@@ -497,7 +516,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       const before = prev?.outlets.find((x) => x.outlet === o.outlet);
       const after = merged.outlets.find((x) => x.outlet === o.outlet) as OutletState;
       if (sameOutlet(before, after)) continue;
-      const change: OutletChange = { outlet: o.outlet, state: { ...after }, device: cloneState(merged), source: source !== 'command' && this.isEcho(after) ? 'command' : source };
+      const change: OutletChange = {
+        outlet: o.outlet,
+        state: { ...after },
+        device: cloneState(merged),
+        source: source !== 'command' && this.isEcho(after) ? 'command' : source,
+      };
       if (this.lastSeq !== undefined) change.seq = this.lastSeq;
       if (!prev) change.initial = true;
       (this as DeviceSession<SonoffSessionEvents>).emit('state', change);

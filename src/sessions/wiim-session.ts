@@ -45,7 +45,24 @@ export interface WiimSessionEvents {
   state: [WiimStateEvent];
 }
 
-const STATE_FIELDS: ReadonlyArray<keyof WiimPlayerStatus> = ['state', 'volume', 'muted', 'source', 'repeat', 'shuffle', 'position', 'duration', 'trackIndex', 'trackCount', 'title', 'artist', 'album', 'artwork', 'eq', 'group'];
+const STATE_FIELDS: ReadonlyArray<keyof WiimPlayerStatus> = [
+  'state',
+  'volume',
+  'muted',
+  'source',
+  'repeat',
+  'shuffle',
+  'position',
+  'duration',
+  'trackIndex',
+  'trackCount',
+  'title',
+  'artist',
+  'album',
+  'artwork',
+  'eq',
+  'group',
+];
 
 /** A position further than this from where it should be by now is a seek, a change. */
 const POSITION_TOLERANCE_S = 3;

@@ -104,7 +104,10 @@ export class DeviceConnection {
     }
     socket.setNoDelay(true);
     const ready = target.protocol === 'https:' ? 'secureConnect' : 'connect';
-    const timer = setTimeout(() => socket.destroy(new DeviceError('timeout', `could not connect to ${host} within ${this.connectTimeoutMs} ms`, { code: 'CONNECT_TIMEOUT' })), this.connectTimeoutMs);
+    const timer = setTimeout(
+      () => socket.destroy(new DeviceError('timeout', `could not connect to ${host} within ${this.connectTimeoutMs} ms`, { code: 'CONNECT_TIMEOUT' })),
+      this.connectTimeoutMs,
+    );
     const settle = (err: Error | null) => {
       clearTimeout(timer);
       socket.removeListener(ready, onReady);
@@ -202,7 +205,18 @@ function attempt(connection: DeviceConnection, req: DeviceRequest): Promise<Devi
   return new Promise((resolve, reject) => {
     const exchange = new Exchange(req, resolve, reject);
     try {
-      connection.dispatch({ origin: req.origin, path: req.path, method: req.method ?? 'GET', body: req.body, headers: req.headers, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs }, exchange);
+      connection.dispatch(
+        {
+          origin: req.origin,
+          path: req.path,
+          method: req.method ?? 'GET',
+          body: req.body,
+          headers: req.headers,
+          headersTimeout: req.timeoutMs,
+          bodyTimeout: req.timeoutMs,
+        },
+        exchange,
+      );
     } catch (err) {
       exchange.settle(err); // a closed connection: the deadline must not outlive the refusal
     }

@@ -129,7 +129,13 @@ export class SonoffSimulator {
     return this.sockets.size;
   }
   private readonly pulseTimers = new Map<number, NodeJS.Timeout>();
-  private readonly advertiser = new MdnsAdvertiser(() => ({ service: SERVICE, instance: this.instanceName, host: this.host, port: this.port, txt: this.txtEntries() }));
+  private readonly advertiser = new MdnsAdvertiser(() => ({
+    service: SERVICE,
+    instance: this.instanceName,
+    host: this.host,
+    port: this.port,
+    txt: this.txtEntries(),
+  }));
   private offline = false;
   private readonly changeListeners = new Set<() => void>();
 
@@ -147,7 +153,13 @@ export class SonoffSimulator {
     this.encrypted = !!options.encrypted;
     this.unlockError = options.unlockError ?? 0;
     this.txtChunkSize = options.txtChunkSize ?? 200;
-    this.outlets = Array.from({ length: this.multi ? 4 : 1 }, () => ({ on: false, startup: 'off' as const, pulse: false, pulseWidth: 500, pulseSwitch: 'off' as const }));
+    this.outlets = Array.from({ length: this.multi ? 4 : 1 }, () => ({
+      on: false,
+      startup: 'off' as const,
+      pulse: false,
+      pulseWidth: 500,
+      pulseSwitch: 'off' as const,
+    }));
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -227,7 +239,14 @@ export class SonoffSimulator {
 
   /** The `info` data as the device reports it. */
   infoData(): Record<string, unknown> {
-    const common = { fwVersion: this.fwVersion, deviceid: this.deviceid, ssid: this.ssid, bssid: 'ec:17:2f:3d:15:0e', signalStrength: this.signalStrength, otaUnlock: this.otaUnlock };
+    const common = {
+      fwVersion: this.fwVersion,
+      deviceid: this.deviceid,
+      ssid: this.ssid,
+      bssid: 'ec:17:2f:3d:15:0e',
+      signalStrength: this.signalStrength,
+      otaUnlock: this.otaUnlock,
+    };
     return { ...this.stateData(), ...common };
   }
 
@@ -468,7 +487,13 @@ export class SonoffSimulator {
     const chunk = 64 * 1024;
     try {
       while (total < 0 || received < total) {
-        const res = await agent.request({ origin: url.origin, path: url.pathname + url.search, method: 'GET', headers: { range: `bytes=${received}-${received + chunk - 1}` }, signal: deadline });
+        const res = await agent.request({
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: 'GET',
+          headers: { range: `bytes=${received}-${received + chunk - 1}` },
+          signal: deadline,
+        });
         rangeRequests++;
         if (res.statusCode !== 206) {
           await res.body.dump();
@@ -575,7 +600,9 @@ export async function runSonoffSimCli(argv: string[]): Promise<void> {
   };
   const sim = new SonoffSimulator({ deviceid: opt('--deviceid') ?? '1000abcdef', multi: argv.includes('--multi'), mdns: argv.includes('--mdns') });
   const addr = await sim.start({ port: Number(opt('--port') ?? 8081) });
-  console.log(`SONOFF DIY simulator (${sim.multi ? 'multi' : 'single'}-channel, deviceid ${sim.deviceid}) on http://${addr.host}:${addr.port}/zeroconf/${sim.options.mdns ? ', announced over mDNS' : ''}`);
+  console.log(
+    `SONOFF DIY simulator (${sim.multi ? 'multi' : 'single'}-channel, deviceid ${sim.deviceid}) on http://${addr.host}:${addr.port}/zeroconf/${sim.options.mdns ? ', announced over mDNS' : ''}`,
+  );
   const stop = () => {
     sim.stop().finally(() => process.exit(0));
   };

@@ -108,9 +108,42 @@ export interface WiimSimFaults {
   slowDripMs: number;
 }
 
-const EQ_LIST = ['Flat', 'Acoustic', 'Bass Booster', 'Bass Reducer', 'Classical', 'Dance', 'Deep', 'Electronic', 'Hip-Hop', 'Jazz', 'Latin', 'Loudness', 'Lounge', 'Piano', 'Pop', 'R&B', 'Rock', 'Small Speakers', 'Spoken Word', 'Treble Booster', 'Treble Reducer', 'Vocal Booster'];
+const EQ_LIST = [
+  'Flat',
+  'Acoustic',
+  'Bass Booster',
+  'Bass Reducer',
+  'Classical',
+  'Dance',
+  'Deep',
+  'Electronic',
+  'Hip-Hop',
+  'Jazz',
+  'Latin',
+  'Loudness',
+  'Lounge',
+  'Piano',
+  'Pop',
+  'R&B',
+  'Rock',
+  'Small Speakers',
+  'Spoken Word',
+  'Treble Booster',
+  'Treble Reducer',
+  'Vocal Booster',
+];
 
-const SWITCH_MODES: Record<string, number> = { 'line-in': 40, 'line-in2': 47, bluetooth: 41, optical: 43, 'co-axial': 45, udisk: 11, wifi: 10, HDMI: 49, PCUSB: 51 };
+const SWITCH_MODES: Record<string, number> = {
+  'line-in': 40,
+  'line-in2': 47,
+  bluetooth: 41,
+  optical: 43,
+  'co-axial': 45,
+  udisk: 11,
+  wifi: 10,
+  HDMI: 49,
+  PCUSB: 51,
+};
 
 function defaultFaults(): WiimSimFaults {
   return { latencyMs: 0, closeIdleAfterMs: 0, drop: false, http500: false, garbage: false, hexMeta: true, hang: false, truncated: false, slowDripMs: 0 };
@@ -133,7 +166,13 @@ export function defaultWiimState(name = 'WiiM Mini-8FA2'): WiimSimState {
     tracks: [
       { title: 'Blue in Green', artist: 'Miles Davis', album: 'Kind of Blue', artwork: 'https://img.example.invalid/kind-of-blue.jpg', durationMs: 337000 },
       { title: 'So What', artist: 'Miles Davis', album: 'Kind of Blue', artwork: 'https://img.example.invalid/kind-of-blue.jpg', durationMs: 562000 },
-      { title: 'Freddie Freeloader', artist: 'Miles Davis', album: 'Kind of Blue', artwork: 'https://img.example.invalid/kind-of-blue.jpg', durationMs: 586000 },
+      {
+        title: 'Freddie Freeloader',
+        artist: 'Miles Davis',
+        album: 'Kind of Blue',
+        artwork: 'https://img.example.invalid/kind-of-blue.jpg',
+        durationMs: 586000,
+      },
     ],
     trackIndex: 0,
     volume: 30,
@@ -439,7 +478,19 @@ export class WiimSimulator {
         if (s.status === 'stop' || s.mode === 0) return this.failed();
         const t = this.track;
         // real firmware puts stray spaces in some keys
-        return this.json({ metaData: { album: t.album, title: t.title, subtitle: '', artist: t.artist, albumArtURI: t.artwork, ' sampleRate': '44100', bitDepth: '16', bitRate: '320', trackId: `t${s.trackIndex}` } });
+        return this.json({
+          metaData: {
+            album: t.album,
+            title: t.title,
+            subtitle: '',
+            artist: t.artist,
+            albumArtURI: t.artwork,
+            ' sampleRate': '44100',
+            bitDepth: '16',
+            bitRate: '320',
+            trackId: `t${s.trackIndex}`,
+          },
+        });
       }
       case 'getPresetInfo':
         return this.json({ preset_num: s.presets.length, preset_list: s.presets });
@@ -511,7 +562,11 @@ export class WiimSimulator {
       }
       case 'multiroom': {
         const sub = parts[1];
-        if (sub === 'getSlaveList') return this.json({ slaves: s.followers.length, slave_list: s.followers.map((f) => ({ name: f.name, ip: f.ip, uuid: f.uuid, volume: String(f.volume), mute: f.mute ? '1' : '0' })) });
+        if (sub === 'getSlaveList')
+          return this.json({
+            slaves: s.followers.length,
+            slave_list: s.followers.map((f) => ({ name: f.name, ip: f.ip, uuid: f.uuid, volume: String(f.volume), mute: f.mute ? '1' : '0' })),
+          });
         if (sub === 'Ungroup') {
           s.followers = [];
           if (s.leader) {

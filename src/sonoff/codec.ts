@@ -13,18 +13,7 @@ export type OnOff = 'on' | 'off';
 export type StartupValue = 'on' | 'off' | 'stay';
 export type Family = 'single' | 'multi';
 
-export type Endpoint =
-  | 'switch'
-  | 'startup'
-  | 'pulse'
-  | 'switches'
-  | 'startups'
-  | 'pulses'
-  | 'signal_strength'
-  | 'wifi'
-  | 'ota_unlock'
-  | 'ota_flash'
-  | 'info';
+export type Endpoint = 'switch' | 'startup' | 'pulse' | 'switches' | 'startups' | 'pulses' | 'signal_strength' | 'wifi' | 'ota_unlock' | 'ota_flash' | 'info';
 
 export interface SonoffRequest {
   endpoint: Endpoint;
@@ -214,7 +203,9 @@ export function parseReply(status: number, body: string, endpoint?: string): Son
     parsed = JSON.parse(body);
   } catch {
     const hint = status >= 400 ? `HTTP ${status}` : 'not JSON';
-    throw new DeviceError('protocol', `unreadable reply to ${endpoint ?? 'request'} (${hint}): ${body.slice(0, 80)}`, { code: status >= 400 ? status : undefined });
+    throw new DeviceError('protocol', `unreadable reply to ${endpoint ?? 'request'} (${hint}): ${body.slice(0, 80)}`, {
+      code: status >= 400 ? status : undefined,
+    });
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new DeviceError('protocol', `reply to ${endpoint ?? 'request'} is not a JSON object`);

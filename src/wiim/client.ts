@@ -131,9 +131,19 @@ export class WiimClient {
     const protocol = options.protocol ?? 'auto';
     const port = options.port && options.port > 0 ? options.port : undefined;
     if (port !== undefined && (!Number.isInteger(port) || port > 65535)) throw argumentError(`port must be from 1 to 65535, got ${port}`);
-    if (protocol === 'https') this.candidates = port ? [{ protocol, port }] : [{ protocol, port: 443 }, { protocol, port: 4443 }];
+    if (protocol === 'https')
+      this.candidates = port
+        ? [{ protocol, port }]
+        : [
+            { protocol, port: 443 },
+            { protocol, port: 4443 },
+          ];
     else if (protocol === 'http') this.candidates = [{ protocol, port: port ?? 80 }];
-    else if (port) this.candidates = [{ protocol: 'https', port }, { protocol: 'http', port }];
+    else if (port)
+      this.candidates = [
+        { protocol: 'https', port },
+        { protocol: 'http', port },
+      ];
     else this.candidates = options.candidates && options.candidates.length > 0 ? options.candidates : AUTO_ENDPOINTS;
     if (this.candidates.length === 1) this.found = this.candidates[0];
     this.strict = this.connection(false);
@@ -157,7 +167,11 @@ export class WiimClient {
           const cert = socket.getPeerCertificate();
           const got = cert && cert.fingerprint256 ? cert.fingerprint256.toUpperCase() : '(none)';
           if (got === pin) return undefined;
-          return new DeviceError('network', `the certificate of ${host} does not match the pinned fingerprint (device: ${got}, pinned: ${pin}); if the device's certificate changed, update the fingerprint in the config node`, { code: 'CERT_FINGERPRINT_MISMATCH' });
+          return new DeviceError(
+            'network',
+            `the certificate of ${host} does not match the pinned fingerprint (device: ${got}, pinned: ${pin}); if the device's certificate changed, update the fingerprint in the config node`,
+            { code: 'CERT_FINGERPRINT_MISMATCH' },
+          );
         }
       : undefined;
     return new DeviceConnection({

@@ -53,20 +53,7 @@ export function isWiimCommand(name: unknown): name is WiimCommandName {
 }
 
 /** How the reply of a command is read (see parse.ts). */
-export type ReplyKind =
-  | 'ack'
-  | 'reboot'
-  | 'player'
-  | 'info'
-  | 'meta'
-  | 'presets'
-  | 'eq-stat'
-  | 'eq-list'
-  | 'alarm'
-  | 'shutdown'
-  | 'wifi'
-  | 'slaves'
-  | 'raw';
+export type ReplyKind = 'ack' | 'reboot' | 'player' | 'info' | 'meta' | 'presets' | 'eq-stat' | 'eq-list' | 'alarm' | 'shutdown' | 'wifi' | 'slaves' | 'raw';
 
 export type Repeat = 'all' | 'one' | 'off';
 
@@ -236,7 +223,8 @@ function volume(value: unknown): PreparedCommand {
     };
   }
   const n = optionalNumberSetting(value);
-  if (n === undefined || !Number.isInteger(n)) throw argumentError(`volume must be a whole number from 0 to 100 or a step like "+5"/"-5", got ${describe(value)}`);
+  if (n === undefined || !Number.isInteger(n))
+    throw argumentError(`volume must be a whole number from 0 to 100 or a step like "+5"/"-5", got ${describe(value)}`);
   if (n < 0 || n > 100) throw argumentError(`volume must be from 0 to 100, got ${n}`);
   return fixed('volume', `setPlayerCmd:vol:${n}`, 'ack', n);
 }
@@ -346,7 +334,8 @@ function alarm(value: unknown): PreparedCommand {
   switch (trigger) {
     case 1: {
       const m = /^(\d{4})(\d\d)(\d\d)$/.exec(d);
-      if (!m || Number(m[2]) < 1 || Number(m[2]) > 12 || Number(m[3]) < 1 || Number(m[3]) > 31) throw argumentError(`alarm day for trigger 1 (once) must be YYYYMMDD, got ${describe(o.day)}`);
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 12 || Number(m[3]) < 1 || Number(m[3]) > 31)
+        throw argumentError(`alarm day for trigger 1 (once) must be YYYYMMDD, got ${describe(o.day)}`);
       day = d;
       break;
     }
@@ -355,11 +344,13 @@ function alarm(value: unknown): PreparedCommand {
       day = d;
       break;
     case 4:
-      if (!/^[0-7][0-9A-Fa-f]$/.test(d) || parseInt(d, 16) === 0) throw argumentError(`alarm day for trigger 4 must be a hex bit mask "01" to "7F", got ${describe(o.day)}`);
+      if (!/^[0-7][0-9A-Fa-f]$/.test(d) || parseInt(d, 16) === 0)
+        throw argumentError(`alarm day for trigger 4 must be a hex bit mask "01" to "7F", got ${describe(o.day)}`);
       day = d.toUpperCase();
       break;
     case 5:
-      if (!/^\d\d$/.test(d) || Number(d) < 1 || Number(d) > 31) throw argumentError(`alarm day for trigger 5 (monthly) must be "01" to "31", got ${describe(o.day)}`);
+      if (!/^\d\d$/.test(d) || Number(d) < 1 || Number(d) > 31)
+        throw argumentError(`alarm day for trigger 5 (monthly) must be "01" to "31", got ${describe(o.day)}`);
       day = d;
       break;
     default:

@@ -195,7 +195,17 @@ export function modeToSource(mode: number): string {
   return names[mode] ?? `mode-${mode}`;
 }
 
-const STATES: Record<string, PlayState> = { play: 'playing', playing: 'playing', pause: 'paused', paused: 'paused', stop: 'stopped', stopped: 'stopped', none: 'stopped', load: 'loading', loading: 'loading' };
+const STATES: Record<string, PlayState> = {
+  play: 'playing',
+  playing: 'playing',
+  pause: 'paused',
+  paused: 'paused',
+  stop: 'stopped',
+  stopped: 'stopped',
+  none: 'stopped',
+  load: 'loading',
+  loading: 'loading',
+};
 
 /** A day in ms; a longer `totlen` in ms is in fact µs (some sources report µs). */
 const DAY_MS = 86_400_000;

@@ -1,5 +1,6 @@
 import helper from 'node-red-node-test-helper';
 import type { Node } from 'node-red';
+import assert from 'node:assert/strict';
 import type { EventEmitter } from 'node:events';
 
 // A real Node-RED runtime, started by the helper: the one in devDependencies,
@@ -68,7 +69,11 @@ export interface Outcome<M, C> {
  * message at the helper node `out` or an error at the helper node `caught`
  * (wired from a Catch node).
  */
-export function outcome<M = Record<string, unknown>, C = Record<string, unknown>>(target: string, msg: Record<string, unknown>, timeoutMs = 5000): Promise<Outcome<M, C>> {
+export function outcome<M = Record<string, unknown>, C = Record<string, unknown>>(
+  target: string,
+  msg: Record<string, unknown>,
+  timeoutMs = 5000,
+): Promise<Outcome<M, C>> {
   const out = node('out') as unknown as EventEmitter;
   const caught = node('caught') as unknown as EventEmitter;
   return new Promise((resolve, reject) => {
@@ -86,4 +91,24 @@ export function outcome<M = Record<string, unknown>, C = Record<string, unknown>
     caught.on('input', onCaught);
     node(target).receive(msg);
   });
+}
+
+/** A message a node sent, or the one a Catch node got. */
+export type Msg = Record<string, unknown> & { payload?: unknown; topic?: unknown };
+export type CaughtMsg = Msg & { error: { message: string; source: { id: string } } };
+
+/** Sends `msg` into `target`; it must answer with an output at the helper node `out`. */
+export async function ok<M extends Msg = Msg>(target: string, msg: Record<string, unknown>, timeoutMs?: number): Promise<M> {
+  const r = await outcome<M, CaughtMsg>(target, msg, timeoutMs);
+  assert.ok(r.out, `${target}: expected an output, got the error: ${r.caught?.error.message}`);
+  return r.out;
+}
+
+/** Sends `msg` into `target`; it must fail, with an error that matches `pattern` and names `target` as its source. */
+export async function refused(target: string, msg: Record<string, unknown>, pattern: RegExp, timeoutMs?: number): Promise<CaughtMsg> {
+  const r = await outcome<Msg, CaughtMsg>(target, msg, timeoutMs);
+  assert.ok(r.caught, `${target}: expected an error matching ${pattern}, got an output: ${JSON.stringify(r.out?.payload)?.slice(0, 200)}`);
+  assert.match(r.caught.error.message, pattern);
+  assert.equal(r.caught.error.source.id, target);
+  return r.caught;
 }

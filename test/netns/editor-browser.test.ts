@@ -62,7 +62,16 @@ describe('the editor in a real browser', function () {
     assert.match(nr.url, /\/admin\/$/);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+        '--disable-quic',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(nr.url);
@@ -92,7 +101,9 @@ describe('the editor in a real browser', function () {
 
   it('shows each node with an icon that loads', async () => {
     for (const type of TYPES.filter((t) => !CONFIG_TYPES.has(t))) {
-      const url = await page.locator(`.red-ui-palette-node[data-palette-type="${type}"] .red-ui-palette-icon`).evaluate((el) => getComputedStyle(el).backgroundImage);
+      const url = await page
+        .locator(`.red-ui-palette-node[data-palette-type="${type}"] .red-ui-palette-icon`)
+        .evaluate((el) => getComputedStyle(el).backgroundImage);
       const m = /url\("?([^")]+)"?\)/.exec(url);
       assert.ok(m, `${type} has no icon`);
       const res = await page.request.get(m[1]);
@@ -105,7 +116,8 @@ describe('the editor in a real browser', function () {
     it(`opens the ${type} edit dialog with translated labels`, async () => {
       await page.evaluate((t) => {
         // config nodes are not in filterNodes; the examples give them fixed ids
-        const n = t === 'wiim-config' ? RED.nodes.node('wiim_cfg') : t === 'sonoff-config' ? RED.nodes.node('sonoff_cfg') : RED.nodes.filterNodes({ type: t })[0];
+        const n =
+          t === 'wiim-config' ? RED.nodes.node('wiim_cfg') : t === 'sonoff-config' ? RED.nodes.node('sonoff_cfg') : RED.nodes.filterNodes({ type: t })[0];
         if (!n) throw new Error(`no ${t} in the deployed flows`);
         if (t.endsWith('-config')) RED.editor.editConfig('', t, n.id);
         else {
@@ -160,10 +172,14 @@ describe('the editor in a real browser', function () {
   it('shows the status of a deployed example flow on the canvas', async () => {
     await page.evaluate(() => RED.workspaces.show('ex_ws_tab'));
     const label = page.locator('g[id="ex_ws_status"] .red-ui-flow-node-status-label');
-    await page.waitForFunction(() => {
-      const el = document.querySelector('g[id="ex_ws_status"] .red-ui-flow-node-status-label');
-      return !!el && (el.textContent ?? '').trim().length > 0;
-    }, undefined, { timeout: 15000 });
+    await page.waitForFunction(
+      () => {
+        const el = document.querySelector('g[id="ex_ws_status"] .red-ui-flow-node-status-label');
+        return !!el && (el.textContent ?? '').trim().length > 0;
+      },
+      undefined,
+      { timeout: 15000 },
+    );
     const text = (await label.textContent())?.trim() ?? '';
     assert.doesNotMatch(text, /wiim-status\.status\./, 'status text is a raw i18n key');
     await page.screenshot({ path: path.join(artifacts, 'status-on-canvas.png') });

@@ -81,7 +81,10 @@ describe('sonoff over mDNS (network namespace)', function () {
     // a command goes to the address from the record
     node('sw-cfg').receive({ payload: false });
     await until(() => outs.length === 2 || errors.length > 0, 'command output');
-    assert.deepEqual(errors.map((e) => e.error.message), []);
+    assert.deepEqual(
+      errors.map((e) => e.error.message),
+      [],
+    );
     assert.equal(outs[1].sonoff?.source, 'command');
     assert.equal(relay.outlets[0].on, false);
     // the record the relay announces after the command is no new change: no extra output
@@ -132,10 +135,13 @@ describe('sonoff over mDNS (network namespace)', function () {
     await sim({ deviceid: '1000ffffff', multi: true });
     await helper.startServer();
     try {
-      await helper.load(nodes, flow([
-        { id: 'c1', deviceid: '1000eeeeee' },
-        { id: 'c2', deviceid: '1000ffffff' },
-      ]));
+      await helper.load(
+        nodes,
+        flow([
+          { id: 'c1', deviceid: '1000eeeeee' },
+          { id: 'c2', deviceid: '1000ffffff' },
+        ]),
+      );
       assert.equal(sonoffWatcherUsers(), 2);
       assert.equal(mdnsUsers(), 3, 'two simulators and one shared watcher');
       await until(() => sessionOf('c1').state !== undefined && sessionOf('c2').state?.family === 'multi', 'both relays seen', 8000);

@@ -43,7 +43,10 @@ describe('wiim discovery over mDNS (private network namespace)', function () {
       const res = await helper.request().get('/wiim-config/discover?timeout=1500');
       assert.equal(res.status, 200);
       const devices = (res.body as { devices: Array<{ name: string; model: string }> }).devices;
-      assert.ok(devices.some((d) => d.name === 'Kitchen' && d.model === 'WiiM_Pro'), JSON.stringify(devices));
+      assert.ok(
+        devices.some((d) => d.name === 'Kitchen' && d.model === 'WiiM_Pro'),
+        JSON.stringify(devices),
+      );
       assert.equal(mdnsUsers(), 0);
     });
   });
