@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { SHARED_STATUS } from '../src/nodes/device-node';
+import type { DeviceErrorKind } from '../src/shared/errors';
 
 // A real `node-red` process with the package installed in its user
 // directory, asked over its admin API for what the editor would load.
@@ -58,6 +60,19 @@ describe('editor resources in a running Node-RED', function () {
         for (const m of html.matchAll(/\b_\(\s*['"]([a-z0-9-]+\.[A-Za-z0-9_.-]+)['"]/g)) keys.add(m[1]);
         const src = fs.readFileSync(path.join(root, 'src', 'nodes', `${type}.ts`), 'utf8');
         for (const m of src.matchAll(/['"`](([a-z]+-[a-z]+)\.status\.[A-Za-z0-9_-]+)['"`]/g)) keys.add(m[1]);
+        // the device-node scaffold builds these from the type
+        if (!type.endsWith('-config')) for (const k of [...SHARED_STATUS.map((s) => `status.${s}`), 'errors.noconfig']) keys.add(`${type}.${k}`);
+        // the config node words every kind of device error
+        const kinds: Record<DeviceErrorKind, true> = {
+          argument: true,
+          timeout: true,
+          network: true,
+          offline: true,
+          device: true,
+          protocol: true,
+          closed: true,
+        };
+        if (type.endsWith('-config')) for (const k of Object.keys(kinds)) keys.add(`${type}.errors.${k}`);
         const own = [...keys].filter((k) => !k.startsWith('node-red:'));
         assert.ok(own.length > 0, `${type}: no i18n keys found`);
         const missing = own.filter((k) => typeof lookup(catalog, k) !== 'string');

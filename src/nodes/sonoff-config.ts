@@ -1,127 +1,86 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import type { Request, Response } from 'express';
 import { numberSetting, stringSetting } from '../shared/settings';
-import { openSonoffSession, type SonoffModel, type SonoffSession } from '../sessions/sonoff-session';
-import { SonoffClient, DEFAULT_SONOFF_PORT } from '../sonoff/client';
+import { SonoffSession, type SonoffModel } from '../sessions/sonoff-session';
+import { SonoffClient, DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS } from '../sonoff/client';
 import { discoverSonoff } from '../sonoff/discovery';
-import type { SonoffUser } from './sonoff-common';
+import { serveEditorEndpoints, setupConfigNode } from './config-node';
 
+/** sonoff-config: one SONOFF relay and its session; sonoff-switch, -pulse and -ota nodes use it. */
 interface SonoffConfigDef extends NodeDef {
   deviceid?: string;
   host?: string;
   port?: string | number;
   model?: string;
   pollInterval?: string | number;
+  /** ms per request; absent in flows saved before it existed */
   timeout?: string | number;
-  /** failures in a row before the device counts as offline */
+  /** failures in a row before the device counts as offline; absent in flows saved before it existed */
   offlineAfter?: string | number;
 }
 
-type ConfigNode = Node & {
-  deviceid: string;
-  session: SonoffSession;
-  users: Set<SonoffUser>;
-  register(user: SonoffUser): void;
-  deregister(user: SonoffUser): void;
-};
-
 /** Static host without a poll setting: poll this often, since no mDNS push reaches us. */
 const STATIC_HOST_DEFAULT_POLL_S = 10;
+const TEST_TIMEOUT_MS = 4000;
+const MIN_TIMEOUT_MS = 500;
 
 export = function (RED: NodeAPI) {
-  function SonoffConfig(this: ConfigNode, config: SonoffConfigDef) {
-    RED.nodes.createNode(this, config);
-    // the Node-RED idiom: handlers below close over the node
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const node = this;
-    const host = stringSetting(config.host);
-    const model: SonoffModel = config.model === 'single' || config.model === 'multi' ? config.model : 'auto';
-    const pollRaw = stringSetting(config.pollInterval);
-    const pollInterval = Math.max(0, numberSetting(pollRaw, host ? STATIC_HOST_DEFAULT_POLL_S : 0));
-    node.deviceid = stringSetting(config.deviceid);
-    node.users = new Set();
-    node.session = openSonoffSession(RED, node.id, {
-      deviceid: node.deviceid,
-      host,
-      port: numberSetting(config.port, DEFAULT_SONOFF_PORT),
-      model,
-      pollInterval,
-      offlineAfter: Math.max(1, Math.round(numberSetting(config.offlineAfter, 3))),
-      timeoutMs: Math.max(500, numberSetting(config.timeout, 5000)),
-      name: config.name || undefined,
-    });
-    // the config pushes health and state to its users (as the core mqtt-broker does)
-    node.session.on('health', (health, err) => {
-      for (const u of node.users) u.health(health, err);
-    });
-    node.session.on('state', (change) => {
-      for (const u of node.users) u.state(change);
-    });
-
-    node.register = (user: SonoffUser) => {
-      node.users.add(user);
-      node.session.register(user);
-      user.health(node.session.health, node.session.lastError);
-    };
-    node.deregister = (user: SonoffUser) => {
-      node.users.delete(user);
-      node.session.deregister(user);
-    };
-
-    node.on('close', (_removed: boolean, done: () => void) => {
-      node.users.clear();
-      node.session.close().then(
-        () => done(),
-        () => done(),
-      );
+  function SonoffConfig(this: Node, def: SonoffConfigDef) {
+    RED.nodes.createNode(this, def);
+    const host = stringSetting(def.host);
+    const deviceid = stringSetting(def.deviceid);
+    const model: SonoffModel = def.model === 'single' || def.model === 'multi' ? def.model : 'auto';
+    setupConfigNode(RED, this, {
+      type: 'sonoff-config',
+      deviceName: stringSetting(def.name) || deviceid || host,
+      open: (_clock) =>
+        new SonoffSession({
+          deviceid,
+          host,
+          port: numberSetting(def.port, DEFAULT_SONOFF_PORT),
+          model,
+          pollInterval: Math.max(0, numberSetting(def.pollInterval, host ? STATIC_HOST_DEFAULT_POLL_S : 0)),
+          offlineAfter: Math.max(1, Math.round(numberSetting(def.offlineAfter, 3))),
+          timeoutMs: Math.max(MIN_TIMEOUT_MS, numberSetting(def.timeout, DEFAULT_TIMEOUT_MS)),
+          name: stringSetting(def.name) || undefined,
+        }),
     });
   }
   RED.nodes.registerType('sonoff-config', SonoffConfig);
 
-  const permission = RED.auth.needsPermission('sonoff-config.read');
-
-  // time-boxed mDNS look; the watcher it opens is closed before the answer
-  RED.httpAdmin.get('/sonoff-config/discover', permission, (req: Request, res: Response) => {
-    const timeout = Math.min(10000, Math.max(500, numberSetting(req.query.timeout, 3000)));
-    discoverSonoff(timeout).then(
-      (devices) =>
-        res.json(
-          devices.map((d) => ({
-            deviceid: d.deviceid,
-            name: d.name,
-            type: d.type,
-            host: d.host,
-            port: d.port,
-            encrypted: d.encrypted,
-            state: d.state?.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })) ?? [],
-            family: d.state?.family,
-          })),
-        ),
-      (err: unknown) => res.status(500).json({ error: err instanceof Error ? err.message : String(err) }),
-    );
-  });
-
-  RED.httpAdmin.post('/sonoff-config/test', permission, (req: Request, res: Response) => {
-    const body = (req.body ?? {}) as { deviceid?: unknown; host?: unknown; port?: unknown };
-    const host = stringSetting(body.host);
-    if (!host) {
-      res.json({ ok: false, error: 'enter a host to test (devices found by mDNS: use Discover)' });
-      return;
-    }
-    const client = new SonoffClient({ host, port: numberSetting(body.port, DEFAULT_SONOFF_PORT), deviceid: stringSetting(body.deviceid), timeoutMs: 4000 });
-    client
-      .info()
-      .then(
-        ({ state }) =>
-          res.json({
-            ok: true,
-            fwVersion: state.fwVersion,
-            family: state.family,
-            deviceid: state.deviceid,
-            state: state.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })),
-          }),
-        (err: unknown) => res.json({ ok: false, error: err instanceof Error ? err.message : String(err) }),
-      )
-      .finally(() => void client.close());
+  serveEditorEndpoints(RED, 'sonoff-config', {
+    async discover(timeoutMs) {
+      const devices = await discoverSonoff(timeoutMs);
+      return devices.map((d) => ({
+        deviceid: d.deviceid,
+        name: d.name,
+        type: d.type,
+        host: d.host,
+        port: d.port,
+        encrypted: d.encrypted,
+        family: d.state?.family,
+        state: d.state?.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })) ?? [],
+      }));
+    },
+    async test(form) {
+      const host = stringSetting(form.host);
+      if (!host) throw new Error('enter a host to test (devices found by mDNS: use Discover)');
+      const client = new SonoffClient({
+        host,
+        port: numberSetting(form.port, DEFAULT_SONOFF_PORT),
+        deviceid: stringSetting(form.deviceid),
+        timeoutMs: Math.min(TEST_TIMEOUT_MS, numberSetting(form.timeout, TEST_TIMEOUT_MS)),
+      });
+      try {
+        const { state } = await client.info();
+        return {
+          fwVersion: state.fwVersion,
+          family: state.family,
+          deviceid: state.deviceid,
+          state: state.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })),
+        };
+      } finally {
+        void client.close();
+      }
+    },
   });
 };

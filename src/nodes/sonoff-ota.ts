@@ -1,11 +1,11 @@
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { stringSetting } from '../shared/settings';
 import { loadImage } from '../sonoff/ota';
-import type { FlashResult, SonoffSession } from '../sessions/sonoff-session';
-import { configOf, type SonoffUser } from './sonoff-common';
-import { errorStatus, toError, type Done, type Send } from './node-util';
+import type { OutletChange, SonoffSession } from '../sessions/sonoff-session';
+import { deviceNode, type DeviceNode } from './device-node';
 
+/** sonoff-ota: flashes a firmware image (a path, a Buffer, or {url, sha256} on the user's own server). */
 interface SonoffOtaDef extends NodeDef {
   device?: string;
   firmware?: string;
@@ -13,75 +13,39 @@ interface SonoffOtaDef extends NodeDef {
 }
 
 export = function (RED: NodeAPI) {
-  function SonoffOta(this: Node, config: SonoffOtaDef) {
-    RED.nodes.createNode(this, config);
-    // the Node-RED idiom: handlers below close over the node
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const node = this;
-    const firmware = stringSetting(config.firmware);
-    const expected = stringSetting(config.sha256).toLowerCase();
-    const cfg = configOf(RED, config.device);
+  function SonoffOta(this: Node, def: SonoffOtaDef) {
+    RED.nodes.createNode(this, def);
+    const firmware = stringSetting(def.firmware);
+    const expectedSha256 = stringSetting(def.sha256).toLowerCase();
     let flashing = false;
 
-    if (!cfg) {
-      node.status({ fill: 'red', shape: 'ring', text: 'sonoff-ota.status.noconfig' });
-      node.on('input', (_msg: NodeMessageInFlow, _send: Send, done: Done) => {
-        done(new Error('sonoff-ota: no sonoff-config node is selected'));
-      });
-      return;
-    }
-    const session: SonoffSession = cfg.session;
-    const user: SonoffUser = {
-      node,
-      health: (h) => {
-        if (flashing) return;
-        if (h === 'offline') node.status({ fill: 'red', shape: 'ring', text: 'sonoff-ota.status.offline' });
-        else node.status({});
+    const self: DeviceNode<SonoffSession, OutletChange> = deviceNode(RED, this, {
+      type: 'sonoff-ota',
+      configType: 'sonoff-config',
+      device: def.device,
+      // the relay's address comes from its session (mDNS when no host is set)
+      subscribe: true,
+      idle: (_session, health) => (health === 'offline' ? undefined : {}),
+      async input(msg, session) {
+        if (flashing) throw new Error('sonoff-ota: a flash is already running on this node');
+        flashing = true;
+        try {
+          const onProgress = (percent: number) => self.status({ fill: 'yellow', shape: 'dot', text: `${percent} %` });
+          const p = msg.payload;
+          if (Buffer.isBuffer(p)) msg.payload = await session.flashImage(p, { expectedSha256, onProgress });
+          else if (p && typeof p === 'object' && 'url' in p) {
+            const { url, sha256 } = p as { url?: unknown; sha256?: unknown };
+            msg.payload = await session.flashUrl(url, sha256);
+          } else {
+            const path = typeof p === 'string' && p.trim() !== '' ? p.trim() : firmware;
+            if (!path) throw argumentError('give a firmware path, a Buffer or {url, sha256} in msg.payload, or set the firmware path on the node');
+            msg.payload = await session.flashImage(await loadImage(path), { expectedSha256, onProgress });
+          }
+          return self.shared('done');
+        } finally {
+          flashing = false;
+        }
       },
-      state: () => undefined,
-    };
-    cfg.register(user);
-
-    const onProgress = (percent: number) => node.status({ fill: 'yellow', shape: 'dot', text: `${percent} %` });
-
-    const run = async (msg: NodeMessageInFlow): Promise<FlashResult> => {
-      const p = msg.payload;
-      if (Buffer.isBuffer(p)) return session.flashImage(p, { expectedSha256: expected, onProgress });
-      if (p && typeof p === 'object' && 'url' in p) {
-        const { url, sha256: digest } = p as { url?: unknown; sha256?: unknown };
-        return session.flashUrl(url, digest);
-      }
-      const path = typeof p === 'string' && p.trim() !== '' ? p.trim() : firmware;
-      if (!path) throw argumentError('give a firmware path, a Buffer or {url, sha256} in msg.payload, or set the firmware path on the node');
-      return session.flashImage(await loadImage(path), { expectedSha256: expected, onProgress });
-    };
-
-    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      if (flashing) {
-        done(new Error('sonoff-ota: a flash is already running on this node'));
-        return;
-      }
-      flashing = true;
-      node.status({ fill: 'yellow', shape: 'dot', text: 'sonoff-ota.status.working' });
-      run(msg).then(
-        (result) => {
-          flashing = false;
-          node.status({ fill: 'green', shape: 'dot', text: 'sonoff-ota.status.done' });
-          msg.payload = result;
-          send(msg);
-          done();
-        },
-        (err: unknown) => {
-          flashing = false;
-          node.status(errorStatus('sonoff-ota', err));
-          done(toError(err));
-        },
-      );
-    });
-
-    node.on('close', (_removed: boolean, done: () => void) => {
-      cfg.deregister(user);
-      done();
     });
   }
   RED.nodes.registerType('sonoff-ota', SonoffOta);

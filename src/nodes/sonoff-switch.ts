@@ -1,146 +1,98 @@
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { numberSetting } from '../shared/settings';
 import { toOnOff } from '../sonoff/codec';
-import type { OutletChange, OutletSnapshot } from '../sessions/sonoff-session';
-import { configOf, infoPayload, metaOfSnapshot, sonoffMeta, type SonoffConfigNode, type SonoffUser } from './sonoff-common';
-import { errorStatus, toError, type Done, type Send } from './node-util';
+import type { OutletChange, OutletSnapshot, SonoffSession } from '../sessions/sonoff-session';
+import { infoPayload, metaOfSnapshot, sonoffMeta } from './sonoff-message';
+import { deviceNode } from './device-node';
 
+/** sonoff-switch: switches an outlet, reads it, and reports every change the relay makes on its own. */
 interface SonoffSwitchDef extends NodeDef {
   device?: string;
   outlet?: string | number;
   payloadType?: string;
 }
 
+const STATE: Record<'on' | 'off', NodeStatus> = {
+  on: { fill: 'green', shape: 'dot', text: 'sonoff-switch.status.on' },
+  off: { fill: 'grey', shape: 'ring', text: 'sonoff-switch.status.off' },
+};
+
 export = function (RED: NodeAPI) {
-  function SonoffSwitch(this: Node, config: SonoffSwitchDef) {
-    RED.nodes.createNode(this, config);
-    // the Node-RED idiom: handlers below close over the node
+  function SonoffSwitch(this: Node, def: SonoffSwitchDef) {
+    RED.nodes.createNode(this, def);
+    // the handlers below close over the node, as in the core nodes
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
-    const outlet = numberSetting(config.outlet, 0);
-    const asString = config.payloadType === 'string';
-    const cfg: SonoffConfigNode | undefined = configOf(RED, config.device);
-    let busy = 0;
+    const outlet = numberSetting(def.outlet, 0);
+    const value = (on: boolean | undefined) => (on === undefined ? undefined : def.payloadType === 'string' ? (on ? 'on' : 'off') : on);
 
-    const value = (on: boolean | undefined): boolean | string | undefined => (on === undefined ? undefined : asString ? (on ? 'on' : 'off') : on);
-
-    const showState = () => {
-      if (!cfg) return;
-      const session = cfg.session;
-      if (session.health === 'offline') {
-        node.status({ fill: 'red', shape: 'ring', text: 'sonoff-switch.status.offline' });
-        return;
-      }
-      if (busy > 0) {
-        node.status({ fill: 'yellow', shape: 'dot', text: 'sonoff-switch.status.working' });
-        return;
-      }
-      const on = session.outletState(outlet)?.on;
-      if (on === true) node.status({ fill: 'green', shape: 'dot', text: 'sonoff-switch.status.on' });
-      else if (on === false) node.status({ fill: 'grey', shape: 'ring', text: 'sonoff-switch.status.off' });
-      else if (session.health === 'online') node.status({ fill: 'green', shape: 'dot', text: 'sonoff-switch.status.online' });
-      else node.status({ fill: 'yellow', shape: 'ring', text: 'sonoff-switch.status.connecting' });
-    };
-
-    if (!cfg) {
-      node.status({ fill: 'red', shape: 'ring', text: 'sonoff-switch.status.noconfig' });
-      node.on('input', (_msg: NodeMessageInFlow, _send: Send, done: Done) => {
-        done(new Error('sonoff-switch: no sonoff-config node is selected'));
-      });
-      return;
-    }
-    const session = cfg.session;
-    const deviceid = cfg.deviceid;
-
-    const user: SonoffUser = {
-      node,
-      health: () => showState(),
-      state: (change: OutletChange) => {
-        showState();
-        // our own commands answer through their input message
-        if (change.outlet !== outlet || change.source === 'command' || change.initial) return;
-        node.send({ topic: cfg.name || deviceid, payload: value(change.state.on), sonoff: metaOfSnapshot(deviceid, change) });
-      },
-    };
-    cfg.register(user);
-
-    const run = async (msg: NodeMessageInFlow): Promise<void> => {
-      const topic = typeof msg.topic === 'string' ? msg.topic.trim().toLowerCase() : '';
-      const payload = msg.payload;
-      if (topic === 'startup') {
-        const snap = await session.setStartup(outlet, payload);
+    /** The message's own topic: startup, signal, info or wifi; undefined for a switch command. */
+    const topics: Record<string, (msg: NodeMessageInFlow, session: SonoffSession) => Promise<void>> = {
+      async startup(msg, session) {
+        const snap = await session.setStartup(outlet, msg.payload);
         msg.payload = snap.outlet.startup;
-        msg.sonoff = metaOfSnapshot(deviceid, snap);
-        return;
-      }
-      if (topic === 'signal') {
+        msg.sonoff = metaOfSnapshot(session.deviceid, snap);
+      },
+      async signal(msg, session) {
         msg.payload = await session.signalStrength();
-        msg.sonoff = sonoffMeta(deviceid, session.outletState(outlet) ?? { outlet }, session.state ?? { outlets: [] }, 'command', session.seqNumber);
-        return;
-      }
-      if (topic === 'info') {
+        msg.sonoff = sonoffMeta(session.deviceid, session.outletState(outlet) ?? { outlet }, session.state ?? { outlets: [] }, 'command', session.seqNumber);
+      },
+      async info(msg, session) {
         const state = await session.readState('poll');
-        msg.payload = infoPayload(deviceid, state);
-        msg.sonoff = sonoffMeta(deviceid, session.outletState(outlet) ?? { outlet }, state, 'poll', session.seqNumber);
-        return;
-      }
-      if (topic === 'wifi') {
-        const p = (payload && typeof payload === 'object' ? payload : {}) as { ssid?: unknown; password?: unknown };
+        msg.payload = infoPayload(session.deviceid, state);
+        msg.sonoff = sonoffMeta(session.deviceid, session.outletState(outlet) ?? { outlet }, state, 'poll', session.seqNumber);
+      },
+      async wifi(msg, session) {
+        const p = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as { ssid?: unknown; password?: unknown };
         // the password never travels on: not in the output, nor in the message a Catch node gets
         msg.payload = { ssid: p.ssid };
         await session.setWifi(p.ssid, p.password ?? '');
         msg.payload = true;
-        return;
-      }
+      },
+    };
 
+    /** A switch command: true/false, 1/0, "on"/"off", "toggle", {switch, outlet}, or nothing/"status" to read. */
+    const switchOutlet = async (msg: NodeMessageInFlow, session: SonoffSession): Promise<void> => {
       let target = outlet;
-      let wanted: unknown = payload;
-      if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload)) {
-        const p = payload as { switch?: unknown; outlet?: unknown };
+      let wanted: unknown = msg.payload;
+      if (wanted && typeof wanted === 'object' && !Buffer.isBuffer(wanted)) {
+        const p = wanted as { switch?: unknown; outlet?: unknown };
         if (p.outlet !== undefined) target = numberSetting(p.outlet, Number.NaN);
         if (Number.isNaN(target)) throw argumentError(`outlet must be a number, not ${JSON.stringify(p.outlet)}`);
         if (p.switch === undefined) throw argumentError('an object payload needs a "switch" property ("on"/"off" or a boolean)');
         wanted = p.switch;
       }
-      let snap: OutletSnapshot;
       const text = typeof wanted === 'string' ? wanted.trim().toLowerCase() : undefined;
+      let snap: OutletSnapshot;
       if (wanted === undefined || wanted === null || text === '' || text === 'status') {
         const state = await session.readState('poll');
-        const o = state.outlets.find((x) => x.outlet === target) ?? { outlet: target };
-        snap = { outlet: o, device: state, source: 'poll' };
+        snap = { outlet: state.outlets.find((x) => x.outlet === target) ?? { outlet: target }, device: state, source: 'poll' };
         if (session.seqNumber !== undefined) snap.seq = session.seqNumber;
-      } else if (text === 'toggle') {
-        snap = await session.toggle(target);
-      } else {
-        snap = await session.setSwitch(target, toOnOff(wanted) === 'on');
-      }
+      } else if (text === 'toggle') snap = await session.toggle(target);
+      else snap = await session.setSwitch(target, toOnOff(wanted) === 'on');
       msg.payload = value(snap.outlet.on);
-      msg.sonoff = metaOfSnapshot(deviceid, snap);
+      msg.sonoff = metaOfSnapshot(session.deviceid, snap);
     };
 
-    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      busy++;
-      showState();
-      run(msg).then(
-        () => {
-          busy--;
-          showState();
-          send(msg);
-          done();
-        },
-        (err: unknown) => {
-          busy--;
-          node.status(errorStatus('sonoff-switch', err));
-          done(toError(err));
-        },
-      );
-    });
-
-    node.on('close', (_removed: boolean, done: () => void) => {
-      cfg.deregister(user);
-      node.status({});
-      done();
+    const self = deviceNode<SonoffSession, OutletChange>(RED, node, {
+      type: 'sonoff-switch',
+      configType: 'sonoff-config',
+      device: def.device,
+      subscribe: true,
+      idle(session, health) {
+        const on = session.outletState(outlet)?.on;
+        return health === 'offline' || on === undefined ? undefined : STATE[on ? 'on' : 'off'];
+      },
+      onState(change, session) {
+        // our own commands answer through their input message
+        if (change.outlet !== outlet || change.source === 'command' || change.initial) return;
+        node.send({ topic: self.config?.deviceName, payload: value(change.state.on), sonoff: metaOfSnapshot(session.deviceid, change) });
+      },
+      async input(msg, session) {
+        const topic = typeof msg.topic === 'string' ? msg.topic.trim().toLowerCase() : '';
+        await (Object.hasOwn(topics, topic) ? topics[topic] : switchOutlet)(msg, session);
+      },
     });
   }
   RED.nodes.registerType('sonoff-switch', SonoffSwitch);

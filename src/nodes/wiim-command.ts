@@ -1,9 +1,8 @@
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
-import { DeviceError } from '../shared/errors';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { stringSetting } from '../shared/settings';
-import type { Health } from '../sessions/device-session';
-import { resolveCommand, type WiimConfigNode, type WiimUser } from './wiim-shared';
-import { errorStatus, toError, type Done, type Send } from './node-util';
+import type { WiimSession } from '../sessions/wiim-session';
+import { resolveCommand } from './wiim-message';
+import { deviceNode, type DeviceNode } from './device-node';
 
 /**
  * wiim-command: one command per message. The command is the node's setting,
@@ -18,69 +17,34 @@ interface WiimCommandDef extends NodeDef {
   value: string;
 }
 
-const STATUS = {
-  sending: { fill: 'yellow', shape: 'dot', text: 'wiim-command.status.sending' },
-  ok: { fill: 'green', shape: 'dot', text: 'wiim-command.status.ok' },
-  online: { fill: 'green', shape: 'dot', text: 'wiim-command.status.online' },
-  connecting: { fill: 'yellow', shape: 'dot', text: 'wiim-command.status.connecting' },
-  offline: { fill: 'red', shape: 'ring', text: 'wiim-command.status.offline' },
-  error: { fill: 'red', shape: 'ring', text: 'wiim-command.status.error' },
-  unconfigured: { fill: 'red', shape: 'ring', text: 'wiim-command.status.unconfigured' },
-} satisfies Record<string, NodeStatus>;
+type Out = NodeMessage & { wiim?: unknown };
 
 export = function (RED: NodeAPI) {
   function WiimCommand(this: Node, def: WiimCommandDef) {
     RED.nodes.createNode(this, def);
-    // the handlers below close over the node, as in the core nodes
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const node = this;
-    const config = RED.nodes.getNode(def.device) as WiimConfigNode | null;
     const fixed = stringSetting(def.command);
     const fixedValue = typeof def.value === 'string' ? def.value : def.value === undefined || def.value === null ? '' : String(def.value);
 
-    const user: WiimUser = {
-      id: node.id,
-      deviceHealth(health: Health | 'unconfigured') {
-        node.status(STATUS[health === 'online' ? 'online' : health]);
+    const self: DeviceNode<WiimSession, unknown> = deviceNode(RED, this, {
+      type: 'wiim-command',
+      configType: 'wiim-config',
+      device: def.device,
+      async input(msg, session) {
+        const out = msg as Out;
+        let command = '';
+        try {
+          const resolved = resolveCommand(fixed, fixedValue, msg);
+          command = resolved.command;
+          const result = await session.command(resolved.command, resolved.value);
+          out.payload = result.payload;
+          out.wiim = { command: result.command, request: result.request, raw: result.raw };
+          return self.shared('done');
+        } catch (err) {
+          out.wiim = { command };
+          throw err;
+        }
       },
-    };
-    if (config) config.register(user);
-    else node.status(STATUS.unconfigured);
-
-    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      let command = '';
-      try {
-        if (!config) throw new DeviceError('argument', 'wiim-command has no wiim-config device');
-        const session = config.requireSession();
-        const resolved = resolveCommand(fixed, fixedValue, msg);
-        command = resolved.command;
-        node.status(STATUS.sending);
-        session.command(resolved.command, resolved.value).then(
-          (result) => {
-            const out = msg as NodeMessage & { wiim?: unknown };
-            out.payload = result.payload;
-            out.wiim = { command: result.command, request: result.request, raw: result.raw };
-            node.status(STATUS.ok);
-            send(out);
-            done();
-          },
-          (err: unknown) => fail(err),
-        );
-      } catch (err) {
-        fail(err);
-      }
-      function fail(err: unknown) {
-        (msg as NodeMessage & { wiim?: unknown }).wiim = { command };
-        node.status(errorStatus('wiim-command', err));
-        done(toError(err));
-      }
-    });
-
-    node.on('close', (_removed: boolean, done: () => void) => {
-      config?.deregister(user);
-      done();
     });
   }
-
   RED.nodes.registerType('wiim-command', WiimCommand);
 };

@@ -1,31 +1,6 @@
-import type { Node, NodeMessage } from 'node-red';
+import type { NodeMessage } from 'node-red';
 import { DeviceError } from '../shared/errors';
-import type { Health } from '../sessions/device-session';
-import type { WiimSession } from '../sessions/wiim-session';
 import { isWiimCommand, WIIM_COMMANDS } from '../wiim/commands';
-
-/**
- * What the WiiM node files share: the config node's interface towards its
- * users, and the message contract of wiim-command (kept here, away from the
- * node files, which export only their registration function).
- */
-/** A node using the device: the config node tells it about the device's health. */
-export interface WiimUser {
-  id: string;
-  /** 'unconfigured' when the config node has no usable settings */
-  deviceHealth(health: Health | 'unconfigured', err?: DeviceError): void;
-}
-
-export interface WiimConfigNode extends Node {
-  /** undefined when the settings are unusable (see `problem`) */
-  session: WiimSession | undefined;
-  problem: DeviceError | undefined;
-  deviceName: string;
-  register(user: WiimUser): void;
-  deregister(user: WiimUser): void;
-  /** the session, or the reason there is none */
-  requireSession(): WiimSession;
-}
 
 /** The node's fixed value: text as typed, JSON objects parsed ({"repeat":"all","shuffle":true}). */
 function settingValue(value: string): unknown {

@@ -1,28 +1,7 @@
-import type { Node } from 'node-red';
-import { DeviceError } from '../shared/errors';
-import type { Health } from '../sessions/device-session';
-import type { SonoffSession, OutletChange, OutletSnapshot, StateSource } from '../sessions/sonoff-session';
+import type { OutletChange, OutletSnapshot, StateSource } from '../sessions/sonoff-session';
 import type { OutletState, SonoffState } from '../sonoff/codec';
 
-/**
- * What sonoff-switch, sonoff-pulse and sonoff-ota share: the config node's
- * shape as the users see it, and the msg.sonoff builder.
- */
-
-/** A node that uses a sonoff-config: the config pushes health and state to it. */
-export interface SonoffUser {
-  readonly node: Node;
-  health(health: Health, err: DeviceError | undefined): void;
-  state(change: OutletChange): void;
-}
-
-export interface SonoffConfigNode extends Node {
-  readonly deviceid: string;
-  readonly session: SonoffSession;
-  register(user: SonoffUser): void;
-  deregister(user: SonoffUser): void;
-}
-
+/** What sonoff-switch and sonoff-pulse put in msg.sonoff, and the normalised `info` payload. */
 export interface SonoffMeta {
   deviceid: string;
   outlet: number;
@@ -69,11 +48,4 @@ export function infoPayload(deviceid: string, s: SonoffState): Record<string, un
     bssid: s.bssid,
     rssi: s.rssi,
   };
-}
-
-/** Finds the config node; undefined when the node has none. */
-export function configOf(RED: { nodes: { getNode(id: string): Node } }, id: unknown): SonoffConfigNode | undefined {
-  if (typeof id !== 'string' || id === '') return undefined;
-  const n = RED.nodes.getNode(id) as SonoffConfigNode | null;
-  return n && 'session' in n ? n : undefined;
 }

@@ -1,0 +1,164 @@
+import type { Node, NodeAPI } from 'node-red';
+import type { Request, Response } from 'express';
+import { DeviceError } from '../shared/errors';
+import type { Clock } from '../shared/clock';
+import { openSession, type DeviceSession, type Health } from '../sessions/device-session';
+
+/**
+ * The one contract between a config node (wiim-config, sonoff-config) and
+ * the nodes that use its device, in the manner of the core MQTT broker node:
+ * the config node owns the device's session and its users, pushes health and
+ * state to them, and turns settings it cannot use into a `problem` that every
+ * user shows, instead of failing to exist.
+ */
+export type UserHealth = Health | 'unconfigured';
+
+export interface DeviceUser<Change> {
+  readonly node: Node;
+  /** Register with the session itself, so that it polls or listens for this node (with the session's options). */
+  readonly subscribe?: true | Record<string, unknown>;
+  health(health: UserHealth, err: DeviceError | undefined): void;
+  state?(change: Change): void;
+}
+
+export interface ConfigNode<S, Change> extends Node {
+  /** undefined when the settings are unusable (see `problem`) */
+  readonly session: S | undefined;
+  readonly problem: DeviceError | undefined;
+  /** the name for msg.topic and messages: the node's name, else the device's address or id */
+  readonly deviceName: string;
+  register(user: DeviceUser<Change>): void;
+  deregister(user: DeviceUser<Change>): void;
+  /** The error in the runtime's language, for `done(err)`. */
+  localError(err: unknown): Error;
+}
+
+/** What a session must offer a config node. */
+interface OwnedSession extends Pick<DeviceSession, 'health' | 'lastError' | 'deregister' | 'close' | 'onClose'> {
+  register(user: object, options?: Record<string, unknown>): void;
+  // the sessions' own event maps are typed; here any listener shape will do
+  on(event: 'health' | 'state', listener: (...args: never[]) => void): unknown;
+}
+
+export interface ConfigSpec<S> {
+  type: string;
+  deviceName: string;
+  /** Opens the session; a throw (unusable settings) becomes the node's `problem`. */
+  open(clock: Clock | undefined): S;
+}
+
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Makes `node` a config node that owns the session `spec.open` returns. */
+export function setupConfigNode<S extends OwnedSession, Change>(RED: NodeAPI, node: Node, spec: ConfigSpec<S>): void {
+  const self = node as Node & { session?: S; problem?: DeviceError; deviceName: string } & Pick<
+      ConfigNode<S, Change>,
+      'register' | 'deregister' | 'localError'
+    >;
+  const users = new Set<DeviceUser<Change>>();
+  self.deviceName = spec.deviceName;
+  try {
+    // tests hand in a fake clock through the runtime settings
+    const clock = (RED.settings as { wiimSonoffClock?: Clock }).wiimSonoffClock;
+    self.session = openSession(RED, node.id, () => spec.open(clock));
+  } catch (err) {
+    self.problem = err instanceof DeviceError ? err : new DeviceError('argument', toError(err).message);
+    node.warn(self.problem.message);
+  }
+  const session = self.session;
+  session?.on('health', (health: Health, err: DeviceError | undefined) => {
+    for (const u of users) u.health(health, err);
+  });
+  session?.on('state', (change: Change) => {
+    for (const u of users) u.state?.(change);
+  });
+
+  self.localError = (err) => localError(RED, spec.type, err);
+  self.register = (user) => {
+    users.add(user);
+    if (!session) {
+      user.health('unconfigured', self.problem);
+      return;
+    }
+    if (user.subscribe) session.register(user.node, user.subscribe === true ? undefined : user.subscribe);
+    user.health(session.health, session.lastError);
+  };
+  self.deregister = (user) => {
+    users.delete(user);
+    session?.deregister(user.node);
+  };
+  node.on('close', (_removed: boolean, done: () => void) => {
+    users.clear();
+    if (!session) done();
+    else session.close().then(done, done);
+  });
+}
+
+/** The config node of a device node, when `id` names one of `type`. */
+export function configOf<S, Change>(RED: NodeAPI, id: unknown, type: string): ConfigNode<S, Change> | undefined {
+  if (typeof id !== 'string' || id === '') return undefined;
+  const n = RED.nodes.getNode(id) as (Node & { type?: string }) | null;
+  return n && n.type === type ? (n as ConfigNode<S, Change>) : undefined;
+}
+
+/**
+ * A DeviceError in the runtime's language: the kind's wording from the config
+ * node's catalogue (`<type>.errors.<kind>`) around the protocol's detail.
+ */
+export function localError(RED: NodeAPI, type: string, err: unknown): Error {
+  if (!(err instanceof DeviceError)) return toError(err);
+  const key = `${type}.errors.${err.kind}`;
+  const text = RED._(key, { detail: err.message });
+  if (!text || text.endsWith(key) || text === err.message) return err;
+  return new DeviceError(err.kind, text, { code: err.code, cause: err });
+}
+
+// ------------------------------------------------------------ editor endpoints
+
+export interface EditorEndpoints {
+  /** Devices found within `timeoutMs`. */
+  discover(timeoutMs: number): Promise<object[]>;
+  /** Asks the device the form describes; resolves with what to show. */
+  test(form: Record<string, unknown>): Promise<object>;
+}
+
+const DISCOVER_MS = { default: 3000, min: 500, max: 10000 };
+const ERROR_TEXT_MAX = 200;
+
+/**
+ * Discover (read permission: it only listens) and Test connection (write
+ * permission, as deploying a config does: it makes the runtime connect to
+ * any host and port). Both answer one shape for both families:
+ * `{devices: [...]}` and `{ok: true, ...} | {ok: false, error}`.
+ */
+export function serveEditorEndpoints(RED: NodeAPI, type: string, endpoints: EditorEndpoints): void {
+  RED.httpAdmin.get(`/${type}/discover`, RED.auth.needsPermission(`${type}.read`), (req: Request, res: Response) => {
+    const asked = Number(req.query.timeout);
+    const timeout = Number.isFinite(asked) ? Math.min(DISCOVER_MS.max, Math.max(DISCOVER_MS.min, asked)) : DISCOVER_MS.default;
+    endpoints.discover(timeout).then(
+      (devices) => res.json({ devices }),
+      (err: unknown) => res.status(500).json({ error: toError(err).message }),
+    );
+  });
+  RED.httpAdmin.post(`/${type}/test`, RED.auth.needsPermission(`${type}.write`), (req: Request, res: Response) => {
+    let result: Promise<object>;
+    try {
+      result = endpoints.test((req.body ?? {}) as Record<string, unknown>);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (r) => res.json({ ok: true, ...r }),
+      (err: unknown) => res.json({ ok: false, error: testError(err) }),
+    );
+  });
+}
+
+/** What Test connection may say of a failure: never the body of whatever answered. */
+function testError(err: unknown): string {
+  if (err instanceof DeviceError && err.kind === 'protocol') return 'the reply could not be read: is this the right kind of device and port?';
+  const text = toError(err).message;
+  return text.length > ERROR_TEXT_MAX ? `${text.slice(0, ERROR_TEXT_MAX)}…` : text;
+}

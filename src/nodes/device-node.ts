@@ -1,0 +1,141 @@
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
+import { DeviceError } from '../shared/errors';
+import { configOf, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
+
+/**
+ * The one scaffold of every device node: finding its config node ("no
+ * device" when there is none), the status (through statusSetter, so that a
+ * Status node hears only real changes), busy while a message runs, then
+ * `send` and `done()`, or the error status and `done(err)` in the runtime's
+ * language. A node file adds only its message contract.
+ */
+export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
+export type Done = (err?: Error) => void;
+
+/** The status texts every device node's catalogue has, as `<type>.status.<name>`. */
+export const SHARED_STATUS = ['working', 'done', 'online', 'connecting', 'offline', 'error', 'unconfigured'] as const;
+export type SharedStatus = (typeof SHARED_STATUS)[number];
+
+export interface DeviceNodeSpec<S, Change> {
+  /** the node type: status texts are `<type>.status.<name>` */
+  type: string;
+  /** the config node's type */
+  configType: 'wiim-config' | 'sonoff-config';
+  /** the device node's setting that names its config node */
+  device: unknown;
+  /** see DeviceUser.subscribe */
+  subscribe?: DeviceUser<Change>['subscribe'];
+  /** The status at rest, from the session; undefined: the device's health. */
+  idle?(session: S, health: UserHealth): NodeStatus | undefined;
+  /** A change of state that the node did not ask for (push, poll). */
+  onState?(change: Change, session: S): void;
+  /** Runs one message: fills in `msg`, which is then sent. Resolves with a status to show, or nothing for the idle one. */
+  input(msg: NodeMessageInFlow, session: S): Promise<NodeStatus | void>;
+}
+
+export interface DeviceNode<S, Change> {
+  readonly config: ConfigNode<S, Change> | undefined;
+  /** Shows a status (skipped when it is the one shown). */
+  status(status: NodeStatus): void;
+  /** `<type>.status.<name>` with the shared colours. */
+  shared(name: SharedStatus): NodeStatus;
+  /** Shows the status at rest again. */
+  refresh(): void;
+}
+
+const COLOURS: Record<SharedStatus, Pick<NodeStatus, 'fill' | 'shape'>> = {
+  working: { fill: 'yellow', shape: 'dot' },
+  done: { fill: 'green', shape: 'dot' },
+  online: { fill: 'green', shape: 'dot' },
+  connecting: { fill: 'yellow', shape: 'ring' },
+  offline: { fill: 'red', shape: 'ring' },
+  error: { fill: 'red', shape: 'ring' },
+  unconfigured: { fill: 'red', shape: 'ring' },
+};
+
+/**
+ * `node.status` that skips a status equal to the one shown. Node-RED hands
+ * every status call to the flow's Status nodes, so a status set on every poll
+ * would make them emit once a poll.
+ */
+export function statusSetter(node: Node): (status: NodeStatus) => void {
+  let shown: string | undefined;
+  return (status) => {
+    const key = `${status.fill ?? ''}|${status.shape ?? ''}|${status.text ?? ''}`;
+    if (key === shown) return;
+    shown = key;
+    node.status(status);
+  };
+}
+
+/** Offline (red ring) when the device could not be reached, else error. */
+export function failureStatus(err: unknown): SharedStatus {
+  return err instanceof DeviceError && (err.kind === 'offline' || err.isTransport) ? 'offline' : 'error';
+}
+
+export function deviceNode<S, Change>(RED: NodeAPI, node: Node, spec: DeviceNodeSpec<S, Change>): DeviceNode<S, Change> {
+  const setStatus = statusSetter(node);
+  const config = configOf<S, Change>(RED, spec.device, spec.configType);
+  const shared = (name: SharedStatus): NodeStatus => ({ ...COLOURS[name], text: `${spec.type}.status.${name}` });
+  let health: UserHealth = 'connecting';
+  let busy = 0;
+
+  const refresh = () => {
+    if (busy > 0) return;
+    const session = config?.session;
+    const rest = session && health !== 'unconfigured' ? spec.idle?.(session, health) : undefined;
+    setStatus(rest ?? shared(health === 'unconfigured' ? 'unconfigured' : health));
+  };
+
+  const user: DeviceUser<Change> = {
+    node,
+    subscribe: spec.subscribe,
+    health(h) {
+      health = h;
+      refresh();
+    },
+    state(change) {
+      refresh();
+      if (config?.session) spec.onState?.(change, config.session);
+    },
+  };
+  if (config) config.register(user);
+  else setStatus(shared('unconfigured'));
+
+  node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
+    const session = config?.session;
+    if (!session) {
+      done(config?.localError(config.problem) ?? new DeviceError('argument', RED._(`${spec.type}.errors.noconfig`)));
+      return;
+    }
+    busy++;
+    setStatus(shared('working'));
+    let run: Promise<NodeStatus | void>;
+    try {
+      run = spec.input(msg, session);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    run.then(
+      (shown) => {
+        busy--;
+        if (shown) setStatus(shown);
+        else refresh();
+        send(msg);
+        done();
+      },
+      (err: unknown) => {
+        busy--;
+        setStatus(shared(failureStatus(err)));
+        done(config ? config.localError(err) : toError(err));
+      },
+    );
+  });
+
+  node.on('close', (_removed: boolean, done: () => void) => {
+    config?.deregister(user);
+    done();
+  });
+
+  return { config, status: setStatus, shared, refresh };
+}
