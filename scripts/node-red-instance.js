@@ -33,6 +33,7 @@ function freePort() {
  * @param {NodeJS.ProcessEnv} [options.env]
  * @param {string} [options.nodeRedDir] another Node-RED install (compat run)
  * @param {string} [options.nodeBinary] another node binary (compat run)
+ * @param {object} [options.adminAuth] Node-RED's adminAuth setting (users with bcrypt hashes)
  */
 async function startNodeRed(options = {}) {
   const userDir = options.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'nr-wiim-sonoff-'));
@@ -64,6 +65,7 @@ async function startNodeRed(options = {}) {
     editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
     logging: { console: { level: 'info' } },
   };
+  if (options.adminAuth) settings.adminAuth = options.adminAuth;
   fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
 
   const nodeRedDir = options.nodeRedDir || process.env.NODE_RED_DIR || path.dirname(require.resolve('node-red/package.json'));

@@ -146,7 +146,7 @@ describe('sonoff over mDNS (network namespace)', function () {
       assert.equal(mdnsUsers(), 3, 'two simulators and one shared watcher');
       await until(() => sessionOf('c1').state !== undefined && sessionOf('c2').state?.family === 'multi', 'both relays seen', 8000);
       const res = await helper.request().get('/sonoff-config/discover?timeout=1000').expect(200);
-      const ids = (res.body as Array<{ deviceid: string }>).map((d) => d.deviceid);
+      const ids = (res.body as { devices: Array<{ deviceid: string }> }).devices.map((d) => d.deviceid);
       assert.deepEqual(ids, ['1000eeeeee', '1000ffffff']);
       assert.equal(mdnsUsers(), 3, 'discover closed its watcher');
       await helper.unload();
