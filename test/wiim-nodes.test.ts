@@ -4,6 +4,8 @@ import wiimConfig from '../src/nodes/wiim-config';
 import wiimCommand from '../src/nodes/wiim-command';
 import wiimStatus from '../src/nodes/wiim-status';
 import { WiimSimulator } from '../src/sim/wiim-sim';
+import { STATUS_TEXT_MAX } from '../src/nodes/device-node';
+import { ERROR_TEXT_MAX } from '../src/nodes/config-node';
 
 const catchNode = coreNode('common/25-catch.js');
 const statusNode = coreNode('common/25-status.js');
@@ -191,6 +193,17 @@ describe('wiim nodes in Node-RED', function () {
     }
   });
 
+  describe('wiim-command errors', () => {
+    it('fails a 2 MB raw command with an error of at most ERROR_TEXT_MAX characters', async () => {
+      await helper.load(nodes, commandFlow(port));
+      const caught = await refused({ topic: 'raw', payload: `getStatusEx${'x'.repeat(2_000_000)}` }, /./);
+      // Node-RED puts the error's name before its message
+      const text = caught.error.message.replace(/^DeviceError: /, '');
+      assert.ok(text.length <= ERROR_TEXT_MAX, `${text.length} characters`);
+      assert.ok(caught.error.message.endsWith('…'));
+    });
+  });
+
   describe('wiim-command settings', () => {
     it('a fixed command with a value wins over the message', async () => {
       await helper.load(nodes, commandFlow(port, { command: 'volume', value: '20' }));
@@ -237,6 +250,26 @@ describe('wiim nodes in Node-RED', function () {
         ...extra,
       ]);
     }
+
+    it('shows a long title shortened in its status, and the whole title in its output', async () => {
+      const title = 'T'.repeat(200_000);
+      sim.state.tracks[0] = { ...sim.state.tracks[0], title };
+      sim.playTrack(0);
+      await helper.load(
+        nodes,
+        statusFlow([
+          { id: 'watch', type: 'status', scope: ['st'], wires: [['statuses']] },
+          { id: 'statuses', type: 'helper' },
+        ]),
+      );
+      const statuses = collect<{ status: { text?: string } }>('statuses');
+      const outputs = collect<Msg>('out');
+      await until(() => outputs.length === 1 && statuses.length === 1, 'the first state and status');
+      assert.equal((outputs[0].payload as { title: string }).title, title);
+      const text = statuses[0].status.text ?? '';
+      assert.equal(text.length, STATUS_TEXT_MAX);
+      assert.ok(text.startsWith('TTTT') && text.endsWith('…'), text.slice(-10));
+    });
 
     it('emits on a change but not when only the position moves, and carries the position along', async () => {
       sim.playTrack(0);

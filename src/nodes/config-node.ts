@@ -104,15 +104,30 @@ export function configOf<S, Change>(RED: NodeAPI, id: unknown, type: string): Co
 }
 
 /**
- * A DeviceError in the runtime's language: the kind's wording from the config
- * node's catalogue (`<type>.errors.<kind>`) around the protocol's detail.
+ * An error in the runtime's language, as `done(err)` hands it to Catch
+ * nodes: the kind's wording from the config node's catalogue
+ * (`<type>.errors.<kind>`) around the protocol's detail, and never longer
+ * than ERROR_TEXT_MAX, whatever the device or the message held.
  */
 export function localError(RED: NodeAPI, type: string, err: unknown): Error {
-  if (!(err instanceof DeviceError)) return toError(err);
-  const key = `${type}.errors.${err.kind}`;
-  const text = RED._(key, { detail: err.message });
-  if (!text || text.endsWith(key) || text === err.message) return err;
-  return new DeviceError(err.kind, text, { code: err.code, cause: err });
+  const base = toError(err);
+  let text = base.message;
+  if (err instanceof DeviceError) {
+    const key = `${type}.errors.${err.kind}`;
+    const local = RED._(key, { detail: err.message });
+    if (local && !local.endsWith(key)) text = local;
+  }
+  text = shorten(text, ERROR_TEXT_MAX);
+  if (text === base.message) return base;
+  return err instanceof DeviceError ? new DeviceError(err.kind, text, { code: err.code, cause: err }) : new Error(text, { cause: err });
+}
+
+/** The most characters an error message carries. */
+export const ERROR_TEXT_MAX = 500;
+
+/** `text` cut to `max` characters, the last an ellipsis. */
+export function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 // ------------------------------------------------------------ editor endpoints
@@ -125,7 +140,7 @@ export interface EditorEndpoints {
 }
 
 const DISCOVER_MS = { default: 3000, min: 500, max: 10000 };
-const ERROR_TEXT_MAX = 200;
+const TEST_ERROR_MAX = 200;
 
 /**
  * Discover (read permission: it only listens) and Test connection (write
@@ -159,6 +174,5 @@ export function serveEditorEndpoints(RED: NodeAPI, type: string, endpoints: Edit
 /** What Test connection may say of a failure: never the body of whatever answered. */
 function testError(err: unknown): string {
   if (err instanceof DeviceError && err.kind === 'protocol') return 'the reply could not be read: is this the right kind of device and port?';
-  const text = toError(err).message;
-  return text.length > ERROR_TEXT_MAX ? `${text.slice(0, ERROR_TEXT_MAX)}…` : text;
+  return shorten(toError(err).message, TEST_ERROR_MAX);
 }

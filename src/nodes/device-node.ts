@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { DeviceError } from '../shared/errors';
-import { configOf, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
+import { configOf, shorten, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
 
 /**
  * The one scaffold of every device node: finding its config node ("no
@@ -61,12 +61,18 @@ const COLOURS: Record<SharedStatus, Pick<NodeStatus, 'fill' | 'shape'>> = {
 export function statusSetter(node: Node): (status: NodeStatus) => void {
   let shown: string | undefined;
   return (status) => {
-    const key = `${status.fill ?? ''}|${status.shape ?? ''}|${status.text ?? ''}`;
+    // device text (a title) goes to every open editor: short, whatever the device sends
+    const text = status.text === undefined ? undefined : shorten(String(status.text), STATUS_TEXT_MAX);
+    const key = `${status.fill ?? ''}|${status.shape ?? ''}|${text ?? ''}`;
     if (key === shown) return;
     shown = key;
-    node.status(status);
+    node.status(text === status.text ? status : { ...status, text });
   };
 }
+
+/** The most characters a status text shows. */
+export const STATUS_TEXT_MAX = 64;
+
 
 /** Offline (red ring) when the device could not be reached, else error. */
 export function failureStatus(err: unknown): SharedStatus {
