@@ -16,14 +16,14 @@ import { commonFaults, SimServer, type CommonFaults, type Reply } from './sim-se
  */
 
 /** "BASICR3/RFR3/MINI HTTP API" v2.2, Inching: "multiples of 500 in range of 500~3600000". */
-export const SIM_PULSE_STEP_MS = 500;
-export const SIM_SINGLE_PULSE_MAX_MS = 3_600_000;
+const SIM_PULSE_STEP_MS = 500;
+const SIM_SINGLE_PULSE_MAX_MS = 3_600_000;
 /** "MINIR3 HTTP API" v1.0, Inching: "multiples of 500 in range of 500~3599500". */
-export const SIM_MULTI_PULSE_MAX_MS = 3_599_500;
+const SIM_MULTI_PULSE_MAX_MS = 3_599_500;
 /** "MINIR3 HTTP API" v1.0: "outlet … Ranges: [0,3]", channels 1-4. */
-export const SIM_OUTLETS = 4;
+const SIM_OUTLETS = 4;
 /** Both documents, OTA flash: "The maximum firmware size is 508KB", read as 508 × 1024 bytes. */
-export const SIM_MAX_IMAGE_BYTES = 508 * 1024;
+const SIM_MAX_IMAGE_BYTES = 508 * 1024;
 /** A DNS-SD TXT string holds at most 255 bytes (RFC 6763, 6.1), so the state JSON goes out in pieces. */
 const TXT_STRING_MAX_BYTES = 255;
 

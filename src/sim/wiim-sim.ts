@@ -189,7 +189,7 @@ export function defaultWiimState(name = 'WiiM Mini-8FA2'): WiimSimState {
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
 
 /** What a device shows for a bare URL with no tags: the name of the file or stream, nothing else. */
-export function trackFromUrl(url: string): SimTrack {
+function trackFromUrl(url: string): SimTrack {
   let title = url;
   try {
     const u = new URL(url);
