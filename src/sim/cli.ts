@@ -1,26 +1,119 @@
 #!/usr/bin/env node
 /**
- * Command-line entry of the device simulators:
- *
- *   wiim-sonoff-sim wiim   [--port 8443] [--name "Living Room"] [--http] [--mdns]
- *   wiim-sonoff-sim sonoff [--port 8081] [--deviceid 1000abcdef] [--multi] [--mdns]
- *
- * Both listen on 127.0.0.1 and advertise themselves over mDNS only with
+ * Command-line entry of the device simulators. Both listen on 127.0.0.1
+ * unless --host says otherwise, and advertise themselves over mDNS only with
  * --mdns, so that no fake device shows up on a real network unless asked for.
  */
-import { runWiimSimCli } from './wiim-sim';
-import { runSonoffSimCli } from './sonoff-sim';
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { SonoffSimulator } from './sonoff-sim';
+import { WiimSimulator } from './wiim-sim';
 
-const usage = `usage:
-  wiim-sonoff-sim wiim   [--port N] [--name NAME] [--http] [--mdns]
-  wiim-sonoff-sim sonoff [--port N] [--deviceid ID] [--multi] [--mdns]`;
+export const USAGE = `usage:
+  wiim-sonoff-sim wiim   [--port N] [--host H] [--name NAME] [--http] [--mdns]
+  wiim-sonoff-sim sonoff [--port N] [--host H] [--deviceid ID] [--multi] [--mdns]
+  wiim-sonoff-sim --help
+
+  --port N       TCP port, 0 for any free one (wiim: 0, sonoff: 8081)
+  --host H       IP address to listen on (127.0.0.1)
+  --name NAME    the WiiM device name ("WiiM Simulator")
+  --http         WiiM over plain HTTP instead of HTTPS with a self-signed certificate
+  --deviceid ID  the SONOFF device ID, 10 hex digits (1000abcdef)
+  --multi        a 4-channel SONOFF relay (MINIR3 protocol) instead of a single channel
+  --mdns         advertise the device over mDNS (it becomes visible on the network)`;
+
+export type CliCommand =
+  | { family: 'help' }
+  | { family: 'wiim'; port: number; host: string; name: string; protocol: 'https' | 'http'; mdns: boolean }
+  | { family: 'sonoff'; port: number; host: string; deviceid: string; multi: boolean; mdns: boolean };
+
+/** A command line that cannot run; the message says why. */
+export class UsageError extends Error {}
+
+const FLAGS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  mdns: { type: 'boolean' },
+  help: { type: 'boolean' },
+  name: { type: 'string' },
+  http: { type: 'boolean' },
+  deviceid: { type: 'string' },
+  multi: { type: 'boolean' },
+} as const;
+
+const FAMILY_FLAGS = { wiim: ['name', 'http'], sonoff: ['deviceid', 'multi'] } as const;
+
+/** The one flag parser: unknown flags, missing values and stray arguments are refused. */
+function readFlags(args: string[]) {
+  try {
+    return parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** Reads a command line (without `node` and the script); throws UsageError. */
+export function parseCli(argv: string[]): CliCommand {
+  const [family, ...rest] = argv;
+  if (family === '--help' || family === '-h') return { family: 'help' };
+  if (family !== 'wiim' && family !== 'sonoff') throw new UsageError(family ? `unknown device family: ${family}` : 'which device: wiim or sonoff?');
+  const values = readFlags(rest);
+  if (values.help) return { family: 'help' };
+  const other = family === 'wiim' ? FAMILY_FLAGS.sonoff : FAMILY_FLAGS.wiim;
+  for (const f of other) if (values[f] !== undefined) throw new UsageError(`--${f} is not an option of ${family}`);
+  const port = values.port === undefined ? (family === 'wiim' ? 0 : 8081) : Number(values.port);
+  if (!/^\d{1,5}$/.test(values.port ?? '0') || port > 65535) throw new UsageError(`--port must be a port number (0-65535), got "${values.port}"`);
+  const host = values.host ?? '127.0.0.1';
+  if (!isIP(host)) throw new UsageError(`--host must be an IP address, got "${host}"`);
+  const mdns = !!values.mdns;
+  if (family === 'wiim') {
+    const name = values.name ?? 'WiiM Simulator';
+    if (!name.trim()) throw new UsageError('--name must not be empty');
+    return { family, port, host, name, protocol: values.http ? 'http' : 'https', mdns };
+  }
+  const deviceid = values.deviceid ?? '1000abcdef';
+  // eWeLink device IDs are 10 hex digits, as in the TXT record's id
+  if (!/^[0-9a-f]{10}$/i.test(deviceid)) throw new UsageError(`--deviceid must be 10 hex digits, got "${deviceid}"`);
+  return { family, port, host, deviceid, multi: !!values.multi, mdns };
+}
+
+/** Starts the simulator a command line asks for; resolves to its stop function. */
+export async function runCli(command: Exclude<CliCommand, { family: 'help' }>, log: (line: string) => void = console.log): Promise<() => Promise<void>> {
+  if (command.family === 'wiim') {
+    const sim = new WiimSimulator({ name: command.name, protocol: command.protocol, host: command.host, port: command.port, mdns: command.mdns });
+    const { url } = await sim.start();
+    log(`WiiM simulator "${command.name}" at ${url}/httpapi.asp?command=getStatusEx${command.mdns ? ', announced over mDNS' : ''}`);
+    if (sim.fingerprint) log(`certificate SHA-256: ${sim.fingerprint}`);
+    return () => sim.stop();
+  }
+  const sim = new SonoffSimulator({ deviceid: command.deviceid, multi: command.multi, host: command.host, mdns: command.mdns });
+  await sim.start({ port: command.port });
+  log(
+    `SONOFF DIY simulator (${sim.multi ? 'multi' : 'single'}-channel, deviceid ${sim.deviceid}) on ${sim.url}/zeroconf/${command.mdns ? ', announced over mDNS' : ''}`,
+  );
+  return () => sim.stop();
+}
 
 async function main(argv: string[]): Promise<void> {
-  const [family, ...rest] = argv;
-  if (family === 'wiim') return runWiimSimCli(rest);
-  if (family === 'sonoff') return runSonoffSimCli(rest);
-  console.error(usage);
-  process.exitCode = 2;
+  let command: CliCommand;
+  try {
+    command = parseCli(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`${err.message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (command.family === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  const stop = await runCli(command);
+  const exit = () => {
+    void stop().finally(() => process.exit(0));
+  };
+  process.once('SIGINT', exit);
+  process.once('SIGTERM', exit);
 }
 
 if (require.main === module) {

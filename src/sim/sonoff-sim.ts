@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
 import { Agent } from 'undici';
-import { MdnsAdvertiser } from './mdns-advertiser';
-import { MULTI_PULSE_MAX_MS, SINGLE_PULSE_MAX_MS, splitTxtData } from '../sonoff/codec';
-import { MAX_IMAGE_BYTES } from '../sonoff/ota';
+import type { AdvertisedInstance } from './mdns-advertiser';
+import { commonFaults, SimServer, type CommonFaults, type Reply } from './sim-server';
 
 /**
  * A SONOFF DIY relay on 127.0.0.1: both API families (single-channel
@@ -12,7 +10,22 @@ import { MAX_IMAGE_BYTES } from '../sonoff/ota';
  * timers, OTA that really downloads the image with Range requests, firmware
  * quirks and faults to switch on, and an opt-in mDNS responder that pushes
  * every change as a new TXT record.
+ *
+ * Its limits are written here from the vendor documents, never imported from
+ * src/sonoff: a limit misread there must fail a test, not pass on both sides.
  */
+
+/** "BASICR3/RFR3/MINI HTTP API" v2.2, Inching: "multiples of 500 in range of 500~3600000". */
+const SIM_PULSE_STEP_MS = 500;
+const SIM_SINGLE_PULSE_MAX_MS = 3_600_000;
+/** "MINIR3 HTTP API" v1.0, Inching: "multiples of 500 in range of 500~3599500". */
+const SIM_MULTI_PULSE_MAX_MS = 3_599_500;
+/** "MINIR3 HTTP API" v1.0: "outlet … Ranges: [0,3]", channels 1-4. */
+const SIM_OUTLETS = 4;
+/** Both documents, OTA flash: "The maximum firmware size is 508KB", read as 508 × 1024 bytes. */
+const SIM_MAX_IMAGE_BYTES = 508 * 1024;
+/** A DNS-SD TXT string holds at most 255 bytes (RFC 6763, 6.1), so the state JSON goes out in pieces. */
+const TXT_STRING_MAX_BYTES = 255;
 
 export interface SonoffSimOptions {
   deviceid?: string;
@@ -47,17 +60,7 @@ export interface SonoffSimOptions {
   flashedFwVersion?: string;
 }
 
-export interface SimFaults {
-  /** delay before every answer */
-  latencyMs: number;
-  /** close the connection without an answer */
-  drop: boolean;
-  /** HTTP 500 with a text body */
-  http500: boolean;
-  /** 200 with a non-JSON body */
-  garbage: boolean;
-  /** 200 with a JSON body cut short */
-  truncated: boolean;
+export interface SimFaults extends CommonFaults {
   /** answer every request with this error code (e.g. 400, 422) */
   errorCode: number;
 }
@@ -97,12 +100,11 @@ export function makeFirmwareImage(size: number, flashMode = 3): Buffer {
 
 const SERVICE = '_ewelink._tcp.local';
 
-export class SonoffSimulator {
+export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
   readonly deviceid: string;
   readonly multi: boolean;
   readonly options: SonoffSimOptions;
-  readonly faults: SimFaults = { latencyMs: 0, drop: false, http500: false, garbage: false, truncated: false, errorCode: 0 };
-  readonly requests: SimRequest[] = [];
+  readonly faults: SimFaults = { ...commonFaults(), errorCode: 0 };
   readonly outlets: SimOutlet[];
   /** every completed flash */
   readonly flashes: FlashRecord[] = [];
@@ -117,33 +119,15 @@ export class SonoffSimulator {
   encrypted: boolean;
   unlockError: 0 | 500 | 503;
   txtChunkSize: number;
-  private host: string;
-  private port = 0;
-  private server: http.Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  /** TCP connections accepted so far (a client that reuses its connection opens few) */
-  connectionsAccepted = 0;
-
-  /** Connections open now. */
-  get openConnections(): number {
-    return this.sockets.size;
-  }
   private readonly pulseTimers = new Map<number, NodeJS.Timeout>();
-  private readonly advertiser = new MdnsAdvertiser(() => ({
-    service: SERVICE,
-    instance: this.instanceName,
-    host: this.host,
-    port: this.port,
-    txt: this.txtEntries(),
-  }));
   private offline = false;
   private readonly changeListeners = new Set<() => void>();
 
   constructor(options: SonoffSimOptions = {}) {
+    super(options.host, 2000);
     this.options = options;
     this.deviceid = options.deviceid ?? '1000abcdef';
     this.multi = !!options.multi;
-    this.host = options.host ?? '127.0.0.1';
     this.fwVersion = options.fwVersion ?? '3.7.6';
     this.ssid = options.ssid ?? 'eWeLink';
     this.signalStrength = options.signalStrength ?? -55;
@@ -153,13 +137,17 @@ export class SonoffSimulator {
     this.encrypted = !!options.encrypted;
     this.unlockError = options.unlockError ?? 0;
     this.txtChunkSize = options.txtChunkSize ?? 200;
-    this.outlets = Array.from({ length: this.multi ? 4 : 1 }, () => ({
+    this.outlets = Array.from({ length: this.multi ? SIM_OUTLETS : 1 }, () => ({
       on: false,
       startup: 'off' as const,
       pulse: false,
-      pulseWidth: 500,
+      pulseWidth: SIM_PULSE_STEP_MS,
       pulseSwitch: 'off' as const,
     }));
+  }
+
+  get protocol(): 'http' {
+    return 'http';
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -167,22 +155,16 @@ export class SonoffSimulator {
   async start(opts: { port?: number } = {}): Promise<{ host: string; port: number }> {
     await this.listen(opts.port ?? 0);
     if (this.options.mdns) this.advertiser.start();
-    return { host: this.host, port: this.port };
+    return this.address;
   }
 
   get address(): { host: string; port: number } {
     return { host: this.host, port: this.port };
   }
 
-  get url(): string {
-    return `http://${this.host}:${this.port}`;
-  }
-
   async stop(): Promise<void> {
-    for (const t of this.pulseTimers.values()) clearTimeout(t);
-    this.pulseTimers.clear();
-    await this.advertiser.stop();
-    await this.unlisten();
+    this.stopPulses();
+    await this.shutdown();
   }
 
   /** Stop answering (the device lost power or Wi-Fi) or come back on the same port. */
@@ -208,8 +190,7 @@ export class SonoffSimulator {
 
   /** A restart: timers stop, outlets take their power-on state, seq starts low again. */
   reboot(): void {
-    for (const t of this.pulseTimers.values()) clearTimeout(t);
-    this.pulseTimers.clear();
+    this.stopPulses();
     for (const o of this.outlets) if (o.startup !== 'stay') o.on = o.startup === 'on';
     this.otaUnlock = false;
     this.seq = 1;
@@ -264,6 +245,11 @@ export class SonoffSimulator {
     };
   }
 
+  private stopPulses(): void {
+    for (const t of this.pulseTimers.values()) clearTimeout(t);
+    this.pulseTimers.clear();
+  }
+
   private setOutlet(i: number, on: boolean): void {
     const o = this.outlets[i];
     o.on = on;
@@ -291,86 +277,26 @@ export class SonoffSimulator {
 
   // ------------------------------------------------------------ HTTP
 
-  private listen(port: number): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
-    server.keepAliveTimeout = 2000;
-    server.on('connection', (s: Socket) => {
-      this.connectionsAccepted++;
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, this.host, () => {
-        server.removeListener('error', reject);
-        this.port = (server.address() as AddressInfo).port;
-        resolve();
-      });
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse, text: string): void {
+    const m = /^\/zeroconf\/([a-z_]+)$/.exec(req.url ?? '');
+    const endpoint = m ? m[1] : (req.url ?? '');
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // logged raw
+    }
+    this.requests.push({ endpoint, body, at: Date.now() });
+    this.answer(req, res, async () => {
+      if (req.method !== 'POST' || !m) return { status: 404, ...this.reply({ error: 400 }) };
+      return this.reply(await this.dispatch(endpoint, body).catch(() => ({ error: 500 })));
     });
   }
 
-  private unlisten(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return Promise.resolve();
-    return new Promise((resolve) => {
-      server.close(() => resolve());
-      for (const s of this.sockets) s.destroy();
-      this.sockets.clear();
-    });
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const m = /^\/zeroconf\/([a-z_]+)$/.exec(req.url ?? '');
-      const endpoint = m ? m[1] : (req.url ?? '');
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // logged raw
-      }
-      this.requests.push({ endpoint, body, at: Date.now() });
-      const answer = () => {
-        if (this.faults.drop) {
-          req.socket.destroy();
-          return;
-        }
-        if (this.faults.http500) {
-          res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
-          return;
-        }
-        if (this.faults.garbage) {
-          res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>hello</body></html>');
-          return;
-        }
-        if (this.faults.truncated) {
-          res.writeHead(200, { 'content-type': 'application/json' }).end(`{"seq":${this.seq},"error":0,"da`);
-          return;
-        }
-        if (req.method !== 'POST' || !m) {
-          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: this.seq, error: 400 }));
-          return;
-        }
-        this.dispatch(endpoint, body).then(
-          (reply) => this.reply(res, reply),
-          () => this.reply(res, { error: 500 }),
-        );
-      };
-      if (this.faults.latencyMs > 0) setTimeout(answer, this.faults.latencyMs);
-      else answer();
-    });
-  }
-
-  private reply(res: http.ServerResponse, reply: { error: number; data?: Record<string, unknown> }): void {
-    if (res.destroyed) return;
+  private reply(reply: { error: number; data?: Record<string, unknown> }): Reply {
     const out: Record<string, unknown> = { seq: this.seq, error: reply.error };
     if (reply.data) out.data = this.dataAsString ? JSON.stringify(reply.data) : reply.data;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
+    return { body: JSON.stringify(out), type: 'application/json' };
   }
 
   private async dispatch(endpoint: string, body: unknown): Promise<{ error: number; data?: Record<string, unknown> }> {
@@ -402,7 +328,7 @@ export class SonoffSimulator {
       case 'pulse': {
         if (!single) return { error: 400 };
         if (d.pulse !== 'on' && d.pulse !== 'off') return { error: 422 };
-        if (d.pulseWidth !== undefined && !validWidth(d.pulseWidth, SINGLE_PULSE_MAX_MS)) return { error: 422 };
+        if (d.pulseWidth !== undefined && !validWidth(d.pulseWidth, SIM_SINGLE_PULSE_MAX_MS)) return { error: 422 };
         if (d.pulse === 'on' && d.pulseWidth === undefined) return { error: 422 };
         this.outlets[0].pulse = d.pulse === 'on';
         if (typeof d.pulseWidth === 'number') this.outlets[0].pulseWidth = d.pulseWidth;
@@ -433,7 +359,7 @@ export class SonoffSimulator {
             validOutlet(i.outlet) &&
             (i.pulse === 'on' || i.pulse === 'off') &&
             (i.switch === 'on' || i.switch === 'off') &&
-            (i.width === undefined ? i.pulse === 'off' : validWidth(i.width, MULTI_PULSE_MAX_MS)),
+            (i.width === undefined ? i.pulse === 'off' : validWidth(i.width, SIM_MULTI_PULSE_MAX_MS)),
         );
         if (!items || !ok) return { error: 422 };
         for (const i of items) {
@@ -505,7 +431,7 @@ export class SonoffSimulator {
           return { error: 424 };
         }
         total = Number(cr[3]);
-        if (total > MAX_IMAGE_BYTES) {
+        if (total > SIM_MAX_IMAGE_BYTES) {
           await res.body.dump();
           return { error: 413 };
         }
@@ -534,25 +460,36 @@ export class SonoffSimulator {
     return `eWeLink_${this.deviceid}`;
   }
 
-  /** The TXT entries as the device announces them. */
+  /** The TXT entries as the device announces them: the state JSON in data1..dataN. */
   txtEntries(): string[] {
-    const data = splitTxtData(JSON.stringify(this.stateData()), this.txtChunkSize);
-    const dataKeys = Object.keys(data);
-    if (this.options.txtReverse) dataKeys.reverse();
+    const data = txtChunks(JSON.stringify(this.stateData()), this.txtChunkSize).map((chunk, i) => `data${i + 1}=${chunk}`);
+    if (this.options.txtReverse) data.reverse();
     return [
       'txtvers=1',
       `id=${this.deviceid}`,
-      `type=${this.options.type ?? (this.multi ? 'diy_plug' : 'diy_plug')}`,
+      `type=${this.options.type ?? 'diy_plug'}`,
       'apivers=1',
       `seq=${this.seq}`,
       ...(this.encrypted ? ['encrypt=true', 'iv=MTIzNDU2Nzg5MDEyMzQ1Ng=='] : []),
-      ...dataKeys.map((k) => `${k}=${data[k]}`),
+      ...data,
     ];
+  }
+
+  protected advertisement(): AdvertisedInstance {
+    return { service: SERVICE, instance: this.instanceName, host: this.host, port: this.port, txt: this.txtEntries() };
   }
 
   private announce(): void {
     this.advertiser.announce();
   }
+}
+
+/** Pieces of at most `size` characters, each small enough for a TXT string with its `dataN=` key. */
+function txtChunks(json: string, size: number): string[] {
+  const step = Math.max(1, Math.min(size, TXT_STRING_MAX_BYTES - 'data10='.length));
+  const out: string[] = [];
+  for (let i = 0; i < json.length; i += step) out.push(json.slice(i, i + step));
+  return out;
 }
 
 function onOff(v: boolean): 'on' | 'off' {
@@ -564,11 +501,11 @@ function isStartup(v: unknown): v is 'on' | 'off' | 'stay' {
 }
 
 function validWidth(v: unknown, max: number): boolean {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 500 && v <= max && v % 500 === 0;
+  return typeof v === 'number' && Number.isInteger(v) && v >= SIM_PULSE_STEP_MS && v <= max && v % SIM_PULSE_STEP_MS === 0;
 }
 
 function validOutlet(v: unknown): boolean {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 3;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < SIM_OUTLETS;
 }
 
 function entries(v: unknown): Array<Record<string, unknown>> | undefined {
@@ -590,22 +527,4 @@ function bumpPatch(v: string): string {
   const last = Number(parts[parts.length - 1]);
   parts[parts.length - 1] = String(Number.isFinite(last) ? last + 1 : 1);
   return parts.join('.');
-}
-
-/** `wiim-sonoff-sim sonoff [--port N] [--deviceid ID] [--multi] [--mdns]` */
-export async function runSonoffSimCli(argv: string[]): Promise<void> {
-  const opt = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const sim = new SonoffSimulator({ deviceid: opt('--deviceid') ?? '1000abcdef', multi: argv.includes('--multi'), mdns: argv.includes('--mdns') });
-  const addr = await sim.start({ port: Number(opt('--port') ?? 8081) });
-  console.log(
-    `SONOFF DIY simulator (${sim.multi ? 'multi' : 'single'}-channel, deviceid ${sim.deviceid}) on http://${addr.host}:${addr.port}/zeroconf/${sim.options.mdns ? ', announced over mDNS' : ''}`,
-  );
-  const stop = () => {
-    sim.stop().finally(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }

@@ -1,15 +1,15 @@
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
 import { createSelfSignedCertificate, type SelfSignedCertificate } from './cert';
-import { MdnsAdvertiser } from './mdns-advertiser';
+import type { AdvertisedInstance } from './mdns-advertiser';
+import { commonFaults, SimServer, type CommonFaults, type Reply, type TlsSettings } from './sim-server';
 
 /**
- * A WiiM / LinkPlay device on loopback: the HTTP API of spec/wiim-http-api.txt
+ * A WiiM / LinkPlay device on loopback: the API of "HTTP API for WiiM Mini"
  * with state (player with a position that advances in real time, volume,
  * mute, loop, EQ, presets, alarms, shutdown timer, multiroom), the reply
  * forms of real firmware (plain OK, JSON, `Failed`, `unknown command`, an
- * empty body for reboot), and fault switches for tests.
+ * empty body for reboot), and fault switches for tests. It imports nothing
+ * from src/wiim, so that a misreading there cannot pass on both sides.
  */
 export interface WiimSimOptions {
   /** 0 = an ephemeral port */
@@ -87,23 +87,13 @@ export interface WiimSimState {
   wifiState: 'OK' | 'PROCESS' | 'PAIRFAIL' | 'FAIL';
 }
 
-export interface WiimSimFaults {
-  /** delay before each reply */
-  latencyMs: number;
+export interface WiimSimFaults extends CommonFaults {
   /** close keep-alive connections idle this long (0 = never) */
   closeIdleAfterMs: number;
-  /** destroy the socket without a reply */
-  drop: boolean;
-  /** answer HTTP 500 */
-  http500: boolean;
-  /** answer text that is not JSON to every command */
-  garbage: boolean;
   /** hex-encode Title/Artist/Album in getPlayerStatus (most firmware does) */
   hexMeta: boolean;
   /** never answer (the request hangs until the client gives up) */
   hang: boolean;
-  /** answer with the JSON body cut short (commands that reply JSON) */
-  truncated: boolean;
   /** send the reply one byte at a time, this many ms apart (0 = off) */
   slowDripMs: number;
 }
@@ -146,7 +136,7 @@ const SWITCH_MODES: Record<string, number> = {
 };
 
 function defaultFaults(): WiimSimFaults {
-  return { latencyMs: 0, closeIdleAfterMs: 0, drop: false, http500: false, garbage: false, hexMeta: true, hang: false, truncated: false, slowDripMs: 0 };
+  return { ...commonFaults(), closeIdleAfterMs: 0, hexMeta: true, hang: false, slowDripMs: 0 };
 }
 
 export function defaultWiimState(name = 'WiiM Mini-8FA2'): WiimSimState {
@@ -198,40 +188,36 @@ export function defaultWiimState(name = 'WiiM Mini-8FA2'): WiimSimState {
 
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
 
-interface Reply {
-  status?: number;
-  body: string;
-  type?: string;
+/** What a device shows for a bare URL with no tags: the name of the file or stream, nothing else. */
+function trackFromUrl(url: string): SimTrack {
+  let title = url;
+  try {
+    const u = new URL(url);
+    const segment = u.pathname.split('/').filter(Boolean).pop();
+    title = segment ? decodeURIComponent(segment) : u.host;
+  } catch {
+    // not a URL the WHATWG parser takes: the firmware shows what it was given
+  }
+  return { title, artist: '', album: '', artwork: '', durationMs: 0 };
 }
 
-export class WiimSimulator {
+export class WiimSimulator extends SimServer<string, WiimSimFaults> {
   state: WiimSimState;
   faults: WiimSimFaults = defaultFaults();
   /** every command string received, percent-decoded, in order */
-  readonly requests: string[] = [];
+  declare readonly requests: string[];
   private readonly options: WiimSimOptions;
-  private server: http.Server | https.Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  /** connections accepted so far (a client that reuses its connection opens few) */
-  connectionsAccepted = 0;
   private certificate: SelfSignedCertificate | undefined;
   /** position bookkeeping: ms at `since` (epoch ms) while playing */
   private positionMs = 0;
   private since = Date.now();
-  private lastPort = 0;
+  /** what `play:<url>` plays, shown instead of the track list until another track starts */
+  private urlTrack: SimTrack | null = null;
 
   constructor(options: WiimSimOptions = {}) {
+    super(options.host, 5000);
     this.options = options;
     this.state = defaultWiimState(options.name);
-  }
-
-  /** The URL prefix of the running simulator (https://127.0.0.1:port). */
-  get url(): string {
-    return `${this.protocol}://${this.options.host ?? '127.0.0.1'}:${this.lastPort}`;
-  }
-
-  get port(): number {
-    return this.lastPort;
   }
 
   get protocol(): 'https' | 'http' {
@@ -249,55 +235,34 @@ export class WiimSimulator {
   }
 
   async start(opts: WiimSimOptions = {}): Promise<{ port: number; url: string }> {
-    if (this.server) throw new Error('the simulator is already running');
+    if (this.listening) throw new Error('the simulator is already running');
     Object.assign(this.options, Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
     if (opts.name) this.state.name = opts.name;
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+    this.host = this.options.host ?? '127.0.0.1';
+    let tls: TlsSettings | undefined;
     if (this.protocol === 'https') {
       this.certificate ??= createSelfSignedCertificate(this.state.name);
-      const tls = this.options.legacyTls ? { maxVersion: 'TLSv1.1' as const, minVersion: 'TLSv1' as const, ciphers: 'DEFAULT:@SECLEVEL=0' } : {};
-      this.server = https.createServer({ key: this.certificate.key, cert: this.certificate.cert, ...tls }, handler);
-    } else {
-      this.server = http.createServer(handler);
+      const legacy = this.options.legacyTls ? { maxVersion: 'TLSv1.1' as const, minVersion: 'TLSv1' as const, ciphers: 'DEFAULT:@SECLEVEL=0' } : {};
+      tls = { key: this.certificate.key, cert: this.certificate.cert, ...legacy };
     }
-    const server = this.server;
-    server.keepAliveTimeout = 5000;
-    server.on(this.protocol === 'https' ? 'secureConnection' : 'connection', (socket: Socket) => {
-      this.connectionsAccepted++;
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
-        server.removeListener('error', reject);
-        resolve();
-      });
-    });
-    this.lastPort = (server.address() as AddressInfo).port;
+    await this.listen(this.options.port ?? 0, tls);
     if (this.options.mdns) this.advertiser.start();
-    return { port: this.lastPort, url: this.url };
+    return { port: this.port, url: this.url };
   }
 
   /** What a LinkPlay device puts in its `_linkplay._tcp` record. */
-  private readonly advertiser = new MdnsAdvertiser(() => ({
-    service: '_linkplay._tcp.local',
-    instance: this.state.name,
-    host: this.options.host ?? '127.0.0.1',
-    port: this.lastPort,
-    txt: ['txtvers=1', `uuid=${this.state.uuid}`, `project=${this.state.model}`, `devicename=${this.state.name}`, `firmware=${this.state.firmware}`],
-  }));
+  protected advertisement(): AdvertisedInstance {
+    return {
+      service: '_linkplay._tcp.local',
+      instance: this.state.name,
+      host: this.host,
+      port: this.port,
+      txt: ['txtvers=1', `uuid=${this.state.uuid}`, `project=${this.state.model}`, `devicename=${this.state.name}`, `firmware=${this.state.firmware}`],
+    };
+  }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    await this.advertiser.stop();
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    await this.shutdown();
   }
 
   /** A new certificate, served from the next connection on ("the certificate changed"). */
@@ -308,21 +273,17 @@ export class WiimSimulator {
   /** Serves the given certificate from the next connection on; returns its fingerprint. */
   setCertificate(certificate: SelfSignedCertificate): string {
     this.certificate = certificate;
-    if (this.server instanceof https.Server) this.server.setSecureContext({ key: this.certificate.key, cert: this.certificate.cert });
-    for (const s of this.sockets) s.destroy();
-    return this.certificate.fingerprint256;
+    this.setSecureContext({ key: certificate.key, cert: certificate.cert });
+    this.dropConnections();
+    return certificate.fingerprint256;
   }
 
   /** Back to the initial state, no faults, an empty request log. */
-  /** Connections open now. */
-  get openConnections(): number {
-    return this.sockets.size;
-  }
-
   reset(): void {
     this.state = defaultWiimState(this.options.name);
     this.faults = defaultFaults();
     this.requests.length = 0;
+    this.urlTrack = null;
     this.positionMs = 0;
     this.since = Date.now();
   }
@@ -330,7 +291,7 @@ export class WiimSimulator {
   // ------------------------------------------------------------ player model
 
   get track(): SimTrack {
-    return this.state.tracks[this.state.trackIndex] ?? { title: '', artist: '', album: '', artwork: '', durationMs: 0 };
+    return this.urlTrack ?? this.state.tracks[this.state.trackIndex] ?? { title: '', artist: '', album: '', artwork: '', durationMs: 0 };
   }
 
   /** Position in ms, advancing in real time while playing. */
@@ -355,6 +316,7 @@ export class WiimSimulator {
 
   /** Starts the given track index from its beginning (playing). */
   playTrack(index: number): void {
+    this.urlTrack = null;
     this.state.trackIndex = Math.max(0, Math.min(index, this.state.tracks.length - 1));
     this.state.status = 'play';
     this.position = 0;
@@ -362,8 +324,7 @@ export class WiimSimulator {
 
   // ------------------------------------------------------------ HTTP
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const socket = req.socket;
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const raw = req.url ?? '';
     const q = raw.indexOf('?');
     const query = q >= 0 ? raw.slice(q + 1) : '';
@@ -381,28 +342,13 @@ export class WiimSimulator {
       return;
     }
     this.requests.push(command);
-    const f = this.faults;
-    if (f.hang) return;
-    const respond = () => {
-      if (f.drop) {
-        socket.destroy();
-        return;
-      }
-      if (f.http500) {
-        this.write(res, { status: 500, body: 'Internal Server Error' });
-        return;
-      }
-      if (f.garbage) {
-        this.write(res, { body: '<html><body>garbage 0x%%</body>' });
-        return;
-      }
-      const reply = this.execute(command);
-      if (f.truncated) reply.body = reply.body.slice(0, Math.max(1, Math.floor(reply.body.length / 2)));
-      if (f.slowDripMs > 0) this.drip(res, reply, f.slowDripMs);
-      else this.write(res, reply);
-    };
-    if (f.latencyMs > 0) setTimeout(respond, f.latencyMs);
-    else respond();
+    if (this.faults.hang) return;
+    this.answer(req, res, () => this.execute(command));
+  }
+
+  protected override send(res: http.ServerResponse, reply: Reply): void {
+    if (this.faults.slowDripMs > 0) this.drip(res, reply, this.faults.slowDripMs);
+    else this.write(res, reply);
   }
 
   /** Headers at once, then the body one byte per `everyMs` (a slow or stalled link). */
@@ -414,7 +360,7 @@ export class WiimSimulator {
     let timer: NodeJS.Timeout | undefined;
     res.once('close', () => clearTimeout(timer));
     const next = () => {
-      if (res.destroyed || !this.server) return;
+      if (res.destroyed || !this.listening) return;
       if (i >= body.length) {
         res.end();
         return;
@@ -426,20 +372,16 @@ export class WiimSimulator {
     next();
   }
 
-  private write(res: http.ServerResponse, reply: Reply): void {
-    if (res.destroyed) return;
-    res.writeHead(reply.status ?? 200, { 'Content-Type': reply.type ?? 'text/html', 'Content-Length': Buffer.byteLength(reply.body) });
-    res.end(reply.body);
+  protected override write(res: http.ServerResponse, reply: Reply): void {
+    super.write(res, reply);
     const idle = this.faults.closeIdleAfterMs;
-    if (idle > 0) {
-      const socket = res.socket;
-      if (!socket) return;
-      res.on('finish', () => {
-        const timer = setTimeout(() => socket.destroy(), idle);
-        socket.once('data', () => clearTimeout(timer));
-        socket.once('close', () => clearTimeout(timer));
-      });
-    }
+    const socket = res.socket;
+    if (idle <= 0 || !socket) return;
+    res.on('finish', () => {
+      const timer = setTimeout(() => socket.destroy(), idle);
+      socket.once('data', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    });
   }
 
   // ------------------------------------------------------------ commands
@@ -657,6 +599,8 @@ export class WiimSimulator {
         s.mode = 10;
         s.playlist = null;
         this.playTrack(0);
+        // a bare URL carries no tags: the device shows its file name and no artist or album
+        this.urlTrack = trackFromUrl(arg);
         return this.ok();
       case 'playlist':
       case 'hex_playlist': {
@@ -707,7 +651,7 @@ export class WiimSimulator {
         s.muted = arg === '1';
         return this.ok();
       case 'loopmode': {
-        // stored as sent: the numbers of the getter table (DESIGN), 0..5
+        // stored as sent: the getter's loop numbers, 0..5 (docs/architecture.md, loop numbers); the setter table in the vendor document is wrong
         const n = Number(arg);
         if (!Number.isInteger(n) || n < 0 || n > 5) return this.failed();
         s.loop = n;
@@ -739,26 +683,4 @@ export class WiimSimulator {
     this.state.alarms[n] = { enable: true, trigger, operation: Number(op), time, day: day ?? '', url: rest.join(':') };
     return this.ok();
   }
-}
-
-function flag(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
-/** `wiim-sonoff-sim wiim [--port N] [--name NAME] [--http]` */
-export async function runWiimSimCli(argv: string[]): Promise<void> {
-  const port = Number(flag(argv, '--port') ?? 0);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${flag(argv, '--port')}`);
-  const name = flag(argv, '--name') ?? 'WiiM Simulator';
-  const protocol = argv.includes('--http') ? 'http' : 'https';
-  const sim = new WiimSimulator({ name, protocol, mdns: argv.includes('--mdns') });
-  const addr = await sim.start({ port });
-  console.log(`WiiM simulator "${name}" at ${addr.url}/httpapi.asp?command=getStatusEx`);
-  if (sim.fingerprint) console.log(`certificate SHA-256: ${sim.fingerprint}`);
-  const stop = () => {
-    void sim.stop().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
