@@ -38,6 +38,7 @@ interface EditorRED {
   editor: { edit(n: object): void; editConfig(name: string, type: string, id: string): void };
   workspaces: { show(id: string): void };
   tray: { close(): void };
+  actions: { invoke(name: string): void };
 }
 declare const RED: EditorRED;
 
@@ -189,6 +190,8 @@ describe('the editor in a real browser', function () {
     await page.screenshot({ path: path.join(artifacts, 'status-on-canvas.png') });
     await page.setViewportSize(SCREENSHOT);
     await page.evaluate(() => {
+      // no tip of the day: it changes from run to run, and so would the committed image
+      RED.actions.invoke('core:toggle-show-tips');
       // the package's categories in view, not the core nodes at the top of the palette
       document.querySelector('.red-ui-palette-node[data-palette-type="wiim-command"]')?.closest('.red-ui-palette-category')?.scrollIntoView();
     });
