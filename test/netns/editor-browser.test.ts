@@ -195,6 +195,7 @@ describe('the editor in a real browser', function () {
       // the package's categories in view, not the core nodes at the top of the palette
       document.querySelector('.red-ui-palette-node[data-palette-type="wiim-command"]')?.closest('.red-ui-palette-category')?.scrollIntoView();
     });
+    await page.mouse.move(600, 600); // on empty canvas: no hover effects left over from the dialogs
     await page.waitForTimeout(400); // the editor lays itself out again
     await page.screenshot({ path: path.join(images, 'editor.png') });
   });
