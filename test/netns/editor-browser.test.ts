@@ -21,6 +21,9 @@ const { exampleFiles, loadFlows } = require('../../../scripts/examples.js') as {
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const artifacts = path.join(root, 'test', 'artifacts');
+// the README's screenshots, committed: made here so that they show the real editor and dashboard
+const images = path.join(root, 'docs', 'images');
+const SCREENSHOT = { width: 1280, height: 800 };
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const TYPES = ['wiim-config', 'wiim-command', 'wiim-status', 'sonoff-config', 'sonoff-switch', 'sonoff-pulse', 'sonoff-ota'];
 const CONFIG_TYPES = new Set(['wiim-config', 'sonoff-config']);
@@ -35,6 +38,7 @@ interface EditorRED {
   editor: { edit(n: object): void; editConfig(name: string, type: string, id: string): void };
   workspaces: { show(id: string): void };
   tray: { close(): void };
+  actions: { invoke(name: string): void };
 }
 declare const RED: EditorRED;
 
@@ -49,6 +53,7 @@ describe('the editor in a real browser', function () {
   before(async () => {
     assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install chromium`);
     fs.mkdirSync(artifacts, { recursive: true });
+    fs.mkdirSync(images, { recursive: true });
     wiim = new WiimSimulator({ name: 'Browser test streamer', mdns: true });
     const w = await wiim.start({ port: 0 });
     relay = new SonoffSimulator({ deviceid: '1000abcdef', mdns: true });
@@ -183,6 +188,16 @@ describe('the editor in a real browser', function () {
     const text = (await label.textContent())?.trim() ?? '';
     assert.doesNotMatch(text, /wiim-status\.status\./, 'status text is a raw i18n key');
     await page.screenshot({ path: path.join(artifacts, 'status-on-canvas.png') });
+    await page.setViewportSize(SCREENSHOT);
+    await page.evaluate(() => {
+      // no tip of the day: it changes from run to run, and so would the committed image
+      RED.actions.invoke('core:toggle-show-tips');
+      // the package's categories in view, not the core nodes at the top of the palette
+      document.querySelector('.red-ui-palette-node[data-palette-type="wiim-command"]')?.closest('.red-ui-palette-category')?.scrollIntoView();
+    });
+    await page.mouse.move(600, 600); // on empty canvas: no hover effects left over from the dialogs
+    await page.waitForTimeout(400); // the editor lays itself out again
+    await page.screenshot({ path: path.join(images, 'editor.png') });
   });
 
   it('shows the relay state on the dashboard change when the physical button is pressed', async () => {
@@ -220,6 +235,9 @@ describe('the editor in a real browser', function () {
     await dash.getByRole('option', { name: 'Line in' }).click();
     await until(() => wiim.state.mode === 40, 'the streamer to switch to line-in');
     await dash.screenshot({ path: path.join(artifacts, 'dashboard-playing.png') });
+    await dash.setViewportSize(SCREENSHOT);
+    await dash.waitForTimeout(400);
+    await dash.screenshot({ path: path.join(images, 'dashboard.png') });
     await dash.close();
   });
 });
