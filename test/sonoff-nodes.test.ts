@@ -103,6 +103,9 @@ describe('sonoff nodes in Node-RED', function () {
     sim = new SonoffSimulator({ deviceid: ID, ...opts });
     ({ port } = await sim.start({ port: 0 }));
     await helper.load(nodes, flow(port, extra, cfgExtra));
+    // sonoff-switch sends the first state it learns: let that message go by before a test listens
+    const first = collect<Msg>('out');
+    await until(() => first.length === 1, 'the first state');
   }
 
   it('switches on, off and toggles; the output reuses the input message with msg.sonoff', async () => {
@@ -182,6 +185,20 @@ describe('sonoff nodes in Node-RED', function () {
     const failed = await refused('sw', { topic: 'wifi', payload: { ssid: 'home', password: 'hunter2-secret' } }, /400/);
     assert.doesNotMatch(JSON.stringify(failed), /hunter2/);
     assert.doesNotMatch(JSON.stringify(statuses), /hunter2/);
+  });
+
+  it('sends the state it learns first, once, so that a dashboard switch starts right after a deploy', async () => {
+    sim = new SonoffSimulator({ deviceid: ID });
+    ({ port } = await sim.start({ port: 0 }));
+    sim.outlets[0].on = true;
+    await helper.load(nodes, flow(port, {}, { pollInterval: '0.2' }));
+    const outs = collect<Msg>('out');
+    await until(() => outs.length === 1, 'the first state');
+    assert.equal(outs[0].payload, true);
+    assert.equal(outs[0].sonoff?.source, 'poll');
+    const polls = sim.requestsTo('info').length;
+    await until(() => sim.requestsTo('info').length >= polls + 3, 'three more polls');
+    assert.equal(outs.length, 1, 'polls that find nothing new send nothing');
   });
 
   it('emits pushed or polled changes (button, inching) with the right source', async () => {
@@ -309,7 +326,8 @@ describe('sonoff nodes in Node-RED', function () {
     await sim.setOffline(false);
     await until(() => sessionOf().health === 'online', 'back online', 8000);
     const last = statuses[statuses.length - 1];
-    assert.deepEqual(last, { fill: 'grey', shape: 'ring', text: 'sonoff-switch.status.off' });
+    // off is a state, shown apart from health (connecting is a yellow ring)
+    assert.deepEqual(last, { fill: 'grey', shape: 'dot', text: 'sonoff-switch.status.off' });
     assert.equal((await ok('sw', { payload: true })).payload, true);
     assert.equal(sim.outlets[0].on, true);
   });

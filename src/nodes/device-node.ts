@@ -31,6 +31,8 @@ export interface DeviceNodeSpec<S, Change> {
   onState?(change: Change, session: S): void;
   /** Runs one message: fills in `msg`, which is then sent. Resolves with a status to show, or nothing for the idle one. */
   input(msg: NodeMessageInFlow, session: S): Promise<NodeStatus | void>;
+  /** How long a result status stays before the status at rest comes back; undefined: it stays. */
+  resultMs?: number;
 }
 
 export interface DeviceNode<S, Change> {
@@ -85,6 +87,7 @@ export function deviceNode<S, Change>(RED: NodeAPI, node: Node, spec: DeviceNode
   const shared = (name: SharedStatus): NodeStatus => ({ ...COLOURS[name], text: `${spec.type}.status.${name}` });
   let health: UserHealth = 'connecting';
   let busy = 0;
+  let fade: NodeJS.Timeout | undefined;
 
   const refresh = () => {
     if (busy > 0) return;
@@ -125,8 +128,12 @@ export function deviceNode<S, Change>(RED: NodeAPI, node: Node, spec: DeviceNode
     run.then(
       (shown) => {
         busy--;
-        if (shown) setStatus(shown);
-        else refresh();
+        clearTimeout(fade);
+        if (!shown) refresh();
+        else {
+          setStatus(shown);
+          if (spec.resultMs !== undefined) fade = setTimeout(refresh, spec.resultMs);
+        }
         send(msg);
         done();
       },
@@ -139,6 +146,7 @@ export function deviceNode<S, Change>(RED: NodeAPI, node: Node, spec: DeviceNode
   });
 
   node.on('close', (_removed: boolean, done: () => void) => {
+    clearTimeout(fade);
     config?.deregister(user);
     done();
   });

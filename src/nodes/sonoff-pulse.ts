@@ -15,7 +15,7 @@ interface SonoffPulseDef extends NodeDef {
 
 const PULSE: Record<'on' | 'off', NodeStatus> = {
   on: { fill: 'green', shape: 'dot', text: 'sonoff-pulse.status.enabled' },
-  off: { fill: 'grey', shape: 'ring', text: 'sonoff-pulse.status.disabled' },
+  off: { fill: 'grey', shape: 'dot', text: 'sonoff-pulse.status.disabled' },
 };
 
 export = function (RED: NodeAPI) {

@@ -15,7 +15,7 @@ interface SonoffSwitchDef extends NodeDef {
 
 const STATE: Record<'on' | 'off', NodeStatus> = {
   on: { fill: 'green', shape: 'dot', text: 'sonoff-switch.status.on' },
-  off: { fill: 'grey', shape: 'ring', text: 'sonoff-switch.status.off' },
+  off: { fill: 'grey', shape: 'dot', text: 'sonoff-switch.status.off' },
 };
 
 export = function (RED: NodeAPI) {
@@ -85,8 +85,9 @@ export = function (RED: NodeAPI) {
         return health === 'offline' || on === undefined ? undefined : STATE[on ? 'on' : 'off'];
       },
       onState(change, session) {
-        // our own commands answer through their input message
-        if (change.outlet !== outlet || change.source === 'command' || change.initial) return;
+        // our own commands answer through their input message; the first state the session
+        // learns is sent too, so that a dashboard wired to this node starts right
+        if (change.outlet !== outlet || change.source === 'command') return;
         node.send({ topic: self.config?.deviceName, payload: value(change.state.on), sonoff: metaOfSnapshot(session.deviceid, change) });
       },
       async input(msg, session) {

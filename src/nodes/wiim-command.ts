@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { stringSetting } from '../shared/settings';
 import type { WiimSession } from '../sessions/wiim-session';
 import { resolveCommand } from './wiim-message';
-import { deviceNode, type DeviceNode } from './device-node';
+import { deviceNode } from './device-node';
 
 /**
  * wiim-command: one command per message. The command is the node's setting,
@@ -19,16 +19,19 @@ interface WiimCommandDef extends NodeDef {
 
 type Out = NodeMessage & { wiim?: unknown };
 
+const RESULT_MS = 3000;
+
 export = function (RED: NodeAPI) {
   function WiimCommand(this: Node, def: WiimCommandDef) {
     RED.nodes.createNode(this, def);
     const fixed = stringSetting(def.command);
     const fixedValue = typeof def.value === 'string' ? def.value : def.value === undefined || def.value === null ? '' : String(def.value);
 
-    const self: DeviceNode<WiimSession, unknown> = deviceNode(RED, this, {
+    deviceNode<WiimSession, unknown>(RED, this, {
       type: 'wiim-command',
       configType: 'wiim-config',
       device: def.device,
+      resultMs: RESULT_MS,
       async input(msg, session) {
         const out = msg as Out;
         let command = '';
@@ -38,7 +41,9 @@ export = function (RED: NodeAPI) {
           const result = await session.command(resolved.command, resolved.value);
           out.payload = result.payload;
           out.wiim = { command: result.command, request: result.request, raw: result.raw };
-          return self.shared('done');
+          // the command and what it set, as the core http request node shows its result, then the device's health
+          const value = ['string', 'number', 'boolean'].includes(typeof result.payload) ? `: ${String(result.payload)}` : '';
+          return { fill: 'green', shape: 'dot', text: `${result.command}${value}` };
         } catch (err) {
           out.wiim = { command };
           throw err;

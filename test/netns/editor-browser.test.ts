@@ -34,6 +34,8 @@ interface EditorRED {
     getType(t: string): { category: string } | null;
     filterNodes(f: { type: string }): Array<{ id: string; z: string }>;
     node(id: string): { id: string; z?: string; status?: { text?: string } } | null;
+    eachNode(cb: (n: { id: string; type: string; valid?: boolean }) => void): void;
+    eachConfig(cb: (n: { id: string; type: string; valid?: boolean }) => void): void;
   };
   editor: { edit(n: object): void; editConfig(name: string, type: string, id: string): void };
   workspaces: { show(id: string): void };
@@ -49,6 +51,7 @@ describe('the editor in a real browser', function () {
   let nr: Awaited<ReturnType<typeof startNodeRed>>;
   let browser: Browser;
   let page: Page;
+  let flows: Array<Record<string, unknown>>;
 
   before(async () => {
     assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install chromium`);
@@ -58,7 +61,9 @@ describe('the editor in a real browser', function () {
     const w = await wiim.start({ port: 0 });
     relay = new SonoffSimulator({ deviceid: '1000abcdef', mdns: true });
     await relay.start({ port: 0 });
-    const flows = loadFlows(exampleFiles({ dashboard: true }), {
+    // on before Node-RED starts: the dashboard must show it without any change
+    relay.outlets[0].on = true;
+    flows = loadFlows(exampleFiles({ dashboard: true }), {
       wiim: { host: '127.0.0.1', port: String(w.port), protocol: 'https' },
       sonoff: { host: '', port: '8081', pollInterval: '0' },
     });
@@ -174,6 +179,27 @@ describe('the editor in a real browser', function () {
     await page.waitForTimeout(400);
   });
 
+  it('shows every node of the example flows as valid: a field newer than a flow takes its default', async () => {
+    // the examples predate offlineAfter (and the SONOFF timeout), as a user's old flow would
+    assert.ok(flows.some((n) => n.type === 'wiim-config' && !('offlineAfter' in n)));
+    assert.ok(flows.some((n) => n.type === 'sonoff-config' && !('timeout' in n)));
+    const checked = await page.evaluate((types) => {
+      const out: Array<{ id: string; type: string; valid?: boolean }> = [];
+      const keep = (n: { id: string; type: string; valid?: boolean }) => {
+        if (types.includes(n.type)) out.push({ id: n.id, type: n.type, valid: n.valid });
+      };
+      RED.nodes.eachNode(keep);
+      RED.nodes.eachConfig(keep);
+      return out;
+    }, TYPES);
+    assert.deepEqual(new Set(checked.map((n) => n.type)), new Set(TYPES), 'every type appears in the examples');
+    assert.deepEqual(
+      checked.filter((n) => n.valid === false),
+      [],
+      'nodes the editor marks invalid',
+    );
+  });
+
   it('shows the status of a deployed example flow on the canvas', async () => {
     await page.evaluate(() => RED.workspaces.show('ex_ws_tab'));
     const label = page.locator('g[id="ex_ws_status"] .red-ui-flow-node-status-label');
@@ -198,6 +224,20 @@ describe('the editor in a real browser', function () {
     await page.mouse.move(600, 600); // on empty canvas: no hover effects left over from the dialogs
     await page.waitForTimeout(400); // the editor lays itself out again
     await page.screenshot({ path: path.join(images, 'editor.png') });
+  });
+
+  it('shows the relay as it is right after a page load, before anything changes', async () => {
+    const dash = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await dash.goto(`http://127.0.0.1:${nr.port}/dashboard`);
+    const input = dash.locator('.nrdb-ui-switch input[type="checkbox"], .v-switch input[type="checkbox"]').first();
+    await input.waitFor({ state: 'attached', timeout: 30000 });
+    await dash.waitForFunction(
+      () => (document.querySelector('.nrdb-ui-switch input[type="checkbox"], .v-switch input[type="checkbox"]') as HTMLInputElement | null)?.checked === true,
+      undefined,
+      { timeout: 15000 },
+    );
+    assert.equal(relay.outlets[0].on, true);
+    await dash.close();
   });
 
   it('shows the relay state on the dashboard change when the physical button is pressed', async () => {
@@ -238,6 +278,27 @@ describe('the editor in a real browser', function () {
     await dash.setViewportSize(SCREENSHOT);
     await dash.waitForTimeout(400);
     await dash.screenshot({ path: path.join(images, 'dashboard.png') });
+    await dash.close();
+  });
+
+  it('follows the device in the Source drop-down, turns inching off again, and shows a title as text', async () => {
+    const dash = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await dash.goto(`http://127.0.0.1:${nr.port}/dashboard`);
+    // the source switched on the device's panel shows in the drop-down
+    wiim.state.mode = 43;
+    await dash.locator('.nrdb-ui-dropdown').getByText('Optical').waitFor({ timeout: 15000 });
+    // inching on, then off again
+    await dash.getByRole('button', { name: 'Inching 2 s on' }).click();
+    await until(() => relay.outlets[0].pulse, 'inching on');
+    await dash.getByRole('button', { name: 'Inching off' }).click();
+    await until(() => !relay.outlets[0].pulse, 'inching off');
+    // a title with markup is text: no element, no script, no remote load
+    const hostile = '<img src="http://127.0.0.9/x.png" onerror="window.__injected = 1">';
+    wiim.state.tracks[0] = { ...wiim.state.tracks[0], title: hostile };
+    wiim.playTrack(0);
+    await dash.getByText(hostile, { exact: true }).waitFor({ timeout: 15000 });
+    assert.equal(await dash.locator('.nrdb-ui-template img').count(), 0);
+    assert.equal(await dash.evaluate(() => (window as unknown as { __injected?: number }).__injected), undefined);
     await dash.close();
   });
 });
