@@ -5,6 +5,7 @@ import { loadImage } from '../sonoff/ota';
 import type { FlashResult, SonoffSession } from '../sessions/sonoff-session';
 import { configOf, type SonoffUser } from './sonoff-common';
 import { errorStatus, toError, type Done, type Send } from './node-util';
+import { otaUrlOf } from './sonoff-values';
 
 interface SonoffOtaDef extends NodeDef {
   device?: string;
@@ -48,7 +49,7 @@ export = function (RED: NodeAPI) {
       const p = msg.payload;
       if (Buffer.isBuffer(p)) return session.flashImage(p, { expectedSha256: expected, onProgress });
       if (p && typeof p === 'object' && 'url' in p) {
-        const { url, sha256: digest } = p as { url?: unknown; sha256?: unknown };
+        const { url, sha256: digest } = otaUrlOf(p as { url?: unknown; sha256?: unknown });
         return session.flashUrl(url, digest);
       }
       const path = typeof p === 'string' && p.trim() !== '' ? p.trim() : firmware;

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { numberSetting } from '../shared/settings';
-import { toOnOff } from '../sonoff/codec';
+import { onOffOf, outletOf, startupOf, wifiOf } from './sonoff-values';
 import type { OutletChange, OutletSnapshot } from '../sessions/sonoff-session';
 import { configOf, infoPayload, metaOfSnapshot, sonoffMeta, type SonoffConfigNode, type SonoffUser } from './sonoff-common';
 import { errorStatus, toError, type Done, type Send } from './node-util';
@@ -69,7 +69,7 @@ export = function (RED: NodeAPI) {
       const topic = typeof msg.topic === 'string' ? msg.topic.trim().toLowerCase() : '';
       const payload = msg.payload;
       if (topic === 'startup') {
-        const snap = await session.setStartup(outlet, payload);
+        const snap = await session.setStartup(outlet, startupOf(payload));
         msg.payload = snap.outlet.startup;
         msg.sonoff = metaOfSnapshot(deviceid, snap);
         return;
@@ -89,7 +89,8 @@ export = function (RED: NodeAPI) {
         const p = (payload && typeof payload === 'object' ? payload : {}) as { ssid?: unknown; password?: unknown };
         // the password never travels on: not in the output, nor in the message a Catch node gets
         msg.payload = { ssid: p.ssid };
-        await session.setWifi(p.ssid, p.password ?? '');
+        const wifi = wifiOf(p);
+        await session.setWifi(wifi.ssid, wifi.password);
         msg.payload = true;
         return;
       }
@@ -98,8 +99,7 @@ export = function (RED: NodeAPI) {
       let wanted: unknown = payload;
       if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload)) {
         const p = payload as { switch?: unknown; outlet?: unknown };
-        if (p.outlet !== undefined) target = numberSetting(p.outlet, Number.NaN);
-        if (Number.isNaN(target)) throw argumentError(`outlet must be a number, not ${JSON.stringify(p.outlet)}`);
+        if (p.outlet !== undefined) target = outletOf(p.outlet);
         if (p.switch === undefined) throw argumentError('an object payload needs a "switch" property ("on"/"off" or a boolean)');
         wanted = p.switch;
       }
@@ -113,7 +113,7 @@ export = function (RED: NodeAPI) {
       } else if (text === 'toggle') {
         snap = await session.toggle(target);
       } else {
-        snap = await session.setSwitch(target, toOnOff(wanted) === 'on');
+        snap = await session.setSwitch(target, onOffOf(wanted));
       }
       msg.payload = value(snap.outlet.on);
       msg.sonoff = metaOfSnapshot(deviceid, snap);

@@ -4,6 +4,7 @@ import { stringSetting } from '../shared/settings';
 import type { Health } from '../sessions/device-session';
 import { resolveCommand, type WiimConfigNode, type WiimUser } from './wiim-shared';
 import { errorStatus, toError, type Done, type Send } from './node-util';
+import { commandRequest } from './wiim-values';
 
 /**
  * wiim-command: one command per message. The command is the node's setting,
@@ -55,7 +56,8 @@ export = function (RED: NodeAPI) {
         const resolved = resolveCommand(fixed, fixedValue, msg);
         command = resolved.command;
         node.status(STATUS.sending);
-        session.command(resolved.command, resolved.value).then(
+        const request = commandRequest(resolved.command, resolved.value);
+        session.command(request.command, request.arg).then(
           (result) => {
             const out = msg as NodeMessage & { wiim?: unknown };
             out.payload = result.payload;
