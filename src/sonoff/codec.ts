@@ -69,9 +69,13 @@ export function checkOutlet(outlet: number, family: Family): number {
   return outlet;
 }
 
+export function isStartupValue(value: unknown): value is StartupValue {
+  return STARTUP_VALUES.includes(value as StartupValue);
+}
+
 /** One of the device's power-on states; also refuses what an untyped caller passes. */
 export function checkStartup(value: unknown): StartupValue {
-  if (STARTUP_VALUES.includes(value as StartupValue)) return value as StartupValue;
+  if (isStartupValue(value)) return value;
   throw argumentError(`startup must be "on", "off" or "stay", not ${JSON.stringify(value)}`);
 }
 
@@ -269,12 +273,12 @@ export interface SonoffState {
   otaUnlock?: boolean;
 }
 
-function onOff(v: unknown): OnOff | undefined {
+function readOnOff(v: unknown): OnOff | undefined {
   return v === 'on' || v === 'off' ? v : undefined;
 }
 
-function startupOf(v: unknown): StartupValue | undefined {
-  return v === 'on' || v === 'off' || v === 'stay' ? v : undefined;
+function readStartup(v: unknown): StartupValue | undefined {
+  return isStartupValue(v) ? v : undefined;
 }
 
 function outletIndex(v: unknown): number | undefined {
@@ -308,30 +312,30 @@ export function normaliseState(data: Record<string, unknown>): SonoffState {
   if (family === 'multi') {
     for (const s of arrayOf(data.switches)) {
       const i = outletIndex(s.outlet);
-      const v = onOff(s.switch);
+      const v = readOnOff(s.switch);
       if (i !== undefined && v) at(i).on = v === 'on';
     }
     for (const s of arrayOf(data.configure)) {
       const i = outletIndex(s.outlet);
-      const v = startupOf(s.startup);
+      const v = readStartup(s.startup);
       if (i !== undefined && v) at(i).startup = v;
     }
     for (const s of arrayOf(data.pulses)) {
       const i = outletIndex(s.outlet);
       if (i === undefined) continue;
-      const p = onOff(s.pulse);
+      const p = readOnOff(s.pulse);
       if (p) at(i).pulse = p === 'on';
       if (typeof s.width === 'number') at(i).pulseWidth = s.width;
-      const sw = onOff(s.switch);
+      const sw = readOnOff(s.switch);
       if (sw) at(i).pulseSwitch = sw;
     }
   } else if (family === 'single') {
     const o = at(0);
-    const sw = onOff(data.switch);
+    const sw = readOnOff(data.switch);
     if (sw) o.on = sw === 'on';
-    const st = startupOf(data.startup);
+    const st = readStartup(data.startup);
     if (st) o.startup = st;
-    const p = onOff(data.pulse);
+    const p = readOnOff(data.pulse);
     if (p) o.pulse = p === 'on';
     if (typeof data.pulseWidth === 'number') o.pulseWidth = data.pulseWidth;
   }
