@@ -2,15 +2,19 @@ import assert from 'node:assert/strict';
 import { until } from './helpers/wait';
 import http from 'node:http';
 import { request } from 'undici';
+import { rejectsWith as rejects, throwsArgument } from './helpers/assert';
 import { DeviceError } from '../src/shared/errors';
 import { parseTxt } from '../src/shared/mdns';
 import {
   ERROR_MEANINGS,
   SeqTracker,
+  checkOutlet,
   encodeOtaFlash,
   encodePulse,
   encodePulses,
+  encodeStartup,
   encodeStartups,
+  encodeSwitch,
   encodeSwitches,
   encodeWifi,
   mergeState,
@@ -26,6 +30,7 @@ import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 
 const ID = '1000abcdef';
 
+// the session tests below still use this one, with its own argument order; the shared helpers serve the rest
 async function rejectsWith(p: Promise<unknown>, kind: string, code?: number, match?: RegExp): Promise<DeviceError> {
   try {
     await p;
@@ -39,32 +44,48 @@ async function rejectsWith(p: Promise<unknown>, kind: string, code?: number, mat
   assert.fail('expected a rejection');
 }
 
-function throwsArg(fn: () => unknown, match?: RegExp): void {
-  assert.throws(fn, (err: unknown) => err instanceof DeviceError && err.kind === 'argument' && (!match || match.test(err.message)));
-}
-
 describe('sonoff codec', () => {
-  it('encodes the multi-channel bodies with outlets 0–3 and `configure` for startups', () => {
-    assert.deepEqual(encodeSwitches([{ outlet: 3, switch: true }]).data, { switches: [{ switch: 'on', outlet: 3 }] });
-    assert.deepEqual(encodeStartups([{ outlet: '1', startup: 'stay' }]), { endpoint: 'startups', data: { configure: [{ startup: 'stay', outlet: 1 }] } });
-    assert.deepEqual(encodePulses([{ outlet: 2, pulse: 'on', width: 3_599_500, switch: 'on' }]).data, {
-      pulses: [{ pulse: 'on', switch: 'on', width: 3_599_500, outlet: 2 }],
+  // the bodies of the BASICR3/RFR3/MINI and MINIR3 API documents
+  it('encodes the single-channel bodies', () => {
+    assert.deepEqual(encodeSwitch(true), { endpoint: 'switch', data: { switch: 'on' } });
+    assert.deepEqual(encodeSwitch(false).data, { switch: 'off' });
+    assert.deepEqual(encodeStartup('stay'), { endpoint: 'startup', data: { startup: 'stay' } });
+    assert.deepEqual(encodePulse({ pulse: true, width: 3_600_000 }), { endpoint: 'pulse', data: { pulse: 'on', pulseWidth: 3_600_000 } });
+    assert.deepEqual(encodePulse({ pulse: false }).data, { pulse: 'off' });
+    assert.deepEqual(encodeWifi('home', ''), { endpoint: 'wifi', data: { ssid: 'home', password: '' } });
+    assert.deepEqual(encodeOtaFlash('http://10.0.0.2:8000/fw.bin', 'AB'.repeat(32)), {
+      endpoint: 'ota_flash',
+      data: { downloadUrl: 'http://10.0.0.2:8000/fw.bin', sha256sum: 'ab'.repeat(32) },
     });
-    assert.deepEqual(encodePulse({ pulse: true, width: 3_600_000 }).data, { pulse: 'on', pulseWidth: 3_600_000 });
   });
 
-  it('refuses bad arguments', () => {
-    throwsArg(() => encodeSwitches([{ outlet: 4, switch: 'on' }]), /outlet/);
-    throwsArg(() => encodeSwitches([{ outlet: 0, switch: 'maybe' }]), /switch/);
-    throwsArg(() => encodeStartups([{ outlet: 0, startup: 'sometimes' }]), /startup/);
-    throwsArg(() => encodePulse({ pulse: true, width: 700 }), /multiple of 500/);
-    throwsArg(() => encodePulse({ pulse: true, width: 3_600_500 }));
-    throwsArg(() => encodePulse({ pulse: true, width: 0 }));
-    throwsArg(() => encodePulses([{ outlet: 0, pulse: 'on', width: 3_600_000 }]), /3599500/);
-    throwsArg(() => encodeWifi('', 'x'), /ssid/);
-    throwsArg(() => encodeWifi('net', 12345), /password/);
-    throwsArg(() => encodeOtaFlash('https://host/fw.bin', 'a'.repeat(64)), /http/);
-    throwsArg(() => encodeOtaFlash('http://host/fw.bin', 'xyz'), /sha256/);
+  it('encodes the multi-channel bodies with outlets 0–3 and `configure` for startups', () => {
+    assert.deepEqual(encodeSwitches([{ outlet: 3, on: true }]).data, { switches: [{ switch: 'on', outlet: 3 }] });
+    assert.deepEqual(encodeStartups([{ outlet: 1, startup: 'stay' }]), { endpoint: 'startups', data: { configure: [{ startup: 'stay', outlet: 1 }] } });
+    assert.deepEqual(encodePulses([{ outlet: 2, pulse: true, width: 3_599_500, switch: 'on' }]).data, {
+      pulses: [{ pulse: 'on', switch: 'on', width: 3_599_500, outlet: 2 }],
+    });
+    // disabling needs no width, and the outlet returns to off unless told otherwise
+    assert.deepEqual(encodePulses([{ outlet: 0, pulse: false }]).data, { pulses: [{ pulse: 'off', switch: 'off', width: 500, outlet: 0 }] });
+  });
+
+  it('refuses what the devices do not take', () => {
+    throwsArgument(() => encodeSwitches([{ outlet: 4, on: true }]), /outlet must be an integer from 0 to 3, not 4/);
+    throwsArgument(() => encodeSwitches([]), /at least one outlet/);
+    throwsArgument(() => checkOutlet(1, 'single'), /outlet must be 0 on a single-channel device, not 1/);
+    throwsArgument(() => checkOutlet(1.5, 'multi'), /not 1.5/);
+    throwsArgument(() => checkOutlet(-1, 'multi'), /outlet/);
+    throwsArgument(() => encodePulse({ pulse: true, width: 700 }), /multiple of 500 ms from 500 to 3600000 ms on a single-channel device, not 700/);
+    throwsArgument(() => encodePulse({ pulse: true, width: 3_600_500 }), /multiple of 500/);
+    throwsArgument(() => encodePulse({ pulse: true, width: 0 }), /multiple of 500/);
+    throwsArgument(() => encodePulse({ pulse: true }), /enabling inching needs a width/);
+    throwsArgument(() => encodePulses([{ outlet: 0, pulse: true, width: 3_600_000 }]), /3599500/);
+    throwsArgument(() => encodeWifi('', 'x'), /wifi needs a non-empty ssid string/);
+    throwsArgument(() => encodeWifi('x'.repeat(33), 'x'), /longer than 32 bytes/);
+    throwsArgument(() => encodeWifi('é'.repeat(17), 'x'), /longer than 32 bytes/);
+    throwsArgument(() => encodeOtaFlash('https://host/fw.bin', 'a'.repeat(64)), /must be plain http:\/\//);
+    throwsArgument(() => encodeOtaFlash('not a url', 'a'.repeat(64)), /is not a URL/);
+    throwsArgument(() => encodeOtaFlash('http://host/fw.bin', 'xyz'), /sha256 must be 64 hexadecimal digits/);
   });
 
   it('reads replies, data as a JSON string included', () => {
@@ -186,7 +207,7 @@ describe('sonoff client against the simulator', () => {
     assert.equal(sim.outlets[0].on, true);
     await client.startup('stay');
     assert.equal(sim.outlets[0].startup, 'stay');
-    await client.pulse({ pulse: 'on', width: 1500 });
+    await client.pulse({ pulse: true, width: 1500 });
     assert.deepEqual([sim.outlets[0].pulse, sim.outlets[0].pulseWidth], [true, 1500]);
     assert.equal(await client.signalStrength(), -55);
     await client.wifi('home', 'secret');
@@ -206,9 +227,9 @@ describe('sonoff client against the simulator', () => {
 
   it('multi-channel: switches, startups, pulses, info (type diy_plug, recognised by data)', async () => {
     await setup({ multi: true, type: 'diy_plug' });
-    await client.switches([{ outlet: 3, switch: 'on' }]);
+    await client.switches([{ outlet: 3, on: true }]);
     await client.startups([{ outlet: 1, startup: 'on' }]);
-    await client.pulses([{ outlet: 2, pulse: 'on', width: 2000, switch: 'off' }]);
+    await client.pulses([{ outlet: 2, pulse: true, width: 2000, switch: 'off' }]);
     const { state } = await client.info();
     assert.equal(state.family, 'multi');
     assert.equal(state.outlets.length, 4);
@@ -223,7 +244,7 @@ describe('sonoff client against the simulator', () => {
     await client.otaUnlock();
     assert.equal(sim.otaUnlock, true);
     // a single-channel endpoint is not there on a multi-channel device
-    await rejectsWith(client.switch('on'), 'device', 400);
+    await rejects(client.switch(true), 'device', undefined, 400);
   });
 
   it('reads data sent as a JSON string (old firmware)', async () => {
@@ -235,20 +256,20 @@ describe('sonoff client against the simulator', () => {
 
   it('sends the deviceid; firmware 3.7.6 refuses a wrong one with 404', async () => {
     await setup({}, 'ffffffffff');
-    await rejectsWith(client.switch('on'), 'device', 404, /bad deviceid/);
+    await rejects(client.switch(true), 'device', /bad deviceid/, 404);
     assert.equal(sim.outlets[0].on, false);
   });
 
   it('on 422 with the deviceid filled, retries once with "" and remembers it for this device', async () => {
     await setup({ rejectDeviceid: true, requireDeviceid: false });
-    await client.switch('on');
+    await client.switch(true);
     assert.equal(sim.outlets[0].on, true);
     assert.deepEqual(
       sim.requests.map((r) => (r.body as { deviceid: string }).deviceid),
       [ID, ''],
     );
     assert.equal(client.blankDeviceid, true);
-    await client.switch('off');
+    await client.switch(false);
     assert.equal((sim.requests[2].body as { deviceid: string }).deviceid, '');
     assert.equal(sim.requests.length, 3);
   });
@@ -256,7 +277,7 @@ describe('sonoff client against the simulator', () => {
   it('keeps a real 422 (bad parameters) when the blank retry fails too', async () => {
     await setup({});
     sim.faults.errorCode = 422;
-    await rejectsWith(client.switch('on'), 'device', 422, /bad parameters/);
+    await rejects(client.switch(true), 'device', /bad parameters/, 422);
     assert.equal(sim.requests.length, 2);
     assert.equal(client.blankDeviceid, false);
   });
@@ -265,32 +286,32 @@ describe('sonoff client against the simulator', () => {
     await setup({});
     for (const code of [400, 403, 404, 408, 413, 422, 424, 471, 500, 503]) {
       sim.faults.errorCode = code;
-      const err = await rejectsWith(client.info(), 'device', code);
+      const err = await rejects(client.info(), 'device', undefined, code);
       assert.ok(err.message.includes(ERROR_MEANINGS[code]));
     }
   });
 
   it('an encrypted device answers 401', async () => {
     await setup({ encrypted: true });
-    await rejectsWith(client.info(), 'device', 401, /encrypted/);
+    await rejects(client.info(), 'device', /encrypted/, 401);
   });
 
   it('reports HTTP 500, garbage, truncated JSON, a dropped connection and a timeout', async () => {
     await setup({});
     sim.faults.http500 = true;
-    await rejectsWith(client.info(), 'protocol', 500);
+    await rejects(client.info(), 'protocol', undefined, 500);
     sim.faults.http500 = false;
     sim.faults.garbage = true;
-    await rejectsWith(client.info(), 'protocol', undefined, /not JSON/);
+    await rejects(client.info(), 'protocol', /not JSON/);
     sim.faults.garbage = false;
     sim.faults.truncated = true;
-    await rejectsWith(client.info(), 'protocol');
+    await rejects(client.info(), 'protocol');
     sim.faults.truncated = false;
     sim.faults.drop = true;
-    await rejectsWith(client.info(), 'network');
+    await rejects(client.info(), 'network');
     sim.faults.drop = false;
     sim.faults.latencyMs = 3000;
-    await rejectsWith(client.info(), 'timeout');
+    await rejects(client.info(), 'timeout');
   });
 });
 
@@ -312,11 +333,11 @@ describe('sonoff OTA', () => {
 
   it('checks size, header magic and DOUT mode', () => {
     checkImage(makeFirmwareImage(MAX_IMAGE_BYTES));
-    throwsArg(() => checkImage(makeFirmwareImage(MAX_IMAGE_BYTES + 1)), /508 KB/);
-    throwsArg(() => checkImage(makeFirmwareImage(4096, 2)), /DIO.*DOUT/);
+    throwsArgument(() => checkImage(makeFirmwareImage(MAX_IMAGE_BYTES + 1)), /508 KB/);
+    throwsArgument(() => checkImage(makeFirmwareImage(4096, 2)), /DIO.*DOUT/);
     const notEsp = makeFirmwareImage(4096);
     notEsp[0] = 0;
-    throwsArg(() => checkImage(notEsp), /0xE9/);
+    throwsArgument(() => checkImage(notEsp), /0xE9/);
   });
 
   it('serves Range requests (206, 416) to the device address only, and counts bytes', async () => {
@@ -368,19 +389,19 @@ describe('sonoff OTA', () => {
 
   it('403 without unlock, 471 on a sha256 mismatch, 413 when too large, 424 without Range support or server', async () => {
     const image = makeFirmwareImage(4096);
-    await rejectsWith(flash(image, sha256(image), false), 'device', 403, /not unlocked/);
+    await rejects(flash(image, sha256(image), false), 'device', /not unlocked/, 403);
     await server?.close();
-    await rejectsWith(flash(image, 'a'.repeat(64)), 'device', 471, /SHA-256/);
+    await rejects(flash(image, 'a'.repeat(64)), 'device', /SHA-256/, 471);
     await server?.close();
-    await rejectsWith(flash(makeFirmwareImage(MAX_IMAGE_BYTES + 1024)), 'device', 413, /too large/);
+    await rejects(flash(makeFirmwareImage(MAX_IMAGE_BYTES + 1024)), 'device', /too large/, 413);
     await server?.close();
     const plain = http.createServer((_req, res) => res.end(image));
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
     await client.otaUnlock();
     const url = `http://127.0.0.1:${(plain.address() as { port: number }).port}/fw.bin`;
-    await rejectsWith(client.otaFlash(url, sha256(image)), 'device', 424, /Range/);
+    await rejects(client.otaFlash(url, sha256(image)), 'device', /Range/, 424);
     await new Promise((r) => plain.close(r));
-    await rejectsWith(client.otaFlash(url, sha256(image)), 'device', 424);
+    await rejects(client.otaFlash(url, sha256(image)), 'device', undefined, 424);
   });
 
   it('408 when the download does not finish in time', async () => {
@@ -391,16 +412,16 @@ describe('sonoff OTA', () => {
     });
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     await client.otaUnlock();
-    await rejectsWith(client.otaFlash(`http://127.0.0.1:${(slow.address() as { port: number }).port}/fw.bin`, sha256(image)), 'device', 408, /timed out/);
+    await rejects(client.otaFlash(`http://127.0.0.1:${(slow.address() as { port: number }).port}/fw.bin`, sha256(image)), 'device', /timed out/, 408);
     slow.closeAllConnections();
     await new Promise((r) => slow.close(r));
   });
 
   it('ota_unlock fails with 500 and 503 from the vendor service', async () => {
     sim.unlockError = 500;
-    await rejectsWith(client.otaUnlock(), 'device', 500, /vendor/);
+    await rejects(client.otaUnlock(), 'device', /vendor/, 500);
     sim.unlockError = 503;
-    await rejectsWith(client.otaUnlock(), 'device', 503, /unreachable/);
+    await rejects(client.otaUnlock(), 'device', /unreachable/, 503);
   });
 });
 

@@ -1,17 +1,41 @@
 import assert from 'node:assert/strict';
 import { sleep, until } from './helpers/wait';
 import net from 'node:net';
+import { rejectsWith, throwsArgument } from './helpers/assert';
 import { DeviceError } from '../src/shared/errors';
 import { DeviceConnection, deviceRequest } from '../src/shared/http';
 import { WiimClient } from '../src/wiim/client';
-import { encodeCommand, LOOP_MODES, loopToMode, modeToLoop, prepareCommand, utcStamp, WIIM_COMMANDS } from '../src/wiim/commands';
-import { classifyReply, decodeHexText, parseMeta, parsePlayerStatus, parseSlaveList, textField, toSeconds, unescapeHtml } from '../src/wiim/parse';
+import {
+  encodeCommand,
+  isWiimCommand,
+  LOOP_MODES,
+  loopToMode,
+  modeToLoop,
+  prepareCommand,
+  utcStamp,
+  type CommandContext,
+  type WiimCommandRequest,
+} from '../src/wiim/commands';
+import {
+  classifyReply,
+  decodeHexText,
+  parseEqList,
+  parseEqStat,
+  parseInfo,
+  parseMeta,
+  parsePlayerStatus,
+  parseSlaveList,
+  textField,
+  toSeconds,
+  unescapeHtml,
+} from '../src/wiim/parse';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 import { WiimSession } from '../src/sessions/wiim-session';
 import { PollGate } from '../src/sessions/poll-gate';
 
 const ctx = { request: 'test', host: '127.0.0.1' };
 
+// the session-level tests below still use these two; the shared helpers serve the rest
 async function rejects(p: Promise<unknown>, kind: string, pattern?: RegExp): Promise<DeviceError> {
   try {
     await p;
@@ -24,10 +48,6 @@ async function rejects(p: Promise<unknown>, kind: string, pattern?: RegExp): Pro
   assert.fail('expected a rejection');
 }
 
-function throwsArgument(fn: () => unknown, pattern?: RegExp): void {
-  assert.throws(fn, (err: unknown) => err instanceof DeviceError && err.kind === 'argument' && (!pattern || pattern.test(err.message)));
-}
-
 /** A port nothing listens on: bound, then released. */
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -37,59 +57,89 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** The command names of the message contract (docs/architecture.md): never renamed, never dropped. */
+const CONTRACT_COMMANDS = (
+  'play playlist pause resume toggle stop next prev seek volume mute repeat eq source preset reboot shutdown shutdown-timer time-sync alarm ' +
+  'status info meta presets wifi-state join leave kick ungroup group raw'
+).split(' ');
+
+const refuses = (request: WiimCommandRequest, pattern?: RegExp) => throwsArgument(() => prepareCommand(request), pattern);
+const player = (p: Partial<NonNullable<CommandContext['player']>>): CommandContext => ({
+  player: { volume: 1, muted: false, duration: null, repeat: 'off', shuffle: false, ...p },
+});
+const alarmAt = { op: 'set', n: 0, trigger: 2, time: '070000', url: 'http://a/b' } as const;
+
 describe('wiim protocol: encoding and parsing', () => {
   it('refuses out-of-range and malformed arguments before anything is built', () => {
-    throwsArgument(() => prepareCommand('volume', 101), /0 to 100/);
-    throwsArgument(() => prepareCommand('volume', -1), /0 to 100/);
-    throwsArgument(() => prepareCommand('volume', 'loud'));
-    throwsArgument(() => prepareCommand('volume', 20.5));
-    throwsArgument(() => prepareCommand('mute', 'maybe'));
-    throwsArgument(() => prepareCommand('seek', -3));
-    throwsArgument(() => prepareCommand('preset', 0));
-    throwsArgument(() => prepareCommand('shutdown', -2));
-    throwsArgument(() => prepareCommand('source', 'cassette'), /source must be one of/);
-    throwsArgument(() => prepareCommand('repeat', { repeat: 'twice' }));
-    throwsArgument(() => prepareCommand('play', 'not a url'));
-    throwsArgument(() => prepareCommand('raw', 'getStatusEx&x=1'), /refused/);
-    throwsArgument(() => prepareCommand('raw', 'getStatusEx#frag'), /refused/);
-    throwsArgument(() => prepareCommand('raw', 'getStatus\nEx'), /refused/);
-    throwsArgument(() => prepareCommand('join', '1.2.3.4:80/x'));
-    throwsArgument(() => prepareCommand('dance', 1), /unknown command/);
-    throwsArgument(() => prepareCommand('time-sync', 'not a date'));
-    throwsArgument(() => prepareCommand('alarm', { op: 'set', n: 3, trigger: 2, time: '070000', url: 'http://a/b' }), /0 to 2/);
-    throwsArgument(() => prepareCommand('alarm', { op: 'set', n: 0, trigger: 1, time: '070000', day: '2024-01-01', url: 'http://a/b' }), /YYYYMMDD/);
-    throwsArgument(() => prepareCommand('alarm', { op: 'set', n: 0, trigger: 3, time: '070000', day: '07', url: 'http://a/b' }), /"00"/);
-    throwsArgument(() => prepareCommand('alarm', { op: 'set', n: 0, trigger: 2, time: '250000', url: 'http://a/b' }), /HHMMSS/);
-    throwsArgument(() => prepareCommand('alarm', { op: 'set', n: 0, trigger: 2, time: '070000', url: `http://a/${'x'.repeat(260)}` }), /256/);
+    refuses({ command: 'volume', arg: 101 }, /volume must be from 0 to 100, got 101/);
+    refuses({ command: 'volume', arg: -1 }, /0 to 100/);
+    refuses({ command: 'volume', arg: 20.5 }, /volume must be a whole number/);
+    refuses({ command: 'volume', arg: { step: 2.5 } }, /relative volume step must be a whole number/);
+    refuses({ command: 'seek', arg: -3 }, /seek takes a position in seconds/);
+    refuses({ command: 'seek', arg: Number.NaN }, /seek takes a position in seconds/);
+    refuses({ command: 'preset', arg: 0 }, /preset must be from 1 to 99/);
+    refuses({ command: 'preset', arg: 1.5 }, /preset must be a whole number/);
+    refuses({ command: 'shutdown', arg: -2 }, /shutdown seconds must be from -1/);
+    refuses({ command: 'source', arg: 'cassette' }, /source must be one of/);
+    refuses({ command: 'repeat', arg: {} }, /repeat takes/);
+    refuses({ command: 'play', arg: 'not a url' }, /play URL must be a URL/);
+    refuses({ command: 'play', arg: ' ' }, /play URL is empty/);
+    refuses({ command: 'play', arg: 'http://h/a\u0000b' }, /control characters/);
+    refuses({ command: 'play', arg: `http://h/${'a'.repeat(4000)}` }, /shorter than 2048 bytes/);
+    refuses({ command: 'playlist', arg: { url: 'http://h/l.m3u', index: -1 } }, /playlist index must be from 0/);
+    refuses({ command: 'eq', arg: '' }, /eq is empty/);
+    refuses({ command: 'raw', arg: 'getStatusEx&x=1' }, /refused/);
+    refuses({ command: 'raw', arg: 'getStatusEx#frag' }, /refused/);
+    refuses({ command: 'raw', arg: 'getStatus\nEx' }, /refused/);
+    refuses({ command: 'raw', arg: '  ' }, /raw takes a command string/);
+    refuses({ command: 'join', arg: '1.2.3.4:80/x' }, /join \(the leader address\) must be an IP address or host name/);
+    refuses({ command: 'kick', arg: '10.0.0.7;reboot' }, /must be an IP address or host name/);
+    refuses({ command: 'time-sync', arg: new Date('not a date') }, /time-sync: the date is invalid/);
+    refuses({ command: 'time-sync', arg: new Date('1999-12-31T00:00:00Z') }, /year must be from 2000 to 2099, got 1999/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, n: 3 } }, /alarm n must be from 0 to 2/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, trigger: 9 } }, /alarm trigger must be from 0 to 5/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, operation: 3 } }, /alarm operation must be from 0 to 2/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, trigger: 1, day: '2024-01-01' } }, /YYYYMMDD/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, trigger: 3, day: '07' } }, /"00"/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, trigger: 4, day: '00' } }, /hex bit mask/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, trigger: 5, day: '32' } }, /trigger 5 \(monthly\)/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, day: '01' } }, /only for triggers 1, 3, 4 and 5/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, time: '250000' } }, /HHMMSS/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, url: `http://a/${'x'.repeat(260)}` } }, /256/);
+    refuses({ command: 'alarm', arg: { ...alarmAt, url: undefined } }, /url is needed/);
     // what the device decides
-    throwsArgument(() => encodeCommand('volume', '+5', {}), /current volume/);
-    throwsArgument(() => encodeCommand('eq', 'Disco', { eqList: ['Flat', 'Rock'] }), /not an EQ preset/);
-    throwsArgument(() => encodeCommand('preset', 7, { presetCount: 6 }), /1 to 6/);
-    throwsArgument(() => encodeCommand('seek', 400, { player: { volume: 1, muted: false, duration: 300, repeat: 'off', shuffle: false } }), /past the end/);
+    throwsArgument(() => encodeCommand({ command: 'volume', arg: { step: 5 } }, {}), /current volume/);
+    throwsArgument(() => encodeCommand({ command: 'mute', arg: 'toggle' }, {}), /current mute state/);
+    throwsArgument(() => encodeCommand({ command: 'eq', arg: 'Disco' }, { eqList: ['Flat', 'Rock'] }), /not an EQ preset/);
+    throwsArgument(() => encodeCommand({ command: 'preset', arg: 7 }, { presetCount: 6 }), /1 to 6/);
+    throwsArgument(() => encodeCommand({ command: 'seek', arg: 400 }, player({ duration: 300 })), /past the end/);
   });
 
   it('encodes arguments like encodeURIComponent, raw like encodeURI', () => {
-    assert.equal(encodeCommand('play', 'http://h/a b?x=1&y=2#z').request, `setPlayerCmd:play:${encodeURIComponent('http://h/a b?x=1&y=2#z')}`);
-    assert.match(encodeCommand('play', 'http://h/a b').request, /a%20b$/);
+    const hostile = 'http://h/a b?x=1&y=2#z';
+    assert.equal(encodeCommand({ command: 'play', arg: hostile }).request, `setPlayerCmd:play:${encodeURIComponent(hostile)}`);
+    assert.match(encodeCommand({ command: 'play', arg: 'http://h/a b' }).request, /a%20b$/);
+    assert.equal(encodeCommand({ command: 'play', arg: undefined }).request, 'setPlayerCmd:resume');
     assert.equal(
-      encodeCommand('playlist', { url: 'http://h/l.m3u', index: 2 }).request,
+      encodeCommand({ command: 'playlist', arg: { url: 'http://h/l.m3u', index: 2 } }).request,
       `setPlayerCmd:hex_playlist:${Buffer.from('http://h/l.m3u').toString('hex').toUpperCase()}:2`,
     );
-    assert.equal(encodeCommand('raw', 'setPlayerCmd:vol:5 x').request, 'setPlayerCmd:vol:5%20x');
-    assert.equal(encodeCommand('join', '192.168.1.20').request, 'ConnectMasterAp:JoinGroupMaster:eth192.168.1.20:wifi0.0.0.0');
+    assert.equal(encodeCommand({ command: 'raw', arg: 'setPlayerCmd:vol:5 x' }).request, 'setPlayerCmd:vol:5%20x');
+    assert.equal(encodeCommand({ command: 'join', arg: '192.168.1.20' }).request, 'ConnectMasterAp:JoinGroupMaster:eth192.168.1.20:wifi0.0.0.0');
+    assert.equal(encodeCommand({ command: 'eq', arg: 'r&b' }, { eqList: ['Flat', 'R&B'] }).request, 'EQLoad:R%26B');
+    assert.equal(encodeCommand({ command: 'source', arg: 'AUX' }).request, 'setPlayerCmd:switchmode:line-in');
     assert.equal(
-      encodeCommand('volume', '+5', { player: { volume: 98, muted: false, duration: null, repeat: 'off', shuffle: false } }).request,
-      'setPlayerCmd:vol:100',
+      encodeCommand({ command: 'alarm', arg: { ...alarmAt, trigger: 4, day: '7f' } }).request,
+      `setAlarmClock:0:4:1:070000:7F:${encodeURIComponent('http://a/b')}`,
     );
-    assert.equal(
-      encodeCommand('volume', '-5', { player: { volume: 3, muted: false, duration: null, repeat: 'off', shuffle: false } }).request,
-      'setPlayerCmd:vol:0',
-    );
+    assert.equal(encodeCommand({ command: 'volume', arg: 30 }).request, 'setPlayerCmd:vol:30');
+    assert.equal(encodeCommand({ command: 'volume', arg: { step: 5 } }, player({ volume: 98 })).request, 'setPlayerCmd:vol:100');
+    assert.equal(encodeCommand({ command: 'volume', arg: { step: -5 } }, player({ volume: 3 })).request, 'setPlayerCmd:vol:0');
+    assert.equal(encodeCommand({ command: 'mute', arg: 'toggle' }, player({ muted: true })).request, 'setPlayerCmd:mute:0');
+    assert.equal(encodeCommand({ command: 'seek', arg: 61.9 }, player({ duration: 300 })).request, 'setPlayerCmd:seek:61');
     assert.equal(utcStamp(new Date(Date.UTC(2024, 0, 2, 3, 4, 5))), '20240102030405');
-    assert.equal(utcStamp('2024-01-02T04:04:05+01:00'), '20240102030405');
-    assert.equal(utcStamp(Date.UTC(2024, 0, 2, 3, 4, 5) / 1000), '20240102030405');
-    assert.equal(utcStamp(Date.UTC(2024, 0, 2, 3, 4, 5)), '20240102030405');
-    assert.match(utcStamp(undefined), /^20\d{12}$/);
+    assert.equal(encodeCommand({ command: 'time-sync', arg: new Date('2024-01-02T04:04:05+01:00') }).request, 'timeSync:20240102030405');
+    assert.match(encodeCommand({ command: 'time-sync', arg: undefined }).request, /^timeSync:20\d{12}$/);
   });
 
   it('maps loop numbers both ways per the getter table', () => {
@@ -97,7 +147,8 @@ describe('wiim protocol: encoding and parsing', () => {
       assert.deepEqual(loopToMode(m.loop), { repeat: m.repeat, shuffle: m.shuffle });
       assert.equal(modeToLoop(m.repeat, m.shuffle), m.loop);
     }
-    assert.equal(encodeCommand('repeat', { repeat: 'off', shuffle: true }).request, 'setPlayerCmd:loopmode:3');
+    assert.equal(encodeCommand({ command: 'repeat', arg: { repeat: 'off', shuffle: true } }).request, 'setPlayerCmd:loopmode:3');
+    assert.equal(encodeCommand({ command: 'repeat', arg: { shuffle: true } }, player({ repeat: 'all' })).request, 'setPlayerCmd:loopmode:2');
   });
 
   it('classifies every reply form distinctly', () => {
@@ -111,6 +162,43 @@ describe('wiim protocol: encoding and parsing', () => {
     assert.deepEqual(classifyReply('<html>'), { kind: 'text', text: '<html>' });
     // the player's own status is not an acknowledgement
     assert.equal(classifyReply('{"status":"play","vol":"3"}').kind, 'json');
+  });
+
+  it('reads the replies as the WiiM HTTP API document gives them', () => {
+    // getPlayerStatus, section 2.3.1: positions in ms, loop 4 = no shuffle, no loop
+    const { status } = parsePlayerStatus(
+      '{"type":"0","ch":"2","mode":"10","loop":"4","eq":"0","status":"play","curpos":"184919","offset_pts":"184919","totlen":"0",' +
+        '"alarmflag":"0","plicount":"0","plicurr":"0","vol":"39","mute":"0"}',
+      ctx,
+    );
+    assert.deepEqual(
+      [status.state, status.volume, status.muted, status.position, status.duration, status.repeat, status.shuffle],
+      ['playing', 39, false, 184, null, 'off', false],
+    );
+    // getStatusEx, section 2.1 (abridged): preset_key is the number of preset keys, RSSI the signal
+    const { info } = parseInfo(
+      JSON.stringify({
+        firmware: 'Linkplay.4.6.425351',
+        project: 'Muzo_Mini',
+        uuid: 'FF970016A6FE22C1660AB4D8',
+        MAC: '08:E9:F6:8F:8F:A2',
+        apcli0: '192.168.4.62',
+        eth0: '0.0.0.0',
+        preset_key: '6',
+        RSSI: '-30',
+        DeviceName: 'WiiM Mini-8FA2',
+        group: '0',
+      }),
+      ctx,
+    );
+    assert.deepEqual(
+      [info.name, info.model, info.firmware, info.mac, info.uuid, info.ip, info.rssi, info.presets],
+      ['WiiM Mini-8FA2', 'Muzo_Mini', 'Linkplay.4.6.425351', '08:E9:F6:8F:8F:A2', 'FF970016A6FE22C1660AB4D8', '192.168.4.62', -30, 6],
+    );
+    // EQGetStat and EQGetList, sections 2.4.3 and 2.4.4
+    assert.equal(parseEqStat('{"EQStat":"On"}', ctx), 'on');
+    assert.equal(parseEqStat('{"EQStat":"Off"}', ctx), 'off');
+    assert.deepEqual(parseEqList('["Flat", "Acoustic", "R&B", "Small Speakers"]', ctx), ['Flat', 'Acoustic', 'R&B', 'Small Speakers']);
   });
 
   it('normalises the player status: hex text, entities, loop, µs, streams', () => {
@@ -158,8 +246,8 @@ describe('wiim protocol: encoding and parsing', () => {
     assert.equal(a.followers[0].ip, '10.0.0.2');
   });
 
-  it('names every command of the contract', () => {
-    assert.equal(WIIM_COMMANDS.length, 31);
+  it('knows every command of the message contract', () => {
+    for (const name of CONTRACT_COMMANDS) assert.ok(isWiimCommand(name), `${name} is a command`);
   });
 });
 
@@ -210,10 +298,10 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     assert.equal((await client.command('volume', 42)).payload, 42);
     assert.equal(sim.state.volume, 42);
     sim.state.volume = 97;
-    assert.equal((await client.command('volume', '+5')).payload, 100);
+    assert.equal((await client.command('volume', { step: 5 })).payload, 100);
     assert.equal(sim.state.volume, 100);
     sim.state.volume = 2;
-    assert.equal((await client.command('volume', '-5')).payload, 0);
+    assert.equal((await client.command('volume', { step: -5 })).payload, 0);
     await client.command('mute', true);
     assert.equal(sim.state.muted, true);
     assert.equal((await client.command('mute', 'toggle')).payload, false);
@@ -228,7 +316,7 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     assert.equal(((await client.command('status')).payload as { source: string }).source, 'line-in');
     await client.command('preset', 2);
     assert.equal(sim.state.url, sim.state.presets[1].url);
-    await rejects(client.command('preset', 7), 'argument', /1 to 6/);
+    await rejectsWith(client.command('preset', 7), 'argument', /1 to 6/);
     assert.equal(sim.count('MCUKeyShortClick'), 1);
     const presets = (await client.command('presets')).payload as { count: number; presets: Array<{ name: string }> };
     assert.equal(presets.count, 2);
@@ -250,7 +338,7 @@ describe('wiim protocol against the simulator over HTTPS', function () {
       await fresh.command('eq', 'r&b');
       assert.equal(sim.state.eqPreset, 'R&B');
       const before = sim.requests.length;
-      await rejects(fresh.command('eq', 'Disco'), 'argument', /not an EQ preset/);
+      await rejectsWith(fresh.command('eq', 'Disco'), 'argument', /not an EQ preset/);
       assert.equal(sim.requests.length, before, 'the list was cached; nothing was sent');
     } finally {
       await fresh.close();
@@ -312,7 +400,7 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     assert.equal(group.count, 1);
     await client.command('kick', '10.0.0.7');
     assert.deepEqual(sim.state.followers, []);
-    await rejects(client.command('kick', '10.0.0.7'), 'device', /Failed/);
+    await rejectsWith(client.command('kick', '10.0.0.7'), 'device', /Failed/);
     sim.state.followers = [{ name: 'Kitchen', ip: '10.0.0.7', uuid: 'u1', volume: 20, mute: false }];
     await client.command('ungroup');
     assert.deepEqual(sim.state.followers, []);

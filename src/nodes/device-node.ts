@@ -75,7 +75,6 @@ export function statusSetter(node: Node): (status: NodeStatus) => void {
 /** The most characters a status text shows. */
 export const STATUS_TEXT_MAX = 64;
 
-
 /** Offline (red ring) when the device could not be reached, else error. */
 export function failureStatus(err: unknown): SharedStatus {
   return err instanceof DeviceError && (err.kind === 'offline' || err.isTransport) ? 'offline' : 'error';

@@ -4,6 +4,7 @@ import { stringSetting } from '../shared/settings';
 import { loadImage } from '../sonoff/ota';
 import type { OutletChange, SonoffSession } from '../sessions/sonoff-session';
 import { deviceNode, type DeviceNode } from './device-node';
+import { otaUrlOf } from './sonoff-values';
 
 /** sonoff-ota: flashes a firmware image (a path, a Buffer, or {url, sha256} on the user's own server). */
 interface SonoffOtaDef extends NodeDef {
@@ -34,7 +35,7 @@ export = function (RED: NodeAPI) {
           const p = msg.payload;
           if (Buffer.isBuffer(p)) msg.payload = await session.flashImage(p, { expectedSha256, onProgress });
           else if (p && typeof p === 'object' && 'url' in p) {
-            const { url, sha256 } = p as { url?: unknown; sha256?: unknown };
+            const { url, sha256 } = otaUrlOf(p as { url?: unknown; sha256?: unknown });
             msg.payload = await session.flashUrl(url, sha256);
           } else {
             const path = typeof p === 'string' && p.trim() !== '' ? p.trim() : firmware;

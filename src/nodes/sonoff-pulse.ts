@@ -1,10 +1,10 @@
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
-import { argumentError } from '../shared/errors';
 import { numberSetting, optionalNumberSetting } from '../shared/settings';
-import { toOnOff } from '../sonoff/codec';
 import type { OutletChange, PulseRequest, SonoffSession } from '../sessions/sonoff-session';
 import { metaOfSnapshot } from './sonoff-message';
 import { deviceNode } from './device-node';
+import { onOffOf, outletOf, widthOf } from './sonoff-values';
+import { numberOf } from './values';
 
 /** sonoff-pulse: inching (the relay switches back after a width) on or off. */
 interface SonoffPulseDef extends NodeDef {
@@ -26,21 +26,18 @@ export = function (RED: NodeAPI) {
 
     /** A number: enable with that width; true/false; {pulse, width, switch, outlet}. */
     const parse = (payload: unknown): { outlet: number; setting: PulseRequest } => {
-      if (typeof payload === 'number') return { outlet, setting: { pulse: true, width: payload } };
-      if (typeof payload === 'string' && payload.trim() !== '' && Number.isFinite(Number(payload)))
-        return { outlet, setting: { pulse: true, width: Number(payload) } };
+      const bare = numberOf(payload);
+      if (bare !== undefined) return { outlet, setting: { pulse: true, width: bare } };
       if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload)) {
         const p = payload as { pulse?: unknown; width?: unknown; switch?: unknown; outlet?: unknown };
-        const target = p.outlet === undefined ? outlet : numberSetting(p.outlet, Number.NaN);
-        if (Number.isNaN(target)) throw argumentError(`outlet must be a number, not ${JSON.stringify(p.outlet)}`);
-        const setting: PulseRequest = { pulse: p.pulse === undefined ? true : toOnOff(p.pulse, 'pulse') === 'on' };
-        const width = p.width === undefined ? nodeWidth : optionalNumberSetting(p.width);
-        if (p.width !== undefined && width === undefined) throw argumentError(`pulse width must be a number of ms, not ${JSON.stringify(p.width)}`);
+        const target = p.outlet === undefined ? outlet : outletOf(p.outlet);
+        const setting: PulseRequest = { pulse: p.pulse === undefined ? true : onOffOf(p.pulse, 'pulse') };
+        const width = p.width === undefined ? nodeWidth : widthOf(p.width);
         if (width !== undefined) setting.width = width;
-        if (p.switch !== undefined) setting.switch = toOnOff(p.switch);
+        if (p.switch !== undefined) setting.switch = onOffOf(p.switch) ? 'on' : 'off';
         return { outlet: target, setting };
       }
-      const setting: PulseRequest = { pulse: toOnOff(payload, 'pulse') === 'on' };
+      const setting: PulseRequest = { pulse: onOffOf(payload, 'pulse') };
       if (nodeWidth !== undefined) setting.width = nodeWidth;
       return { outlet, setting };
     };

@@ -1,10 +1,10 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { numberSetting } from '../shared/settings';
-import { toOnOff } from '../sonoff/codec';
 import type { OutletChange, OutletSnapshot, SonoffSession } from '../sessions/sonoff-session';
 import { infoPayload, metaOfSnapshot, sonoffMeta } from './sonoff-message';
 import { deviceNode } from './device-node';
+import { onOffOf, outletOf, startupOf, wifiOf } from './sonoff-values';
 
 /** sonoff-switch: switches an outlet, reads it, and reports every change the relay makes on its own. */
 interface SonoffSwitchDef extends NodeDef {
@@ -30,7 +30,7 @@ export = function (RED: NodeAPI) {
     /** The message's own topic: startup, signal, info or wifi; undefined for a switch command. */
     const topics: Record<string, (msg: NodeMessageInFlow, session: SonoffSession) => Promise<void>> = {
       async startup(msg, session) {
-        const snap = await session.setStartup(outlet, msg.payload);
+        const snap = await session.setStartup(outlet, startupOf(msg.payload));
         msg.payload = snap.outlet.startup;
         msg.sonoff = metaOfSnapshot(session.deviceid, snap);
       },
@@ -47,7 +47,8 @@ export = function (RED: NodeAPI) {
         const p = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as { ssid?: unknown; password?: unknown };
         // the password never travels on: not in the output, nor in the message a Catch node gets
         msg.payload = { ssid: p.ssid };
-        await session.setWifi(p.ssid, p.password ?? '');
+        const wifi = wifiOf(p);
+        await session.setWifi(wifi.ssid, wifi.password);
         msg.payload = true;
       },
     };
@@ -58,8 +59,7 @@ export = function (RED: NodeAPI) {
       let wanted: unknown = msg.payload;
       if (wanted && typeof wanted === 'object' && !Buffer.isBuffer(wanted)) {
         const p = wanted as { switch?: unknown; outlet?: unknown };
-        if (p.outlet !== undefined) target = numberSetting(p.outlet, Number.NaN);
-        if (Number.isNaN(target)) throw argumentError(`outlet must be a number, not ${JSON.stringify(p.outlet)}`);
+        if (p.outlet !== undefined) target = outletOf(p.outlet);
         if (p.switch === undefined) throw argumentError('an object payload needs a "switch" property ("on"/"off" or a boolean)');
         wanted = p.switch;
       }
@@ -70,7 +70,7 @@ export = function (RED: NodeAPI) {
         snap = { outlet: state.outlets.find((x) => x.outlet === target) ?? { outlet: target }, device: state, source: 'poll' };
         if (session.seqNumber !== undefined) snap.seq = session.seqNumber;
       } else if (text === 'toggle') snap = await session.toggle(target);
-      else snap = await session.setSwitch(target, toOnOff(wanted) === 'on');
+      else snap = await session.setSwitch(target, onOffOf(wanted));
       msg.payload = value(snap.outlet.on);
       msg.sonoff = metaOfSnapshot(session.deviceid, snap);
     };

@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { stringSetting } from '../shared/settings';
 import type { WiimSession } from '../sessions/wiim-session';
 import { resolveCommand } from './wiim-message';
+import { commandRequest } from './wiim-values';
 import { deviceNode } from './device-node';
 
 /**
@@ -38,7 +39,8 @@ export = function (RED: NodeAPI) {
         try {
           const resolved = resolveCommand(fixed, fixedValue, msg);
           command = resolved.command;
-          const result = await session.command(resolved.command, resolved.value);
+          const request = commandRequest(resolved.command, resolved.value);
+          const result = await session.command(request.command, request.arg);
           out.payload = result.payload;
           out.wiim = { command: result.command, request: result.request, raw: result.raw };
           // the command and what it set, as the core http request node shows its result, then the device's health

@@ -176,20 +176,20 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
    * The device family, read from the device when still unknown; an outlet no
    * family has (7, -1, "x") is refused before that read goes out.
    */
-  private familyFor(outlet: unknown): Promise<Family> {
+  private familyFor(outlet: number): Promise<Family> {
     if (this.family === undefined) checkOutlet(outlet, 'multi');
     return this.ensureFamily();
   }
 
-  async setSwitch(outlet: unknown, on: boolean): Promise<OutletSnapshot> {
+  async setSwitch(outlet: number, on: boolean): Promise<OutletSnapshot> {
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
-    const req = family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet: o, switch: on }]);
+    const req = family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet: o, on }]);
     return this.command(req, { outlets: [{ outlet: o, on }] }, o, `switch:${o}`);
   }
 
   /** Flips the outlet, from the state known when the command goes out. */
-  async toggle(outlet: unknown): Promise<OutletSnapshot> {
+  async toggle(outlet: number): Promise<OutletSnapshot> {
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
     if (this.outletState(o)?.on === undefined) await this.readState('poll');
@@ -198,12 +198,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       const on = !this.outletState(o)?.on;
       const change: SonoffState = { outlets: [{ outlet: o, on }] };
       return this.inFlight(change, async () =>
-        this.confirm(await this.client.request(family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet: o, switch: on }])), change, o),
+        this.confirm(await this.client.request(family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet: o, on }])), change, o),
       );
     });
   }
 
-  async setStartup(outlet: unknown, value: unknown): Promise<OutletSnapshot> {
+  async setStartup(outlet: number, value: unknown): Promise<OutletSnapshot> {
     const startup: StartupValue = checkStartup(value);
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
@@ -211,7 +211,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.command(req, { outlets: [{ outlet: o, startup }] }, o, `startup:${o}`);
   }
 
-  async setPulse(outlet: unknown, setting: PulseRequest): Promise<OutletSnapshot> {
+  async setPulse(outlet: number, setting: PulseRequest): Promise<OutletSnapshot> {
     // family unknown: a width no relay takes is refused before the family is read
     if (setting.width !== undefined && this.family === undefined) checkPulseWidth(setting.width, 'single');
     const family = await this.familyFor(outlet);
@@ -220,7 +220,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     if (width === undefined) width = this.outletState(o)?.pulseWidth;
     if (setting.pulse && width === undefined) throw new DeviceError('argument', 'enabling inching needs a width in ms');
     if (width !== undefined) width = checkPulseWidth(width, family);
-    const pulse: OnOff = setting.pulse ? 'on' : 'off';
+    const pulse = setting.pulse;
     let req: SonoffRequest;
     const change: OutletState = { outlet: o, pulse: setting.pulse };
     if (width !== undefined) change.pulseWidth = width;
@@ -265,7 +265,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   /** Sets the Wi-Fi network; the password never appears in errors or logs. */
   async setWifi(ssid: unknown, password: unknown): Promise<true> {
-    const req = encodeWifi(ssid, password);
+    const req = encodeWifi(ssid as string, password as string); // typed at the node edge (src/nodes/sonoff-values.ts)
     await this.ready();
     return this.send(async () => {
       await this.client.request(req);
@@ -319,7 +319,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   /** Flashes an image from the user's own HTTP server: info → ota_unlock → ota_flash. */
-  async flashUrl(url: unknown, digest: unknown): Promise<FlashResult> {
+  async flashUrl(url: string, digest: string): Promise<FlashResult> {
     // refuse a bad URL or hash before the relay is unlocked for a flash that cannot happen
     const req = encodeOtaFlash(url, digest);
     await this.readState('poll');

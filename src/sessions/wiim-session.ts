@@ -2,7 +2,7 @@ import { DeviceError } from '../shared/errors';
 import { DeviceSession, type Health } from './device-session';
 import type { PollGate } from './poll-gate';
 import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
-import { prepareCommand, type WiimCommandName } from '../wiim/commands';
+import { prepareCommand, wiimRequest, type WiimCommandArgList, type WiimCommandName } from '../wiim/commands';
 import type { WiimInfo, WiimMeta, WiimPlayerStatus } from '../wiim/parse';
 
 /**
@@ -291,8 +291,8 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
    * command that changes the player, the state is updated at once and
    * re-read from the device.
    */
-  async command(name: string, value?: unknown): Promise<CommandResult> {
-    const prepared = prepareCommand(name, value);
+  async command<C extends WiimCommandName>(name: C, ...arg: WiimCommandArgList<C>): Promise<CommandResult> {
+    const prepared = prepareCommand(wiimRequest(name, ...arg));
     const result = await this.send(() => this.client.run(prepared), { key: prepared.command === 'volume' ? 'volume' : undefined });
     if (prepared.command === 'status') {
       const s = this.withExtras(result.payload as WiimPlayerStatus);

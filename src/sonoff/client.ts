@@ -20,10 +20,13 @@ import {
   type SonoffReply,
   type SonoffRequest,
   type SonoffState,
+  type StartupValue,
 } from './codec';
 
 export const DEFAULT_SONOFF_PORT = 8081;
 export const DEFAULT_TIMEOUT_MS = 5000;
+/** How long ota_flash may take: the device downloads the whole image before it answers. */
+export const OTA_FLASH_TIMEOUT_MS = 120_000;
 
 const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
 
@@ -119,10 +122,10 @@ export class SonoffClient {
   }
 
   // single-channel
-  switch(on: unknown): Promise<SonoffReply> {
+  switch(on: boolean): Promise<SonoffReply> {
     return this.request(encodeSwitch(on));
   }
-  startup(value: unknown): Promise<SonoffReply> {
+  startup(value: StartupValue): Promise<SonoffReply> {
     return this.request(encodeStartup(value));
   }
   pulse(setting: PulseSetting): Promise<SonoffReply> {
@@ -130,10 +133,10 @@ export class SonoffClient {
   }
 
   // multi-channel
-  switches(items: ReadonlyArray<{ outlet: unknown; switch: unknown }>): Promise<SonoffReply> {
+  switches(items: ReadonlyArray<{ outlet: number; on: boolean }>): Promise<SonoffReply> {
     return this.request(encodeSwitches(items));
   }
-  startups(items: ReadonlyArray<{ outlet: unknown; startup: unknown }>): Promise<SonoffReply> {
+  startups(items: ReadonlyArray<{ outlet: number; startup: StartupValue }>): Promise<SonoffReply> {
     return this.request(encodeStartups(items));
   }
   pulses(items: ReadonlyArray<MultiPulseSetting>): Promise<SonoffReply> {
@@ -147,14 +150,14 @@ export class SonoffClient {
     if (typeof v !== 'number') throw new DeviceError('protocol', 'signal_strength reply carries no signalStrength number');
     return v;
   }
-  wifi(ssid: unknown, password: unknown): Promise<SonoffReply> {
+  wifi(ssid: string, password: string): Promise<SonoffReply> {
     return this.request(encodeWifi(ssid, password));
   }
   otaUnlock(): Promise<SonoffReply> {
     return this.request(encodeOtaUnlock());
   }
   /** The device downloads the image before it answers: give it time. */
-  otaFlash(downloadUrl: unknown, sha256: unknown, timeoutMs = 120_000): Promise<SonoffReply> {
+  otaFlash(downloadUrl: string, sha256: string, timeoutMs = OTA_FLASH_TIMEOUT_MS): Promise<SonoffReply> {
     return this.request(encodeOtaFlash(downloadUrl, sha256), timeoutMs);
   }
   async info(): Promise<{ reply: SonoffReply; state: SonoffState }> {

@@ -1,13 +1,13 @@
-import { DeviceError, argumentError } from '../shared/errors';
-import { optionalNumberSetting } from '../shared/settings';
-
 /**
  * SONOFF DIY protocol, pure functions: request bodies for every endpoint of
  * both API documents (single-channel BASICR3/RFR3/MINI and multi-channel
- * MINIR3/4CH), argument checks made before anything is sent, reply parsing,
- * the state normaliser, and the mDNS TXT record reader with its sequence
- * number rules.
+ * MINIR3/4CH) from typed values, the checks of the device's limits made
+ * before anything is sent, reply parsing, the state normaliser, and the mDNS
+ * TXT record reader with its sequence number rules. Message values become
+ * typed values at the node edge (src/nodes/sonoff-values.ts).
  */
+
+import { DeviceError, argumentError } from '../shared/errors';
 
 export type OnOff = 'on' | 'off';
 export type StartupValue = 'on' | 'off' | 'stay';
@@ -31,7 +31,7 @@ export const SINGLE_PULSE_MAX_MS = 3_600_000;
 export const MULTI_PULSE_MAX_MS = 3_599_500;
 export const MAX_OUTLET = 3;
 
-/** The meaning of every error code the documents and DESIGN list. */
+/** The meaning of every error code the API documents list (docs/architecture.md). */
 export const ERROR_MEANINGS: Readonly<Record<number, string>> = {
   400: 'bad request: the device could not read the request',
   401: 'the device is encrypted (not in DIY mode); it cannot be controlled over the plain LAN API',
@@ -57,30 +57,25 @@ export function deviceErrorFor(code: number, endpoint?: string): DeviceError {
 
 // ---------------------------------------------------------------- arguments
 
-export function checkOutlet(outlet: unknown, family: Family): number {
-  const n = typeof outlet === 'string' && outlet.trim() !== '' ? Number(outlet) : outlet;
+export const STARTUP_VALUES: readonly StartupValue[] = ['on', 'off', 'stay'];
+
+export function checkOutlet(outlet: number, family: Family): number {
   const max = family === 'single' ? 0 : MAX_OUTLET;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max) {
-    throw argumentError(`outlet must be ${family === 'single' ? '0 on a single-channel device' : 'an integer from 0 to 3'}, not ${JSON.stringify(outlet)}`);
+  if (!Number.isInteger(outlet) || outlet < 0 || outlet > max) {
+    throw argumentError(
+      `outlet must be ${family === 'single' ? '0 on a single-channel device' : `an integer from 0 to ${MAX_OUTLET}`}, not ${JSON.stringify(outlet)}`,
+    );
   }
-  return n;
+  return outlet;
 }
 
-/** true/false, 1/0, "on"/"off" (any case) → 'on' | 'off'. */
-export function toOnOff(value: unknown, what = 'switch'): OnOff {
-  if (value === true || value === 1) return 'on';
-  if (value === false || value === 0) return 'off';
-  if (typeof value === 'string') {
-    const v = value.trim().toLowerCase();
-    if (v === 'on' || v === 'true' || v === '1') return 'on';
-    if (v === 'off' || v === 'false' || v === '0') return 'off';
-  }
-  throw argumentError(`${what} must be true/false, 1/0 or "on"/"off", not ${JSON.stringify(value)}`);
+export function isStartupValue(value: unknown): value is StartupValue {
+  return STARTUP_VALUES.includes(value as StartupValue);
 }
 
+/** One of the device's power-on states; also refuses what an untyped caller passes. */
 export function checkStartup(value: unknown): StartupValue {
-  const v = typeof value === 'string' ? value.trim().toLowerCase() : value;
-  if (v === 'on' || v === 'off' || v === 'stay') return v;
+  if (isStartupValue(value)) return value;
   throw argumentError(`startup must be "on", "off" or "stay", not ${JSON.stringify(value)}`);
 }
 
@@ -88,54 +83,68 @@ export function pulseMaxMs(family: Family): number {
   return family === 'single' ? SINGLE_PULSE_MAX_MS : MULTI_PULSE_MAX_MS;
 }
 
-export function checkPulseWidth(width: unknown, family: Family): number {
-  const n = optionalNumberSetting(width);
+export function checkPulseWidth(width: number, family: Family): number {
   const max = pulseMaxMs(family);
-  if (n === undefined || !Number.isInteger(n) || n < PULSE_MIN_MS || n > max || n % PULSE_STEP_MS !== 0) {
-    throw argumentError(`pulse width must be a multiple of 500 ms from 500 to ${max} ms on a ${family}-channel device, not ${JSON.stringify(width)}`);
+  if (!Number.isInteger(width) || width < PULSE_MIN_MS || width > max || width % PULSE_STEP_MS !== 0) {
+    throw argumentError(
+      `pulse width must be a multiple of ${PULSE_STEP_MS} ms from ${PULSE_MIN_MS} to ${max} ms on a ${family}-channel device, not ${JSON.stringify(width)}`,
+    );
   }
-  return n;
+  return width;
+}
+
+function onOffWord(on: boolean): OnOff {
+  return on ? 'on' : 'off';
+}
+
+/** The width of a pulse setting: needed to enable inching, checked whenever given. */
+function pulseWidthOf(setting: PulseSetting, family: Family): number | undefined {
+  if (setting.width === undefined) {
+    if (setting.pulse) throw argumentError('enabling inching needs a width in ms');
+    return undefined;
+  }
+  return checkPulseWidth(setting.width, family);
 }
 
 // ---------------------------------------------------------------- encoders
 
-export function encodeSwitch(value: unknown): SonoffRequest {
-  return { endpoint: 'switch', data: { switch: toOnOff(value) } };
+export function encodeSwitch(on: boolean): SonoffRequest {
+  return { endpoint: 'switch', data: { switch: onOffWord(on) } };
 }
 
-export function encodeSwitches(items: ReadonlyArray<{ outlet: unknown; switch: unknown }>): SonoffRequest {
+export function encodeSwitches(items: ReadonlyArray<{ outlet: number; on: boolean }>): SonoffRequest {
   if (items.length === 0) throw argumentError('switches needs at least one outlet');
-  return { endpoint: 'switches', data: { switches: items.map((i) => ({ switch: toOnOff(i.switch), outlet: checkOutlet(i.outlet, 'multi') })) } };
+  return { endpoint: 'switches', data: { switches: items.map((i) => ({ switch: onOffWord(i.on), outlet: checkOutlet(i.outlet, 'multi') })) } };
 }
 
-export function encodeStartup(value: unknown): SonoffRequest {
+export function encodeStartup(value: StartupValue): SonoffRequest {
   return { endpoint: 'startup', data: { startup: checkStartup(value) } };
 }
 
 /** Multi-channel power-on state: the data key is `configure`, not `startups`. */
-export function encodeStartups(items: ReadonlyArray<{ outlet: unknown; startup: unknown }>): SonoffRequest {
+export function encodeStartups(items: ReadonlyArray<{ outlet: number; startup: StartupValue }>): SonoffRequest {
   if (items.length === 0) throw argumentError('startups needs at least one outlet');
   return { endpoint: 'startups', data: { configure: items.map((i) => ({ startup: checkStartup(i.startup), outlet: checkOutlet(i.outlet, 'multi') })) } };
 }
 
 export interface PulseSetting {
-  /** enable (true/"on") or disable inching */
-  pulse: unknown;
+  /** enable or disable inching */
+  pulse: boolean;
   /** ms; required when enabling */
-  width?: unknown;
+  width?: number;
 }
 
 export function encodePulse(setting: PulseSetting): SonoffRequest {
-  const pulse = toOnOff(setting.pulse, 'pulse');
-  const data: Record<string, unknown> = { pulse };
-  if (pulse === 'on' || setting.width !== undefined) data.pulseWidth = checkPulseWidth(setting.width, 'single');
+  const data: Record<string, unknown> = { pulse: onOffWord(setting.pulse) };
+  const width = pulseWidthOf(setting, 'single');
+  if (width !== undefined) data.pulseWidth = width;
   return { endpoint: 'pulse', data };
 }
 
 export interface MultiPulseSetting extends PulseSetting {
-  outlet: unknown;
-  /** the state the outlet returns to when the pulse ends ("on" or "off"); default "off" */
-  switch?: unknown;
+  outlet: number;
+  /** the state the outlet returns to when the pulse ends; default "off" */
+  switch?: OnOff;
 }
 
 export function encodePulses(items: ReadonlyArray<MultiPulseSetting>): SonoffRequest {
@@ -144,9 +153,8 @@ export function encodePulses(items: ReadonlyArray<MultiPulseSetting>): SonoffReq
     endpoint: 'pulses',
     data: {
       pulses: items.map((i) => {
-        const pulse = toOnOff(i.pulse, 'pulse');
-        const width = pulse === 'on' || i.width !== undefined ? checkPulseWidth(i.width, 'multi') : PULSE_MIN_MS;
-        return { pulse, switch: i.switch === undefined ? 'off' : toOnOff(i.switch), width, outlet: checkOutlet(i.outlet, 'multi') };
+        const width = pulseWidthOf(i, 'multi') ?? PULSE_MIN_MS;
+        return { pulse: onOffWord(i.pulse), switch: i.switch ?? 'off', width, outlet: checkOutlet(i.outlet, 'multi') };
       }),
     },
   };
@@ -164,15 +172,17 @@ export function encodeOtaUnlock(): SonoffRequest {
   return { endpoint: 'ota_unlock', data: {} };
 }
 
-export function encodeWifi(ssid: unknown, password: unknown): SonoffRequest {
-  if (typeof ssid !== 'string' || ssid.length === 0) throw argumentError('wifi needs a non-empty ssid string');
-  if (Buffer.byteLength(ssid) > 32) throw argumentError('wifi ssid is longer than 32 bytes');
-  if (typeof password !== 'string') throw argumentError('wifi password must be a string (empty for an open network)');
+/** The device's limit for an SSID, in UTF-8 bytes. */
+export const MAX_SSID_BYTES = 32;
+
+export function encodeWifi(ssid: string, password: string): SonoffRequest {
+  // `!ssid` also stops an untyped caller's missing one
+  if (!ssid) throw argumentError('wifi needs a non-empty ssid string');
+  if (Buffer.byteLength(ssid) > MAX_SSID_BYTES) throw argumentError(`wifi ssid is longer than ${MAX_SSID_BYTES} bytes`);
   return { endpoint: 'wifi', data: { ssid, password } };
 }
 
-export function encodeOtaFlash(downloadUrl: unknown, sha256: unknown): SonoffRequest {
-  if (typeof downloadUrl !== 'string') throw argumentError('ota_flash needs a downloadUrl string');
+export function encodeOtaFlash(downloadUrl: string, sha256: string): SonoffRequest {
   let url: URL;
   try {
     url = new URL(downloadUrl);
@@ -180,7 +190,7 @@ export function encodeOtaFlash(downloadUrl: unknown, sha256: unknown): SonoffReq
     throw argumentError(`ota_flash downloadUrl is not a URL: ${JSON.stringify(downloadUrl)}`);
   }
   if (url.protocol !== 'http:') throw argumentError('ota_flash downloadUrl must be plain http:// (the device supports no HTTPS)');
-  if (typeof sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha256)) throw argumentError('ota_flash sha256 must be 64 hexadecimal digits');
+  if (!/^[0-9a-fA-F]{64}$/.test(sha256)) throw argumentError('ota_flash sha256 must be 64 hexadecimal digits');
   return { endpoint: 'ota_flash', data: { downloadUrl, sha256sum: sha256.toLowerCase() } };
 }
 
@@ -263,12 +273,12 @@ export interface SonoffState {
   otaUnlock?: boolean;
 }
 
-function onOff(v: unknown): OnOff | undefined {
+function readOnOff(v: unknown): OnOff | undefined {
   return v === 'on' || v === 'off' ? v : undefined;
 }
 
-function startupOf(v: unknown): StartupValue | undefined {
-  return v === 'on' || v === 'off' || v === 'stay' ? v : undefined;
+function readStartup(v: unknown): StartupValue | undefined {
+  return isStartupValue(v) ? v : undefined;
 }
 
 function outletIndex(v: unknown): number | undefined {
@@ -302,30 +312,30 @@ export function normaliseState(data: Record<string, unknown>): SonoffState {
   if (family === 'multi') {
     for (const s of arrayOf(data.switches)) {
       const i = outletIndex(s.outlet);
-      const v = onOff(s.switch);
+      const v = readOnOff(s.switch);
       if (i !== undefined && v) at(i).on = v === 'on';
     }
     for (const s of arrayOf(data.configure)) {
       const i = outletIndex(s.outlet);
-      const v = startupOf(s.startup);
+      const v = readStartup(s.startup);
       if (i !== undefined && v) at(i).startup = v;
     }
     for (const s of arrayOf(data.pulses)) {
       const i = outletIndex(s.outlet);
       if (i === undefined) continue;
-      const p = onOff(s.pulse);
+      const p = readOnOff(s.pulse);
       if (p) at(i).pulse = p === 'on';
       if (typeof s.width === 'number') at(i).pulseWidth = s.width;
-      const sw = onOff(s.switch);
+      const sw = readOnOff(s.switch);
       if (sw) at(i).pulseSwitch = sw;
     }
   } else if (family === 'single') {
     const o = at(0);
-    const sw = onOff(data.switch);
+    const sw = readOnOff(data.switch);
     if (sw) o.on = sw === 'on';
-    const st = startupOf(data.startup);
+    const st = readStartup(data.startup);
     if (st) o.startup = st;
-    const p = onOff(data.pulse);
+    const p = readOnOff(data.pulse);
     if (p) o.pulse = p === 'on';
     if (typeof data.pulseWidth === 'number') o.pulseWidth = data.pulseWidth;
   }
@@ -450,7 +460,7 @@ export type SeqVerdict = 'new' | 'same' | 'stale' | 'restart';
 export const RESTART_SEQ_BELOW = 10;
 
 /**
- * DESIGN "mDNS sequence numbers": a record with a lower seq than the last
+ * mDNS sequence numbers (docs/architecture.md): a record with a lower seq than the last
  * one seen is stale, unless the device restarted: its record was withdrawn,
  * it was offline, or the new seq is below 10 while the last one was higher.
  */

@@ -12,12 +12,14 @@ export const ESP_IMAGE_MAGIC = 0xe9;
 export const FLASH_MODE_DOUT = 3;
 const FLASH_MODES = ['QIO', 'QOUT', 'DIO', 'DOUT'];
 
+function tooLarge(bytes: number): DeviceError {
+  return argumentError(`the firmware image is ${bytes} bytes; SONOFF DIY devices accept at most ${MAX_IMAGE_BYTES} bytes (${MAX_IMAGE_BYTES / 1024} KB)`);
+}
+
 /** Checks size, ESP8266 header magic and DOUT flash mode; throws DeviceError 'argument'. */
 export function checkImage(image: Buffer): void {
   if (image.length === 0) throw argumentError('the firmware image is empty');
-  if (image.length > MAX_IMAGE_BYTES) {
-    throw argumentError(`the firmware image is ${image.length} bytes; SONOFF DIY devices accept at most ${MAX_IMAGE_BYTES} bytes (508 KB)`);
-  }
+  if (image.length > MAX_IMAGE_BYTES) throw tooLarge(image.length);
   if (image.length < 4 || image[0] !== ESP_IMAGE_MAGIC) {
     throw argumentError('the file is not an ESP8266 firmware image (header magic 0xE9 missing)');
   }
@@ -204,10 +206,8 @@ export async function loadImage(source: string | Buffer): Promise<Buffer> {
   try {
     size = (await stat(source)).size;
   } catch (err) {
-    throw new DeviceError('argument', `cannot read firmware file ${source}: ${(err as Error).message}`);
+    throw argumentError(`cannot read firmware file ${source}: ${(err as Error).message}`);
   }
-  if (size > MAX_IMAGE_BYTES) {
-    throw argumentError(`the firmware image is ${size} bytes; SONOFF DIY devices accept at most ${MAX_IMAGE_BYTES} bytes (508 KB)`);
-  }
+  if (size > MAX_IMAGE_BYTES) throw tooLarge(size);
   return readFile(source);
 }

@@ -1,7 +1,7 @@
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { argumentError, DeviceError } from '../shared/errors';
 import { DeviceConnection, deviceRequest } from '../shared/http';
-import { prepareCommand, type CommandContext, type PreparedCommand, type WiimCommandName } from './commands';
+import { prepareCommand, wiimRequest, type CommandContext, type PreparedCommand, type WiimCommandArgList, type WiimCommandName } from './commands';
 import {
   parseEqList,
   parseEqStat,
@@ -17,19 +17,14 @@ import {
   type WiimPlayerStatus,
 } from './parse';
 
-/**
- * One WiiM / LinkPlay device over its HTTP API: one connection for this
- * device only (it accepts the device's self-signed certificate, and nothing
- * else in the process is affected), an optional pinned certificate
- * fingerprint, protocol and port detection, and relaxed TLS for old firmware,
- * tried only when the strict handshake fails.
- */
 export type WiimProtocol = 'auto' | 'https' | 'http';
 
 export interface WiimEndpoint {
   protocol: 'https' | 'http';
   port: number;
 }
+
+export const DEFAULT_TIMEOUT_MS = 5000;
 
 /** What `auto` tries, in order: WiiM (443), other LinkPlay (4443), old devices (80). */
 export const AUTO_ENDPOINTS: readonly WiimEndpoint[] = [
@@ -43,7 +38,7 @@ export interface WiimClientOptions {
   /** empty = by protocol (auto: 443, 4443, 80) */
   port?: number;
   protocol?: WiimProtocol;
-  /** per request; default 5000 ms */
+  /** per request; default DEFAULT_TIMEOUT_MS */
   timeoutMs?: number;
   /** pinned SHA-256 certificate fingerprint (hex, any separators) */
   fingerprint?: string;
@@ -94,8 +89,8 @@ const tlsContexts: { strict?: SecureContext; relaxed?: SecureContext } = {};
 /**
  * The TLS context of every WiiM connection in the process, strict or relaxed.
  * Without one given, each new connection (each poll after the keep-alive)
- * builds its own: about a sixth of Node-RED's busy time with 100 devices. And
- * each context holds some 20 KB of native memory, so the devices share two
+ * builds its own, which costs much of the process's busy time with many
+ * devices; and each context holds native memory. So the devices share two
  * rather than have one each; a context keeps no state of a device.
  */
 function tlsContext(relaxed: boolean): SecureContext {
@@ -104,6 +99,13 @@ function tlsContext(relaxed: boolean): SecureContext {
   return tlsContexts[kind];
 }
 
+/**
+ * One WiiM / LinkPlay device over its HTTP API: one connection for this
+ * device only (it accepts the device's self-signed certificate, and nothing
+ * else in the process is affected), an optional pinned certificate
+ * fingerprint, protocol and port detection, and relaxed TLS for old firmware,
+ * tried only when the strict handshake fails.
+ */
 export class WiimClient {
   readonly host: string;
   readonly timeoutMs: number;
@@ -125,7 +127,7 @@ export class WiimClient {
     if (host === '') throw argumentError('the WiiM device has no host');
     if (/[/\s?#@]/.test(host)) throw argumentError(`the host must be an address or name without a scheme or path, got "${host}"`);
     this.host = host;
-    this.timeoutMs = options.timeoutMs && options.timeoutMs > 0 ? options.timeoutMs : 5000;
+    this.timeoutMs = options.timeoutMs && options.timeoutMs > 0 ? options.timeoutMs : DEFAULT_TIMEOUT_MS;
     this.pin = options.fingerprint && options.fingerprint.trim() !== '' ? normaliseFingerprint(options.fingerprint) : undefined;
     this.keepAliveMs = options.keepAliveMs;
     const protocol = options.protocol ?? 'auto';
@@ -169,7 +171,7 @@ export class WiimClient {
           if (got === pin) return undefined;
           return new DeviceError(
             'network',
-            `the certificate of ${host} does not match the pinned fingerprint (device: ${got}, pinned: ${pin}); if the device's certificate changed, update the fingerprint in the config node`,
+            `the certificate of ${host} does not match the pinned fingerprint (device: ${got}, pinned: ${pin}); if the device's certificate changed, update the pinned fingerprint`,
             { code: 'CERT_FINGERPRINT_MISMATCH' },
           );
         }
@@ -309,9 +311,9 @@ export class WiimClient {
     return { command: prepared.command, request: built.request, raw, payload, applied: built.applied };
   }
 
-  /** Validates, encodes and runs a wiim-command command. */
-  command(name: string, value?: unknown): Promise<CommandResult> {
-    return this.run(prepareCommand(name, value));
+  /** Checks, encodes and runs a wiim-command command with its typed argument. */
+  command<C extends WiimCommandName>(command: C, ...arg: WiimCommandArgList<C>): Promise<CommandResult> {
+    return this.run(prepareCommand(wiimRequest(command, ...arg)));
   }
 
   /** Lets the idle connection go now (see DeviceConnection.release). */

@@ -1,17 +1,19 @@
-import { argumentError } from '../shared/errors';
-import { optionalNumberSetting } from '../shared/settings';
-
 /**
- * The wiim-command commands: validation of their arguments and their
- * encoding into the device's command string (the part after `command=`).
+ * The wiim-command commands: their typed arguments, the checks of those
+ * arguments, and their encoding into the device's command string (the part
+ * after `command=`). Message values become typed arguments at the node edge
+ * (src/nodes/wiim-values.ts).
  *
  * Encoding happens in two steps. `prepareCommand` checks everything that the
- * argument alone decides (types, fixed ranges, forbidden characters) and says
- * which facts about the device the command needs; `build` then checks what
- * those facts decide (relative volume, EQ preset name, preset count, seek
+ * argument alone decides (fixed ranges, whole numbers, forbidden characters)
+ * and says which facts about the device the command needs; `build` then checks
+ * what those facts decide (relative volume, EQ preset name, preset count, seek
  * within the track) and returns the command string. Whatever either step
  * refuses is never sent.
  */
+
+import { DeviceError, argumentError } from '../shared/errors';
+
 export const WIIM_COMMANDS = [
   'play',
   'playlist',
@@ -57,7 +59,7 @@ export type ReplyKind = 'ack' | 'reboot' | 'player' | 'info' | 'meta' | 'presets
 
 export type Repeat = 'all' | 'one' | 'off';
 
-/** Loop numbers as devices report them (DESIGN: the getter table of the spec). */
+/** Loop numbers as devices report them: the `loop` table of getPlayerStatus (docs/architecture.md). */
 export const LOOP_MODES: ReadonlyArray<{ loop: number; repeat: Repeat; shuffle: boolean }> = [
   { loop: 0, repeat: 'all', shuffle: false },
   { loop: 1, repeat: 'one', shuffle: false },
@@ -76,7 +78,6 @@ export function modeToLoop(repeat: Repeat, shuffle: boolean): number {
   return (LOOP_MODES.find((l) => l.repeat === repeat && l.shuffle === shuffle) as { loop: number }).loop;
 }
 
-/** `source` names accepted by the command, and what setPlayerCmd:switchmode takes. */
 /**
  * `source` names a user may give: the mode string switchmode takes, and the
  * name wiim-status reports for that input once the device has switched.
@@ -121,6 +122,150 @@ export interface PreparedCommand {
   build(ctx: CommandContext): BuiltCommand;
 }
 
+/** An alarm (setAlarmClock, getAlarmClock, alarmStop): set a slot, read it, cancel it, or stop the one ringing. */
+export type AlarmArg = { op: 'stop' } | { op: 'get'; n: number } | { op: 'cancel'; n: number } | AlarmSetting;
+
+export interface AlarmSetting {
+  op: 'set';
+  /** the slot, 0..2 */
+  n: number;
+  /** 0 cancel, 1 once, 2 daily, 3 weekly (one day), 4 weekly (a day mask), 5 monthly */
+  trigger: number;
+  /** 0 shell, 1 play `url`, 2 stop playback; default 1 */
+  operation?: number;
+  /** HHMMSS or HH:MM:SS, UTC; not needed to cancel */
+  time?: string;
+  /** trigger 1: YYYYMMDD; 3: "00" (Sunday) to "06"; 4: hex mask "01" to "7F"; 5: "01" to "31" */
+  day?: string;
+  /** what to play; not needed for operation 2 */
+  url?: string;
+}
+
+/** The typed argument of each command; `undefined` where a command takes none. */
+export interface WiimCommandArgs {
+  /** a URL to play, or nothing to resume */
+  play: string | undefined;
+  playlist: { url: string; index: number };
+  pause: undefined;
+  resume: undefined;
+  toggle: undefined;
+  stop: undefined;
+  next: undefined;
+  prev: undefined;
+  /** seconds from the start of the track */
+  seek: number;
+  /** 0..100, or a step clamped into 0..100 */
+  volume: number | { step: number };
+  mute: boolean | 'toggle';
+  /** what is left out stays as the device has it */
+  repeat: { repeat?: Repeat; shuffle?: boolean };
+  /** "on", "off", "get", "list" or the name of one of the device's EQ presets */
+  eq: 'on' | 'off' | 'get' | 'list' | (string & {});
+  /** a name of SOURCE_MODES */
+  source: string;
+  /** 1..the device's preset count */
+  preset: number;
+  reboot: undefined;
+  /** seconds until the device shuts down; 0 now, -1 cancels */
+  shutdown: number;
+  'shutdown-timer': undefined;
+  /** the time to set (sent as UTC), or nothing for now */
+  'time-sync': Date | undefined;
+  alarm: AlarmArg;
+  status: undefined;
+  info: undefined;
+  meta: undefined;
+  presets: undefined;
+  'wifi-state': undefined;
+  /** the leader's address */
+  join: string;
+  leave: undefined;
+  /** the follower's address */
+  kick: string;
+  ungroup: undefined;
+  group: undefined;
+  /** a device command string, sent as typed */
+  raw: string;
+}
+
+/** A command with its argument. */
+export type WiimCommandRequest = { [C in WiimCommandName]: { command: C; arg: WiimCommandArgs[C] } }[WiimCommandName];
+
+/** A command's argument list for positional callers: optional where the command may take nothing. */
+export type WiimCommandArgList<C extends WiimCommandName> = undefined extends WiimCommandArgs[C] ? [arg?: WiimCommandArgs[C]] : [arg: WiimCommandArgs[C]];
+
+/** The request of a positional call `(command, arg)`. */
+export function wiimRequest<C extends WiimCommandName>(command: C, ...arg: WiimCommandArgList<C>): WiimCommandRequest {
+  // TypeScript does not relate C to the union member it picks; the parameter types already did
+  return { command, arg: arg[0] } as WiimCommandRequest;
+}
+
+// ------------------------------------------------------------------ refusals
+
+/**
+ * What is shown of a refused value: a short, typed description. The node edge
+ * (src/nodes/wiim-values.ts) uses it too, so that its refusals read alike.
+ */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+/** Names of the text arguments, as the refusals call them. */
+export const TEXT_ARGS = {
+  play: 'play URL',
+  playlist: 'playlist URL',
+  alarmUrl: 'alarm url',
+  eq: 'eq',
+  source: 'source',
+  join: 'join (the leader address)',
+  kick: 'kick (the follower address)',
+} as const;
+
+export interface WholeArg {
+  what: string;
+  min: number;
+  max: number;
+}
+
+/** The whole-number arguments with fixed ranges (the device's limits). */
+export const WHOLE_ARGS = {
+  playlistIndex: { what: 'playlist index', min: 0, max: 100_000 },
+  preset: { what: 'preset', min: 1, max: 99 },
+  shutdown: { what: 'shutdown seconds', min: -1, max: 604_800 },
+  alarmN: { what: 'alarm n', min: 0, max: 2 },
+  alarmTrigger: { what: 'alarm trigger', min: 0, max: 5 },
+  alarmOperation: { what: 'alarm operation', min: 0, max: 2 },
+} as const satisfies Record<string, WholeArg>;
+
+export const VOLUME_MAX = 100;
+
+/** Refusals worded once, for a typed argument here and a message value at the node edge. */
+const TAKES = {
+  volume: `volume must be a whole number from 0 to ${VOLUME_MAX} or a step like "+5"/"-5"`,
+  seek: 'seek takes a position in seconds (0 or more)',
+  repeat: 'repeat takes {repeat: "all"|"one"|"off", shuffle: true|false}',
+  raw: 'raw takes a command string',
+} as const;
+
+/** "<what the argument takes>, got <value>"; without a value, what it takes alone. */
+export function refusal(arg: keyof typeof TAKES, ...value: [unknown?]): DeviceError {
+  return argumentError(value.length > 0 ? `${TAKES[arg]}, got ${describeValue(value[0])}` : TAKES[arg]);
+}
+
+export function notWholeNumber(arg: WholeArg, value: unknown): DeviceError {
+  return argumentError(`${arg.what} must be a whole number from ${arg.min} to ${arg.max}, got ${describeValue(value)}`);
+}
+
+export function unknownCommand(name: unknown): DeviceError {
+  return argumentError(`unknown command ${describeValue(name)}; known commands: ${WIIM_COMMANDS.join(', ')}`);
+}
+
+// ------------------------------------------------------------------ checks
+
 const enc = encodeURIComponent;
 
 /** Control characters (C0, DEL, C1) never go to a device. */
@@ -131,42 +276,19 @@ function fixed(command: WiimCommandName, request: string, reply: ReplyKind = 'ac
   return { command, needs: [], build: () => ({ request, reply, applied }) };
 }
 
-function text(value: unknown, what: string): string {
-  if (typeof value !== 'string' && typeof value !== 'number') throw argumentError(`${what} must be a string, got ${describe(value)}`);
-  const s = String(value).trim();
+/** A text argument, trimmed: not empty, no control characters. */
+function text(value: string, what: string): string {
+  const s = value.trim();
   if (s === '') throw argumentError(`${what} is empty`);
   if (CONTROL.test(s)) throw argumentError(`${what} contains control characters`);
   return s;
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-  return `${typeof value} ${String(value)}`;
-}
-
-/** A finite number from a number or a numeric string; undefined otherwise. */
-function integer(value: unknown, what: string, min: number, max: number): number {
-  const n = optionalNumberSetting(value);
-  if (n === undefined || !Number.isInteger(n)) throw argumentError(`${what} must be a whole number from ${min} to ${max}, got ${describe(value)}`);
-  if (n < min || n > max) throw argumentError(`${what} must be from ${min} to ${max}, got ${n}`);
+/** A whole number within the argument's range. */
+function integer(n: number, arg: WholeArg): number {
+  if (!Number.isInteger(n)) throw notWholeNumber(arg, n);
+  if (n < arg.min || n > arg.max) throw argumentError(`${arg.what} must be from ${arg.min} to ${arg.max}, got ${n}`);
   return n;
-}
-
-function bool(value: unknown): boolean | undefined {
-  if (value === true || value === 1 || value === '1' || value === 'true' || value === 'on') return true;
-  if (value === false || value === 0 || value === '0' || value === 'false' || value === 'off') return false;
-  return undefined;
-}
-
-function object(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date) ? (value as Record<string, unknown>) : undefined;
-}
-
-function isEmpty(value: unknown): boolean {
-  return value === undefined || value === null || value === '';
 }
 
 /** Hex of the UTF-8 bytes, upper case, as the device writes its hex fields. */
@@ -175,25 +297,16 @@ export function toHex(s: string): string {
 }
 
 /** URLs for play/playlist/alarm: any scheme the device may play, no control characters. */
-function url(value: unknown, what: string, maxBytes = 2048): string {
+function url(value: string, what: string, maxBytes = 2048): string {
   const s = text(value, what);
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(s)) throw argumentError(`${what} must be a URL (http://..., https://...), got ${describe(value)}`);
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(s)) throw argumentError(`${what} must be a URL (http://..., https://...), got ${describeValue(value)}`);
   if (Buffer.byteLength(s) >= maxBytes) throw argumentError(`${what} must be shorter than ${maxBytes} bytes`);
   return s;
 }
 
-/** UTC YYYYMMDDHHMMSS from a Date, an ISO string, an epoch (s or ms) or nothing (now). */
-export function utcStamp(value: unknown, now: () => Date = () => new Date()): string {
-  let d: Date;
-  if (isEmpty(value)) d = now();
-  else if (value instanceof Date) d = value;
-  else if (typeof value === 'number' || (typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim()))) {
-    const n = Number(value);
-    // epochs below 1e11 are seconds (1e11 s is the year 5138), above are ms
-    d = new Date(n < 1e11 ? n * 1000 : n);
-  } else if (typeof value === 'string') d = new Date(value.trim());
-  else throw argumentError(`time-sync takes a Date, an ISO date string, an epoch or nothing, got ${describe(value)}`);
-  if (Number.isNaN(d.getTime())) throw argumentError(`time-sync: ${describe(value)} is not a date`);
+/** UTC YYYYMMDDHHMMSS, as timeSync takes it; the device counts years from 2000 to 2099. */
+export function utcStamp(d: Date): string {
+  if (Number.isNaN(d.getTime())) throw argumentError('time-sync: the date is invalid');
   const y = d.getUTCFullYear();
   if (y < 2000 || y > 2099) throw argumentError(`time-sync: the year must be from 2000 to 2099, got ${y}`);
   const p = (n: number) => String(n).padStart(2, '0');
@@ -201,35 +314,35 @@ export function utcStamp(value: unknown, now: () => Date = () => new Date()): st
 }
 
 /** IPv4 address or host name, as given; nothing the command string cannot carry. */
-function address(value: unknown, what: string): string {
+function address(value: string, what: string): string {
   const s = text(value, what);
-  if (!/^[A-Za-z0-9.-]+$/.test(s)) throw argumentError(`${what} must be an IP address or host name, got ${describe(value)}`);
+  if (!/^[A-Za-z0-9.-]+$/.test(s)) throw argumentError(`${what} must be an IP address or host name, got ${describeValue(value)}`);
   return s;
 }
 
-function volume(value: unknown): PreparedCommand {
-  if (typeof value === 'string' && /^\s*[+-]\s*\d+(\.\d+)?\s*$/.test(value)) {
-    const step = Number(value.replace(/\s/g, ''));
-    if (!Number.isInteger(step)) throw argumentError(`a relative volume step must be a whole number, got "${value}"`);
+// ------------------------------------------------------------------ commands
+
+function volume(value: WiimCommandArgs['volume']): PreparedCommand {
+  if (typeof value === 'object') {
+    const step = value.step;
+    if (!Number.isInteger(step)) throw argumentError(`a relative volume step must be a whole number, got ${step > 0 ? '+' : ''}${step}`);
     return {
       command: 'volume',
       needs: ['player'],
       build(ctx) {
         const current = ctx.player?.volume;
         if (current === undefined) throw argumentError('a relative volume needs the current volume, which is unknown');
-        const v = Math.min(100, Math.max(0, current + step));
+        const v = Math.min(VOLUME_MAX, Math.max(0, current + step));
         return { request: `setPlayerCmd:vol:${v}`, reply: 'ack', applied: v };
       },
     };
   }
-  const n = optionalNumberSetting(value);
-  if (n === undefined || !Number.isInteger(n))
-    throw argumentError(`volume must be a whole number from 0 to 100 or a step like "+5"/"-5", got ${describe(value)}`);
-  if (n < 0 || n > 100) throw argumentError(`volume must be from 0 to 100, got ${n}`);
-  return fixed('volume', `setPlayerCmd:vol:${n}`, 'ack', n);
+  if (!Number.isInteger(value)) throw refusal('volume', value);
+  if (value < 0 || value > VOLUME_MAX) throw argumentError(`volume must be from 0 to ${VOLUME_MAX}, got ${value}`);
+  return fixed('volume', `setPlayerCmd:vol:${value}`, 'ack', value);
 }
 
-function mute(value: unknown): PreparedCommand {
+function mute(value: WiimCommandArgs['mute']): PreparedCommand {
   if (value === 'toggle') {
     return {
       command: 'mute',
@@ -241,32 +354,11 @@ function mute(value: unknown): PreparedCommand {
       },
     };
   }
-  const b = bool(value);
-  if (b === undefined) throw argumentError(`mute takes true, false or "toggle", got ${describe(value)}`);
-  return fixed('mute', `setPlayerCmd:mute:${b ? 1 : 0}`, 'ack', b);
+  return fixed('mute', `setPlayerCmd:mute:${value ? 1 : 0}`, 'ack', value);
 }
 
-function repeat(value: unknown): PreparedCommand {
-  let wanted: { repeat?: Repeat; shuffle?: boolean };
-  const o = object(value);
-  const checkRepeat = (r: unknown): Repeat => {
-    if (r === 'all' || r === 'one' || r === 'off') return r;
-    throw argumentError(`repeat must be "all", "one" or "off", got ${describe(r)}`);
-  };
-  if (o) {
-    wanted = {};
-    if (o.repeat !== undefined) wanted.repeat = checkRepeat(o.repeat);
-    if (o.shuffle !== undefined) {
-      const s = bool(o.shuffle);
-      if (s === undefined) throw argumentError(`shuffle must be true or false, got ${describe(o.shuffle)}`);
-      wanted.shuffle = s;
-    }
-    if (wanted.repeat === undefined && wanted.shuffle === undefined) throw argumentError('repeat takes {repeat: "all"|"one"|"off", shuffle: true|false}');
-  } else if (typeof value === 'string') {
-    wanted = { repeat: checkRepeat(value.trim()) };
-  } else {
-    throw argumentError(`repeat takes {repeat: "all"|"one"|"off", shuffle: true|false}, got ${describe(value)}`);
-  }
+function repeat(wanted: WiimCommandArgs['repeat']): PreparedCommand {
+  if (wanted.repeat === undefined && wanted.shuffle === undefined) throw refusal('repeat');
   const complete = wanted.repeat !== undefined && wanted.shuffle !== undefined;
   return {
     command: 'repeat',
@@ -280,10 +372,9 @@ function repeat(value: unknown): PreparedCommand {
   };
 }
 
-function seek(value: unknown): PreparedCommand {
-  const n = optionalNumberSetting(value);
-  if (n === undefined || n < 0) throw argumentError(`seek takes a position in seconds (0 or more), got ${describe(value)}`);
-  const s = Math.floor(n);
+function seek(value: number): PreparedCommand {
+  if (!Number.isFinite(value) || value < 0) throw refusal('seek', value);
+  const s = Math.floor(value);
   return {
     command: 'seek',
     needs: ['player'],
@@ -295,8 +386,8 @@ function seek(value: unknown): PreparedCommand {
   };
 }
 
-function eq(value: unknown): PreparedCommand {
-  const s = text(value, 'eq');
+function eq(value: string): PreparedCommand {
+  const s = text(value, TEXT_ARGS.eq);
   const lower = s.toLowerCase();
   if (lower === 'on') return fixed('eq', 'EQOn', 'ack', 'on');
   if (lower === 'off') return fixed('eq', 'EQOff', 'ack', 'off');
@@ -314,53 +405,63 @@ function eq(value: unknown): PreparedCommand {
   };
 }
 
-function alarm(value: unknown): PreparedCommand {
-  const o = object(value);
-  if (!o) throw argumentError('alarm takes {op: "set"|"get"|"stop", n, ...}');
-  const op = o.op ?? o.action ?? 'set';
-  if (op === 'stop') return fixed('alarm', 'alarmStop', 'ack', true);
-  const n = integer(o.n ?? o.alarm, 'alarm n', 0, 2);
-  if (op === 'get') return fixed('alarm', `getAlarmClock:${n}`, 'alarm');
-  if (op === 'cancel') return fixed('alarm', `setAlarmClock:${n}:0`, 'ack', { n, trigger: 0 });
-  if (op !== 'set') throw argumentError(`alarm op must be "set", "get", "cancel" or "stop", got ${describe(op)}`);
-  const trigger = integer(o.trigger, 'alarm trigger', 0, 5);
-  if (trigger === 0) return fixed('alarm', `setAlarmClock:${n}:0`, 'ack', { n, trigger: 0 });
-  const operation = integer(o.operation ?? 1, 'alarm operation', 0, 2);
-  const time = String(o.time ?? '').replace(/:/g, '');
-  const t = /^(\d\d)(\d\d)(\d\d)$/.exec(time);
-  if (!t || Number(t[1]) > 23 || Number(t[2]) > 59 || Number(t[3]) > 59) throw argumentError(`alarm time must be HHMMSS (UTC), got ${describe(o.time)}`);
-  let day = '';
-  const d = o.day === undefined || o.day === null ? '' : String(o.day);
+function preset(value: number): PreparedCommand {
+  const n = integer(value, WHOLE_ARGS.preset);
+  return {
+    command: 'preset',
+    needs: ['presetCount'],
+    build(ctx) {
+      const max = ctx.presetCount;
+      if (max !== undefined && n > max) throw argumentError(`preset must be from 1 to ${max} on this device, got ${n}`);
+      return { request: `MCUKeyShortClick:${n}`, reply: 'ack', applied: n };
+    },
+  };
+}
+
+/** The day field of setAlarmClock for the trigger; empty for the triggers that take none. */
+function alarmDay(trigger: number, value: string | undefined): string {
+  const d = value ?? '';
   switch (trigger) {
     case 1: {
       const m = /^(\d{4})(\d\d)(\d\d)$/.exec(d);
       if (!m || Number(m[2]) < 1 || Number(m[2]) > 12 || Number(m[3]) < 1 || Number(m[3]) > 31)
-        throw argumentError(`alarm day for trigger 1 (once) must be YYYYMMDD, got ${describe(o.day)}`);
-      day = d;
-      break;
+        throw argumentError(`alarm day for trigger 1 (once) must be YYYYMMDD, got ${describeValue(value)}`);
+      return d;
     }
     case 3:
-      if (!/^0[0-6]$/.test(d)) throw argumentError(`alarm day for trigger 3 (weekly) must be "00" (Sunday) to "06" (Saturday), got ${describe(o.day)}`);
-      day = d;
-      break;
+      if (!/^0[0-6]$/.test(d)) throw argumentError(`alarm day for trigger 3 (weekly) must be "00" (Sunday) to "06" (Saturday), got ${describeValue(value)}`);
+      return d;
     case 4:
       if (!/^[0-7][0-9A-Fa-f]$/.test(d) || parseInt(d, 16) === 0)
-        throw argumentError(`alarm day for trigger 4 must be a hex bit mask "01" to "7F", got ${describe(o.day)}`);
-      day = d.toUpperCase();
-      break;
+        throw argumentError(`alarm day for trigger 4 must be a hex bit mask "01" to "7F", got ${describeValue(value)}`);
+      return d.toUpperCase();
     case 5:
       if (!/^\d\d$/.test(d) || Number(d) < 1 || Number(d) > 31)
-        throw argumentError(`alarm day for trigger 5 (monthly) must be "01" to "31", got ${describe(o.day)}`);
-      day = d;
-      break;
+        throw argumentError(`alarm day for trigger 5 (monthly) must be "01" to "31", got ${describeValue(value)}`);
+      return d;
     default:
       if (d !== '') throw argumentError('alarm day is only for triggers 1, 3, 4 and 5');
+      return '';
   }
+}
+
+function alarm(value: AlarmArg): PreparedCommand {
+  if (value.op === 'stop') return fixed('alarm', 'alarmStop', 'ack', true);
+  const n = integer(value.n, WHOLE_ARGS.alarmN);
+  if (value.op === 'get') return fixed('alarm', `getAlarmClock:${n}`, 'alarm');
+  if (value.op === 'cancel') return fixed('alarm', `setAlarmClock:${n}:0`, 'ack', { n, trigger: 0 });
+  const trigger = integer(value.trigger, WHOLE_ARGS.alarmTrigger);
+  if (trigger === 0) return fixed('alarm', `setAlarmClock:${n}:0`, 'ack', { n, trigger: 0 });
+  const operation = integer(value.operation ?? 1, WHOLE_ARGS.alarmOperation);
+  const time = (value.time ?? '').replace(/:/g, '');
+  const t = /^(\d\d)(\d\d)(\d\d)$/.exec(time);
+  if (!t || Number(t[1]) > 23 || Number(t[2]) > 59 || Number(t[3]) > 59)
+    throw argumentError(`alarm time must be HHMMSS (UTC), got ${describeValue(value.time)}`);
+  const day = alarmDay(trigger, value.day);
   let path = '';
-  if (o.url !== undefined && o.url !== '') {
-    const u = text(o.url, 'alarm url');
-    if (Buffer.byteLength(u) >= 256) throw argumentError('alarm url must be shorter than 256 bytes');
-    path = u;
+  if (value.url !== undefined && value.url !== '') {
+    path = text(value.url, TEXT_ARGS.alarmUrl);
+    if (Buffer.byteLength(path) >= 256) throw argumentError('alarm url must be shorter than 256 bytes');
   } else if (operation !== 2) {
     throw argumentError('alarm url is needed unless the operation is 2 (stop playback)');
   }
@@ -371,103 +472,89 @@ function alarm(value: unknown): PreparedCommand {
   return fixed('alarm', parts.join(':'), 'ack', { n, trigger, operation, time, day: day || undefined, url: path || undefined });
 }
 
-/** Normalises wiim-command's arguments and checks what the argument alone decides. */
-export function prepareCommand(command: string, value: unknown): PreparedCommand {
-  if (!isWiimCommand(command)) throw argumentError(`unknown command ${describe(command)}; known commands: ${WIIM_COMMANDS.join(', ')}`);
-  switch (command) {
+/** Checks what the argument alone decides, and says what the command needs to know of the device. */
+export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
+  switch (request.command) {
     case 'play': {
-      if (isEmpty(value)) return fixed('play', 'setPlayerCmd:resume', 'ack', true);
-      const o = object(value);
-      const u = url(o ? o.url : value, 'play URL');
+      if (request.arg === undefined) return fixed('play', 'setPlayerCmd:resume', 'ack', true);
+      const u = url(request.arg, TEXT_ARGS.play);
       return fixed('play', `setPlayerCmd:play:${enc(u)}`, 'ack', u);
     }
     case 'playlist': {
-      const o = object(value) ?? { url: value };
-      const u = url(o.url, 'playlist URL');
-      const index = o.index === undefined || o.index === '' ? 0 : integer(o.index, 'playlist index', 0, 100000);
+      const u = url(request.arg.url, TEXT_ARGS.playlist);
+      const index = integer(request.arg.index, WHOLE_ARGS.playlistIndex);
       return fixed('playlist', `setPlayerCmd:hex_playlist:${toHex(u)}:${index}`, 'ack', { url: u, index });
     }
     case 'pause':
-      return fixed(command, 'setPlayerCmd:pause');
+      return fixed(request.command, 'setPlayerCmd:pause');
     case 'resume':
-      return fixed(command, 'setPlayerCmd:resume');
+      return fixed(request.command, 'setPlayerCmd:resume');
     case 'toggle':
-      return fixed(command, 'setPlayerCmd:onepause');
+      return fixed(request.command, 'setPlayerCmd:onepause');
     case 'stop':
-      return fixed(command, 'setPlayerCmd:stop');
+      return fixed(request.command, 'setPlayerCmd:stop');
     case 'next':
-      return fixed(command, 'setPlayerCmd:next');
+      return fixed(request.command, 'setPlayerCmd:next');
     case 'prev':
-      return fixed(command, 'setPlayerCmd:prev');
+      return fixed(request.command, 'setPlayerCmd:prev');
     case 'seek':
-      return seek(value);
+      return seek(request.arg);
     case 'volume':
-      return volume(value);
+      return volume(request.arg);
     case 'mute':
-      return mute(value);
+      return mute(request.arg);
     case 'repeat':
-      return repeat(value);
+      return repeat(request.arg);
     case 'eq':
-      return eq(value);
+      return eq(request.arg);
     case 'source': {
-      const s = text(value, 'source').toLowerCase();
-      const known = SOURCE_MODES[s];
-      if (!known) throw argumentError(`source must be one of ${Object.keys(SOURCE_MODES).join(', ')}, got ${describe(value)}`);
+      const known = SOURCE_MODES[text(request.arg, TEXT_ARGS.source).toLowerCase()];
+      if (!known) throw argumentError(`source must be one of ${Object.keys(SOURCE_MODES).join(', ')}, got ${describeValue(request.arg)}`);
       // applied: the source name the status will report
       return fixed('source', `setPlayerCmd:switchmode:${enc(known.mode)}`, 'ack', known.source);
     }
-    case 'preset': {
-      const n = integer(value, 'preset', 1, 99);
-      return {
-        command: 'preset',
-        needs: ['presetCount'],
-        build(ctx) {
-          const max = ctx.presetCount;
-          if (max !== undefined && n > max) throw argumentError(`preset must be from 1 to ${max} on this device, got ${n}`);
-          return { request: `MCUKeyShortClick:${n}`, reply: 'ack', applied: n };
-        },
-      };
-    }
+    case 'preset':
+      return preset(request.arg);
     case 'reboot':
       return fixed('reboot', 'reboot', 'reboot', true);
     case 'shutdown': {
-      const s = integer(value, 'shutdown seconds', -1, 604800);
+      const s = integer(request.arg, WHOLE_ARGS.shutdown);
       return fixed('shutdown', `setShutdown:${s}`, 'ack', s);
     }
     case 'shutdown-timer':
-      return fixed(command, 'getShutdown', 'shutdown');
+      return fixed(request.command, 'getShutdown', 'shutdown');
     case 'time-sync': {
-      const stamp = utcStamp(value);
+      const stamp = utcStamp(request.arg ?? new Date());
       return fixed('time-sync', `timeSync:${stamp}`, 'ack', stamp);
     }
     case 'alarm':
-      return alarm(value);
+      return alarm(request.arg);
     case 'status':
-      return fixed(command, 'getPlayerStatus', 'player');
+      return fixed(request.command, 'getPlayerStatus', 'player');
     case 'info':
-      return fixed(command, 'getStatusEx', 'info');
+      return fixed(request.command, 'getStatusEx', 'info');
     case 'meta':
-      return fixed(command, 'getMetaInfo', 'meta');
+      return fixed(request.command, 'getMetaInfo', 'meta');
     case 'presets':
-      return fixed(command, 'getPresetInfo', 'presets');
+      return fixed(request.command, 'getPresetInfo', 'presets');
     case 'wifi-state':
-      return fixed(command, 'wlanGetConnectState', 'wifi');
+      return fixed(request.command, 'wlanGetConnectState', 'wifi');
     case 'join': {
-      const leader = address(value, 'join (the leader address)');
+      const leader = address(request.arg, TEXT_ARGS.join);
       return fixed('join', `ConnectMasterAp:JoinGroupMaster:eth${leader}:wifi0.0.0.0`, 'ack', leader);
     }
     case 'leave':
     case 'ungroup':
-      return fixed(command, 'multiroom:Ungroup');
+      return fixed(request.command, 'multiroom:Ungroup');
     case 'kick': {
-      const ip = address(value, 'kick (the follower address)');
+      const ip = address(request.arg, TEXT_ARGS.kick);
       return fixed('kick', `multiroom:SlaveKickout:${ip}`, 'ack', ip);
     }
     case 'group':
-      return fixed(command, 'multiroom:getSlaveList', 'slaves');
+      return fixed(request.command, 'multiroom:getSlaveList', 'slaves');
     case 'raw': {
-      const s = typeof value === 'string' ? value.trim() : '';
-      if (s === '') throw argumentError(`raw takes a command string, got ${describe(value)}`);
+      const s = request.arg.trim();
+      if (s === '') throw refusal('raw', request.arg);
       // eslint-disable-next-line no-control-regex
       if (/[&#\u0000-\u001f\u007f-\u009f]/.test(s)) throw argumentError('raw: a command containing "&", "#" or control characters is refused');
       return fixed('raw', encodeURI(s), 'raw', s);
@@ -476,6 +563,6 @@ export function prepareCommand(command: string, value: unknown): PreparedCommand
 }
 
 /** prepare + build, for callers that already hold the context. */
-export function encodeCommand(command: string, value: unknown, ctx: CommandContext = {}): BuiltCommand {
-  return prepareCommand(command, value).build(ctx);
+export function encodeCommand(request: WiimCommandRequest, ctx: CommandContext = {}): BuiltCommand {
+  return prepareCommand(request).build(ctx);
 }

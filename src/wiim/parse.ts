@@ -1,12 +1,13 @@
-import { DeviceError } from '../shared/errors';
-import { loopToMode, type ReplyKind, type Repeat } from './commands';
-
 /**
  * Reading WiiM / LinkPlay replies. Every reply is first classified: the
  * firmware answers in several forms, and each is a distinct outcome. Then the
  * reader of the command's reply kind turns it into the normalised payload, or
  * into a DeviceError a person can act on.
  */
+
+import { DeviceError } from '../shared/errors';
+import { loopToMode, type ReplyKind, type Repeat } from './commands';
+
 export type ReplyClass =
   | { kind: 'ok' } // plain `OK`
   | { kind: 'ok-json' } // {"status":"OK"}
