@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { until } from './helpers/wait';
 import http from 'node:http';
 import { request } from 'undici';
 import { DeviceError } from '../src/shared/errors';
@@ -21,7 +20,6 @@ import {
 } from '../src/sonoff/codec';
 import { SonoffClient } from '../src/sonoff/client';
 import { FirmwareServer, MAX_IMAGE_BYTES, checkImage, sha256 } from '../src/sonoff/ota';
-import { SonoffSession } from '../src/sessions/sonoff-session';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 
 const ID = '1000abcdef';
@@ -403,138 +401,3 @@ describe('sonoff OTA', () => {
     await rejectsWith(client.otaUnlock(), 'device', 503, /unreachable/);
   });
 });
-
-describe('sonoff session against the simulator', () => {
-  let sim: SonoffSimulator;
-  let session: SonoffSession;
-  const user = {};
-  afterEach(async () => {
-    await session?.close();
-    await sim?.stop();
-  });
-
-  async function setup(multi: boolean, pollInterval = 0): Promise<void> {
-    sim = new SonoffSimulator({ deviceid: ID, multi });
-    const { port } = await sim.start();
-    session = new SonoffSession({ deviceid: ID, host: '127.0.0.1', port, model: 'auto', pollInterval, backoffMinMs: 100 });
-  }
-
-  it('leaves at least 200 ms between requests to one device', async () => {
-    await setup(false);
-    await Promise.all([
-      session.setSwitch(0, true),
-      session.setStartup(0, 'on'),
-      session.signalStrength(),
-      session.readState(),
-      session.setPulse(0, { pulse: true, width: 1000 }),
-    ]);
-    const at = sim.requests.map((r) => r.at);
-    assert.equal(at.length, 6); // the first info learns the family
-    for (let i = 1; i < at.length; i++) assert.ok(at[i] - at[i - 1] >= 200, `gap ${i}: ${at[i] - at[i - 1]} ms`);
-  });
-
-  it('keeps one connection for requests 200 ms apart to a relay that keeps idle ones for 2 s', async () => {
-    await setup(false);
-    await session.setSwitch(0, true);
-    await session.setSwitch(0, false);
-    await session.signalStrength();
-    assert.equal(sim.requests.length, 4); // the first info learns the family
-    assert.equal(sim.connectionsAccepted, 1);
-  });
-
-  it('a relay polled every 2 s has no connection open between polls', async () => {
-    await setup(false, 2);
-    const polled = new Promise<void>((resolve) => session.on('state', () => resolve()));
-    session.register({});
-    await polled;
-    // released right after the poll: the relay's keep-alive hint alone would hold it for 1 s
-    await until(() => sim.openConnections === 0, 'no connection open after the poll', 500);
-    assert.equal(sim.requestsTo('info').length, 1);
-  });
-
-  it('coalesces a burst of switch commands: fewer requests, the last value wins, every caller gets the confirmed state', async () => {
-    await setup(true);
-    await session.readState();
-    sim.requests.length = 0;
-    await new Promise((r) => setTimeout(r, 250)); // past the gap: the first command goes out at once
-    const values = [true, false, true, false, true, true, false, true, false, false];
-    const results = await Promise.all(values.map((v) => session.setSwitch(1, v)));
-    const sent = sim.requestsTo('switches');
-    assert.ok(sent.length < values.length, `${sent.length} requests`);
-    assert.equal(sent.length, 2);
-    assert.equal(sim.outlets[1].on, false);
-    // the first ran alone; every later caller was folded into the last command
-    assert.equal(results[0].outlet.on, true);
-    for (const r of results.slice(1)) assert.equal(r.outlet.on, false);
-    assert.ok(results.every((r) => r.source === 'command'));
-  });
-
-  it('refuses bad arguments and sends nothing', async () => {
-    await setup(false);
-    await session.readState();
-    const before = sim.requests.length;
-    await rejectsWith(session.setSwitch(1, true), 'argument', undefined, /outlet/);
-    await rejectsWith(session.setPulse(0, { pulse: true, width: 750 }), 'argument', undefined, /multiple of 500/);
-    await rejectsWith(session.setPulse(0, { pulse: true, width: 3_600_500 }), 'argument');
-    await rejectsWith(session.setStartup(0, 'later'), 'argument');
-    await rejectsWith(session.setWifi(undefined, 'pw'), 'argument');
-    await rejectsWith(session.otaFlash('ftp://x/y', 'a'.repeat(64)), 'argument');
-    assert.equal(sim.requests.length, before);
-  });
-
-  it('refuses what no relay takes before it even reads the family of an unknown device', async () => {
-    await setup(true);
-    await rejectsWith(session.setPulse(0, { pulse: true, width: 700 }), 'argument', undefined, /multiple of 500/);
-    await rejectsWith(session.setPulse(0, { pulse: true, width: -500 }), 'argument');
-    await rejectsWith(session.setSwitch(7, true), 'argument', undefined, /outlet/);
-    await rejectsWith(session.toggle(-1), 'argument', undefined, /outlet/);
-    await rejectsWith(session.setStartup(0, 'sometimes'), 'argument');
-    assert.equal(sim.requests.length, 0, 'not even an info read went out');
-    // a width only a single-channel relay takes is checked once the family is known
-    await rejectsWith(session.setPulse(0, { pulse: true, width: 3_600_000 }), 'argument', undefined, /3599500/);
-    assert.deepEqual(
-      sim.requests.map((r) => r.endpoint),
-      ['info'],
-    );
-  });
-
-  it('polls info, emits per-outlet changes with source poll, and follows pulse timers', async () => {
-    await setup(true, 0.25);
-    session.register(user);
-    await session.readState();
-    const changes: Array<{ outlet: number; on?: boolean; source: string }> = [];
-    session.on('state', (c) => changes.push({ outlet: c.outlet, on: c.state.on, source: c.source }));
-    sim.pressButton(2);
-    await waitFor(() => changes.some((c) => c.outlet === 2 && c.on === true));
-    assert.equal(changes[0].source, 'poll');
-    await session.setPulse(3, { pulse: true, width: 500 });
-    await session.setSwitch(3, true);
-    // the relay switches back by itself; the poll sees it
-    await waitFor(() => changes.some((c) => c.outlet === 3 && c.on === false && c.source === 'poll'));
-    assert.equal(sim.outlets[3].on, false);
-  });
-
-  it('goes offline after failed reads and comes back online with probes', async () => {
-    await setup(false, 0.2);
-    session.register(user);
-    await waitFor(() => session.health === 'online');
-    const health: string[] = [];
-    session.on('health', (h) => health.push(h));
-    await sim.setOffline(true);
-    await waitFor(() => session.health === 'offline');
-    await rejectsWith(session.setSwitch(0, true), 'offline');
-    await sim.setOffline(false);
-    await waitFor(() => session.health === 'online');
-    assert.deepEqual(health, ['offline', 'online']);
-    const snap = await session.setSwitch(0, true);
-    assert.equal(snap.outlet.on, true);
-  });
-});
-
-async function waitFor(check: () => boolean, timeoutMs = 8000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

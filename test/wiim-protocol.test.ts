@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { sleep, until } from './helpers/wait';
+import { until } from './helpers/wait';
 import net from 'node:net';
 import { DeviceError } from '../src/shared/errors';
 import { DeviceConnection, deviceRequest } from '../src/shared/http';
@@ -7,8 +7,6 @@ import { WiimClient } from '../src/wiim/client';
 import { encodeCommand, LOOP_MODES, loopToMode, modeToLoop, prepareCommand, utcStamp, WIIM_COMMANDS } from '../src/wiim/commands';
 import { classifyReply, decodeHexText, parseMeta, parsePlayerStatus, parseSlaveList, textField, toSeconds, unescapeHtml } from '../src/wiim/parse';
 import { WiimSimulator } from '../src/sim/wiim-sim';
-import { WiimSession } from '../src/sessions/wiim-session';
-import { PollGate } from '../src/sessions/poll-gate';
 
 const ctx = { request: 'test', host: '127.0.0.1' };
 
@@ -329,69 +327,6 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     assert.equal(plain.title, 'Freddie Freeloader');
   });
 
-  it('a session coalesces volume commands: fewer requests, the latest wins, every caller is answered', async () => {
-    sim.faults.latencyMs = 50;
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https' });
-    try {
-      const results = await Promise.all([10, 20, 30, 40, 50].map((v) => session.command('volume', v)));
-      assert.equal(sim.count('setPlayerCmd:vol'), 2);
-      assert.equal(sim.state.volume, 50);
-      assert.deepEqual(
-        results.map((r) => r.payload),
-        [10, 50, 50, 50, 50],
-      );
-      await rejects(session.command('volume', 101), 'argument');
-      assert.equal(sim.count('setPlayerCmd:vol'), 2);
-    } finally {
-      await session.close();
-    }
-    await rejects(session.command('pause'), 'closed');
-  });
-
-  it('a regular poll waits for a slot in the poll gate; a refresh asked for by a node does not', async () => {
-    sim.state.status = 'stop';
-    const gate = new PollGate(1, 60_000);
-    let endOther!: () => void;
-    const other = gate.run(() => new Promise<void>((resolve) => (endOther = resolve))); // another device's poll holds the only slot
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollGate: gate });
-    const before = sim.count('getPlayerStatus');
-    try {
-      session.register({});
-      await until(() => gate.load.waiting === 1, 'the first poll at the gate');
-      assert.equal(sim.count('getPlayerStatus'), before, 'the first poll waits for the slot');
-      await session.refresh();
-      assert.equal(sim.count('getPlayerStatus'), before + 1);
-      endOther();
-      await other;
-      await until(() => sim.count('getPlayerStatus') === before + 2, 'the poll after the slot was freed');
-      assert.deepEqual(gate.load, { running: 0, waiting: 0 });
-    } finally {
-      await session.close();
-    }
-  });
-
-  it('an idle device that answers as before gives the same state and raw objects; a change gives new ones', async () => {
-    sim.state.status = 'stop';
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https' });
-    try {
-      await session.refresh(); // the first read also reads the follower list
-      const a = await session.refresh();
-      const b = await session.refresh();
-      assert.equal(b.state, a.state, 'the same state object');
-      assert.equal(b.raw, a.raw, 'the same raw replies');
-      assert.deepEqual(b.changed, []);
-      sim.state.volume = 41;
-      const c = await session.refresh();
-      assert.notEqual(c.state, a.state);
-      assert.notEqual(c.raw.player, a.raw.player);
-      assert.deepEqual(c.changed, ['volume']);
-      assert.equal(c.state.volume, 41);
-      assert.equal(a.state.volume, 30, 'the earlier state object is left as it was');
-    } finally {
-      await session.close();
-    }
-  });
-
   it('turns each failure reply into a distinct, readable error', async () => {
     await rejects(client.command('raw', 'noSuchCommand'), 'device', /does not know the command noSuchCommand/);
     await rejects(client.command('raw', 'EQLoad:Nope'), 'device', /status "Failed"/);
@@ -409,47 +344,6 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     await rejects(client.command('pause'), 'network', /closed the connection/);
     sim.faults.drop = false;
     assert.equal((await client.command('pause')).payload, true);
-  });
-
-  it('a playing device keeps one connection across its 1 s polls; an idle one lets it go right after each poll', async () => {
-    sim.state.status = 'play';
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollPlayingMs: 1000, pollIdleMs: 8000 });
-    const polls: string[] = [];
-    const next = (want: string) => new Promise<void>((resolve) => session.on('state', (e) => e.state.state === want && resolve()));
-    session.on('state', (e) => polls.push(String(e.state.state)));
-    try {
-      const before = sim.connectionsAccepted;
-      const stopped = next('stopped');
-      session.register({});
-      await until(() => polls.length >= 3, 'three polls');
-      assert.equal(sim.connectionsAccepted - before, 1, 'the polls 1 s apart share one connection');
-      sim.state.status = 'stop';
-      await stopped;
-      // released at once: the keep-alive (1.5 s) would hold it until well after this
-      await until(() => sim.openConnections === 0, 'the idle device to have no connection open after its poll', 1000);
-    } finally {
-      await session.close();
-    }
-  });
-
-  it('commands a moment apart share one connection, though the re-poll after each finds the device idle', async () => {
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollPlayingMs: 1000, pollIdleMs: 3000 });
-    try {
-      const polled = new Promise<void>((resolve) => session.once('state', () => resolve()));
-      session.register({});
-      await polled;
-      await until(() => sim.openConnections === 0, 'the first poll to let its connection go');
-      const before = sim.connectionsAccepted;
-      for (const volume of [10, 20, 30]) {
-        await session.command('volume', volume);
-        await sleep(100); // a slider moved by hand
-      }
-      assert.equal(sim.state.volume, 30);
-      assert.ok(sim.count('getPlayerStatus') >= 4, 'each command was confirmed by a re-poll');
-      assert.equal(sim.connectionsAccepted - before, 1);
-    } finally {
-      await session.close();
-    }
   });
 
   it('sends the next command after the device closed the idle connection', async () => {

@@ -47,9 +47,8 @@ export function sonoffMeta(deviceid: string, outlet: OutletState, device: Sonoff
   return meta;
 }
 
-export function metaOfSnapshot(deviceid: string, snap: OutletSnapshot | OutletChange): SonoffMeta {
-  const outlet = 'state' in snap ? snap.state : snap.outlet;
-  return sonoffMeta(deviceid, outlet, snap.device, snap.source, snap.seq);
+export function metaOfSnapshot(deviceid: string, snap: OutletSnapshot): SonoffMeta {
+  return sonoffMeta(deviceid, snap.state, snap.device, snap.source, snap.seq);
 }
 
 /** The normalised `info` object of the info topic. */

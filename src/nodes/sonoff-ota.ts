@@ -2,7 +2,8 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { stringSetting } from '../shared/settings';
 import { loadImage } from '../sonoff/ota';
-import type { FlashResult, SonoffSession } from '../sessions/sonoff-session';
+import type { SonoffSession } from '../sessions/sonoff-session';
+import { flashImage, flashUrl, type FlashResult } from '../sessions/sonoff-flash';
 import { configOf, type SonoffUser } from './sonoff-common';
 import { errorStatus, toError, type Done, type Send } from './node-util';
 
@@ -46,14 +47,15 @@ export = function (RED: NodeAPI) {
 
     const run = async (msg: NodeMessageInFlow): Promise<FlashResult> => {
       const p = msg.payload;
-      if (Buffer.isBuffer(p)) return session.flashImage(p, { expectedSha256: expected, onProgress });
+      if (Buffer.isBuffer(p)) return flashImage(session, p, { expectedSha256: expected, onProgress });
       if (p && typeof p === 'object' && 'url' in p) {
         const { url, sha256: digest } = p as { url?: unknown; sha256?: unknown };
-        return session.flashUrl(url, digest);
+        // the codec refuses what is not a URL string or a hex digest
+        return flashUrl(session, url as string, digest as string);
       }
       const path = typeof p === 'string' && p.trim() !== '' ? p.trim() : firmware;
       if (!path) throw argumentError('give a firmware path, a Buffer or {url, sha256} in msg.payload, or set the firmware path on the node');
-      return session.flashImage(await loadImage(path), { expectedSha256: expected, onProgress });
+      return flashImage(session, await loadImage(path), { expectedSha256: expected, onProgress });
     };
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {

@@ -81,8 +81,8 @@ export = function (RED: NodeAPI) {
       node.status({ fill: 'yellow', shape: 'dot', text: 'sonoff-pulse.status.working' });
       session.setPulse(request.outlet, request.setting).then(
         (snap) => {
-          const out: Record<string, unknown> = { pulse: snap.outlet.pulse === true, width: snap.outlet.pulseWidth };
-          if (snap.outlet.pulseSwitch !== undefined) out.switch = snap.outlet.pulseSwitch;
+          const out: Record<string, unknown> = { pulse: snap.state.pulse === true, width: snap.state.pulseWidth };
+          if (snap.state.pulseSwitch !== undefined) out.switch = snap.state.pulseSwitch;
           msg.payload = out;
           msg.sonoff = metaOfSnapshot(cfg.deviceid, snap);
           showState();

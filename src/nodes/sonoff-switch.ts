@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { numberSetting } from '../shared/settings';
-import { toOnOff } from '../sonoff/codec';
+import { toOnOff, type StartupValue } from '../sonoff/codec';
 import type { OutletChange, OutletSnapshot } from '../sessions/sonoff-session';
 import { configOf, infoPayload, metaOfSnapshot, sonoffMeta, type SonoffConfigNode, type SonoffUser } from './sonoff-common';
 import { errorStatus, toError, type Done, type Send } from './node-util';
@@ -69,8 +69,9 @@ export = function (RED: NodeAPI) {
       const topic = typeof msg.topic === 'string' ? msg.topic.trim().toLowerCase() : '';
       const payload = msg.payload;
       if (topic === 'startup') {
-        const snap = await session.setStartup(outlet, payload);
-        msg.payload = snap.outlet.startup;
+        // the session refuses what is not "on", "off" or "stay"
+        const snap = await session.setStartup(outlet, payload as StartupValue);
+        msg.payload = snap.state.startup;
         msg.sonoff = metaOfSnapshot(deviceid, snap);
         return;
       }
@@ -89,7 +90,8 @@ export = function (RED: NodeAPI) {
         const p = (payload && typeof payload === 'object' ? payload : {}) as { ssid?: unknown; password?: unknown };
         // the password never travels on: not in the output, nor in the message a Catch node gets
         msg.payload = { ssid: p.ssid };
-        await session.setWifi(p.ssid, p.password ?? '');
+        // the session refuses what is not a string
+        await session.setWifi(p.ssid as string, (p.password ?? '') as string);
         msg.payload = true;
         return;
       }
@@ -106,16 +108,14 @@ export = function (RED: NodeAPI) {
       let snap: OutletSnapshot;
       const text = typeof wanted === 'string' ? wanted.trim().toLowerCase() : undefined;
       if (wanted === undefined || wanted === null || text === '' || text === 'status') {
-        const state = await session.readState('poll');
-        const o = state.outlets.find((x) => x.outlet === target) ?? { outlet: target };
-        snap = { outlet: o, device: state, source: 'poll' };
-        if (session.seqNumber !== undefined) snap.seq = session.seqNumber;
+        await session.readState('poll');
+        snap = session.snapshot(target, 'poll');
       } else if (text === 'toggle') {
         snap = await session.toggle(target);
       } else {
         snap = await session.setSwitch(target, toOnOff(wanted) === 'on');
       }
-      msg.payload = value(snap.outlet.on);
+      msg.payload = value(snap.state.on);
       msg.sonoff = metaOfSnapshot(deviceid, snap);
     };
 

@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus
 import { DeviceError } from '../shared/errors';
 import { stringSetting } from '../shared/settings';
 import type { Health } from '../sessions/device-session';
+import { prepareCommand } from '../wiim/commands';
 import { resolveCommand, type WiimConfigNode, type WiimUser } from './wiim-shared';
 import { errorStatus, toError, type Done, type Send } from './node-util';
 
@@ -55,7 +56,7 @@ export = function (RED: NodeAPI) {
         const resolved = resolveCommand(fixed, fixedValue, msg);
         command = resolved.command;
         node.status(STATUS.sending);
-        session.command(resolved.command, resolved.value).then(
+        session.command(prepareCommand(resolved.command, resolved.value)).then(
           (result) => {
             const out = msg as NodeMessage & { wiim?: unknown };
             out.payload = result.payload;

@@ -60,7 +60,7 @@ export = function (RED: NodeAPI) {
     const onState = (event: WiimStateEvent) => {
       setStatus(statusOf(event.state));
       if (event.requesters?.has(node)) return; // answered by the input handler
-      const wanted = everyPoll ? event.reason !== 'command' : event.changed.length > 0;
+      const wanted = everyPoll ? event.source !== 'command' : event.changed.length > 0;
       if (wanted) node.send(message({}, event));
     };
 
