@@ -130,22 +130,6 @@ describe('wiim session against the simulator', function () {
     assert.deepEqual(gate.load, { running: 0, waiting: 0 });
   });
 
-  it("lets a poll that does not end hold the gate's slot only for the lease", async () => {
-    const gate = new PollGate(1, 200, clock);
-    let endStuck!: () => void;
-    const stuck = gate.run(() => new Promise<void>((resolve) => (endStuck = resolve)));
-    let ran = false;
-    const next = gate.run(async () => (ran = true));
-    await clock.advance(199);
-    assert.equal(ran, false, 'still within the lease');
-    await clock.advance(1);
-    await next;
-    assert.equal(ran, true, 'the lease is over: the next poll runs');
-    endStuck();
-    await stuck;
-    assert.deepEqual(gate.load, { running: 0, waiting: 0 });
-  });
-
   it('an idle device that answers as before gives the same state and raw objects; a change gives new ones', async () => {
     sim.state.status = 'stop';
     const session = open();

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
+import type { Clock } from '../shared/clock';
 import { numberSetting, stringSetting } from '../shared/settings';
 import { openSonoffSession, type SonoffModel, type SonoffSession } from '../sessions/sonoff-session';
 import { SonoffClient, DEFAULT_SONOFF_PORT } from '../sonoff/client';
@@ -49,6 +50,7 @@ export = function (RED: NodeAPI) {
       offlineAfter: Math.max(1, Math.round(numberSetting(config.offlineAfter, 3))),
       timeoutMs: Math.max(500, numberSetting(config.timeout, 5000)),
       name: config.name || undefined,
+      clock: (RED.settings as { wiimSonoffClock?: Clock }).wiimSonoffClock,
     });
     // the config pushes health and state to its users (as the core mqtt-broker does)
     node.session.on('health', (health, err) => {

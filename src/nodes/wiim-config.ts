@@ -1,5 +1,6 @@
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
+import type { Clock } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
 import { numberSetting, optionalNumberSetting, stringSetting } from '../shared/settings';
 import { WiimSession, type WiimSessionOptions } from '../sessions/wiim-session';
@@ -55,6 +56,7 @@ export = function (RED: NodeAPI) {
           pollIdleMs: numberSetting(def.pollIdle, 5) * 1000,
           offlineAfter: Math.max(1, Math.round(numberSetting(def.offlineAfter, 3))),
           fingerprint: stringSetting(def.fingerprint) || undefined,
+          clock: (RED.settings as { wiimSonoffClock?: Clock }).wiimSonoffClock,
         };
         node.session = openSession(RED, node.id, () => new WiimSession(options));
       } catch (err) {

@@ -95,6 +95,18 @@ export class FakeClock implements Clock {
     await this.idle();
   }
 
+  /**
+   * Moves time on in steps of `stepMs` until `work` settles, and returns its
+   * outcome: for work that waits on this clock somewhere along its way (a
+   * command behind a poll and the relay's gap).
+   */
+  async drive<T>(work: Promise<T>, stepMs = 50, maxSteps = 1000): Promise<T> {
+    let settled = false;
+    const done = work.finally(() => (settled = true));
+    for (let i = 0; i < maxSteps && !settled; i++) await this.advance(stepMs);
+    return done;
+  }
+
   /** Moves time to the next timer and fires it (and any due with it). */
   async tick(): Promise<void> {
     await this.idle();
