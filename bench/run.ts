@@ -17,6 +17,7 @@ import type { SonoffSession } from '../src/sessions/sonoff-session';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 import { SonoffSimulator } from '../src/sim/sonoff-sim';
 import { KEEP_ALIVE_MS } from '../src/shared/http';
+import { prepareCommand } from '../src/wiim/commands';
 import { loadPlain } from './plain-runtime';
 import { fmtMs, median, percentile, sleep } from './stats';
 
@@ -246,7 +247,7 @@ async function overheadAndState(): Promise<void> {
       [
         'session',
         async (v) => {
-          const r = await wsession.command('volume', v);
+          const r = await wsession.command(prepareCommand({ command: 'volume', arg: v }));
           return r.payload === v && wiim.state.volume === v ? true : `session: ${JSON.stringify(r.payload)}`;
         },
       ],
@@ -393,7 +394,7 @@ async function overheadAndState(): Promise<void> {
         key: 'session',
         run: async (value) => {
           const snap = await ssession.setSwitch(0, value);
-          return snap.outlet.on === value && relay.outlets[0].on === value ? true : 'session: wrong state';
+          return snap.state.on === value && relay.outlets[0].on === value ? true : 'session: wrong state';
         },
       },
     ];

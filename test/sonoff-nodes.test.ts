@@ -138,7 +138,8 @@ describe('sonoff nodes in Node-RED', function () {
     sim.outlets[0].on = true;
     const st = await ok('sw', { payload: 'status' });
     assert.equal(st.payload, 'on');
-    assert.equal(st.sonoff?.source, 'poll');
+    // a read that a message asked for (docs/architecture.md: where state comes from)
+    assert.equal(st.sonoff?.source, 'refresh');
     const empty = await ok('sw', { payload: '' });
     assert.equal(empty.payload, 'on');
     assert.equal(sim.requestsTo('switch').length, 0);

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { until } from './helpers/wait';
 import http from 'node:http';
 import { request } from 'undici';
-import { rejectsWith as rejects, throwsArgument } from './helpers/assert';
+import { rejectsWith, throwsArgument } from './helpers/assert';
 import { DeviceError } from '../src/shared/errors';
 import { parseTxt } from '../src/shared/mdns';
 import {
@@ -25,24 +24,9 @@ import {
 } from '../src/sonoff/codec';
 import { SonoffClient } from '../src/sonoff/client';
 import { FirmwareServer, MAX_IMAGE_BYTES, checkImage, sha256 } from '../src/sonoff/ota';
-import { SonoffSession } from '../src/sessions/sonoff-session';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 
 const ID = '1000abcdef';
-
-// the session tests below still use this one, with its own argument order; the shared helpers serve the rest
-async function rejectsWith(p: Promise<unknown>, kind: string, code?: number, match?: RegExp): Promise<DeviceError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof DeviceError, `expected DeviceError, got ${String(err)}`);
-    assert.equal(err.kind, kind, err.message);
-    if (code !== undefined) assert.equal(err.code, code);
-    if (match) assert.match(err.message, match);
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
 
 describe('sonoff codec', () => {
   // the bodies of the BASICR3/RFR3/MINI and MINIR3 API documents
@@ -244,7 +228,7 @@ describe('sonoff client against the simulator', () => {
     await client.otaUnlock();
     assert.equal(sim.otaUnlock, true);
     // a single-channel endpoint is not there on a multi-channel device
-    await rejects(client.switch(true), 'device', undefined, 400);
+    await rejectsWith(client.switch(true), 'device', undefined, 400);
   });
 
   it('reads data sent as a JSON string (old firmware)', async () => {
@@ -256,7 +240,7 @@ describe('sonoff client against the simulator', () => {
 
   it('sends the deviceid; firmware 3.7.6 refuses a wrong one with 404', async () => {
     await setup({}, 'ffffffffff');
-    await rejects(client.switch(true), 'device', /bad deviceid/, 404);
+    await rejectsWith(client.switch(true), 'device', /bad deviceid/, 404);
     assert.equal(sim.outlets[0].on, false);
   });
 
@@ -277,7 +261,7 @@ describe('sonoff client against the simulator', () => {
   it('keeps a real 422 (bad parameters) when the blank retry fails too', async () => {
     await setup({});
     sim.faults.errorCode = 422;
-    await rejects(client.switch(true), 'device', /bad parameters/, 422);
+    await rejectsWith(client.switch(true), 'device', /bad parameters/, 422);
     assert.equal(sim.requests.length, 2);
     assert.equal(client.blankDeviceid, false);
   });
@@ -286,32 +270,32 @@ describe('sonoff client against the simulator', () => {
     await setup({});
     for (const code of [400, 403, 404, 408, 413, 422, 424, 471, 500, 503]) {
       sim.faults.errorCode = code;
-      const err = await rejects(client.info(), 'device', undefined, code);
+      const err = await rejectsWith(client.info(), 'device', undefined, code);
       assert.ok(err.message.includes(ERROR_MEANINGS[code]));
     }
   });
 
   it('an encrypted device answers 401', async () => {
     await setup({ encrypted: true });
-    await rejects(client.info(), 'device', /encrypted/, 401);
+    await rejectsWith(client.info(), 'device', /encrypted/, 401);
   });
 
   it('reports HTTP 500, garbage, truncated JSON, a dropped connection and a timeout', async () => {
     await setup({});
     sim.faults.http500 = true;
-    await rejects(client.info(), 'protocol', undefined, 500);
+    await rejectsWith(client.info(), 'protocol', undefined, 500);
     sim.faults.http500 = false;
     sim.faults.garbage = true;
-    await rejects(client.info(), 'protocol', /not JSON/);
+    await rejectsWith(client.info(), 'protocol', /not JSON/);
     sim.faults.garbage = false;
     sim.faults.truncated = true;
-    await rejects(client.info(), 'protocol');
+    await rejectsWith(client.info(), 'protocol');
     sim.faults.truncated = false;
     sim.faults.drop = true;
-    await rejects(client.info(), 'network');
+    await rejectsWith(client.info(), 'network');
     sim.faults.drop = false;
     sim.faults.latencyMs = 3000;
-    await rejects(client.info(), 'timeout');
+    await rejectsWith(client.info(), 'timeout');
   });
 });
 
@@ -389,19 +373,19 @@ describe('sonoff OTA', () => {
 
   it('403 without unlock, 471 on a sha256 mismatch, 413 when too large, 424 without Range support or server', async () => {
     const image = makeFirmwareImage(4096);
-    await rejects(flash(image, sha256(image), false), 'device', /not unlocked/, 403);
+    await rejectsWith(flash(image, sha256(image), false), 'device', /not unlocked/, 403);
     await server?.close();
-    await rejects(flash(image, 'a'.repeat(64)), 'device', /SHA-256/, 471);
+    await rejectsWith(flash(image, 'a'.repeat(64)), 'device', /SHA-256/, 471);
     await server?.close();
-    await rejects(flash(makeFirmwareImage(MAX_IMAGE_BYTES + 1024)), 'device', /too large/, 413);
+    await rejectsWith(flash(makeFirmwareImage(MAX_IMAGE_BYTES + 1024)), 'device', /too large/, 413);
     await server?.close();
     const plain = http.createServer((_req, res) => res.end(image));
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
     await client.otaUnlock();
     const url = `http://127.0.0.1:${(plain.address() as { port: number }).port}/fw.bin`;
-    await rejects(client.otaFlash(url, sha256(image)), 'device', /Range/, 424);
+    await rejectsWith(client.otaFlash(url, sha256(image)), 'device', /Range/, 424);
     await new Promise((r) => plain.close(r));
-    await rejects(client.otaFlash(url, sha256(image)), 'device', undefined, 424);
+    await rejectsWith(client.otaFlash(url, sha256(image)), 'device', undefined, 424);
   });
 
   it('408 when the download does not finish in time', async () => {
@@ -412,150 +396,15 @@ describe('sonoff OTA', () => {
     });
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     await client.otaUnlock();
-    await rejects(client.otaFlash(`http://127.0.0.1:${(slow.address() as { port: number }).port}/fw.bin`, sha256(image)), 'device', /timed out/, 408);
+    await rejectsWith(client.otaFlash(`http://127.0.0.1:${(slow.address() as { port: number }).port}/fw.bin`, sha256(image)), 'device', /timed out/, 408);
     slow.closeAllConnections();
     await new Promise((r) => slow.close(r));
   });
 
   it('ota_unlock fails with 500 and 503 from the vendor service', async () => {
     sim.unlockError = 500;
-    await rejects(client.otaUnlock(), 'device', /vendor/, 500);
+    await rejectsWith(client.otaUnlock(), 'device', /vendor/, 500);
     sim.unlockError = 503;
-    await rejects(client.otaUnlock(), 'device', /unreachable/, 503);
+    await rejectsWith(client.otaUnlock(), 'device', /unreachable/, 503);
   });
 });
-
-describe('sonoff session against the simulator', () => {
-  let sim: SonoffSimulator;
-  let session: SonoffSession;
-  const user = {};
-  afterEach(async () => {
-    await session?.close();
-    await sim?.stop();
-  });
-
-  async function setup(multi: boolean, pollInterval = 0): Promise<void> {
-    sim = new SonoffSimulator({ deviceid: ID, multi });
-    const { port } = await sim.start();
-    session = new SonoffSession({ deviceid: ID, host: '127.0.0.1', port, model: 'auto', pollInterval, backoffMinMs: 100 });
-  }
-
-  it('leaves at least 200 ms between requests to one device', async () => {
-    await setup(false);
-    await Promise.all([
-      session.setSwitch(0, true),
-      session.setStartup(0, 'on'),
-      session.signalStrength(),
-      session.readState(),
-      session.setPulse(0, { pulse: true, width: 1000 }),
-    ]);
-    const at = sim.requests.map((r) => r.at);
-    assert.equal(at.length, 6); // the first info learns the family
-    for (let i = 1; i < at.length; i++) assert.ok(at[i] - at[i - 1] >= 200, `gap ${i}: ${at[i] - at[i - 1]} ms`);
-  });
-
-  it('keeps one connection for requests 200 ms apart to a relay that keeps idle ones for 2 s', async () => {
-    await setup(false);
-    await session.setSwitch(0, true);
-    await session.setSwitch(0, false);
-    await session.signalStrength();
-    assert.equal(sim.requests.length, 4); // the first info learns the family
-    assert.equal(sim.connectionsAccepted, 1);
-  });
-
-  it('a relay polled every 2 s has no connection open between polls', async () => {
-    await setup(false, 2);
-    const polled = new Promise<void>((resolve) => session.on('state', () => resolve()));
-    session.register({});
-    await polled;
-    // released right after the poll: the relay's keep-alive hint alone would hold it for 1 s
-    await until(() => sim.openConnections === 0, 'no connection open after the poll', 500);
-    assert.equal(sim.requestsTo('info').length, 1);
-  });
-
-  it('coalesces a burst of switch commands: fewer requests, the last value wins, every caller gets the confirmed state', async () => {
-    await setup(true);
-    await session.readState();
-    sim.requests.length = 0;
-    await new Promise((r) => setTimeout(r, 250)); // past the gap: the first command goes out at once
-    const values = [true, false, true, false, true, true, false, true, false, false];
-    const results = await Promise.all(values.map((v) => session.setSwitch(1, v)));
-    const sent = sim.requestsTo('switches');
-    assert.ok(sent.length < values.length, `${sent.length} requests`);
-    assert.equal(sent.length, 2);
-    assert.equal(sim.outlets[1].on, false);
-    // the first ran alone; every later caller was folded into the last command
-    assert.equal(results[0].outlet.on, true);
-    for (const r of results.slice(1)) assert.equal(r.outlet.on, false);
-    assert.ok(results.every((r) => r.source === 'command'));
-  });
-
-  it('refuses bad arguments and sends nothing', async () => {
-    await setup(false);
-    await session.readState();
-    const before = sim.requests.length;
-    await rejectsWith(session.setSwitch(1, true), 'argument', undefined, /outlet/);
-    await rejectsWith(session.setPulse(0, { pulse: true, width: 750 }), 'argument', undefined, /multiple of 500/);
-    await rejectsWith(session.setPulse(0, { pulse: true, width: 3_600_500 }), 'argument');
-    await rejectsWith(session.setStartup(0, 'later'), 'argument');
-    await rejectsWith(session.setWifi(undefined, 'pw'), 'argument');
-    await rejectsWith(session.otaFlash('ftp://x/y', 'a'.repeat(64)), 'argument');
-    assert.equal(sim.requests.length, before);
-  });
-
-  it('refuses what no relay takes before it even reads the family of an unknown device', async () => {
-    await setup(true);
-    await rejectsWith(session.setPulse(0, { pulse: true, width: 700 }), 'argument', undefined, /multiple of 500/);
-    await rejectsWith(session.setPulse(0, { pulse: true, width: -500 }), 'argument');
-    await rejectsWith(session.setSwitch(7, true), 'argument', undefined, /outlet/);
-    await rejectsWith(session.toggle(-1), 'argument', undefined, /outlet/);
-    await rejectsWith(session.setStartup(0, 'sometimes'), 'argument');
-    assert.equal(sim.requests.length, 0, 'not even an info read went out');
-    // a width only a single-channel relay takes is checked once the family is known
-    await rejectsWith(session.setPulse(0, { pulse: true, width: 3_600_000 }), 'argument', undefined, /3599500/);
-    assert.deepEqual(
-      sim.requests.map((r) => r.endpoint),
-      ['info'],
-    );
-  });
-
-  it('polls info, emits per-outlet changes with source poll, and follows pulse timers', async () => {
-    await setup(true, 0.25);
-    session.register(user);
-    await session.readState();
-    const changes: Array<{ outlet: number; on?: boolean; source: string }> = [];
-    session.on('state', (c) => changes.push({ outlet: c.outlet, on: c.state.on, source: c.source }));
-    sim.pressButton(2);
-    await waitFor(() => changes.some((c) => c.outlet === 2 && c.on === true));
-    assert.equal(changes[0].source, 'poll');
-    await session.setPulse(3, { pulse: true, width: 500 });
-    await session.setSwitch(3, true);
-    // the relay switches back by itself; the poll sees it
-    await waitFor(() => changes.some((c) => c.outlet === 3 && c.on === false && c.source === 'poll'));
-    assert.equal(sim.outlets[3].on, false);
-  });
-
-  it('goes offline after failed reads and comes back online with probes', async () => {
-    await setup(false, 0.2);
-    session.register(user);
-    await waitFor(() => session.health === 'online');
-    const health: string[] = [];
-    session.on('health', (h) => health.push(h));
-    await sim.setOffline(true);
-    await waitFor(() => session.health === 'offline');
-    await rejectsWith(session.setSwitch(0, true), 'offline');
-    await sim.setOffline(false);
-    await waitFor(() => session.health === 'online');
-    assert.deepEqual(health, ['offline', 'online']);
-    const snap = await session.setSwitch(0, true);
-    assert.equal(snap.outlet.on, true);
-  });
-});
-
-async function waitFor(check: () => boolean, timeoutMs = 8000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { sleep, until } from './helpers/wait';
+import { until } from './helpers/wait';
 import net from 'node:net';
+import { freePort } from './helpers/net';
 import { rejectsWith, throwsArgument } from './helpers/assert';
-import { DeviceError } from '../src/shared/errors';
 import { DeviceConnection, deviceRequest } from '../src/shared/http';
 import { WiimClient } from '../src/wiim/client';
 import {
@@ -30,33 +30,10 @@ import {
   unescapeHtml,
 } from '../src/wiim/parse';
 import { WiimSimulator } from '../src/sim/wiim-sim';
-import { WiimSession } from '../src/sessions/wiim-session';
-import { PollGate } from '../src/sessions/poll-gate';
 
 const ctx = { request: 'test', host: '127.0.0.1' };
 
 // the session-level tests below still use these two; the shared helpers serve the rest
-async function rejects(p: Promise<unknown>, kind: string, pattern?: RegExp): Promise<DeviceError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof DeviceError, `expected a DeviceError, got ${String(err)}`);
-    assert.equal(err.kind, kind, `kind of "${err.message}"`);
-    if (pattern) assert.match(err.message, pattern);
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
-
-/** A port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 /** The command names of the message contract (docs/architecture.md): never renamed, never dropped. */
 const CONTRACT_COMMANDS = (
   'play playlist pause resume toggle stop next prev seek volume mute repeat eq source preset reboot shutdown shutdown-timer time-sync alarm ' +
@@ -417,127 +394,23 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     assert.equal(plain.title, 'Freddie Freeloader');
   });
 
-  it('a session coalesces volume commands: fewer requests, the latest wins, every caller is answered', async () => {
-    sim.faults.latencyMs = 50;
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https' });
-    try {
-      const results = await Promise.all([10, 20, 30, 40, 50].map((v) => session.command('volume', v)));
-      assert.equal(sim.count('setPlayerCmd:vol'), 2);
-      assert.equal(sim.state.volume, 50);
-      assert.deepEqual(
-        results.map((r) => r.payload),
-        [10, 50, 50, 50, 50],
-      );
-      await rejects(session.command('volume', 101), 'argument');
-      assert.equal(sim.count('setPlayerCmd:vol'), 2);
-    } finally {
-      await session.close();
-    }
-    await rejects(session.command('pause'), 'closed');
-  });
-
-  it('a regular poll waits for a slot in the poll gate; a refresh asked for by a node does not', async () => {
-    sim.state.status = 'stop';
-    const gate = new PollGate(1, 60_000);
-    let endOther!: () => void;
-    const other = gate.run(() => new Promise<void>((resolve) => (endOther = resolve))); // another device's poll holds the only slot
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollGate: gate });
-    const before = sim.count('getPlayerStatus');
-    try {
-      session.register({});
-      await until(() => gate.load.waiting === 1, 'the first poll at the gate');
-      assert.equal(sim.count('getPlayerStatus'), before, 'the first poll waits for the slot');
-      await session.refresh();
-      assert.equal(sim.count('getPlayerStatus'), before + 1);
-      endOther();
-      await other;
-      await until(() => sim.count('getPlayerStatus') === before + 2, 'the poll after the slot was freed');
-      assert.deepEqual(gate.load, { running: 0, waiting: 0 });
-    } finally {
-      await session.close();
-    }
-  });
-
-  it('an idle device that answers as before gives the same state and raw objects; a change gives new ones', async () => {
-    sim.state.status = 'stop';
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https' });
-    try {
-      await session.refresh(); // the first read also reads the follower list
-      const a = await session.refresh();
-      const b = await session.refresh();
-      assert.equal(b.state, a.state, 'the same state object');
-      assert.equal(b.raw, a.raw, 'the same raw replies');
-      assert.deepEqual(b.changed, []);
-      sim.state.volume = 41;
-      const c = await session.refresh();
-      assert.notEqual(c.state, a.state);
-      assert.notEqual(c.raw.player, a.raw.player);
-      assert.deepEqual(c.changed, ['volume']);
-      assert.equal(c.state.volume, 41);
-      assert.equal(a.state.volume, 30, 'the earlier state object is left as it was');
-    } finally {
-      await session.close();
-    }
-  });
-
   it('turns each failure reply into a distinct, readable error', async () => {
-    await rejects(client.command('raw', 'noSuchCommand'), 'device', /does not know the command noSuchCommand/);
-    await rejects(client.command('raw', 'EQLoad:Nope'), 'device', /status "Failed"/);
-    await rejects(client.command('raw', 'timeSync:bad'), 'device', /answered "Failed"/);
+    await rejectsWith(client.command('raw', 'noSuchCommand'), 'device', /does not know the command noSuchCommand/);
+    await rejectsWith(client.command('raw', 'EQLoad:Nope'), 'device', /status "Failed"/);
+    await rejectsWith(client.command('raw', 'timeSync:bad'), 'device', /answered "Failed"/);
     assert.deepEqual(await client.command('raw', 'getShutdown'), { command: 'raw', request: 'getShutdown', raw: '0', payload: '0', applied: 'getShutdown' });
     sim.faults.garbage = true;
-    await rejects(client.command('pause'), 'protocol', /not JSON/);
-    await rejects(client.command('status'), 'protocol', /not JSON/);
+    await rejectsWith(client.command('pause'), 'protocol', /not JSON/);
+    await rejectsWith(client.command('status'), 'protocol', /not JSON/);
     sim.faults.garbage = false;
     sim.faults.http500 = true;
-    const e = await rejects(client.command('pause'), 'device', /HTTP 500/);
+    const e = await rejectsWith(client.command('pause'), 'device', /HTTP 500/);
     assert.equal(e.code, 500);
     sim.faults.http500 = false;
     sim.faults.drop = true;
-    await rejects(client.command('pause'), 'network', /closed the connection/);
+    await rejectsWith(client.command('pause'), 'network', /closed the connection/);
     sim.faults.drop = false;
     assert.equal((await client.command('pause')).payload, true);
-  });
-
-  it('a playing device keeps one connection across its 1 s polls; an idle one lets it go right after each poll', async () => {
-    sim.state.status = 'play';
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollPlayingMs: 1000, pollIdleMs: 8000 });
-    const polls: string[] = [];
-    const next = (want: string) => new Promise<void>((resolve) => session.on('state', (e) => e.state.state === want && resolve()));
-    session.on('state', (e) => polls.push(String(e.state.state)));
-    try {
-      const before = sim.connectionsAccepted;
-      const stopped = next('stopped');
-      session.register({});
-      await until(() => polls.length >= 3, 'three polls');
-      assert.equal(sim.connectionsAccepted - before, 1, 'the polls 1 s apart share one connection');
-      sim.state.status = 'stop';
-      await stopped;
-      // released at once: the keep-alive (1.5 s) would hold it until well after this
-      await until(() => sim.openConnections === 0, 'the idle device to have no connection open after its poll', 1000);
-    } finally {
-      await session.close();
-    }
-  });
-
-  it('commands a moment apart share one connection, though the re-poll after each finds the device idle', async () => {
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollPlayingMs: 1000, pollIdleMs: 3000 });
-    try {
-      const polled = new Promise<void>((resolve) => session.once('state', () => resolve()));
-      session.register({});
-      await polled;
-      await until(() => sim.openConnections === 0, 'the first poll to let its connection go');
-      const before = sim.connectionsAccepted;
-      for (const volume of [10, 20, 30]) {
-        await session.command('volume', volume);
-        await sleep(100); // a slider moved by hand
-      }
-      assert.equal(sim.state.volume, 30);
-      assert.ok(sim.count('getPlayerStatus') >= 4, 'each command was confirmed by a re-poll');
-      assert.equal(sim.connectionsAccepted - before, 1);
-    } finally {
-      await session.close();
-    }
   });
 
   it('sends the next command after the device closed the idle connection', async () => {
@@ -557,7 +430,7 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     await connection.close();
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
-    await rejects(deviceRequest(connection, { ...req, timeoutMs: 60_000 }), 'closed', /closed/);
+    await rejectsWith(deviceRequest(connection, { ...req, timeoutMs: 60_000 }), 'closed', /closed/);
     assert.equal(timers(), before, 'the refusal leaves no deadline timer behind');
     assert.deepEqual(sim.requests, ['getPlayerStatus']);
   });
@@ -566,7 +439,7 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     sim.faults.hang = true;
     const slow = new WiimClient({ host: '127.0.0.1', port, protocol: 'https', timeoutMs: 300 });
     try {
-      await rejects(slow.command('pause'), 'timeout', /no answer from 127\.0\.0\.1:\d+ within 300 ms/);
+      await rejectsWith(slow.command('pause'), 'timeout', /no answer from 127\.0\.0\.1:\d+ within 300 ms/);
     } finally {
       await slow.close();
     }
@@ -584,7 +457,7 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     const mutePort = (mute.address() as net.AddressInfo).port;
     const client = new WiimClient({ host: '127.0.0.1', port: mutePort, protocol: 'https', timeoutMs: 300 });
     try {
-      await rejects(client.command('pause'), 'timeout', /within 300 ms/);
+      await rejectsWith(client.command('pause'), 'timeout', /within 300 ms/);
       await until(() => open.size === 0, 'the half-open connection to close', 2000);
     } finally {
       await client.close();
@@ -598,11 +471,11 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     const bad = new WiimClient({ host: '127.0.0.1', port, protocol: 'https', fingerprint: 'AB'.repeat(32) });
     try {
       assert.equal((await good.command('pause')).payload, true);
-      await rejects(bad.command('pause'), 'network', /does not match the pinned fingerprint/);
+      await rejectsWith(bad.command('pause'), 'network', /does not match the pinned fingerprint/);
       assert.equal(sim.count('setPlayerCmd:pause'), 1, 'nothing went to the device over the refused connection');
       sim.regenerateCertificate();
       await new Promise((r) => setTimeout(r, 50));
-      await rejects(good.command('pause'), 'network', /does not match/);
+      await rejectsWith(good.command('pause'), 'network', /does not match/);
     } finally {
       await Promise.all([good.close(), bad.close()]);
     }
@@ -660,7 +533,7 @@ describe('wiim protocol: endpoint detection', function () {
       ],
     });
     try {
-      await rejects(client.command('pause'), 'network', new RegExp(`tried https:${a}, http:${a}`));
+      await rejectsWith(client.command('pause'), 'network', new RegExp(`tried https:${a}, http:${a}`));
     } finally {
       await client.close();
     }

@@ -32,7 +32,7 @@ export = function (RED: NodeAPI) {
     setupConfigNode(RED, this, {
       type: 'sonoff-config',
       deviceName: stringSetting(def.name) || deviceid || host,
-      open: (_clock) =>
+      open: (clock) =>
         new SonoffSession({
           deviceid,
           host,
@@ -41,6 +41,7 @@ export = function (RED: NodeAPI) {
           pollInterval: Math.max(0, numberSetting(def.pollInterval, host ? STATIC_HOST_DEFAULT_POLL_S : 0)),
           offlineAfter: Math.max(1, Math.round(numberSetting(def.offlineAfter, 3))),
           timeoutMs: Math.max(MIN_TIMEOUT_MS, numberSetting(def.timeout, DEFAULT_TIMEOUT_MS)),
+          clock,
           name: stringSetting(def.name) || undefined,
         }),
     });

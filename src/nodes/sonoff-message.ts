@@ -1,5 +1,5 @@
-import type { OutletChange, OutletSnapshot, StateSource } from '../sessions/sonoff-session';
-import type { OutletState, SonoffState } from '../sonoff/codec';
+import type { OutletSnapshot, StateSource } from '../sessions/sonoff-session';
+import type { SonoffState } from '../sonoff/codec';
 
 /** What sonoff-switch and sonoff-pulse put in msg.sonoff, and the normalised `info` payload. */
 export interface SonoffMeta {
@@ -15,20 +15,16 @@ export interface SonoffMeta {
 }
 
 /** msg.sonoff: deviceid, outlet, startup, pulse, pulseWidth, rssi, fwVersion, seq, source. */
-export function sonoffMeta(deviceid: string, outlet: OutletState, device: SonoffState, source: StateSource, seq: number | undefined): SonoffMeta {
-  const meta: SonoffMeta = { deviceid: device.deviceid ?? deviceid, outlet: outlet.outlet, source };
-  if (outlet.startup !== undefined) meta.startup = outlet.startup;
-  if (outlet.pulse !== undefined) meta.pulse = outlet.pulse;
-  if (outlet.pulseWidth !== undefined) meta.pulseWidth = outlet.pulseWidth;
+export function metaOfSnapshot(deviceid: string, snap: OutletSnapshot): SonoffMeta {
+  const { state, device } = snap;
+  const meta: SonoffMeta = { deviceid: device.deviceid ?? deviceid, outlet: snap.outlet, source: snap.source };
+  if (state.startup !== undefined) meta.startup = state.startup;
+  if (state.pulse !== undefined) meta.pulse = state.pulse;
+  if (state.pulseWidth !== undefined) meta.pulseWidth = state.pulseWidth;
   if (device.rssi !== undefined) meta.rssi = device.rssi;
   if (device.fwVersion !== undefined) meta.fwVersion = device.fwVersion;
-  if (seq !== undefined) meta.seq = seq;
+  if (snap.seq !== undefined) meta.seq = snap.seq;
   return meta;
-}
-
-export function metaOfSnapshot(deviceid: string, snap: OutletSnapshot | OutletChange): SonoffMeta {
-  const outlet = 'state' in snap ? snap.state : snap.outlet;
-  return sonoffMeta(deviceid, outlet, snap.device, snap.source, snap.seq);
 }
 
 /** The normalised `info` object of the info topic. */

@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { stringSetting } from '../shared/settings';
 import { loadImage } from '../sonoff/ota';
+import { flashImage, flashUrl } from '../sessions/sonoff-flash';
 import type { OutletChange, SonoffSession } from '../sessions/sonoff-session';
 import { deviceNode, type DeviceNode } from './device-node';
 import { otaUrlOf } from './sonoff-values';
@@ -33,14 +34,14 @@ export = function (RED: NodeAPI) {
         try {
           const onProgress = (percent: number) => self.status({ fill: 'yellow', shape: 'dot', text: `${percent} %` });
           const p = msg.payload;
-          if (Buffer.isBuffer(p)) msg.payload = await session.flashImage(p, { expectedSha256, onProgress });
+          if (Buffer.isBuffer(p)) msg.payload = await flashImage(session, p, { expectedSha256, onProgress });
           else if (p && typeof p === 'object' && 'url' in p) {
             const { url, sha256 } = otaUrlOf(p as { url?: unknown; sha256?: unknown });
-            msg.payload = await session.flashUrl(url, sha256);
+            msg.payload = await flashUrl(session, url, sha256);
           } else {
             const path = typeof p === 'string' && p.trim() !== '' ? p.trim() : firmware;
             if (!path) throw argumentError('give a firmware path, a Buffer or {url, sha256} in msg.payload, or set the firmware path on the node');
-            msg.payload = await session.flashImage(await loadImage(path), { expectedSha256, onProgress });
+            msg.payload = await flashImage(session, await loadImage(path), { expectedSha256, onProgress });
           }
           return self.shared('done');
         } finally {

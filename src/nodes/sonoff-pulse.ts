@@ -54,8 +54,8 @@ export = function (RED: NodeAPI) {
       async input(msg, session) {
         const request = parse(msg.payload);
         const snap = await session.setPulse(request.outlet, request.setting);
-        const out: Record<string, unknown> = { pulse: snap.outlet.pulse === true, width: snap.outlet.pulseWidth };
-        if (snap.outlet.pulseSwitch !== undefined) out.switch = snap.outlet.pulseSwitch;
+        const out: Record<string, unknown> = { pulse: snap.state.pulse === true, width: snap.state.pulseWidth };
+        if (snap.state.pulseSwitch !== undefined) out.switch = snap.state.pulseSwitch;
         msg.payload = out;
         msg.sonoff = metaOfSnapshot(session.deviceid, snap);
       },

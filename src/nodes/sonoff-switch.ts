@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow, NodeStatus } from 'node
 import { argumentError } from '../shared/errors';
 import { numberSetting } from '../shared/settings';
 import type { OutletChange, OutletSnapshot, SonoffSession } from '../sessions/sonoff-session';
-import { infoPayload, metaOfSnapshot, sonoffMeta } from './sonoff-message';
+import { infoPayload, metaOfSnapshot } from './sonoff-message';
 import { deviceNode } from './device-node';
 import { onOffOf, outletOf, startupOf, wifiOf } from './sonoff-values';
 
@@ -31,17 +31,16 @@ export = function (RED: NodeAPI) {
     const topics: Record<string, (msg: NodeMessageInFlow, session: SonoffSession) => Promise<void>> = {
       async startup(msg, session) {
         const snap = await session.setStartup(outlet, startupOf(msg.payload));
-        msg.payload = snap.outlet.startup;
+        msg.payload = snap.state.startup;
         msg.sonoff = metaOfSnapshot(session.deviceid, snap);
       },
       async signal(msg, session) {
         msg.payload = await session.signalStrength();
-        msg.sonoff = sonoffMeta(session.deviceid, session.outletState(outlet) ?? { outlet }, session.state ?? { outlets: [] }, 'command', session.seqNumber);
+        msg.sonoff = metaOfSnapshot(session.deviceid, session.snapshot(outlet, 'command'));
       },
       async info(msg, session) {
-        const state = await session.readState('poll');
-        msg.payload = infoPayload(session.deviceid, state);
-        msg.sonoff = sonoffMeta(session.deviceid, session.outletState(outlet) ?? { outlet }, state, 'poll', session.seqNumber);
+        msg.payload = infoPayload(session.deviceid, await session.readState('refresh'));
+        msg.sonoff = metaOfSnapshot(session.deviceid, session.snapshot(outlet, 'refresh'));
       },
       async wifi(msg, session) {
         const p = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as { ssid?: unknown; password?: unknown };
@@ -66,12 +65,10 @@ export = function (RED: NodeAPI) {
       const text = typeof wanted === 'string' ? wanted.trim().toLowerCase() : undefined;
       let snap: OutletSnapshot;
       if (wanted === undefined || wanted === null || text === '' || text === 'status') {
-        const state = await session.readState('poll');
-        snap = { outlet: state.outlets.find((x) => x.outlet === target) ?? { outlet: target }, device: state, source: 'poll' };
-        if (session.seqNumber !== undefined) snap.seq = session.seqNumber;
+        snap = await session.read(target);
       } else if (text === 'toggle') snap = await session.toggle(target);
       else snap = await session.setSwitch(target, onOffOf(wanted));
-      msg.payload = value(snap.outlet.on);
+      msg.payload = value(snap.state.on);
       msg.sonoff = metaOfSnapshot(session.deviceid, snap);
     };
 
@@ -85,9 +82,9 @@ export = function (RED: NodeAPI) {
         return health === 'offline' || on === undefined ? undefined : STATE[on ? 'on' : 'off'];
       },
       onState(change, session) {
-        // our own commands answer through their input message; the first state the session
-        // learns is sent too, so that a dashboard wired to this node starts right
-        if (change.outlet !== outlet || change.source === 'command') return;
+        // commands and reads that a message asked for answer through that message; the first
+        // state the session learns is sent too, so that a dashboard wired to this node starts right
+        if (change.outlet !== outlet || change.source === 'command' || change.source === 'refresh') return;
         node.send({ topic: self.config?.deviceName, payload: value(change.state.on), sonoff: metaOfSnapshot(session.deviceid, change) });
       },
       async input(msg, session) {

@@ -3,6 +3,7 @@ import { stringSetting } from '../shared/settings';
 import type { WiimSession } from '../sessions/wiim-session';
 import { resolveCommand } from './wiim-message';
 import { commandRequest } from './wiim-values';
+import { prepareCommand } from '../wiim/commands';
 import { deviceNode } from './device-node';
 
 /**
@@ -40,7 +41,7 @@ export = function (RED: NodeAPI) {
           const resolved = resolveCommand(fixed, fixedValue, msg);
           command = resolved.command;
           const request = commandRequest(resolved.command, resolved.value);
-          const result = await session.command(request.command, request.arg);
+          const result = await session.command(prepareCommand(request));
           out.payload = result.payload;
           out.wiim = { command: result.command, request: result.request, raw: result.raw };
           // the command and what it set, as the core http request node shows its result, then the device's health

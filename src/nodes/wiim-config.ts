@@ -39,7 +39,7 @@ export = function (RED: NodeAPI) {
     setupConfigNode(RED, this, {
       type: 'wiim-config',
       deviceName: stringSetting(def.name) || options.host,
-      open: (_clock) => {
+      open: (clock) => {
         if (options.host === '') throw new DeviceError('argument', 'the device has no host: enter its address');
         return new WiimSession({
           ...options,
@@ -47,6 +47,7 @@ export = function (RED: NodeAPI) {
           pollPlayingMs: numberSetting(def.pollPlaying, 1) * 1000,
           pollIdleMs: numberSetting(def.pollIdle, 5) * 1000,
           offlineAfter: Math.max(1, Math.round(numberSetting(def.offlineAfter, 3))),
+          clock,
         });
       },
     });

@@ -55,7 +55,7 @@ export = function (RED: NodeAPI) {
       idle: (session, health) => (health === 'online' && session.state?.online ? statusOf(session.state) : undefined),
       onState(event) {
         if (event.requesters?.has(node)) return; // answered by the input handler
-        const wanted = everyPoll ? event.reason !== 'command' : event.changed.length > 0;
+        const wanted = everyPoll ? event.source !== 'command' : event.changed.length > 0;
         if (wanted) node.send(message({}, event));
       },
       async input(msg, session) {

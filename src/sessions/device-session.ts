@@ -1,15 +1,17 @@
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock, type ClockTimer } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
 import { KEEP_ALIVE_MS } from '../shared/http';
 import { RequestQueue } from '../shared/queue';
 import { PollGate } from './poll-gate';
 
 /**
- * The gate every session's regular polls pass (see PollGate). 16 at a time
- * keeps a poll round one burst of work for the event loop (8 left it waiting
- * on replies more often); a 25 ms lease is longer than a healthy device's
- * reply on a LAN, and lets 200 devices start within a third of a second even
- * when none answers.
+ * The gate every session's regular polls pass (see PollGate). Enough slots
+ * that a poll round stays one burst of work for the event loop (fewer left
+ * it waiting on replies more often); a lease longer than a healthy device's
+ * reply on a LAN, yet short enough that many devices that do not answer
+ * delay the others' polls only a little. The runs behind these numbers are
+ * in bench/README.md.
  */
 export const pollGate = new PollGate(16, 25);
 
@@ -25,6 +27,13 @@ export const pollGate = new PollGate(16, 25);
  */
 export type Health = 'connecting' | 'online' | 'offline';
 
+/**
+ * Where a state came from, in both families: a device's own announcement
+ * (`push`), a regular or probing read (`poll`), a command's reply
+ * (`command`), or a read that a message asked for (`refresh`).
+ */
+export type StateSource = 'push' | 'poll' | 'command' | 'refresh';
+
 export interface SessionOptions {
   /** failures in a row before the device counts as offline */
   offlineAfter?: number;
@@ -35,6 +44,8 @@ export interface SessionOptions {
   backoffMaxMs?: number;
   /** the gate regular polls pass (default: the process's, shared by every session) */
   pollGate?: PollGate;
+  /** the time polls, backoff, probes and the queue's gap run on (default: the system clock; tests pass a fake one) */
+  clock?: Clock;
 }
 
 export interface SessionEvents {
@@ -48,14 +59,18 @@ export interface SendOptions {
   probe?: boolean;
 }
 
-export abstract class DeviceSession<Events extends Record<keyof Events, unknown[]> = SessionEvents> extends EventEmitter<Events & SessionEvents> {
+type SessionEventMap<Events> = Events & SessionEvents;
+
+export abstract class DeviceSession<Events extends Record<keyof Events, unknown[]> = SessionEvents> extends EventEmitter<SessionEventMap<Events>> {
   readonly queue: RequestQueue;
+  protected readonly clock: Clock;
   private healthState: Health = 'connecting';
   private failures = 0;
   private lastFailure: DeviceError | undefined;
   private readonly users = new Set<object>();
   private closed = false;
-  private lastAskedAt = 0;
+  private lastAskedAt = Number.NEGATIVE_INFINITY;
+  private probeTimer: ClockTimer | undefined;
   protected readonly offlineAfter: number;
   private readonly backoffMinMs: number;
   private readonly backoffMaxMs: number;
@@ -63,8 +78,9 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
 
   constructor(options: SessionOptions = {}) {
     super();
+    this.clock = options.clock ?? systemClock;
     this.gate = options.pollGate ?? pollGate;
-    this.queue = new RequestQueue({ minGapMs: options.minGapMs ?? 0 });
+    this.queue = new RequestQueue({ minGapMs: options.minGapMs ?? 0, clock: this.clock });
     this.offlineAfter = Math.max(1, options.offlineAfter ?? 3);
     this.backoffMinMs = options.backoffMinMs ?? 1000;
     this.backoffMaxMs = options.backoffMaxMs ?? 30000;
@@ -105,23 +121,45 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     this.closed = true;
     this.users.clear();
     this.queue.close();
+    this.stopProbing();
     this.stop();
-    for (const hook of this.closeHooks.splice(0)) hook();
+    await Promise.all([...this.closeHooks].map((hook) => hook()));
+    this.closeHooks.clear();
     await this.dispose();
-    (this as EventEmitter).removeAllListeners();
+    this.removeAllListeners();
   }
 
-  private readonly closeHooks: Array<() => void> = [];
+  private readonly closeHooks = new Set<() => void | Promise<void>>();
 
-  /** Runs `hook` once, when the session closes. */
-  onClose(hook: () => void): void {
-    if (this.closed) hook();
-    else this.closeHooks.push(hook);
+  /**
+   * Runs `hook` once, when the session closes (before its connection goes);
+   * a promise it returns is awaited. The function returned takes the hook
+   * back, for work that ended before the session did.
+   */
+  onClose(hook: () => void | Promise<void>): () => void {
+    if (this.closed) {
+      void hook();
+      return () => undefined;
+    }
+    this.closeHooks.add(hook);
+    return () => {
+      this.closeHooks.delete(hook);
+    };
+  }
+
+  /** Emits one of the session's events, typed by its event map. */
+  protected emitEvent<K extends keyof SessionEventMap<Events> & string>(name: K, ...args: SessionEventMap<Events>[K] & unknown[]): void {
+    this.emitUntyped(name, args);
+  }
+
+  /** EventEmitter's own typing cannot see through an event map that is still generic here: emitEvent and setHealth check the types. */
+  private emitUntyped(name: string, args: unknown[]): void {
+    EventEmitter.prototype.emit.call(this, name, ...args);
   }
 
   /** The delay before a regular poll due in about `ms`: see alignedDelay. */
   protected pollDelay(ms: number): number {
-    return alignedDelay(ms, Date.now());
+    return alignedDelay(ms, this.clock.now());
   }
 
   /** Runs a regular (timer) poll through the poll gate: see PollGate. */
@@ -186,12 +224,43 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   private setHealth(health: Health, err: DeviceError | undefined): void {
     if (this.closed || health === this.healthState) return;
     this.healthState = health;
-    (this as EventEmitter).emit('health', health, err);
+    const args: SessionEvents['health'] = [health, err];
+    this.emitUntyped('health', args);
+    if (health === 'offline') this.scheduleProbe();
+    else {
+      this.stopProbing();
+      this.resume();
+    }
+  }
+
+  /**
+   * While the device is offline, one loop reads it (see probe) after the
+   * backoff delay, until a read succeeds or the session closes. It runs
+   * whether or not a node listens: otherwise a device used only by
+   * commands, which fail at once while it is offline, would never be seen
+   * again.
+   */
+  private scheduleProbe(): void {
+    if (this.closed || this.probeTimer) return;
+    this.probeTimer = this.clock.setTimeout(() => {
+      this.probeTimer = undefined;
+      if (this.closed || this.healthState !== 'offline') return;
+      void this.probe()
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.healthState === 'offline') this.scheduleProbe();
+        });
+    }, this.retryDelay());
+  }
+
+  private stopProbing(): void {
+    this.clock.clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
   }
 
   /** A node asked something of the device (a command, a read on demand): more may follow soon. */
   protected noteAsked(): void {
-    this.lastAskedAt = Date.now();
+    this.lastAskedAt = this.clock.now();
   }
 
   /**
@@ -201,15 +270,19 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
    * of holding one of the device's few sockets until the keep-alive runs out.
    */
   protected idleFor(ms: number): void {
-    if (ms > KEEP_ALIVE_MS && !this.queue.busy && Date.now() - this.lastAskedAt > KEEP_ALIVE_MS) this.releaseConnection();
+    if (ms > KEEP_ALIVE_MS && !this.queue.busy && this.clock.now() - this.lastAskedAt > KEEP_ALIVE_MS) this.releaseConnection();
   }
 
   /** A short name for messages: the device's name or address. */
   protected abstract describe(): string;
   /** Begin polling or listening (first user registered). */
   protected abstract start(): void;
-  /** Stop timers and listeners (last user left, or close). */
+  /** Stop timers and listeners (last user left, or close). The offline probe goes on until close. */
   protected abstract stop(): void;
+  /** One read of the offline device; a success brings it back online (through send or noteSuccess). */
+  protected abstract probe(): Promise<unknown>;
+  /** The device is online again (or for the first time): carry on with regular polls. */
+  protected abstract resume(): void;
   /** Close the device's idle connection now (the next request opens another). */
   protected abstract releaseConnection(): void;
   /** Release sockets and dispatchers for good. */
@@ -218,13 +291,13 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
 
 /**
  * The time from `now` to the next multiple of `ms` on the clock that is at
- * least `ms / 4` away (so at most 1.25 × `ms`: a playing WiiM's 1 s polls
- * stay within the 1.5 s keep-alive). Devices polled at the same interval
- * then poll on the same tick, and a Node-RED with many devices wakes once
- * per interval rather than once per device. Devices deployed together start in step, but their
- * polls would drift apart over hours, each by its own reply time; spread
- * over the interval, 100 WiiM and 100 relays took 7.7–8.9 % of a core where
- * in step they took 4.1–4.9 % (sessions alone, paired 30 s runs).
+ * least `ms / 4` away (so at most 1.25 × `ms`: a playing WiiM's polls stay
+ * within the keep-alive). Devices polled at the same interval then poll on
+ * the same tick, and a Node-RED with many devices wakes once per interval
+ * rather than once per device. Devices deployed together start in step, but
+ * their polls would drift apart over hours, each by its own reply time, and
+ * polls spread over the interval cost clearly more CPU than polls in step
+ * (see bench/README.md).
  */
 export function alignedDelay(ms: number, now: number): number {
   const delay = ms - (now % ms);
@@ -234,7 +307,7 @@ export function alignedDelay(ms: number, now: number): number {
 /** Sessions by config node id, per Node-RED runtime. */
 interface ListedSession {
   close(): Promise<void>;
-  onClose(hook: () => void): void;
+  onClose(hook: () => void): unknown;
 }
 
 const registries = new WeakMap<object, Map<string, ListedSession>>();

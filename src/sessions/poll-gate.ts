@@ -1,3 +1,5 @@
+import { systemClock, type Clock, type ClockTimer } from '../shared/clock';
+
 /**
  * The regular polls of every device in the process pass through one gate:
  * at most `slots` run at a time, and a poll holds its slot until it ends or
@@ -22,11 +24,12 @@ interface Slot {
 export class PollGate {
   private readonly held: Slot[] = []; // in the order they were taken, so the oldest is first
   private readonly waiting: Array<(slot: Slot) => void> = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
 
   constructor(
     private readonly slots: number,
     private readonly leaseMs: number,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Polls running (holding a slot) and waiting for one. */
@@ -44,7 +47,7 @@ export class PollGate {
   }
 
   private take(): Slot {
-    const slot: Slot = { since: Date.now(), freed: false };
+    const slot: Slot = { since: this.clock.now(), freed: false };
     this.held.push(slot);
     return slot;
   }
@@ -67,7 +70,7 @@ export class PollGate {
   private admit(): void {
     while (this.held.length < this.slots && this.waiting.length > 0) (this.waiting.shift() as (slot: Slot) => void)(this.take());
     if (this.waiting.length === 0 && this.timer) {
-      clearTimeout(this.timer);
+      this.clock.clearTimeout(this.timer);
       this.timer = undefined;
     }
   }
@@ -75,10 +78,10 @@ export class PollGate {
   /** While polls wait, a timer ends the oldest slot's lease. */
   private armLease(): void {
     if (this.timer || this.held.length === 0) return;
-    this.timer = setTimeout(
+    this.timer = this.clock.setTimeout(
       () => {
         this.timer = undefined;
-        const now = Date.now();
+        const now = this.clock.now();
         while (this.held.length > 0 && now - this.held[0].since >= this.leaseMs) {
           const slot = this.held.shift() as Slot;
           slot.freed = true;
@@ -86,7 +89,7 @@ export class PollGate {
         this.admit();
         if (this.waiting.length > 0) this.armLease();
       },
-      Math.max(0, this.held[0].since + this.leaseMs - Date.now()),
+      Math.max(0, this.held[0].since + this.leaseMs - this.clock.now()),
     );
   }
 }

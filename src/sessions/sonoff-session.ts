@@ -1,8 +1,8 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import type { Clock, ClockTimer } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
 import type { DiscoveredService } from '../shared/mdns';
 import {
+  PULSE_MIN_MS,
   SeqTracker,
   checkOutlet,
   checkPulseWidth,
@@ -28,12 +28,11 @@ import {
   type StartupValue,
 } from '../sonoff/codec';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
-import { FirmwareServer, checkImage, sha256 } from '../sonoff/ota';
 import { acquireSonoffWatcher, deviceidOf, type WatcherLease } from '../sonoff/discovery';
-import { DeviceSession, openSession, type SessionEvents } from './device-session';
+import { DeviceSession, openSession, type SessionEvents, type StateSource } from './device-session';
 import type { PollGate } from './poll-gate';
 
-export type StateSource = 'command' | 'push' | 'poll';
+export type { StateSource } from './device-session';
 export type SonoffModel = 'auto' | 'single' | 'multi';
 
 export interface SonoffSessionOptions {
@@ -51,25 +50,23 @@ export interface SonoffSessionOptions {
   backoffMaxMs?: number;
   pollGate?: PollGate;
   name?: string;
+  /** the time polls, probes, backoff, the 200 ms gap and the wait for mDNS run on (default: the system clock) */
+  clock?: Clock;
 }
 
-/** One outlet's change, as the session reports it to nodes. */
-export interface OutletChange {
+/** One outlet as the session knows it: what commands and reads resolve with. */
+export interface OutletSnapshot {
   outlet: number;
   state: OutletState;
   device: SonoffState;
   source: StateSource;
   seq?: number;
-  /** the first state known of the device: a baseline for status, not a change to report */
-  initial?: boolean;
 }
 
-/** What a command resolves with: the confirmed state of the outlet it touched. */
-export interface OutletSnapshot {
-  outlet: OutletState;
-  device: SonoffState;
-  source: StateSource;
-  seq?: number;
+/** One outlet's change, as the session reports it to nodes. */
+export interface OutletChange extends OutletSnapshot {
+  /** the first state known of the device: a baseline for status, not a change to report */
+  initial?: boolean;
 }
 
 export interface SonoffSessionEvents extends SessionEvents {
@@ -102,15 +99,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private lastSeq: number | undefined;
   private readonly seq = new SeqTracker();
   private lease: WatcherLease | undefined;
-  private pollTimer: NodeJS.Timeout | undefined;
-  private probeTimer: NodeJS.Timeout | undefined;
+  private pollTimer: ClockTimer | undefined;
   private running = false;
   private addressKnown: boolean;
-  private familyRead: Promise<SonoffState> | undefined;
+  private familyRead: Promise<void> | undefined;
   private pending: SonoffState | undefined;
   private readonly addressWaiters = new Set<(err?: DeviceError) => void>();
-  /** firmware servers of flashes under way, closed with the session */
-  private readonly firmwareServers = new Set<FirmwareServer>();
   private readonly onUp = (s: DiscoveredService) => this.onService(s);
   private readonly onUpdate = (s: DiscoveredService) => this.onService(s);
   private readonly onDown = (s: DiscoveredService) => this.onWithdrawn(s);
@@ -122,6 +116,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       backoffMinMs: options.backoffMinMs ?? 1000,
       backoffMaxMs: options.backoffMaxMs ?? 30000,
       pollGate: options.pollGate,
+      clock: options.clock,
     });
     if (!options.deviceid && !options.host) throw new DeviceError('argument', 'a SONOFF device needs a deviceid (for mDNS) or a host');
     this.deviceid = options.deviceid;
@@ -137,12 +132,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       deviceid: this.deviceid,
       timeoutMs: this.timeoutMs,
     });
-    (this as DeviceSession).on('health', (h) => {
-      if (h === 'offline') {
-        // DESIGN: a device that was offline starts its seq afresh
-        this.seq.markRestart();
-        this.scheduleProbe();
-      }
+    this.on('health', (h) => {
+      // a device that was offline starts its seq afresh (docs/architecture.md)
+      if (h === 'offline') this.seq.markRestart();
     });
   }
 
@@ -170,11 +162,18 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return o ? { ...o } : undefined;
   }
 
+  /** The outlet as last known, with the device's state and seq: what a message answers with. */
+  snapshot(outlet: number, source: StateSource): OutletSnapshot {
+    const snap: OutletSnapshot = { outlet, state: this.outletState(outlet) ?? { outlet }, device: this.state ?? { outlets: [] }, source };
+    if (this.lastSeq !== undefined) snap.seq = this.lastSeq;
+    return snap;
+  }
+
   // ------------------------------------------------------------ commands
 
   /**
    * The device family, read from the device when still unknown; an outlet no
-   * family has (7, -1, "x") is refused before that read goes out.
+   * family has (7, -1, 0.5) is refused before that read goes out.
    */
   private familyFor(outlet: number): Promise<Family> {
     if (this.family === undefined) checkOutlet(outlet, 'multi');
@@ -184,65 +183,69 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   async setSwitch(outlet: number, on: boolean): Promise<OutletSnapshot> {
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
-    const req = family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet: o, on }]);
-    return this.command(req, { outlets: [{ outlet: o, on }] }, o, `switch:${o}`);
+    return this.command(switchRequest(family, o, on), { outlets: [{ outlet: o, on }] }, o, `switch:${o}`);
   }
 
   /** Flips the outlet, from the state known when the command goes out. */
   async toggle(outlet: number): Promise<OutletSnapshot> {
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
-    if (this.outletState(o)?.on === undefined) await this.readState('poll');
+    if (this.outletState(o)?.on === undefined) await this.readInfo('poll', false);
     await this.ready();
     return this.send(async () => {
       const on = !this.outletState(o)?.on;
       const change: SonoffState = { outlets: [{ outlet: o, on }] };
-      return this.inFlight(change, async () =>
-        this.confirm(await this.client.request(family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet: o, on }])), change, o),
-      );
+      return this.inFlight(change, async () => this.confirm(await this.client.request(switchRequest(family, o, on)), change, o));
     });
   }
 
-  async setStartup(outlet: number, value: unknown): Promise<OutletSnapshot> {
-    const startup: StartupValue = checkStartup(value);
+  async setStartup(outlet: number, value: StartupValue): Promise<OutletSnapshot> {
+    const startup = checkStartup(value);
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
     const req = family === 'single' ? encodeStartup(startup) : encodeStartups([{ outlet: o, startup }]);
     return this.command(req, { outlets: [{ outlet: o, startup }] }, o, `startup:${o}`);
   }
 
-  async setPulse(outlet: number, setting: PulseRequest): Promise<OutletSnapshot> {
+  async setPulse(outlet: number, request: PulseRequest): Promise<OutletSnapshot> {
     // family unknown: a width no relay takes is refused before the family is read
-    if (setting.width !== undefined && this.family === undefined) checkPulseWidth(setting.width, 'single');
+    if (request.width !== undefined && this.family === undefined) checkPulseWidth(request.width, 'single');
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
-    let width = setting.width;
+    let width = request.width;
     if (width === undefined) width = this.outletState(o)?.pulseWidth;
-    if (setting.pulse && width === undefined) throw new DeviceError('argument', 'enabling inching needs a width in ms');
+    if (request.pulse && width === undefined) throw new DeviceError('argument', 'enabling inching needs a width in ms');
     if (width !== undefined) width = checkPulseWidth(width, family);
-    const pulse = setting.pulse;
+    const pulse = request.pulse;
     let req: SonoffRequest;
-    const change: OutletState = { outlet: o, pulse: setting.pulse };
+    const change: OutletState = { outlet: o, pulse: request.pulse };
     if (width !== undefined) change.pulseWidth = width;
     if (family === 'single') {
       req = encodePulse({ pulse, width });
     } else {
-      const sw = setting.switch ?? this.outletState(o)?.pulseSwitch ?? 'off';
-      req = encodePulses([{ outlet: o, pulse, width: width ?? 500, switch: sw }]);
+      // a multi-channel relay needs a width even to turn inching off: the shortest it takes
+      const sw = request.switch ?? this.outletState(o)?.pulseSwitch ?? 'off';
+      req = encodePulses([{ outlet: o, pulse, width: width ?? PULSE_MIN_MS, switch: sw }]);
       change.pulseSwitch = sw;
-      if (change.pulseWidth === undefined) change.pulseWidth = 500;
+      if (change.pulseWidth === undefined) change.pulseWidth = PULSE_MIN_MS;
     }
     return this.command(req, { outlets: [change] }, o, `pulse:${o}`);
   }
 
+  /** Reads `info` because a message asked: the outlet as the device reports it now (source 'refresh'). */
+  async read(outlet: number): Promise<OutletSnapshot> {
+    await this.readInfo('refresh', false);
+    return this.snapshot(outlet, 'refresh');
+  }
+
   /** Reads `info` and updates the state; `source` is what the change events carry. Resolves with a copy of the state. */
-  async readState(source: StateSource = 'poll', probe = false): Promise<SonoffState> {
-    await this.readInfo(source, probe);
+  async readState(source: 'refresh' | 'poll'): Promise<SonoffState> {
+    await this.readInfo(source, false);
     return this.state as SonoffState;
   }
 
-  /** readState without the copy, for the polls and probes that only update the state. */
-  private async readInfo(source: StateSource, probe: boolean): Promise<void> {
+  /** One `info` read; `probe` reads go out even while the device is offline. */
+  private async readInfo(source: 'refresh' | 'poll', probe: boolean): Promise<void> {
     await this.ready();
     return this.send(
       async () => {
@@ -264,8 +267,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   /** Sets the Wi-Fi network; the password never appears in errors or logs. */
-  async setWifi(ssid: unknown, password: unknown): Promise<true> {
-    const req = encodeWifi(ssid as string, password as string); // typed at the node edge (src/nodes/sonoff-values.ts)
+  async setWifi(ssid: string, password: string): Promise<true> {
+    const req = encodeWifi(ssid, password);
     await this.ready();
     return this.send(async () => {
       await this.client.request(req);
@@ -278,73 +281,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.send(() => this.client.otaUnlock());
   }
 
-  async otaFlash(downloadUrl: string, sha256: string, timeoutMs?: number): Promise<SonoffReply> {
-    const req = encodeOtaFlash(downloadUrl, sha256);
+  /** Asks the relay to download and flash an image; the client allows the download its own, longer time. */
+  async otaFlash(downloadUrl: string, sha256: string): Promise<SonoffReply> {
+    // a bad URL or hash is refused before the queue (and the relay) sees it
+    encodeOtaFlash(downloadUrl, sha256);
     await this.ready();
-    return this.send(() => this.client.request(req, timeoutMs ?? 120_000));
-  }
-
-  /**
-   * Flashes a local image: checks it (size, header, DOUT, the expected
-   * SHA-256 if given), serves it once to the relay's address only, and runs
-   * info → ota_unlock → ota_flash. `onProgress` gets the percentage served.
-   */
-  async flashImage(image: Buffer, options: { expectedSha256?: string; onProgress?: (percent: number) => void } = {}): Promise<FlashResult> {
-    checkImage(image);
-    const digest = sha256(image);
-    const expected = options.expectedSha256?.toLowerCase();
-    if (expected && expected !== digest) throw new DeviceError('argument', `the image's SHA-256 ${digest} does not match the sha256 setting ${expected}`);
-    const address = await this.deviceAddress();
-    let lastPercent = -1;
-    const server = new FirmwareServer({
-      image,
-      allow: address,
-      onProgress: (bytes, total) => {
-        const percent = Math.min(100, Math.floor((bytes * 100) / total));
-        if (percent === lastPercent) return;
-        lastPercent = percent;
-        options.onProgress?.(percent);
-      },
-    });
-    this.firmwareServers.add(server);
-    try {
-      const url = await server.start();
-      await this.otaUnlock();
-      await this.otaFlash(url, digest);
-    } finally {
-      this.firmwareServers.delete(server);
-      await server.close();
-    }
-    return this.flashed({ status: 'done', bytes: image.length, sha256: digest });
-  }
-
-  /** Flashes an image from the user's own HTTP server: info → ota_unlock → ota_flash. */
-  async flashUrl(url: string, digest: string): Promise<FlashResult> {
-    // refuse a bad URL or hash before the relay is unlocked for a flash that cannot happen
-    const req = encodeOtaFlash(url, digest);
-    await this.readState('poll');
-    await this.otaUnlock();
-    await this.otaFlash(String(url), String(digest));
-    return this.flashed({ status: 'done', bytes: null, sha256: String((req.data as { sha256sum: string }).sha256sum) });
-  }
-
-  /** The new firmware version, if the relay answers before it restarts. */
-  private async flashed(result: FlashResult): Promise<FlashResult> {
-    const fw = await this.readState('poll').then(
-      (s) => s.fwVersion,
-      () => undefined,
-    );
-    if (fw) result.fwVersion = fw;
-    return result;
-  }
-
-  /** The relay's IPv4 address (the firmware server admits it alone); `info` first proves it answers. */
-  private async deviceAddress(): Promise<string> {
-    await this.readState('poll');
-    const host = this.address?.host;
-    if (!host) throw new DeviceError('offline', 'the device address is not known');
-    if (isIP(host)) return host;
-    return (await lookup(host, { family: 4 })).address;
+    return this.send(() => this.client.otaFlash(downloadUrl, sha256));
   }
 
   // ------------------------------------------------------------ internals
@@ -375,10 +317,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   protected stop(): void {
     this.running = false;
     for (const finish of [...this.addressWaiters]) finish(new DeviceError('closed', `${this.describe()}: the session stopped before mDNS found the device`));
-    if (this.pollTimer) clearTimeout(this.pollTimer);
-    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.clock.clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
-    this.probeTimer = undefined;
     if (this.lease) {
       const w = this.lease.watcher;
       w.removeListener('up', this.onUp);
@@ -394,14 +334,23 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   protected async dispose(): Promise<void> {
-    await Promise.all([...this.firmwareServers].map((f) => f.close()));
     await this.client.close();
+  }
+
+  /** While offline: ask mDNS again and, once the address is known, read `info`. */
+  protected async probe(): Promise<void> {
+    this.lease?.watcher.query();
+    if (this.addressKnown) await this.readInfo('poll', true);
+  }
+
+  protected resume(): void {
+    // the poll timer runs on while the device is offline, and reads again once it is back
   }
 
   private schedulePoll(): void {
     if (!this.running || this.pollIntervalMs <= 0 || this.isClosed) return;
     this.idleFor(this.pollIntervalMs);
-    this.pollTimer = setTimeout(() => {
+    this.pollTimer = this.clock.setTimeout(() => {
       this.pollTimer = undefined;
       // while offline the probe loop reads instead
       if (this.health === 'offline' || !this.addressKnown) {
@@ -414,26 +363,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     }, this.pollDelay(this.pollIntervalMs));
   }
 
-  private scheduleProbe(): void {
-    if (!this.running || this.isClosed || this.probeTimer) return;
-    this.probeTimer = setTimeout(() => {
-      this.probeTimer = undefined;
-      if (this.health !== 'offline' || !this.running) return;
-      this.lease?.watcher.query();
-      if (!this.addressKnown) {
-        this.scheduleProbe();
-        return;
-      }
-      this.readInfo('poll', true).catch(() => this.scheduleProbe());
-    }, this.retryDelay());
-  }
-
   /** The family to encode with: fixed by the model, else learned from the device. */
   private ensureFamily(): Promise<Family> {
     const known = this.family;
     if (known) return Promise.resolve(known);
     // concurrent commands share one info read
-    this.familyRead ??= this.readState('poll').finally(() => {
+    this.familyRead ??= this.readInfo('poll', false).finally(() => {
       this.familyRead = undefined;
     });
     return this.familyRead.then(() => {
@@ -448,21 +383,20 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     if (this.addressKnown) return Promise.resolve();
     if (this.isClosed) return Promise.reject(new DeviceError('closed', 'the device session is closed'));
     return new Promise((resolve, reject) => {
-      const self = this as DeviceSession<SonoffSessionEvents>;
       const finish = (err?: DeviceError) => {
-        clearTimeout(timer);
-        self.removeListener('address', onAddress);
+        this.clock.clearTimeout(timer);
+        this.removeListener('address', onAddress);
         this.addressWaiters.delete(finish);
         if (err) reject(err);
         else resolve();
       };
       const onAddress = () => finish();
-      const timer = setTimeout(
+      const timer = this.clock.setTimeout(
         () => finish(new DeviceError('offline', `${this.describe()} was not found by mDNS within ${this.timeoutMs} ms`)),
         this.timeoutMs,
       );
       this.addressWaiters.add(finish);
-      self.on('address', onAddress);
+      this.on('address', onAddress);
       this.lease?.watcher.query();
     });
   }
@@ -498,12 +432,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.snapshot(outlet, 'command');
   }
 
-  private snapshot(outlet: number, source: StateSource): OutletSnapshot {
-    const snap: OutletSnapshot = { outlet: this.outletState(outlet) ?? { outlet }, device: this.state ?? { outlets: [] }, source };
-    if (this.lastSeq !== undefined) snap.seq = this.lastSeq;
-    return snap;
-  }
-
   /** Merges a (partial) state and emits one 'state' event per outlet that changed. */
   private applyState(next: SonoffState, source: StateSource, seq?: number): void {
     if (this.isClosed) return;
@@ -524,7 +452,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       };
       if (this.lastSeq !== undefined) change.seq = this.lastSeq;
       if (!prev) change.initial = true;
-      (this as DeviceSession<SonoffSessionEvents>).emit('state', change);
+      this.emitEvent('state', change);
     }
   }
 
@@ -540,7 +468,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       if (!this.addressKnown || cur.host !== host || cur.port !== s.port) {
         this.client.setAddress(host, s.port);
         this.addressKnown = true;
-        (this as DeviceSession<SonoffSessionEvents>).emit('address', { host, port: s.port });
+        this.emitEvent('address', { host, port: s.port });
       }
     }
     const t = parseTxtState(s.txt);
@@ -558,16 +486,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
 // ------------------------------------------------------------ registry
 
-/** The session of sonoff-config `id` in one runtime (see openSession). */
-/** The one output of sonoff-ota. */
-export interface FlashResult {
-  status: 'done';
-  /** null for {url, sha256}: the image never passes through us */
-  bytes: number | null;
-  sha256: string;
-  fwVersion?: string;
+/** One outlet's switch command in the family's encoding. */
+function switchRequest(family: Family, outlet: number, on: boolean): SonoffRequest {
+  return family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet, on }]);
 }
 
+/** The session of sonoff-config `id` in one runtime (see openSession). */
 export function openSonoffSession(runtime: object, id: string, options: SonoffSessionOptions): SonoffSession {
   return openSession(runtime, id, () => new SonoffSession(options));
 }

@@ -1,8 +1,9 @@
+import type { Clock, ClockTimer } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
-import { DeviceSession, type Health } from './device-session';
+import { DeviceSession, type Health, type StateSource } from './device-session';
 import type { PollGate } from './poll-gate';
 import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
-import { prepareCommand, wiimRequest, type WiimCommandArgList, type WiimCommandName } from '../wiim/commands';
+import type { PreparedCommand, WiimCommandName } from '../wiim/commands';
 import type { WiimInfo, WiimMeta, WiimPlayerStatus } from '../wiim/parse';
 
 /**
@@ -22,12 +23,12 @@ export interface WiimSessionOptions extends WiimClientOptions {
   backoffMinMs?: number;
   backoffMaxMs?: number;
   pollGate?: PollGate;
+  /** the time polls and backoff run on (default: the system clock) */
+  clock?: Clock;
 }
 
 /** The state a wiim-status node emits: every field of the player plus `online`. */
 export type WiimState = Partial<WiimPlayerStatus> & { online: boolean };
-
-export type StateReason = 'poll' | 'refresh' | 'command' | 'offline';
 
 export interface WiimStateEvent {
   /** the session's own state object: read it, do not change it */
@@ -36,7 +37,8 @@ export interface WiimStateEvent {
   changed: string[];
   /** the raw replies behind this state */
   raw: { player?: Record<string, unknown>; meta?: WiimMeta | null; slaves?: unknown };
-  reason: StateReason;
+  /** what brought the state: a regular poll (also the offline event), a refresh a message asked for, or a command */
+  source: StateSource;
   /** the users that forced this refresh (coalesced requests share one read) */
   requesters?: ReadonlySet<object>;
 }
@@ -79,7 +81,9 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private stateAt = 0;
   private lastRaw: WiimStateEvent['raw'] = {};
   private running = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** the regular polls stopped while the device is offline (the offline probe reads instead) */
+  private paused = false;
+  private timer: ClockTimer | undefined;
   private polls = 0;
   private followers = 0;
   private groupDirty = true;
@@ -94,6 +98,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
       backoffMinMs: options.backoffMinMs ?? Math.min(1000, pollPlayingMs),
       backoffMaxMs: options.backoffMaxMs ?? 30000,
       pollGate: options.pollGate,
+      clock: options.clock,
     });
     this.client = new WiimClient(options);
     this.name = options.name && options.name.trim() !== '' ? options.name.trim() : this.client.host;
@@ -105,10 +110,6 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   /** The last known state (undefined before the first successful poll or offline event). */
   get state(): WiimState | undefined {
     return this.current ? { ...this.current } : undefined;
-  }
-
-  get isPolling(): boolean {
-    return this.running;
   }
 
   protected describe(): string {
@@ -136,10 +137,18 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   protected stop(): void {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    // an offline device is still probed (see schedule), unless the session closed
-    if (this.health === 'offline') this.schedule(this.retryDelay());
+  }
+
+  protected probe(): Promise<WiimStateEvent> {
+    return this.poll('poll');
+  }
+
+  protected resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.running && !this.timer) this.schedule(this.nextDelay());
   }
 
   protected releaseConnection(): void {
@@ -150,18 +159,19 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     await this.client.close();
   }
 
-  /**
-   * The poller runs while wiim-status nodes listen, and also while the device
-   * is offline: otherwise a device used only by wiim-command nodes, whose
-   * commands fail at once while it is offline, would never be seen again.
-   */
+  /** The poller runs while wiim-status nodes listen; while the device is offline, the session's probe reads instead. */
   private schedule(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    if (!(this.running || this.health === 'offline') || this.isClosed) return;
+    if (!this.running || this.isClosed) return;
+    if (this.health === 'offline') {
+      this.paused = true;
+      return;
+    }
     this.idleFor(ms);
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
+      if (this.health === 'offline') return this.schedule(0); // went offline on a command: the probe takes over
       void this.regularPoll(() => this.poll('poll'))
         .catch(() => undefined)
         .finally(() => this.schedule(this.nextDelay()));
@@ -174,7 +184,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     return this.pollDelay(s === 'playing' || s === 'loading' ? this.pollPlayingMs : this.pollIdleMs);
   }
 
-  /** Reads the state now, emits it (reason `refresh`) and resolves with the event. */
+  /** Reads the state now, emits it (source `refresh`) and resolves with the event. */
   async refresh(requester?: object): Promise<WiimStateEvent> {
     this.noteAsked();
     try {
@@ -186,22 +196,22 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   /** who asked for the waiting read, and whether any asked for a refresh */
   private pollRequesters = new Set<object>();
-  private pollReason: StateReason = 'poll';
+  private pollSource: StateSource = 'poll';
 
   /**
    * One read of the device. Reads that wait together (the timer, a refresh,
    * the re-poll after a command) coalesce into one request and one event,
    * which every caller receives and which names every requester.
    */
-  private poll(reason: StateReason, requester?: object): Promise<WiimStateEvent> {
+  private poll(source: 'poll' | 'refresh', requester?: object): Promise<WiimStateEvent> {
     if (requester) this.pollRequesters.add(requester);
-    if (reason === 'refresh') this.pollReason = 'refresh';
+    if (source === 'refresh') this.pollSource = 'refresh';
     return this.send(
       async () => {
         const requesters = this.pollRequesters;
-        const why = this.pollReason;
+        const why = this.pollSource;
         this.pollRequesters = new Set();
-        this.pollReason = 'poll';
+        this.pollSource = 'poll';
         const player = await this.client.playerStatus();
         let meta: WiimMeta | null | undefined;
         let slaves: Awaited<ReturnType<WiimClient['slaveList']>> | undefined;
@@ -246,9 +256,9 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** A reading (or an expected effect) of the device: it is online. */
-  private update(next: Partial<WiimPlayerStatus>, reason: StateReason, requesters?: ReadonlySet<object>): WiimStateEvent {
+  private update(next: Partial<WiimPlayerStatus>, source: StateSource, requesters?: ReadonlySet<object>): WiimStateEvent {
     const prev = this.current;
-    const now = Date.now();
+    const now = this.clock.now();
     const state: WiimState = { ...prev, ...next, online: true };
     const changed: string[] = [];
     if (prev?.online !== true) changed.push('online');
@@ -269,30 +279,29 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     const same = prev !== undefined && changed.length === 0 && prev.position === state.position;
     if (!same) this.current = state;
     this.stateAt = now;
-    const event: WiimStateEvent = { state: same ? prev : state, changed, raw: this.lastRaw, reason };
+    const event: WiimStateEvent = { state: same ? prev : state, changed, raw: this.lastRaw, source };
     if (requesters) event.requesters = requesters;
-    this.emit('state', event);
+    this.emitEvent('state', event);
     return event;
   }
 
+  /** The offline event: the last known state with `online: false`, from the failed polls. */
   private onHealth(health: Health): void {
     if (health !== 'offline' || this.isClosed) return;
-    if (!this.running && !this.timer) this.schedule(this.retryDelay());
     const prev = this.current;
     this.current = { ...(prev ?? {}), online: false };
-    this.stateAt = Date.now();
+    this.stateAt = this.clock.now();
     const changed = prev?.online === false ? [] : ['online'];
-    this.emit('state', { state: this.current, changed, raw: this.lastRaw, reason: 'offline' });
+    this.emitEvent('state', { state: this.current, changed, raw: this.lastRaw, source: 'poll' });
   }
 
   /**
-   * Runs a wiim-command command through the queue. The argument is checked
-   * before anything is sent; volume commands coalesce (latest wins). After a
-   * command that changes the player, the state is updated at once and
-   * re-read from the device.
+   * Runs a command (checked by prepareCommand before it gets here) through
+   * the queue; volume commands coalesce (latest wins). After a command that
+   * changes the player, the state is updated at once and re-read from the
+   * device.
    */
-  async command<C extends WiimCommandName>(name: C, ...arg: WiimCommandArgList<C>): Promise<CommandResult> {
-    const prepared = prepareCommand(wiimRequest(name, ...arg));
+  async command(prepared: PreparedCommand): Promise<CommandResult> {
     const result = await this.send(() => this.client.run(prepared), { key: prepared.command === 'volume' ? 'volume' : undefined });
     if (prepared.command === 'status') {
       const s = this.withExtras(result.payload as WiimPlayerStatus);

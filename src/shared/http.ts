@@ -52,7 +52,13 @@ type ConnectCallback = (err: Error | null, socket: Socket | null) => void;
  * idle WiiM's every poll is a new TLS connection (the device drops idle ones
  * within 3 s), and the connector's extras (TCP keep-alive probes for a
  * socket that lives a second, ALPN for a device without HTTP/2, a session
- * cache for one host) cost about a tenth of such a poll.
+ * cache for one host) are a noticeable part of such a poll's cost (see
+ * bench/README.md).
+ *
+ * Its timers (the connect and request deadlines, undici's keep-alive) run on
+ * real time, not on a session's Clock: they bound real sockets. What decides
+ * when a connection may go early (a session's idle release) runs on the
+ * session's clock.
  */
 export class DeviceConnection {
   private readonly options: Client.Options;

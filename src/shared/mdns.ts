@@ -98,7 +98,6 @@ export interface DiscoveredService {
   /** IPv4 address from an A record, else the packet's source address */
   address?: string;
   txt: Record<string, string>;
-  lastSeen: number;
 }
 
 export interface ServiceWatcherEvents {
@@ -184,7 +183,6 @@ export class ServiceWatcher extends EventEmitter<ServiceWatcherEvents> {
     for (const [key, change] of touched) {
       const inst = this.instances.get(key);
       if (!inst) continue;
-      inst.lastSeen = Date.now();
       // Loopback addresses are left out of A records, so the packet's source
       // address stands in when the record carries none.
       const address = (inst.host && hostAddresses.get(inst.host.toLowerCase())) ?? (inst.address && !change.address ? inst.address : rinfo.address);
@@ -206,7 +204,7 @@ export class ServiceWatcher extends EventEmitter<ServiceWatcherEvents> {
     const key = fqdn.toLowerCase();
     let inst = this.instances.get(key);
     if (!inst) {
-      inst = { name: fqdn.slice(0, fqdn.length - this.serviceType.length - 1), fqdn, txt: {}, lastSeen: Date.now(), announced: false };
+      inst = { name: fqdn.slice(0, fqdn.length - this.serviceType.length - 1), fqdn, txt: {}, announced: false };
       this.instances.set(key, inst);
     }
     if (!touched.has(key)) touched.set(key, { txt: false, address: false });

@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type ClockTimer } from './clock';
 import { DeviceError } from './errors';
 
 /**
@@ -10,6 +11,8 @@ import { DeviceError } from './errors';
 export interface RequestQueueOptions {
   /** least time between the end of one request and the start of the next */
   minGapMs?: number;
+  /** the time the gap is measured in (default: the system clock) */
+  clock?: Clock;
 }
 
 interface Waiter {
@@ -28,18 +31,18 @@ export class RequestQueue {
   private readonly jobs: Job[] = [];
   private running = false;
   private lastEnd = 0;
-  private gapTimer: NodeJS.Timeout | undefined;
+  private gapTimer: ClockTimer | undefined;
   private closed = false;
-  /** how many tasks actually ran; the benchmark and tests read it */
-  executed = 0;
+  private readonly clock: Clock;
 
   constructor(options: RequestQueueOptions = {}) {
     this.minGapMs = options.minGapMs ?? 0;
+    this.clock = options.clock ?? systemClock;
   }
 
-  /** Requests waiting, not counting the one running. */
-  get waiting(): number {
-    return this.jobs.length;
+  /** A request is on its way to the device (not merely waiting for its turn or for the gap). */
+  get sending(): boolean {
+    return this.running;
   }
 
   get busy(): boolean {
@@ -68,16 +71,16 @@ export class RequestQueue {
 
   close(): void {
     this.closed = true;
-    if (this.gapTimer) clearTimeout(this.gapTimer);
+    this.clock.clearTimeout(this.gapTimer);
     this.gapTimer = undefined;
     this.clear(new DeviceError('closed', 'the device connection was closed before the request was sent'));
   }
 
   private pump(): void {
     if (this.running || this.gapTimer || this.jobs.length === 0 || this.closed) return;
-    const wait = this.lastEnd + this.minGapMs - Date.now();
+    const wait = this.lastEnd + this.minGapMs - this.clock.now();
     if (wait > 0) {
-      this.gapTimer = setTimeout(() => {
+      this.gapTimer = this.clock.setTimeout(() => {
         this.gapTimer = undefined;
         this.pump();
       }, wait);
@@ -85,7 +88,6 @@ export class RequestQueue {
     }
     const job = this.jobs.shift() as Job;
     this.running = true;
-    this.executed++;
     let outcome: Promise<unknown>;
     try {
       outcome = job.task();
@@ -100,7 +102,7 @@ export class RequestQueue {
 
   private finish(job: Job, settle: (w: Waiter) => void): void {
     this.running = false;
-    this.lastEnd = Date.now();
+    this.lastEnd = this.clock.now();
     for (const w of job.waiters) settle(w);
     this.pump();
   }

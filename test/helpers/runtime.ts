@@ -66,15 +66,16 @@ export interface Outcome<M, C> {
 
 /**
  * Sends `msg` into node `target` and resolves with whichever comes first: a
- * message at the helper node `out` or an error at the helper node `caught`
+ * message at the helper node `outId` or an error at the helper node `caught`
  * (wired from a Catch node).
  */
 export function outcome<M = Record<string, unknown>, C = Record<string, unknown>>(
   target: string,
   msg: Record<string, unknown>,
   timeoutMs = 5000,
+  outId = 'out',
 ): Promise<Outcome<M, C>> {
-  const out = node('out') as unknown as EventEmitter;
+  const out = node(outId) as unknown as EventEmitter;
   const caught = node('caught') as unknown as EventEmitter;
   return new Promise((resolve, reject) => {
     const finish = (r: Outcome<M, C> | Error) => {

@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { rejectsWith } from './helpers/assert';
+import { FakeClock } from './helpers/fake-clock';
+import { until } from './helpers/wait';
+import { SonoffSession, type OutletChange, type SonoffSessionOptions } from '../src/sessions/sonoff-session';
+import { flashImage, flashUrl } from '../src/sessions/sonoff-flash';
+import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
+import type { StartupValue } from '../src/sonoff/codec';
+import { sha256 } from '../src/sonoff/ota';
+
+const ID = '1000abcdef';
+/** The relay's least gap between requests (SONOFF DIY API). */
+const GAP_MS = 200;
+
+describe('sonoff session against the simulator', () => {
+  let sim: SonoffSimulator;
+  let session: SonoffSession;
+  let clock: FakeClock;
+  afterEach(async () => {
+    await session?.close();
+    await sim?.stop();
+  });
+
+  /** A relay and a session on the fake clock; time waits for requests on the wire. */
+  async function setup(multi: boolean, options: Partial<SonoffSessionOptions> = {}): Promise<void> {
+    sim = new SonoffSimulator({ deviceid: ID, multi });
+    const { port } = await sim.start();
+    clock = new FakeClock();
+    session = new SonoffSession({ deviceid: ID, host: '127.0.0.1', port, model: 'auto', pollInterval: 0, clock, ...options });
+    clock.busyWhile(() => session.queue.sending);
+  }
+
+  function changes(): OutletChange[] {
+    const out: OutletChange[] = [];
+    session.on('state', (c) => out.push(c));
+    return out;
+  }
+
+  it('leaves the gap between requests to one device: the next goes out when the clock has moved 200 ms', async () => {
+    await setup(false);
+    const all = Promise.all([
+      session.setSwitch(0, true),
+      session.setStartup(0, 'on'),
+      session.signalStrength(),
+      session.readState('refresh'),
+      session.setPulse(0, { pulse: true, width: 1000 }),
+    ]);
+    await clock.idle();
+    assert.deepEqual(
+      sim.requests.map((r) => r.endpoint),
+      ['info'],
+      'the first info learns the family',
+    );
+    for (let sent = 1; sent < 6; sent++) {
+      await clock.advance(GAP_MS - 1);
+      assert.equal(sim.requests.length, sent, 'nothing before the gap is over');
+      await clock.advance(1);
+      assert.equal(sim.requests.length, sent + 1);
+    }
+    await all;
+    assert.deepEqual(sim.requests.map((r) => r.endpoint).sort(), ['info', 'info', 'pulse', 'signal_strength', 'startup', 'switch']);
+  });
+
+  it('(real time) keeps one connection for requests 200 ms apart to a relay that keeps idle ones for 2 s', async () => {
+    sim = new SonoffSimulator({ deviceid: ID });
+    const { port } = await sim.start();
+    session = new SonoffSession({ deviceid: ID, host: '127.0.0.1', port, model: 'auto', pollInterval: 0 });
+    await session.setSwitch(0, true);
+    await session.setSwitch(0, false);
+    await session.signalStrength();
+    assert.equal(sim.requests.length, 4); // the first info learns the family
+    assert.equal(sim.connectionsAccepted, 1);
+  });
+
+  it('polls every pollInterval on the fake clock, and lets the connection go right after each poll', async () => {
+    await setup(false, { pollInterval: 2 });
+    let released = 0;
+    const release = session.client.release.bind(session.client);
+    session.client.release = () => {
+      released++;
+      release();
+    };
+    session.register({});
+    await clock.idle();
+    assert.equal(sim.requestsTo('info').length, 1, 'a first read at once');
+    for (let poll = 2; poll <= 6; poll++) {
+      const before = released;
+      await clock.advance(2000);
+      assert.equal(sim.requestsTo('info').length, poll);
+      assert.ok(released > before, `released after poll ${poll}: the next is 2 s away`);
+    }
+    await until(() => sim.openConnections === 0, 'no connection open after the poll');
+  });
+
+  it('coalesces a burst of switch commands: fewer requests, the last value wins, every caller gets the confirmed state', async () => {
+    await setup(true);
+    await session.readState('refresh');
+    sim.requests.length = 0;
+    await clock.advance(GAP_MS); // past the gap: the first command goes out at once
+    const values = [true, false, true, false, true, true, false, true, false, false];
+    const burst = Promise.all(values.map((v) => session.setSwitch(1, v)));
+    await clock.advance(GAP_MS);
+    const results = await burst;
+    assert.equal(sim.requestsTo('switches').length, 2);
+    assert.equal(sim.outlets[1].on, false);
+    // the first ran alone; every later caller was folded into the last command
+    assert.equal(results[0].state.on, true);
+    for (const r of results.slice(1)) assert.equal(r.state.on, false);
+    assert.ok(results.every((r) => r.source === 'command' && r.outlet === 1));
+  });
+
+  it('refuses bad arguments and sends nothing', async () => {
+    await setup(false);
+    await session.readState('refresh');
+    const before = sim.requests.length;
+    await rejectsWith(session.setSwitch(1, true), 'argument', /outlet/);
+    await rejectsWith(session.setSwitch(0.5, true), 'argument', /outlet/);
+    await rejectsWith(session.setPulse(0, { pulse: true, width: 750 }), 'argument', /multiple of 500/);
+    await rejectsWith(session.setPulse(0, { pulse: true, width: 3_600_500 }), 'argument');
+    // a value a typed caller should not have, refused all the same
+    await rejectsWith(session.setStartup(0, 'later' as StartupValue), 'argument');
+    await rejectsWith(session.setWifi('', 'pw'), 'argument');
+    await rejectsWith(session.otaFlash('ftp://x/y', 'a'.repeat(64)), 'argument');
+    await rejectsWith(flashUrl(session, 'http://127.0.0.1/fw.bin', 'xyz'), 'argument');
+    assert.equal(sim.requests.length, before);
+  });
+
+  it('refuses what no relay takes before it even reads the family of an unknown device', async () => {
+    await setup(true);
+    await rejectsWith(session.setPulse(0, { pulse: true, width: 700 }), 'argument', /multiple of 500/);
+    await rejectsWith(session.setPulse(0, { pulse: true, width: -500 }), 'argument');
+    await rejectsWith(session.setSwitch(7, true), 'argument', /outlet/);
+    await rejectsWith(session.toggle(-1), 'argument', /outlet/);
+    await rejectsWith(session.setStartup(0, 'sometimes' as StartupValue), 'argument');
+    assert.equal(sim.requests.length, 0, 'not even an info read went out');
+    // a width only a single-channel relay takes is checked once the family is known
+    await rejectsWith(session.setPulse(0, { pulse: true, width: 3_600_000 }), 'argument', /3599500/);
+    assert.deepEqual(
+      sim.requests.map((r) => r.endpoint),
+      ['info'],
+    );
+  });
+
+  it('read() answers with the outlet as the device reports it, source refresh; snapshot() with the last known state', async () => {
+    await setup(true);
+    const seen = changes();
+    sim.outlets[2].on = true;
+    const snap = await session.read(2);
+    assert.equal(snap.outlet, 2);
+    assert.equal(snap.state.on, true);
+    assert.equal(snap.source, 'refresh');
+    assert.equal(snap.device.family, 'multi');
+    assert.ok(seen.length > 0 && seen.every((c) => c.source === 'refresh' && c.initial === true));
+    sim.outlets[2].on = false; // not read yet
+    assert.deepEqual(session.snapshot(2, 'poll'), { ...snap, source: 'poll' });
+    assert.deepEqual(session.snapshot(9, 'poll').state, { outlet: 9 }, 'an outlet it does not know');
+  });
+
+  it('polls info, emits per-outlet changes with source poll, and follows pulse timers', async () => {
+    await setup(true, { pollInterval: 0.25 });
+    session.register({});
+    await clock.idle();
+    const seen = changes();
+    sim.pressButton(2);
+    await clock.advance(250);
+    assert.deepEqual(
+      seen.map((c) => [c.outlet, c.state.on, c.source]),
+      [[2, true, 'poll']],
+    );
+    await clock.advance(GAP_MS);
+    await session.setPulse(3, { pulse: true, width: 500 });
+    const on = session.setSwitch(3, true);
+    await clock.advance(GAP_MS);
+    await on;
+    // the relay switches back by itself (on its own, real, timer); the next poll sees it
+    await until(() => sim.outlets[3].on === false, 'the pulse to end');
+    await clock.advance(250);
+    assert.deepEqual(seen.at(-1) && [seen.at(-1)?.outlet, seen.at(-1)?.state.on, seen.at(-1)?.source], [3, false, 'poll']);
+  });
+
+  it('goes offline after failed reads, fails commands at once, probes with growing backoff, and comes back', async () => {
+    await setup(false, { pollInterval: 1, backoffMinMs: 1000, backoffMaxMs: 8000, offlineAfter: 3 });
+    session.register({});
+    await clock.idle();
+    assert.equal(session.health, 'online');
+    const health: string[] = [];
+    session.on('health', (h) => health.push(h));
+    sim.faults.drop = true; // the relay reads each request and hangs up: every read fails, and the log shows it
+    await clock.advance(3000); // three polls, a second apart
+    assert.deepEqual(health, ['offline']);
+    const n = sim.requests.length;
+    await rejectsWith(session.setSwitch(0, true), 'offline', /is offline/);
+    assert.equal(sim.requests.length, n, 'nothing was sent');
+    // while offline the regular polls pause; the probes come after 4, 8 and 8 s (the cap)
+    const sentAt: number[] = [];
+    const start = clock.now();
+    for (let s = 0; s < 20; s++) {
+      const before = sim.requests.length;
+      await clock.advance(1000);
+      if (sim.requests.length > before) sentAt.push(clock.now() - start);
+    }
+    assert.deepEqual(sentAt, [4000, 12_000, 20_000]);
+    assert.deepEqual(
+      sim.requests.slice(n).map((r) => r.endpoint),
+      ['info', 'info', 'info'],
+    );
+    sim.faults.drop = false;
+    await clock.advance(8000);
+    assert.deepEqual(health, ['offline', 'online']);
+    await clock.advance(1000); // the poll due with the probe waited for the gap
+    const polls = sim.requestsTo('info').length;
+    await clock.advance(3000);
+    assert.equal(sim.requestsTo('info').length, polls + 3, 'regular polls again');
+    await clock.advance(GAP_MS);
+    const snap = await session.setSwitch(0, true);
+    assert.equal(snap.state.on, true);
+  });
+
+  it('flashes an image through the queue: info, ota_unlock, ota_flash, and reads the new version', async () => {
+    sim = new SonoffSimulator({ deviceid: ID });
+    const { port } = await sim.start();
+    session = new SonoffSession({ deviceid: ID, host: '127.0.0.1', port, model: 'auto', pollInterval: 0 });
+    const image = makeFirmwareImage(64 * 1024);
+    const percents: number[] = [];
+    const result = await flashImage(session, image, { onProgress: (p) => percents.push(p) });
+    assert.equal(result.status, 'done');
+    assert.equal(result.bytes, image.length);
+    assert.equal(result.sha256, sha256(image));
+    assert.equal(percents.at(-1), 100);
+    assert.deepEqual(
+      sim.requests.map((r) => r.endpoint),
+      ['info', 'ota_unlock', 'ota_flash', 'info'],
+    );
+    assert.deepEqual(
+      sim.flashes.map((f) => f.sha256),
+      [sha256(image)],
+    );
+  });
+});
