@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { numberSetting, stringSetting } from '../shared/settings';
+import { numberSetting, stringSetting } from './settings';
 import { SonoffSession, type SonoffModel } from '../sessions/sonoff-session';
 import { SonoffClient, DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS } from '../sonoff/client';
 import { discoverSonoff } from '../sonoff/discovery';

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { argumentError } from '../shared/errors';
-import { stringSetting } from '../shared/settings';
+import { stringSetting } from './settings';
 import { loadImage } from '../sonoff/ota';
 import { flashImage, flashUrl } from '../sessions/sonoff-flash';
 import type { OutletChange, SonoffSession } from '../sessions/sonoff-session';

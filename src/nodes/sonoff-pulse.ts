@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
-import { numberSetting, optionalNumberSetting } from '../shared/settings';
+import { numberSetting, optionalNumberSetting } from './settings';
 import type { OutletChange, PulseRequest, SonoffSession } from '../sessions/sonoff-session';
 import { metaOfSnapshot } from './sonoff-message';
 import { deviceNode } from './device-node';

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { argumentError } from '../shared/errors';
-import { numberSetting } from '../shared/settings';
+import { numberSetting } from './settings';
 import type { OutletChange, OutletSnapshot, SonoffSession } from '../sessions/sonoff-session';
 import { infoPayload, metaOfSnapshot } from './sonoff-message';
 import { deviceNode } from './device-node';

@@ -1,4 +1,4 @@
-import { optionalNumberSetting } from '../shared/settings';
+import { optionalNumberSetting } from './settings';
 
 /**
  * A number from a message value: a number, or a numeric string as a

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { stringSetting } from '../shared/settings';
+import { stringSetting } from './settings';
 import type { WiimSession } from '../sessions/wiim-session';
 import { resolveCommand } from './wiim-message';
 import { commandRequest } from './wiim-values';

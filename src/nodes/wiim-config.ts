@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { DeviceError } from '../shared/errors';
-import { numberSetting, optionalNumberSetting, stringSetting } from '../shared/settings';
+import { numberSetting, optionalNumberSetting, stringSetting } from './settings';
 import { WiimSession } from '../sessions/wiim-session';
 import { WiimClient, type WiimProtocol } from '../wiim/client';
 import { discoverWiim } from '../wiim/discovery';
