@@ -75,6 +75,12 @@ export function statusSetter(node: Node): (status: NodeStatus) => void {
 /** The most characters a status text shows. */
 export const STATUS_TEXT_MAX = 64;
 
+/** A two-state status at rest (relay on/off, inching on/off): a green or grey dot, apart from the health colours; none when unknown or offline. */
+export function twoStateStatus(on: boolean | undefined, health: UserHealth, text: { on: string; off: string }): NodeStatus | undefined {
+  if (health === 'offline' || on === undefined) return undefined;
+  return on ? { fill: 'green', shape: 'dot', text: text.on } : { fill: 'grey', shape: 'dot', text: text.off };
+}
+
 /** Offline (red ring) when the device could not be reached, else error. */
 export function failureStatus(err: unknown): SharedStatus {
   return err instanceof DeviceError && (err.kind === 'offline' || err.isTransport) ? 'offline' : 'error';

@@ -1,8 +1,8 @@
-import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { numberSetting, optionalNumberSetting } from './settings';
 import type { OutletChange, PulseRequest, SonoffSession } from '../sessions/sonoff-session';
 import { metaOfSnapshot } from './sonoff-message';
-import { deviceNode } from './device-node';
+import { deviceNode, twoStateStatus } from './device-node';
 import { onOffOf, outletOf, widthOf } from './sonoff-values';
 import { numberOf } from './values';
 
@@ -12,11 +12,6 @@ interface SonoffPulseDef extends NodeDef {
   outlet?: string | number;
   width?: string | number;
 }
-
-const PULSE: Record<'on' | 'off', NodeStatus> = {
-  on: { fill: 'green', shape: 'dot', text: 'sonoff-pulse.status.enabled' },
-  off: { fill: 'grey', shape: 'dot', text: 'sonoff-pulse.status.disabled' },
-};
 
 export = function (RED: NodeAPI) {
   function SonoffPulse(this: Node, def: SonoffPulseDef) {
@@ -47,10 +42,8 @@ export = function (RED: NodeAPI) {
       configType: 'sonoff-config',
       device: def.device,
       subscribe: true,
-      idle(session, health) {
-        const pulse = session.outletState(outlet)?.pulse;
-        return health === 'offline' || pulse === undefined ? undefined : PULSE[pulse ? 'on' : 'off'];
-      },
+      idle: (session, health) =>
+        twoStateStatus(session.outletState(outlet)?.pulse, health, { on: 'sonoff-pulse.status.enabled', off: 'sonoff-pulse.status.disabled' }),
       async input(msg, session) {
         const request = parse(msg.payload);
         const snap = await session.setPulse(request.outlet, request.setting);

@@ -1,9 +1,9 @@
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow, NodeStatus } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { numberSetting } from './settings';
 import type { OutletChange, OutletSnapshot, SonoffSession } from '../sessions/sonoff-session';
 import { infoPayload, metaOfSnapshot } from './sonoff-message';
-import { deviceNode } from './device-node';
+import { deviceNode, twoStateStatus } from './device-node';
 import { onOffOf, outletOf, startupOf, wifiOf } from './sonoff-values';
 
 /** sonoff-switch: switches an outlet, reads it, and reports every change the relay makes on its own. */
@@ -12,11 +12,6 @@ interface SonoffSwitchDef extends NodeDef {
   outlet?: string | number;
   payloadType?: string;
 }
-
-const STATE: Record<'on' | 'off', NodeStatus> = {
-  on: { fill: 'green', shape: 'dot', text: 'sonoff-switch.status.on' },
-  off: { fill: 'grey', shape: 'dot', text: 'sonoff-switch.status.off' },
-};
 
 export = function (RED: NodeAPI) {
   function SonoffSwitch(this: Node, def: SonoffSwitchDef) {
@@ -77,10 +72,7 @@ export = function (RED: NodeAPI) {
       configType: 'sonoff-config',
       device: def.device,
       subscribe: true,
-      idle(session, health) {
-        const on = session.outletState(outlet)?.on;
-        return health === 'offline' || on === undefined ? undefined : STATE[on ? 'on' : 'off'];
-      },
+      idle: (session, health) => twoStateStatus(session.outletState(outlet)?.on, health, { on: 'sonoff-switch.status.on', off: 'sonoff-switch.status.off' }),
       onState(change, session) {
         // commands and reads that a message asked for answer through that message; the first
         // state the session learns is sent too, so that a dashboard wired to this node starts right
