@@ -245,16 +245,18 @@ describe('the editor in a real browser', function () {
     await dash.goto(`http://127.0.0.1:${nr.port}/dashboard`);
     const input = dash.locator('.nrdb-ui-switch input[type="checkbox"], .v-switch input[type="checkbox"]').first();
     await input.waitFor({ state: 'attached', timeout: 30000 });
-    const before = await input.isChecked();
+    const shows = (on: boolean) =>
+      dash.waitForFunction(
+        (want) =>
+          (document.querySelector('.nrdb-ui-switch input[type="checkbox"], .v-switch input[type="checkbox"]') as HTMLInputElement | null)?.checked === want,
+        on,
+        { timeout: 15000 },
+      );
+    // the page first shows the relay as it is (the dashboard replays the last state as it loads)
+    const before = relay.outlets[0].on;
+    await shows(before);
     relay.pressButton(0);
-    await dash.waitForFunction(
-      (was) => {
-        const el = document.querySelector('.nrdb-ui-switch input[type="checkbox"], .v-switch input[type="checkbox"]') as HTMLInputElement | null;
-        return !!el && el.checked !== was;
-      },
-      before,
-      { timeout: 15000 },
-    );
+    await shows(!before);
     assert.notEqual(await input.isChecked(), before);
     await dash.screenshot({ path: path.join(artifacts, 'dashboard.png') });
     await dash.close();
