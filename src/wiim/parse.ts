@@ -588,6 +588,8 @@ export function parseOnOff(body: string, ctx: ReplyContext): boolean {
   const cls = classifyReply(body);
   if (cls.kind === 'text' && /^[01]$/.test(cls.text)) return cls.text === '1';
   if (cls.kind === 'json' && typeof cls.value === 'number') return cls.value === 1;
+  // {"status":"1"} has the shape of an acknowledgement; here it is the value
+  if (cls.kind === 'failed-json' && /^[01]$/.test(cls.status)) return cls.status === '1';
   const o = asObject(cls, ctx);
   const v = o.status ?? o.enable ?? o.state;
   if (v === undefined) throw replyError(cls, ctx);
