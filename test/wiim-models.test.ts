@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { rejectsWith } from './helpers/assert';
+import { coreNode, helper, ok, refused, withTab, type Msg } from './helpers/runtime';
+import wiimConfig from '../src/nodes/wiim-config';
+import wiimCommand from '../src/nodes/wiim-command';
 import { WiimClient, AUTO_ENDPOINTS } from '../src/wiim/client';
 import { prepareCommand } from '../src/wiim/commands';
 import { commandRequest } from '../src/nodes/wiim-values';
@@ -390,6 +393,66 @@ describe('wiim models: each quirk against the profile that shows it', function (
       assert.equal(e.state.output, 'coax');
     } finally {
       await session.close();
+      await sim.stop();
+    }
+  });
+});
+
+describe('wiim-config credentials and the settings through wiim-command', function () {
+  this.timeout(30000);
+  const nodes = [wiimConfig, wiimCommand, coreNode('common/25-catch.js')] as Array<(RED: unknown) => void>;
+  afterEach(() => helper.unload());
+
+  function flow(port: number): object[] {
+    return withTab([
+      {
+        id: 'cfg',
+        type: 'wiim-config',
+        host: '127.0.0.1',
+        port: String(port),
+        protocol: 'https',
+        timeout: '2000',
+        pollPlaying: '1',
+        pollIdle: '5',
+        fingerprint: '',
+      },
+      { id: 'cmd', type: 'wiim-command', device: 'cfg', command: '', value: '', wires: [['out']] },
+      { id: 'out', type: 'helper' },
+      { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper' },
+    ]);
+  }
+
+  it('reaches an Audio Pro with the client certificate and key given as wiim-config credentials', async () => {
+    const sim = new WiimSimulator({ name: 'Audio Pro', model: 'audio-pro' });
+    const { port } = await sim.start({ port: 0 });
+    try {
+      const cert = sim.clientCertificate as { cert: string; key: string };
+      await helper.load(nodes, flow(port), { cfg: { clientCert: cert.cert, clientKey: cert.key } });
+      const out = await ok('cmd', { topic: 'led', payload: 'off' });
+      assert.equal(out.payload, false);
+      assert.deepEqual(sim.requests.slice(-1), ['LED_SWITCH_SET:0']);
+      await helper.unload();
+      await helper.load(nodes, flow(port));
+      // without the certificate the device ends the handshake: nothing of the command is answered
+      await refused('cmd', { payload: 'info' }, /closed the connection|certificate|reset/);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it('TV on → optical: the output command through wiim-command, and the normalised get', async () => {
+    const sim = new WiimSimulator({ name: 'Pro', model: 'pro' });
+    const { port } = await sim.start({ port: 0 });
+    try {
+      await helper.load(nodes, flow(port));
+      const set = await ok<Msg & { wiim: { request: string } }>('cmd', { payload: { command: 'output', value: 'optical' } });
+      assert.equal(set.payload, 'optical');
+      assert.equal(set.wiim.request, 'setAudioOutputHardwareMode:1');
+      assert.equal((await ok('cmd', { payload: 'output' })).payload, 'optical');
+      await refused('cmd', { topic: 'sub', payload: { enabled: false } }, /sub is a setting of WiiM Ultra, WiiM Amp; WiiM Pro does not have it/);
+      assert.equal(sim.count('setSubLPF'), 0);
+    } finally {
       await sim.stop();
     }
   });
