@@ -85,7 +85,7 @@ describe('example flows against the simulators', function () {
   }
 
   it('wiim-command: play, pause, volume, mute and info', async () => {
-    await load('wiim-command', 'ex_wc_cmd');
+    await load('wiim-command - play', 'ex_wc_cmd');
     await press('play a stream');
     assert.equal(wiim.state.url, 'http://stream.example.org/radio.mp3');
     assert.equal(wiim.state.status, 'play');
@@ -103,6 +103,71 @@ describe('example flows against the simulators', function () {
     assert.equal(wiim.state.muted, !muted);
     const info = await press('device info');
     assert.equal((info.payload as { name: string }).name, 'Example streamer');
+  });
+
+  describe('the settings examples, against a WiiM Ultra', () => {
+    let ultra: WiimSimulator;
+    before(async () => {
+      ultra = new WiimSimulator({ name: 'Example Ultra', model: 'ultra' });
+      await ultra.start({ port: 0 });
+    });
+    after(() => ultra.stop());
+    const onUltra = () => ({ wiim: { host: '127.0.0.1', port: String(ultra.port), protocol: 'https', pollIdle: '60', pollPlaying: '60' } });
+
+    it('TV on → optical: the output follows the TV, and reads back', async () => {
+      await load('wiim-command - TV on', 'ex_tv_cmd', onUltra());
+      assert.equal((await press('TV on')).payload, 'optical');
+      assert.deepEqual(
+        ultra.requests.filter((r) => r.startsWith('setAudio')),
+        ['setAudioOutputHardwareMode:1'],
+      );
+      assert.equal((await press('which output')).payload, 'optical');
+      await press('TV off');
+      assert.equal(ultra.settings.output, 2);
+    });
+
+    it('night mode: sub off, LED off, buttons locked; the morning turns them on', async () => {
+      await load('wiim-command - night mode', 'ex_nm_btn_off', onUltra());
+      await press('night');
+      assert.deepEqual([ultra.settings.sub.status, ultra.settings.led, ultra.settings.buttons], [false, false, false]);
+      assert.ok(ultra.requests.includes('setSubLPF:status:0') && ultra.requests.includes('LED_SWITCH_SET:0') && ultra.requests.includes('Button_Enable_SET:0'));
+      await helper.unload();
+      await load('wiim-command - night mode', 'ex_nm_btn_on', onUltra());
+      await press('morning');
+      assert.deepEqual([ultra.settings.sub.status, ultra.settings.sub.cross, ultra.settings.led, ultra.settings.buttons], [true, 80, true, true]);
+    });
+
+    it('multiroom volume: the group and one member', async () => {
+      ultra.state.followers = [{ name: 'Kitchen', ip: '192.168.1.51', uuid: 'k', volume: 50, mute: true }];
+      await load('wiim-command - multiroom volume', 'ex_mr_cmd', onUltra());
+      await press('group volume 30');
+      assert.equal(ultra.state.followers[0].volume, 30);
+      await press('group mute');
+      await press('kitchen volume 20');
+      await press('kitchen unmute');
+      assert.deepEqual([ultra.state.followers[0].volume, ultra.state.followers[0].mute], [20, false]);
+      assert.equal(((await press('group members')).payload as { count: number }).count, 1);
+    });
+
+    it('balance, EQ bands and the 12 V trigger', async () => {
+      await load('wiim-command - balance', 'ex_st_cmd', onUltra());
+      await press('balance a bit left');
+      assert.equal(ultra.settings.balance, -0.2);
+      await press('more bass');
+      assert.deepEqual(ultra.settings.eqBands.slice(0, 3), [65, 60, 50]);
+      const eq = (await press('read the EQ')).payload as { bands: Array<{ hz: number; value: number }> };
+      assert.deepEqual(eq.bands[0], { hz: 31, value: 65 });
+      await press('amplifier on');
+      assert.equal(ultra.settings.trigger, true);
+    });
+
+    it('doorbell and firmware', async () => {
+      await load('wiim-command - doorbell', 'ex_nf_cmd', onUltra());
+      await press('doorbell');
+      assert.deepEqual(ultra.settings.prompts, ['http://192.168.1.10/sounds/doorbell.mp3']);
+      await press('check for an update');
+      assert.deepEqual((await press('update status')).payload, { status: '0', progress: 0 });
+    });
   });
 
   it('wiim-status: reports what plays, on demand and on change', async () => {

@@ -228,15 +228,20 @@ describe('wiim-sonoff-sim command line', () => {
   const cli = path.join(__dirname, '../src/sim/cli.js');
 
   it('reads each family with its defaults and flags', () => {
-    assert.deepEqual(parseCli(['wiim']), { family: 'wiim', port: 0, host: '127.0.0.1', name: 'WiiM Simulator', protocol: 'https', mdns: false });
-    assert.deepEqual(parseCli(['wiim', '--port', '8443', '--name', 'Kitchen', '--http', '--mdns', '--host=127.0.0.2']), {
-      family: 'wiim',
-      port: 8443,
-      host: '127.0.0.2',
-      name: 'Kitchen',
-      protocol: 'http',
-      mdns: true,
-    });
+    assert.deepEqual(parseCli(['wiim']), { family: 'wiim', port: 0, host: '127.0.0.1', name: 'WiiM Simulator', protocol: 'https', mdns: false, model: 'mini' });
+    assert.deepEqual(
+      parseCli(['wiim', '--port', '8443', '--name', 'Kitchen', '--http', '--mdns', '--host=127.0.0.2', '--model', 'ultra', '--firmware', '5.2.1']),
+      {
+        family: 'wiim',
+        port: 8443,
+        host: '127.0.0.2',
+        name: 'Kitchen',
+        protocol: 'http',
+        mdns: true,
+        model: 'ultra',
+        firmware: '5.2.1',
+      },
+    );
     assert.deepEqual(parseCli(['sonoff']), { family: 'sonoff', port: 8081, host: '127.0.0.1', deviceid: '1000abcdef', multi: false, mdns: false });
     assert.deepEqual(parseCli(['sonoff', '--port=0', '--deviceid', '10000000AB', '--multi', '--host', '::1']), {
       family: 'sonoff',
@@ -260,6 +265,9 @@ describe('wiim-sonoff-sim command line', () => {
       ['wiim', '--port', '65536'],
       ['wiim', '--port', '-1'],
       ['wiim', '--port', '80.5'],
+      ['wiim', '--model', 'sonos'],
+      ['wiim', '--firmware', 'a b'],
+      ['sonoff', '--model', 'pro'],
       ['wiim', '--port', '0x50'],
       ['wiim', '--host', 'example.com'],
       ['wiim', '--name', ' '],

@@ -122,8 +122,10 @@ describe('wiim protocol: encoding and parsing', () => {
   it('maps loop numbers both ways per the getter table', () => {
     for (const m of LOOP_MODES) {
       assert.deepEqual(loopToMode(m.loop), { repeat: m.repeat, shuffle: m.shuffle });
-      assert.equal(modeToLoop(m.repeat, m.shuffle), m.loop);
+      assert.equal(modeToLoop(m.repeat, m.shuffle, 'arylic'), m.loop);
     }
+    // pywiim api/loop_mode.py: WiiM's scheme has no number for shuffle with repeat one
+    assert.equal(modeToLoop('one', true, 'wiim'), undefined);
     assert.equal(encodeCommand({ command: 'repeat', arg: { repeat: 'off', shuffle: true } }).request, 'setPlayerCmd:loopmode:3');
     assert.equal(encodeCommand({ command: 'repeat', arg: { shuffle: true } }, player({ repeat: 'all' })).request, 'setPlayerCmd:loopmode:2');
   });
@@ -203,7 +205,8 @@ describe('wiim protocol: encoding and parsing', () => {
     assert.equal(status.artist, 'Not Hex!');
     assert.equal(status.album, null);
     assert.equal(status.source, 'spotify');
-    assert.deepEqual([status.repeat, status.shuffle], ['one', true]);
+    // under Spotify Connect, loop 5 means normal play (pywiim api/loop_mode.py, issue 17)
+    assert.deepEqual([status.repeat, status.shuffle], ['off', false]);
     assert.deepEqual([status.position, status.duration], [61, 240]);
     assert.deepEqual([status.state, status.volume, status.muted, status.trackIndex, status.trackCount], ['playing', 39, true, 2, 3]);
     assert.deepEqual(toSeconds(5000, -1), { position: 5, duration: null });
@@ -287,8 +290,9 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     assert.equal(sim.state.loop, 2);
     await client.command('repeat', { shuffle: false });
     assert.equal(sim.state.loop, 0);
-    await client.command('source', 'optical');
-    assert.equal(sim.state.mode, 43);
+    // the Mini has no optical input (plm_support)
+    await client.command('source', 'bluetooth');
+    assert.equal(sim.state.mode, 41);
     await client.command('source', 'line-in');
     assert.equal(((await client.command('status')).payload as { source: string }).source, 'line-in');
     await client.command('preset', 2);
@@ -343,6 +347,10 @@ describe('wiim protocol against the simulator over HTTPS', function () {
       rssi: -42,
       presets: 6,
       group: 'solo',
+      modelId: 'mini',
+      product: 'WiiM Mini',
+      inputs: ['wifi', 'line-in', 'bluetooth'],
+      connection: 'wifi',
     });
     assert.equal((await client.command('meta')).payload, null, 'Failed while stopped is null');
     sim.playTrack(1);

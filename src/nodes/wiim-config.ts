@@ -21,21 +21,27 @@ interface WiimConfigDef extends NodeDef {
 
 const protocolOf = (value: unknown): WiimProtocol => (['auto', 'https', 'http'] as const).find((p) => p === value) ?? 'auto';
 
-/** The client settings that the node and the Test connection form share. */
-function clientOptions(def: Record<string, unknown>) {
+/** A PEM credential, or nothing (the editor's placeholder for a stored secret is not one). */
+const pemOf = (value: unknown): string | undefined => (typeof value === 'string' && value.includes('-----BEGIN') ? value : undefined);
+
+/** The client settings that the node and the Test connection form share; the client certificate comes from the credentials. */
+function clientOptions(def: Record<string, unknown>, credentials: Record<string, unknown> = def) {
   return {
     host: stringSetting(def.host),
     port: optionalNumberSetting(def.port),
     protocol: protocolOf(def.protocol),
     timeoutMs: numberSetting(def.timeout, 5000),
     fingerprint: stringSetting(def.fingerprint) || undefined,
+    clientCert: pemOf(credentials.clientCert),
+    clientKey: pemOf(credentials.clientKey),
   };
 }
 
 export = function (RED: NodeAPI) {
   function WiimConfig(this: Node, def: WiimConfigDef) {
     RED.nodes.createNode(this, def);
-    const options = clientOptions(def as unknown as Record<string, unknown>);
+    const credentials = (this as Node & { credentials?: Record<string, unknown> }).credentials ?? {};
+    const options = clientOptions(def as unknown as Record<string, unknown>, credentials);
     setupConfigNode(RED, this, {
       type: 'wiim-config',
       deviceName: stringSetting(def.name) || options.host,
@@ -52,7 +58,7 @@ export = function (RED: NodeAPI) {
       },
     });
   }
-  RED.nodes.registerType('wiim-config', WiimConfig);
+  RED.nodes.registerType('wiim-config', WiimConfig, { credentials: { clientCert: { type: 'password' }, clientKey: { type: 'password' } } });
 
   serveEditorEndpoints(RED, 'wiim-config', {
     discover: (timeoutMs) => discoverWiim(timeoutMs),

@@ -7,7 +7,10 @@ import {
   TEXT_ARGS,
   unknownCommand,
   WHOLE_ARGS,
+  EQ_BANDS,
   type AlarmArg,
+  type EqBandHz,
+  type SubSetting,
   type Repeat,
   type WholeArg,
   type WiimCommandArgs,
@@ -126,6 +129,58 @@ function alarmOf(value: unknown): AlarmArg {
   };
 }
 
+/** on/off, true/false, 1/0 for a setting that must be given. */
+function requiredBool(value: unknown, what: string): boolean {
+  const b = boolOf(value);
+  if (b === undefined) throw argumentError(`${what} takes on or off (true/false), got ${describeValue(value)}`);
+  return b;
+}
+
+/** A number of a setting, or nothing to read the setting. */
+function optionalNumber(value: unknown, what: string): number | undefined {
+  if (isEmpty(value)) return undefined;
+  const n = numberOf(value);
+  if (n === undefined) throw argumentError(`${what} must be a number, got ${describeValue(value)}`);
+  return n;
+}
+
+const SUB_FIELDS = ['enabled', 'crossover', 'phase', 'level', 'delay'] as const;
+
+/** {enabled, crossover, phase, level, delay}, any subset; nothing reads the settings. */
+function subOf(value: unknown): SubSetting | undefined {
+  if (isEmpty(value)) return undefined;
+  const o = objectOf(value);
+  if (!o) throw argumentError(`sub takes {${SUB_FIELDS.join(', ')}}, any of them, got ${describeValue(value)}`);
+  const extra = Object.keys(o).filter((k) => !(SUB_FIELDS as readonly string[]).includes(k));
+  if (extra.length > 0) throw argumentError(`sub: unknown field ${extra.join(', ')}; the fields are ${SUB_FIELDS.join(', ')}`);
+  const sub: SubSetting = {};
+  if (o.enabled !== undefined) sub.enabled = requiredBool(o.enabled, 'sub enabled');
+  for (const f of ['crossover', 'phase', 'level', 'delay'] as const) if (o[f] !== undefined) sub[f] = optionalNumber(o[f], `sub ${f}`) ?? Number.NaN;
+  return sub;
+}
+
+/** {31: 60, ...} by Hz, or an array of 10 values; nothing reads the bands. */
+function eqBandsOf(value: unknown): Partial<Record<EqBandHz, number>> | undefined {
+  if (isEmpty(value)) return undefined;
+  const out: Partial<Record<EqBandHz, number>> = {};
+  if (Array.isArray(value)) {
+    if (value.length !== EQ_BANDS.length) throw argumentError(`eq-bands takes an array of ${EQ_BANDS.length} values, got ${value.length}`);
+    value.forEach((v, i) => (out[EQ_BANDS[i]] = optionalNumber(v, 'eq-bands value') ?? Number.NaN));
+    return out;
+  }
+  const o = objectOf(value);
+  if (!o) throw argumentError(`eq-bands takes {hz: value} for the bands ${EQ_BANDS.join(', ')}, or 10 values, got ${describeValue(value)}`);
+  for (const [hz, v] of Object.entries(o)) out[Number(hz) as EqBandHz] = optionalNumber(v, `eq-bands ${hz} Hz`) ?? Number.NaN;
+  return out;
+}
+
+/** {ip, <field>} of a member command. */
+function memberOf(value: unknown, what: string): { ip: string; o: Record<string, unknown> } {
+  const o = objectOf(value);
+  if (!o) throw argumentError(`${what} takes {ip, ...}, got ${describeValue(value)}`);
+  return { ip: textOf(o.ip, TEXT_ARGS.memberIp), o };
+}
+
 /** The typed request for a command name and a message value; an unknown name is refused with the list of commands. */
 export function commandRequest(command: string, value: unknown): WiimCommandRequest {
   if (!isWiimCommand(command)) throw unknownCommand(command);
@@ -167,6 +222,39 @@ export function commandRequest(command: string, value: unknown): WiimCommandRequ
     case 'raw':
       if (typeof value !== 'string') throw refusal('raw', value);
       return { command, arg: value };
+    case 'output':
+      return { command, arg: isEmpty(value) ? undefined : textOf(value, TEXT_ARGS.output) };
+    case 'balance':
+      return { command, arg: optionalNumber(value, 'balance') };
+    case 'led':
+    case 'buttons':
+    case 'group-mute':
+      return { command, arg: requiredBool(value, command) };
+    case 'trigger':
+      return { command, arg: isEmpty(value) ? undefined : requiredBool(value, command) };
+    case 'sub':
+      return { command, arg: subOf(value) };
+    case 'eq-bands':
+      return { command, arg: eqBandsOf(value) };
+    case 'group-volume':
+      return { command, arg: wholeOf(value, WHOLE_ARGS.groupVolume) };
+    case 'member-volume': {
+      const { ip, o } = memberOf(value, command);
+      return { command, arg: { ip, volume: wholeOf(o.volume, WHOLE_ARGS.memberVolume) } };
+    }
+    case 'member-mute': {
+      const { ip, o } = memberOf(value, command);
+      return { command, arg: { ip, muted: requiredBool(o.muted, 'member-mute muted') } };
+    }
+    case 'notify': {
+      const o = objectOf(value);
+      return { command, arg: textOf(o ? o.url : value, TEXT_ARGS.notify) };
+    }
+    case 'firmware': {
+      const v = isEmpty(value) ? 'status' : value;
+      if (v !== 'check' && v !== 'start' && v !== 'status') throw argumentError(`firmware takes "check", "start" or "status", got ${describeValue(value)}`);
+      return { command, arg: v };
+    }
     case 'pause':
     case 'resume':
     case 'toggle':

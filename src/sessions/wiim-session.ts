@@ -64,6 +64,8 @@ const STATE_FIELDS: ReadonlyArray<keyof WiimPlayerStatus> = [
   'artwork',
   'eq',
   'group',
+  'output',
+  'eqPreset',
 ];
 
 /** A position further than this from where it should be by now is a seek, a change. */
@@ -90,6 +92,10 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private readonly metaUsers = new Set<object>();
   private metaKey: string | undefined;
   private meta: WiimMeta | null = null;
+  /** the slow-tier readings (output, EQ preset name), and the reads the device does not know */
+  private slow: { output?: string | null; eqPreset?: string | null } = {};
+  private slowDirty = true;
+  private readonly slowUnsupported = new Set<'output' | 'eq'>();
 
   constructor(options: WiimSessionOptions) {
     const pollPlayingMs = Math.max(100, options.pollPlayingMs ?? 1000);
@@ -227,6 +233,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
           slaves = await this.client.slaveList().catch((err: unknown) => softFail(err, undefined));
           this.groupDirty = false;
         }
+        if (this.slowDirty || this.polls % GROUP_EVERY === 0) await this.readSlowTier();
         this.polls++;
         if (slaves) this.followers = slaves.count;
         if (meta !== undefined) this.meta = meta;
@@ -239,12 +246,36 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     );
   }
 
-  /** Fills in what getPlayerStatus leaves out: the leader role, and meta (artwork). */
+  /**
+   * The slow tier: the output in use and the loaded EQ preset's name (a WiiM
+   * does not report the preset in getPlayerStatus's `eq`; EQGetBand's Name
+   * does). A read the device does not know is not asked again.
+   */
+  private async readSlowTier(): Promise<void> {
+    this.slowDirty = false;
+    const unknown = (what: 'output' | 'eq') => (err: unknown) => {
+      if (err instanceof DeviceError && /unknown command/.test(err.message)) this.slowUnsupported.add(what);
+      return softFail(err, undefined);
+    };
+    if (!this.slowUnsupported.has('output')) {
+      const output = await this.client.output().catch(unknown('output'));
+      if (output !== undefined) this.slow.output = output;
+    }
+    if (!this.slowUnsupported.has('eq')) {
+      const bands = await this.client.eqBands().catch(unknown('eq'));
+      if (bands !== undefined) this.slow.eqPreset = bands.enabled ? bands.preset : null;
+    }
+  }
+
+  /** Fills in what getPlayerStatus leaves out: the leader role, the slow tier, and meta (artwork). */
   private withExtras(s: WiimPlayerStatus): WiimPlayerStatus {
     const leader = s.group !== 'follower' && this.followers > 0;
     const withMeta = this.metaUsers.size > 0 && this.meta && s.state !== 'stopped';
-    if (!leader && !withMeta) return s;
+    const slow = this.slow.output !== undefined || this.slow.eqPreset !== undefined;
+    if (!leader && !withMeta && !slow) return s;
     const out = { ...s };
+    if (this.slow.output !== undefined) out.output = this.slow.output;
+    if (this.slow.eqPreset !== undefined) out.eqPreset = this.slow.eqPreset;
     if (leader) out.group = 'leader';
     if (withMeta && this.meta) {
       out.artwork = this.meta.artwork;
@@ -365,10 +396,15 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
       case 'kick':
         this.groupDirty = true;
         return {};
+      case 'eq':
+      case 'eq-bands':
+      case 'output':
+        // the preset name and the output are read again with the confirming poll
+        this.slowDirty = true;
+        return command === 'output' && typeof applied === 'string' ? { output: applied } : {};
       case 'next':
       case 'prev':
       case 'seek':
-      case 'eq':
         return {};
       default:
         return undefined;

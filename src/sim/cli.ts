@@ -8,9 +8,10 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { SonoffSimulator } from './sonoff-sim';
 import { WiimSimulator } from './wiim-sim';
+import { isWiimProfile, WIIM_PROFILES, type WiimProfileName } from './wiim-profiles';
 
 export const USAGE = `usage:
-  wiim-sonoff-sim wiim   [--port N] [--host H] [--name NAME] [--http] [--mdns]
+  wiim-sonoff-sim wiim   [--port N] [--host H] [--name NAME] [--http] [--model M] [--firmware V] [--mdns]
   wiim-sonoff-sim sonoff [--port N] [--host H] [--deviceid ID] [--multi] [--mdns]
   wiim-sonoff-sim --help
 
@@ -18,13 +19,15 @@ export const USAGE = `usage:
   --host H       IP address to listen on (127.0.0.1)
   --name NAME    the WiiM device name ("WiiM Simulator")
   --http         WiiM over plain HTTP instead of HTTPS with a self-signed certificate
+  --model M      the model to answer as: ${WIIM_PROFILES.join(', ')} (mini)
+  --firmware V   the firmware version it reports (the model's own)
   --deviceid ID  the SONOFF device ID, 10 hex digits (1000abcdef)
   --multi        a 4-channel SONOFF relay (MINIR3 protocol) instead of a single channel
   --mdns         advertise the device over mDNS (it becomes visible on the network)`;
 
 export type CliCommand =
   | { family: 'help' }
-  | { family: 'wiim'; port: number; host: string; name: string; protocol: 'https' | 'http'; mdns: boolean }
+  | { family: 'wiim'; port: number; host: string; name: string; protocol: 'https' | 'http'; mdns: boolean; model: WiimProfileName; firmware?: string }
   | { family: 'sonoff'; port: number; host: string; deviceid: string; multi: boolean; mdns: boolean };
 
 /** A command line that cannot run; the message says why. */
@@ -37,11 +40,13 @@ const FLAGS = {
   help: { type: 'boolean' },
   name: { type: 'string' },
   http: { type: 'boolean' },
+  model: { type: 'string' },
+  firmware: { type: 'string' },
   deviceid: { type: 'string' },
   multi: { type: 'boolean' },
 } as const;
 
-const FAMILY_FLAGS = { wiim: ['name', 'http'], sonoff: ['deviceid', 'multi'] } as const;
+const FAMILY_FLAGS = { wiim: ['name', 'http', 'model', 'firmware'], sonoff: ['deviceid', 'multi'] } as const;
 
 /** The one flag parser: unknown flags, missing values and stray arguments are refused. */
 function readFlags(args: string[]) {
@@ -69,7 +74,11 @@ export function parseCli(argv: string[]): CliCommand {
   if (family === 'wiim') {
     const name = values.name ?? 'WiiM Simulator';
     if (!name.trim()) throw new UsageError('--name must not be empty');
-    return { family, port, host, name, protocol: values.http ? 'http' : 'https', mdns };
+    const model = values.model ?? 'mini';
+    if (!isWiimProfile(model)) throw new UsageError(`--model must be one of ${WIIM_PROFILES.join(', ')}, got "${model}"`);
+    const firmware = values.firmware;
+    if (firmware !== undefined && !/^[\w.-]+$/.test(firmware)) throw new UsageError(`--firmware must be a version like 4.8.618971, got "${firmware}"`);
+    return { family, port, host, name, protocol: values.http ? 'http' : 'https', mdns, model, ...(firmware ? { firmware } : {}) };
   }
   const deviceid = values.deviceid ?? '1000abcdef';
   // eWeLink device IDs are 10 hex digits, as in the TXT record's id
@@ -80,10 +89,14 @@ export function parseCli(argv: string[]): CliCommand {
 /** Starts the simulator a command line asks for; resolves to its stop function. */
 export async function runCli(command: Exclude<CliCommand, { family: 'help' }>, log: (line: string) => void = console.log): Promise<() => Promise<void>> {
   if (command.family === 'wiim') {
-    const sim = new WiimSimulator({ name: command.name, protocol: command.protocol, host: command.host, port: command.port, mdns: command.mdns });
+    const { name, protocol, host, port, mdns, model, firmware } = command;
+    const sim = new WiimSimulator({ name, protocol, host, port, mdns, model, firmware });
     const { url } = await sim.start();
-    log(`WiiM simulator "${command.name}" at ${url}/httpapi.asp?command=getStatusEx${command.mdns ? ', announced over mDNS' : ''}`);
+    log(
+      `WiiM simulator "${command.name}" (${model}, firmware ${sim.state.firmware}) at ${url}/httpapi.asp?command=getStatusEx${command.mdns ? ', announced over mDNS' : ''}`,
+    );
     if (sim.fingerprint) log(`certificate SHA-256: ${sim.fingerprint}`);
+    if (sim.clientCertificate) log(`mutual TLS: give the client this certificate and key\n${sim.clientCertificate.cert}${sim.clientCertificate.key}`);
     return () => sim.stop();
   }
   const sim = new SonoffSimulator({ deviceid: command.deviceid, multi: command.multi, host: command.host, mdns: command.mdns });

@@ -37,7 +37,7 @@ export interface Reply {
   type?: string;
 }
 
-export type TlsSettings = Pick<https.ServerOptions, 'key' | 'cert' | 'minVersion' | 'maxVersion' | 'ciphers'>;
+export type TlsSettings = Pick<https.ServerOptions, 'key' | 'cert' | 'minVersion' | 'maxVersion' | 'ciphers' | 'requestCert' | 'rejectUnauthorized' | 'ca'>;
 
 /** `host:port` for a URL, with an IPv6 literal in brackets. */
 export function urlHost(host: string, port: number): string {

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { createSelfSignedCertificate, type SelfSignedCertificate } from './cert';
 import type { AdvertisedInstance } from './mdns-advertiser';
 import { commonFaults, SimServer, type CommonFaults, type Reply, type TlsSettings } from './sim-server';
+import { PROFILES, type SimSetting, type WiimProfile, type WiimProfileName } from './wiim-profiles';
 
 /**
  * A WiiM / LinkPlay device on loopback: the API of "HTTP API for WiiM Mini"
@@ -21,6 +22,12 @@ export interface WiimSimOptions {
   legacyTls?: boolean;
   /** advertise `_linkplay._tcp` over mDNS (off unless asked for) */
   mdns?: boolean;
+  /** the model to answer as (default: mini), see wiim-profiles.ts */
+  model?: WiimProfileName;
+  /** the firmware version it reports (default: the profile's) */
+  firmware?: string;
+  /** mutual TLS: the client certificate (PEM) accepted; the audio-pro profile makes one when none is given */
+  clientCa?: string;
 }
 
 export type SimPlayState = 'play' | 'pause' | 'stop' | 'loading';
@@ -135,6 +142,38 @@ const SWITCH_MODES: Record<string, number> = {
   PCUSB: 51,
 };
 
+/** EQSetBand's band names by index (WiiM HTTP API: band31hz ... band16khz). */
+const EQ_BAND_NAMES = ['band31hz', 'band63hz', 'band125hz', 'band250hz', 'band500hz', 'band1khz', 'band2khz', 'band4khz', 'band8khz', 'band16khz'];
+
+/** The settings of the models beyond the Mini. */
+export interface WiimSimSettings {
+  /** setAudioOutputHardwareMode number */
+  output: number;
+  balance: number;
+  led: boolean;
+  buttons: boolean;
+  sub: { status: boolean; cross: number; phase: number; level: number; sub_delay: number };
+  trigger: boolean;
+  eqBands: number[];
+  /** the URLs of playPromptUrl, in order */
+  prompts: string[];
+  updating: boolean;
+}
+
+function defaultSettings(): WiimSimSettings {
+  return {
+    output: 2,
+    balance: 0,
+    led: true,
+    buttons: true,
+    sub: { status: false, cross: 80, phase: 0, level: 0, sub_delay: 0 },
+    trigger: false,
+    eqBands: Array.from({ length: 10 }, () => 50),
+    prompts: [],
+    updating: false,
+  };
+}
+
 function defaultFaults(): WiimSimFaults {
   return { ...commonFaults(), closeIdleAfterMs: 0, hexMeta: true, hang: false, slowDripMs: 0 };
 }
@@ -213,11 +252,28 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
   private since = Date.now();
   /** what `play:<url>` plays, shown instead of the track list until another track starts */
   private urlTrack: SimTrack | null = null;
+  /** the model this simulator answers as */
+  readonly profile: WiimProfile;
+  /** the client certificate and key a mutual-TLS profile accepts (made at start; no key ships) */
+  clientCertificate: SelfSignedCertificate | undefined;
+  /** the device's settings beyond the Mini's (wiim-profiles.ts) */
+  settings = defaultSettings();
 
   constructor(options: WiimSimOptions = {}) {
     super(options.host, 5000);
     this.options = options;
-    this.state = defaultWiimState(options.name);
+    this.profile = PROFILES[options.model ?? 'mini'];
+    this.state = this.profiled(defaultWiimState(options.name));
+  }
+
+  /** The profile's identity and quirks on a fresh state. */
+  private profiled(state: WiimSimState): WiimSimState {
+    const p = this.profile;
+    state.model = p.project;
+    state.uuid = p.uuid;
+    state.firmware = this.options.firmware ?? p.firmware;
+    state.eqList = [...state.eqList, ...(p.userEqPresets ?? [])];
+    return state;
   }
 
   get protocol(): 'https' | 'http' {
@@ -244,6 +300,10 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       this.certificate ??= createSelfSignedCertificate(this.state.name);
       const legacy = this.options.legacyTls ? { maxVersion: 'TLSv1.1' as const, minVersion: 'TLSv1' as const, ciphers: 'DEFAULT:@SECLEVEL=0' } : {};
       tls = { key: this.certificate.key, cert: this.certificate.cert, ...legacy };
+      if (this.profile.mutualTls || this.options.clientCa) {
+        if (!this.options.clientCa) this.clientCertificate ??= createSelfSignedCertificate('wiim-sim client');
+        tls = { ...tls, requestCert: true, rejectUnauthorized: true, ca: this.options.clientCa ?? this.clientCertificate?.cert };
+      }
     }
     await this.listen(this.options.port ?? 0, tls);
     if (this.options.mdns) this.advertiser.start();
@@ -280,7 +340,8 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
 
   /** Back to the initial state, no faults, an empty request log. */
   reset(): void {
-    this.state = defaultWiimState(this.options.name);
+    this.state = this.profiled(defaultWiimState(this.options.name));
+    this.settings = defaultSettings();
     this.faults = defaultFaults();
     this.requests.length = 0;
     this.urlTrack = null;
@@ -407,15 +468,19 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
   }
 
   /** Runs one command against the state; returns the device's reply. */
-  execute(command: string): Reply {
+  execute(command: string, plain = false): Reply {
+    if (!plain) {
+      const answer = this.profileExecute(command);
+      if (answer) return answer;
+    }
     const s = this.state;
     const parts = command.split(':');
     const head = parts[0];
     switch (head) {
       case 'getStatusEx':
-        return this.json(this.statusEx());
+        return this.json(this.withProfileStatusEx(this.statusEx()));
       case 'getPlayerStatus':
-        return this.json(this.playerStatus());
+        return this.json(this.withProfilePlayer(this.playerStatus()));
       case 'getMetaInfo': {
         if (s.status === 'stop' || s.mode === 0) return this.failed();
         const t = this.track;
@@ -447,7 +512,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       case 'EQGetStat':
         return this.json({ EQStat: s.eqOn ? 'On' : 'Off' });
       case 'EQGetList':
-        return this.json(s.eqList);
+        return this.json(this.profile.eqListWrapped ? { EQList: s.eqList } : s.eqList);
       case 'EQLoad': {
         const name = command.slice('EQLoad:'.length);
         if (!s.eqList.includes(name)) return this.failedJson();
@@ -504,11 +569,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       }
       case 'multiroom': {
         const sub = parts[1];
-        if (sub === 'getSlaveList')
-          return this.json({
-            slaves: s.followers.length,
-            slave_list: s.followers.map((f) => ({ name: f.name, ip: f.ip, uuid: f.uuid, volume: String(f.volume), mute: f.mute ? '1' : '0' })),
-          });
+        if (sub === 'getSlaveList') return this.json(this.slaveList());
         if (sub === 'Ungroup') {
           s.followers = [];
           if (s.leader) {
@@ -596,7 +657,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       case 'play':
         if (!arg) return this.failed();
         s.url = arg;
-        s.mode = 10;
+        s.mode = this.profile.apiMode ? 20 : 10;
         s.playlist = null;
         this.playTrack(0);
         // a bare URL carries no tags: the device shows its file name and no artist or album
@@ -651,9 +712,10 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
         s.muted = arg === '1';
         return this.ok();
       case 'loopmode': {
-        // stored as sent: the getter's loop numbers, 0..5 (docs/architecture.md, loop numbers); the setter table in the vendor document is wrong
+        // stored as sent: the getter's loop numbers (docs/architecture.md, loop numbers); the setter table in the vendor document is wrong.
+        // WiiM's scheme ends at 4, Arylic's at 5 (pywiim api/loop_mode.py)
         const n = Number(arg);
-        if (!Number.isInteger(n) || n < 0 || n > 5) return this.failed();
+        if (!Number.isInteger(n) || n < 0 || n > (this.profile.loopScheme === 'arylic' ? 5 : 4)) return this.failed();
         s.loop = n;
         return this.ok();
       }
@@ -678,9 +740,212 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       this.state.alarms[n] = { enable: false, trigger: 0, operation: 0, time: '', day: '', url: '' };
       return this.ok();
     }
-    const [, , , op, time, day, ...rest] = parts;
-    if (!/^\d{6}$/.test(time ?? '')) return this.failed();
-    this.state.alarms[n] = { enable: true, trigger, operation: Number(op), time, day: day ?? '', url: rest.join(':') };
+    // setAlarmClock:n:trig:op:time[:day][:url] (vendor document 2.6.2): triggers 0 and 2 take no day, the others must have one
+    const [, , , op, time, ...rest] = parts;
+    if (!/^\d{6}$/.test(time ?? '') || !Number.isInteger(trigger) || trigger < 1 || trigger > 5) return this.failed();
+    const day = trigger === 2 ? '' : (rest.shift() ?? '');
+    if (trigger !== 2 && day === '') return this.failed();
+    this.state.alarms[n] = { enable: true, trigger, operation: Number(op), time, day, url: rest.join(':') };
     return this.ok();
+  }
+
+  // ------------------------------------------------------------ profiles (wiim-profiles.ts)
+
+  /** getSlaveList as the profile writes it: `slaves` a count or the list; keys lower case or capitalised. */
+  private slaveList(): Record<string, unknown> {
+    const p = this.profile;
+    const list = this.state.followers.map((f) => {
+      const e = { name: f.name, ip: f.ip, uuid: f.uuid, volume: String(f.volume), mute: f.mute ? '1' : '0', version: '4.2' };
+      return p.capitalFollowers ? { Name: e.name, Ip: e.ip, UUID: e.uuid, Volume: e.volume, Mute: e.mute, Version: e.version } : e;
+    });
+    return p.slavesArray ? { slaves: list } : { slaves: list.length, slave_list: list };
+  }
+
+  private withProfileStatusEx(o: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...o, plm_support: this.profile.plmSupport };
+    if (this.profile.wired) Object.assign(out, { essid: '', RSSI: '0', netstat: '0', apcli0: '0.0.0.0', eth0: this.state.ip });
+    return out;
+  }
+
+  private withProfilePlayer(o: Record<string, string>): Record<string, string> {
+    const p = this.profile;
+    const out = { ...o };
+    if (p.idleNone && this.state.status === 'stop' && !this.state.url) Object.assign(out, { status: 'none', mode: '-1' });
+    if (p.microseconds) for (const k of ['curpos', 'totlen', 'offset_pts'] as const) out[k] = String(Number(out[k]) * 1000);
+    if (p.plainTitles && this.faults.hexMeta) {
+      const t = this.track;
+      const playing = this.state.status !== 'stop';
+      Object.assign(out, { Title: playing ? t.title : '', Artist: playing ? t.artist : '', Album: playing ? t.album : '' });
+    }
+    return out;
+  }
+
+  private lacks(setting: SimSetting): boolean {
+    return !this.profile.settings.includes(setting);
+  }
+
+  /**
+   * The commands whose answer depends on the model: its settings (or
+   * `unknown command` for those it lacks), and the reply forms of its
+   * firmware. Undefined: the common handling answers.
+   */
+  private profileExecute(command: string): Reply | undefined {
+    const p = this.profile;
+    const parts = command.split(':');
+    const head = parts[0];
+    const unknown: Reply = { body: 'unknown command' };
+    const set = this.settings;
+    const flag = (v: string | undefined) => (v === '1' ? true : v === '0' ? false : undefined);
+    switch (head) {
+      case 'EQOff':
+        if (p.eqOffUnknown) return unknown;
+        break;
+      case 'EQGetStat':
+        if (p.eqGetStatUnknown) return unknown;
+        break;
+      case 'EQGetBand': {
+        if (this.lacks('eq-bands') && !p.eqGetStatUnknown) return unknown;
+        const user = p.userEqPresets?.includes(this.state.eqPreset);
+        const band = set.eqBands.map((value, index) => ({ index, param_name: EQ_BAND_NAMES[index], value }));
+        return this.json({ EQStat: this.state.eqOn ? 'On' : 'Off', Name: this.state.eqPreset, EQBand: band, ...(user ? { EQLevel: 0 } : {}) });
+      }
+      case 'EQSetBand': {
+        if (this.lacks('eq-bands')) return unknown;
+        let bands: unknown;
+        try {
+          bands = (JSON.parse(command.slice('EQSetBand:'.length)) as { EQBand?: unknown }).EQBand;
+        } catch {
+          return this.failedJson();
+        }
+        if (!Array.isArray(bands) || bands.length === 0) return this.failedJson();
+        for (const b of bands as Array<{ index?: unknown; param_name?: unknown; value?: unknown }>) {
+          const i = Number(b.index);
+          const v = Number(b.value);
+          if (!Number.isInteger(i) || i < 0 || i > 9 || b.param_name !== EQ_BAND_NAMES[i] || !Number.isInteger(v) || v < 0 || v > 99) return this.failedJson();
+        }
+        for (const b of bands as Array<{ index: number; value: number }>) set.eqBands[Number(b.index)] = Number(b.value);
+        this.state.eqOn = true;
+        return this.okJson();
+      }
+      case 'getNewAudioOutputHardwareMode':
+        if (this.lacks('output')) return unknown;
+        return this.json({ hardware: String(set.output === 4 ? 2 : set.output), source: set.output === 4 ? '1' : '0', audiocast: '0' });
+      case 'setAudioOutputHardwareMode': {
+        if (this.lacks('output')) return unknown;
+        const n = Number(parts[1]);
+        if (parts.length !== 2 || !p.outputs.includes(n)) return this.failed();
+        set.output = n;
+        return this.ok();
+      }
+      case 'getChannelBalance':
+        return this.lacks('balance') ? unknown : { body: String(set.balance) };
+      case 'setChannelBalance': {
+        if (this.lacks('balance')) return unknown;
+        const b = Number(parts[1]);
+        if (parts.length !== 2 || parts[1] === '' || !Number.isFinite(b) || b < -1 || b > 1) return this.failed();
+        set.balance = b;
+        return this.ok();
+      }
+      case 'LED_SWITCH_SET':
+      case 'MCU+PAS+RAKOIT': {
+        // Arylic takes the LED through its MCU (MCU+PAS+RAKOIT:LED:1|0); WiiM through LED_SWITCH_SET
+        if (this.lacks('led') || (head === 'LED_SWITCH_SET') === !!p.mcuLed) return unknown;
+        const v = flag(head === 'LED_SWITCH_SET' ? parts[1] : parts[1] === 'LED' ? parts[2] : undefined);
+        if (v === undefined || parts.length !== (head === 'LED_SWITCH_SET' ? 2 : 3)) return this.failed();
+        set.led = v;
+        return this.ok();
+      }
+      case 'Button_Enable_SET': {
+        if (this.lacks('buttons')) return unknown;
+        const v = flag(parts[1]);
+        if (v === undefined || parts.length !== 2) return this.failed();
+        set.buttons = v;
+        return this.ok();
+      }
+      case 'getSubLPF':
+        if (this.lacks('sub')) return unknown;
+        return this.json({ status: set.sub.status ? 1 : 0, cross: set.sub.cross, phase: set.sub.phase, level: set.sub.level, sub_delay: set.sub.sub_delay });
+      case 'setSubLPF': {
+        if (this.lacks('sub')) return unknown;
+        const [, field, raw] = parts;
+        const v = Number(raw);
+        const limits: Record<string, [number, number]> = { status: [0, 1], cross: [30, 250], phase: [0, 180], level: [-15, 15], sub_delay: [-200, 200] };
+        const range = limits[field ?? ''];
+        if (!range || parts.length !== 3 || raw === '' || !Number.isInteger(v) || v < range[0] || v > range[1]) return this.failed();
+        if (field === 'phase' && v !== 0 && v !== 180) return this.failed();
+        if (field === 'status') set.sub.status = v === 1;
+        else set.sub[field as 'cross' | 'phase' | 'level' | 'sub_delay'] = v;
+        return this.ok();
+      }
+      case 'getTriggeroutStatus':
+        return this.lacks('trigger') ? unknown : this.json({ status: set.trigger ? '1' : '0' });
+      case 'setTriggeroutStatus': {
+        if (this.lacks('trigger')) return unknown;
+        const v = flag(parts[1]);
+        if (v === undefined || parts.length !== 2) return this.failed();
+        set.trigger = v;
+        return this.ok();
+      }
+      case 'getMvRemoteUpdateStartCheck':
+        return this.ok();
+      case 'getMvRemoteUpdateStart':
+        set.updating = true;
+        return this.ok();
+      case 'getMvRemoteUpdateStatus':
+        return { body: set.updating ? '31' : '0' };
+      case 'getMvRomBurnPrecent':
+        return { body: set.updating ? '42' : '0' };
+      case 'setPlayerCmd': {
+        const sub = parts[1];
+        if (sub === 'slave_vol') {
+          const v = Number(parts[2]);
+          if (parts.length !== 3 || !Number.isInteger(v) || v < 0 || v > 100) return this.failed();
+          for (const f of this.state.followers) f.volume = v;
+          this.state.volume = v;
+          return this.ok();
+        }
+        if (sub === 'slave_mute') {
+          if (parts.length !== 3 || (parts[2] !== 'mute' && parts[2] !== 'unmute')) return this.failed();
+          for (const f of this.state.followers) f.mute = parts[2] === 'mute';
+          this.state.muted = parts[2] === 'mute';
+          return this.ok();
+        }
+        if (sub === 'playPromptUrl') {
+          if (!/^[a-z][a-z0-9+.-]*:/i.test(parts.slice(2).join(':'))) return this.failed();
+          set.prompts.push(parts.slice(2).join(':'));
+          return this.ok();
+        }
+        if (sub === 'switchmode' && p.emptyAcks) return this.blankOk(command);
+        break;
+      }
+      case 'multiroom': {
+        const f = this.state.followers.find((x) => x.ip === parts[2]);
+        if (parts[1] === 'SlaveVolume') {
+          const v = Number(parts[3]);
+          if (!f || parts.length !== 4 || !Number.isInteger(v) || v < 0 || v > 100) return this.failed();
+          f.volume = v;
+          return this.ok();
+        }
+        if (parts[1] === 'SlaveMute') {
+          if (!f || parts.length !== 4 || (parts[3] !== '0' && parts[3] !== '1')) return this.failed();
+          f.mute = parts[3] === '1';
+          return this.ok();
+        }
+        break;
+      }
+      case 'EQLoad':
+      case 'setAlarmClock':
+      case 'timeSync':
+        if (p.emptyAcks) return this.blankOk(command);
+        break;
+    }
+    if (p.emptyAcks && head === 'EQOff') return this.blankOk(command);
+    return undefined;
+  }
+
+  /** The common handling's answer, with an empty body where it says OK (pywiim api/base.py: some firmware answers so). */
+  private blankOk(command: string): Reply {
+    const r = this.execute(command, true);
+    return r.body === 'OK' || r.body === '{"status":"OK"}' ? { body: '' } : r;
   }
 }

@@ -1,15 +1,29 @@
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { argumentError, DeviceError } from '../shared/errors';
 import { DeviceConnection, deviceRequest } from '../shared/http';
-import { prepareCommand, wiimRequest, type CommandContext, type PreparedCommand, type WiimCommandArgList, type WiimCommandName } from './commands';
+import {
+  prepareCommand,
+  wiimRequest,
+  type BuiltCommand,
+  type CommandContext,
+  type DeviceFacts,
+  type PreparedCommand,
+  type WiimCommandArgList,
+  type WiimCommandName,
+} from './commands';
+import { lacksSettingMessage, loopSchemeOf } from './models';
 import {
   parseEqList,
   parseEqStat,
   parseInfo,
   parseMeta,
   parsePlayerStatus,
+  classifyReply,
+  parseEqBands,
+  parseOutput,
   parsePresets,
   parseReply,
+  type WiimEqBands,
   parseSlaveList,
   type ReplyContext,
   type WiimInfo,
@@ -26,11 +40,13 @@ export interface WiimEndpoint {
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 
-/** What `auto` tries, in order: WiiM (443), other LinkPlay (4443), old devices (80). */
+/** What `auto` tries, in order: WiiM (443), other LinkPlay and Audio Pro (4443), then 8443, old devices (80), then 8080 (pywiim's probe list). */
 export const AUTO_ENDPOINTS: readonly WiimEndpoint[] = [
   { protocol: 'https', port: 443 },
   { protocol: 'https', port: 4443 },
+  { protocol: 'https', port: 8443 },
   { protocol: 'http', port: 80 },
+  { protocol: 'http', port: 8080 },
 ];
 
 export interface WiimClientOptions {
@@ -46,6 +62,13 @@ export interface WiimClientOptions {
   candidates?: readonly WiimEndpoint[];
   /** how long an idle connection is kept (default: the transport's KEEP_ALIVE_MS) */
   keepAliveMs?: number;
+  /**
+   * A client certificate and its key (PEM), for devices that ask for mutual
+   * TLS (Audio Pro on 4443, as pywiim api/ssl.py does). The user gives their
+   * own; none ships with the package. Used for this device only.
+   */
+  clientCert?: string;
+  clientKey?: string;
 }
 
 /** A getPlayerStatus reply: normalised, as parsed, and as received. Read it, do not change it. */
@@ -121,6 +144,10 @@ export class WiimClient {
   private eqListCache: string[] | undefined;
   private lastPlayer: PlayerReading | undefined;
   private presetCountCache: number | undefined;
+  private facts: DeviceFacts | undefined;
+  /** TLS contexts of this device alone, when it has a client certificate */
+  private readonly ownContexts: { strict?: SecureContext; relaxed?: SecureContext } = {};
+  private readonly clientCert: { cert: string; key: string } | undefined;
 
   constructor(options: WiimClientOptions) {
     const host = options.host.trim();
@@ -130,6 +157,10 @@ export class WiimClient {
     this.timeoutMs = options.timeoutMs && options.timeoutMs > 0 ? options.timeoutMs : DEFAULT_TIMEOUT_MS;
     this.pin = options.fingerprint && options.fingerprint.trim() !== '' ? normaliseFingerprint(options.fingerprint) : undefined;
     this.keepAliveMs = options.keepAliveMs;
+    const cert = options.clientCert?.trim();
+    const key = options.clientKey?.trim();
+    if (!!cert !== !!key) throw argumentError('a client certificate needs its key, and a key its certificate (both PEM)');
+    this.clientCert = cert && key ? { cert, key } : undefined;
     const protocol = options.protocol ?? 'auto';
     const port = options.port && options.port > 0 ? options.port : undefined;
     if (port !== undefined && (!Number.isInteger(port) || port > 65535)) throw argumentError(`port must be from 1 to 65535, got ${port}`);
@@ -177,13 +208,25 @@ export class WiimClient {
         }
       : undefined;
     return new DeviceConnection({
-      secureContext: tlsContext(relaxed),
+      secureContext: this.clientCert ? this.ownContext(relaxed) : tlsContext(relaxed),
       verify,
       // a resumed session shows no certificate to check
       resumeSessions: !pin,
       connectTimeoutMs: this.timeoutMs,
       keepAliveMs: this.keepAliveMs,
     });
+  }
+
+  /** A context with the client certificate: this device's own, never shared. */
+  private ownContext(relaxed: boolean): SecureContext {
+    const kind = relaxed ? 'relaxed' : 'strict';
+    const { cert, key } = this.clientCert as { cert: string; key: string };
+    try {
+      this.ownContexts[kind] ??= createSecureContext({ cert, key, ...(relaxed ? { minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' } : {}) });
+    } catch (err) {
+      throw argumentError(`the client certificate or key is not usable PEM: ${(err as Error).message}`);
+    }
+    return this.ownContexts[kind];
   }
 
   private originOf(ep: WiimEndpoint): string {
@@ -258,7 +301,7 @@ export class WiimClient {
    */
   async playerStatus(): Promise<PlayerReading> {
     const body = await this.request('getPlayerStatus');
-    if (this.lastPlayer?.body !== body) this.lastPlayer = { ...parsePlayerStatus(body, this.ctx('getPlayerStatus')), body };
+    if (this.lastPlayer?.body !== body) this.lastPlayer = { ...parsePlayerStatus(body, this.ctx('getPlayerStatus'), this.facts?.loopScheme), body };
     return this.lastPlayer;
   }
 
@@ -266,7 +309,26 @@ export class WiimClient {
     const body = await this.request('getStatusEx');
     const r = parseInfo(body, this.ctx('getStatusEx'));
     this.presetCountCache = r.info.presets || undefined;
+    const scheme = loopSchemeOf(r.info.modelId, r.info.firmware);
+    if (this.facts && this.facts.loopScheme !== scheme) this.lastPlayer = undefined;
+    this.facts = { modelId: r.info.modelId, product: r.info.product, inputs: r.info.inputs, loopScheme: scheme };
     return { ...r, body };
+  }
+
+  /** The model's facts (read once from getStatusEx). */
+  async deviceFacts(): Promise<DeviceFacts> {
+    if (!this.facts) await this.statusEx();
+    return this.facts as DeviceFacts;
+  }
+
+  /** EQGetBand: the EQ state, the loaded preset's name and the band values. */
+  async eqBands(): Promise<WiimEqBands> {
+    return parseEqBands(await this.request('EQGetBand'), this.ctx('EQGetBand'));
+  }
+
+  /** The output in use (getNewAudioOutputHardwareMode). */
+  async output(): Promise<string> {
+    return parseOutput(await this.request('getNewAudioOutputHardwareMode'), this.ctx('getNewAudioOutputHardwareMode'));
   }
 
   async metaInfo(): Promise<WiimMeta | null> {
@@ -302,13 +364,34 @@ export class WiimClient {
       if (need === 'player' && !ctx.player) ctx.player = (await this.playerStatus()).status;
       if (need === 'eqList' && !ctx.eqList) ctx.eqList = this.eqListCache ?? (await this.eqList());
       if (need === 'presetCount' && ctx.presetCount === undefined) ctx.presetCount = this.presetCountCache ?? (await this.statusEx()).info.presets;
+      if (need === 'device' && !ctx.device) ctx.device = await this.deviceFacts();
     }
     const built = prepared.build(ctx);
-    const raw = await this.request(built.request);
-    const parsed = parseReply(built.reply, raw, this.ctx(built.request));
-    if (built.reply === 'eq-list') this.eqListCache = parsed as string[];
-    const payload = built.reply === 'ack' || built.reply === 'reboot' ? (built.applied ?? true) : parsed;
-    return { command: prepared.command, request: built.request, raw, payload, applied: built.applied };
+    let request = built.request;
+    let reply = built.reply;
+    let raw = await this.request(request);
+    if (built.fallback && classifyReply(raw).kind === 'unknown-command') {
+      ({ request, reply } = built.fallback);
+      raw = await this.request(request);
+    }
+    const parsed = this.read(built, reply, raw, request, ctx);
+    if (reply === 'eq-list') this.eqListCache = parsed as string[];
+    let payload = isAck(reply) ? (built.applied ?? true) : parsed;
+    for (const next of built.then ?? []) {
+      const body = await this.request(next.request);
+      const value = this.read(built, next.reply, body, next.request, ctx);
+      // a read after the first (the burn progress after the update status) joins the payload
+      if (!isAck(next.reply)) payload = { ...(payload as object), progress: value };
+    }
+    return { command: prepared.command, request, raw, payload, applied: built.applied };
+  }
+
+  /** Reads one reply; a setting's `unknown command` says the model lacks the setting. */
+  private read(built: BuiltCommand, reply: BuiltCommand['reply'], raw: string, request: string, ctx: CommandContext): unknown {
+    if (built.setting && classifyReply(raw).kind === 'unknown-command') {
+      throw new DeviceError('argument', lacksSettingMessage(built.setting, ctx.device?.product ?? this.host));
+    }
+    return parseReply(reply, raw, this.ctx(request));
   }
 
   /** Checks, encodes and runs a wiim-command command with its typed argument. */
@@ -327,6 +410,10 @@ export class WiimClient {
     this.closed = true;
     await Promise.all([this.strict.close(), this.relaxedConnection?.close()]);
   }
+}
+
+function isAck(reply: BuiltCommand['reply']): boolean {
+  return reply === 'ack' || reply === 'ack-lenient' || reply === 'eq-off' || reply === 'reboot';
 }
 
 function decodeSafe(s: string): string {

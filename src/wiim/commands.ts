@@ -13,6 +13,7 @@
  */
 
 import { DeviceError, argumentError } from '../shared/errors';
+import { hasSetting, lacksSettingMessage, type LoopScheme, type ModelId, type Setting } from './models';
 
 export const WIIM_COMMANDS = [
   'play',
@@ -46,6 +47,20 @@ export const WIIM_COMMANDS = [
   'ungroup',
   'group',
   'raw',
+  // settings of the models beyond the Mini (docs/architecture.md, "Models and settings")
+  'output',
+  'balance',
+  'led',
+  'buttons',
+  'sub',
+  'trigger',
+  'eq-bands',
+  'group-volume',
+  'group-mute',
+  'member-volume',
+  'member-mute',
+  'notify',
+  'firmware',
 ] as const;
 
 export type WiimCommandName = (typeof WIIM_COMMANDS)[number];
@@ -55,7 +70,28 @@ export function isWiimCommand(name: unknown): name is WiimCommandName {
 }
 
 /** How the reply of a command is read (see parse.ts). */
-export type ReplyKind = 'ack' | 'reboot' | 'player' | 'info' | 'meta' | 'presets' | 'eq-stat' | 'eq-list' | 'alarm' | 'shutdown' | 'wifi' | 'slaves' | 'raw';
+export type ReplyKind =
+  | 'ack'
+  | 'ack-lenient'
+  | 'eq-off'
+  | 'reboot'
+  | 'player'
+  | 'info'
+  | 'meta'
+  | 'presets'
+  | 'eq-stat'
+  | 'eq-list'
+  | 'eq-bands'
+  | 'alarm'
+  | 'shutdown'
+  | 'wifi'
+  | 'slaves'
+  | 'output'
+  | 'number'
+  | 'sub'
+  | 'on-off'
+  | 'firmware'
+  | 'raw';
 
 export type Repeat = 'all' | 'one' | 'off';
 
@@ -74,7 +110,13 @@ export function loopToMode(loop: number): { repeat: Repeat; shuffle: boolean } |
   return m ? { repeat: m.repeat, shuffle: m.shuffle } : undefined;
 }
 
-export function modeToLoop(repeat: Repeat, shuffle: boolean): number {
+/**
+ * {repeat, shuffle} → the loop number of the device's scheme. WiiM's scheme
+ * has no number for shuffle with repeat one (pywiim api/loop_mode.py: 5 is
+ * Arylic's, and WiiM Ultra's from firmware 5.2); undefined there.
+ */
+export function modeToLoop(repeat: Repeat, shuffle: boolean, scheme: LoopScheme = 'wiim'): number | undefined {
+  if (repeat === 'one' && shuffle && scheme === 'wiim') return undefined;
   return (LOOP_MODES.find((l) => l.repeat === repeat && l.shuffle === shuffle) as { loop: number }).loop;
 }
 
@@ -99,13 +141,24 @@ export const SOURCE_MODES: Readonly<Record<string, { mode: string; source: strin
 };
 
 /** Facts about the device that some commands need before they can be encoded. */
-export type ContextNeed = 'player' | 'eqList' | 'presetCount';
+export type ContextNeed = 'player' | 'eqList' | 'presetCount' | 'device';
+
+/** What a command needs to know of the model (from getStatusEx). */
+export interface DeviceFacts {
+  modelId: ModelId;
+  /** the product name, for messages */
+  product: string;
+  /** the inputs the device has, or null when it does not say */
+  inputs: string[] | null;
+  loopScheme: LoopScheme;
+}
 
 export interface CommandContext {
   /** current volume, position and duration (seconds, null for streams), loop */
-  player?: { volume: number; muted: boolean; duration: number | null; repeat: Repeat; shuffle: boolean };
+  player?: { volume: number; muted: boolean; duration: number | null; repeat: Repeat | null; shuffle: boolean | null };
   eqList?: string[];
   presetCount?: number;
+  device?: DeviceFacts;
 }
 
 export interface BuiltCommand {
@@ -114,6 +167,12 @@ export interface BuiltCommand {
   reply: ReplyKind;
   /** the value the command sets, for the output and the session's state */
   applied?: unknown;
+  /** further command strings sent in order after `request` (one setSubLPF per field); each is acknowledged */
+  then?: Array<{ request: string; reply: ReplyKind }>;
+  /** sent instead when the device answers `request` with `unknown command` (EQGetStat on WiiM Pro 4.8) */
+  fallback?: { request: string; reply: ReplyKind };
+  /** the setting the command needs: an `unknown command` reply means the model lacks it */
+  setting?: Setting;
 }
 
 export interface PreparedCommand {
@@ -186,7 +245,48 @@ export interface WiimCommandArgs {
   group: undefined;
   /** a device command string, sent as typed */
   raw: string;
+  /** an output name of OUTPUTS, or nothing to read it */
+  output: string | undefined;
+  /** -1.0 (left) .. 1.0 (right), or nothing to read it */
+  balance: number | undefined;
+  led: boolean;
+  buttons: boolean;
+  /** the fields to set (any subset), or nothing to read them */
+  sub: SubSetting | undefined;
+  /** the 12 V trigger output, or nothing to read it */
+  trigger: boolean | undefined;
+  /** band values 0..99 (50 is flat) by Hz, or nothing to read them */
+  'eq-bands': Partial<Record<EqBandHz, number>> | undefined;
+  'group-volume': number;
+  'group-mute': boolean;
+  'member-volume': { ip: string; volume: number };
+  'member-mute': { ip: string; muted: boolean };
+  /** a URL played over what plays */
+  notify: string;
+  firmware: 'check' | 'start' | 'status';
 }
+
+export interface SubSetting {
+  enabled?: boolean;
+  /** Hz, 30..250 */
+  crossover?: number;
+  /** 0 or 180 */
+  phase?: number;
+  /** dB, -15..15 */
+  level?: number;
+  /** ms, -200..200 */
+  delay?: number;
+}
+
+/** The ten bands of the graphic EQ, in Hz (EQSetBand's band31hz ... band16khz). */
+export const EQ_BANDS = [31, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000] as const;
+export type EqBandHz = (typeof EQ_BANDS)[number];
+
+/**
+ * Output names → setAudioOutputHardwareMode numbers (pywiim api/constants.py:
+ * 1 optical, 2 line out, 3 coax, 4 Bluetooth; 7 HDMI on the Amp Ultra).
+ */
+export const OUTPUTS: Readonly<Record<string, number>> = { optical: 1, 'line-out': 2, coax: 3, coaxial: 3, bluetooth: 4, hdmi: 7 };
 
 /** A command with its argument. */
 export type WiimCommandRequest = { [C in WiimCommandName]: { command: C; arg: WiimCommandArgs[C] } }[WiimCommandName];
@@ -223,6 +323,9 @@ export const TEXT_ARGS = {
   source: 'source',
   join: 'join (the leader address)',
   kick: 'kick (the follower address)',
+  memberIp: 'the member address (ip)',
+  notify: 'notify URL',
+  output: 'output',
 } as const;
 
 export interface WholeArg {
@@ -239,6 +342,12 @@ export const WHOLE_ARGS = {
   alarmN: { what: 'alarm n', min: 0, max: 2 },
   alarmTrigger: { what: 'alarm trigger', min: 0, max: 5 },
   alarmOperation: { what: 'alarm operation', min: 0, max: 2 },
+  groupVolume: { what: 'group-volume', min: 0, max: 100 },
+  memberVolume: { what: 'member-volume volume', min: 0, max: 100 },
+  subCrossover: { what: 'sub crossover (Hz)', min: 30, max: 250 },
+  subLevel: { what: 'sub level (dB)', min: -15, max: 15 },
+  subDelay: { what: 'sub delay (ms)', min: -200, max: 200 },
+  eqBand: { what: 'eq-bands value', min: 0, max: 99 },
 } as const satisfies Record<string, WholeArg>;
 
 export const VOLUME_MAX = 100;
@@ -360,14 +469,18 @@ function mute(value: WiimCommandArgs['mute']): PreparedCommand {
 function repeat(wanted: WiimCommandArgs['repeat']): PreparedCommand {
   if (wanted.repeat === undefined && wanted.shuffle === undefined) throw refusal('repeat');
   const complete = wanted.repeat !== undefined && wanted.shuffle !== undefined;
+  // only shuffle with repeat one differs between the loop schemes: the model decides whether it exists
+  const mayNeedScheme = wanted.repeat !== 'all' && wanted.repeat !== 'off' && wanted.shuffle !== false;
   return {
     command: 'repeat',
-    needs: complete ? [] : ['player'],
+    needs: [...(complete ? [] : ['player' as const]), ...(mayNeedScheme ? ['device' as const] : [])],
     build(ctx) {
-      const r = wanted.repeat ?? ctx.player?.repeat;
-      const s = wanted.shuffle ?? ctx.player?.shuffle;
+      const r = wanted.repeat ?? ctx.player?.repeat ?? undefined;
+      const s = wanted.shuffle ?? ctx.player?.shuffle ?? undefined;
       if (r === undefined || s === undefined) throw argumentError('repeat: the current repeat/shuffle state is unknown; give both');
-      return { request: `setPlayerCmd:loopmode:${modeToLoop(r, s)}`, reply: 'ack', applied: { repeat: r, shuffle: s } };
+      const loop = modeToLoop(r, s, ctx.device?.loopScheme);
+      if (loop === undefined) throw argumentError(`repeat: ${ctx.device?.product ?? 'this device'} has no loop mode for shuffle with repeat one`);
+      return { request: `setPlayerCmd:loopmode:${loop}`, reply: 'ack', applied: { repeat: r, shuffle: s } };
     },
   };
 }
@@ -390,8 +503,11 @@ function eq(value: string): PreparedCommand {
   const s = text(value, TEXT_ARGS.eq);
   const lower = s.toLowerCase();
   if (lower === 'on') return fixed('eq', 'EQOn', 'ack', 'on');
-  if (lower === 'off') return fixed('eq', 'EQOff', 'ack', 'off');
-  if (lower === 'get') return fixed('eq', 'EQGetStat', 'eq-stat');
+  if (lower === 'off') return fixed('eq', 'EQOff', 'eq-off', 'off');
+  if (lower === 'get') {
+    // WiiM Pro firmware 4.8 answers EQGetStat with `unknown command`; EQGetBand carries EQStat too
+    return { command: 'eq', needs: [], build: () => ({ request: 'EQGetStat', reply: 'eq-stat', fallback: { request: 'EQGetBand', reply: 'eq-stat' } }) };
+  }
   if (lower === 'list') return fixed('eq', 'EQGetList', 'eq-list');
   return {
     command: 'eq',
@@ -400,7 +516,7 @@ function eq(value: string): PreparedCommand {
       const list = ctx.eqList ?? [];
       const name = list.find((n) => n === s) ?? list.find((n) => n.toLowerCase() === lower);
       if (!name) throw argumentError(`eq: "${s}" is not an EQ preset of this device (${list.join(', ') || 'no list'})`);
-      return { request: `EQLoad:${enc(name)}`, reply: 'ack', applied: name };
+      return { request: `EQLoad:${enc(name)}`, reply: 'ack-lenient', applied: name };
     },
   };
 }
@@ -465,11 +581,11 @@ function alarm(value: AlarmArg): PreparedCommand {
   } else if (operation !== 2) {
     throw argumentError('alarm url is needed unless the operation is 2 (stop playback)');
   }
+  // time[:day][:url] as the vendor document writes it: no day field at all for the triggers that take none
   const parts = [`setAlarmClock:${n}:${trigger}:${operation}:${time}`];
   if (day) parts.push(day);
-  else if (path) parts.push('');
   if (path) parts.push(enc(path));
-  return fixed('alarm', parts.join(':'), 'ack', { n, trigger, operation, time, day: day || undefined, url: path || undefined });
+  return fixed('alarm', parts.join(':'), 'ack-lenient', { n, trigger, operation, time, day: day || undefined, url: path || undefined });
 }
 
 /** Checks what the argument alone decides, and says what the command needs to know of the device. */
@@ -510,8 +626,17 @@ export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
     case 'source': {
       const known = SOURCE_MODES[text(request.arg, TEXT_ARGS.source).toLowerCase()];
       if (!known) throw argumentError(`source must be one of ${Object.keys(SOURCE_MODES).join(', ')}, got ${describeValue(request.arg)}`);
-      // applied: the source name the status will report
-      return fixed('source', `setPlayerCmd:switchmode:${enc(known.mode)}`, 'ack', known.source);
+      return {
+        command: 'source',
+        needs: ['device'],
+        build(ctx) {
+          const inputs = ctx.device?.inputs;
+          if (inputs && !inputs.includes(known.source))
+            throw argumentError(`source: ${ctx.device?.product ?? 'this device'} has no ${known.source} input; it has ${inputs.join(', ')}`);
+          // applied: the source name the status will report
+          return { request: `setPlayerCmd:switchmode:${enc(known.mode)}`, reply: 'ack-lenient', applied: known.source };
+        },
+      };
     }
     case 'preset':
       return preset(request.arg);
@@ -525,7 +650,7 @@ export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
       return fixed(request.command, 'getShutdown', 'shutdown');
     case 'time-sync': {
       const stamp = utcStamp(request.arg ?? new Date());
-      return fixed('time-sync', `timeSync:${stamp}`, 'ack', stamp);
+      return fixed('time-sync', `timeSync:${stamp}`, 'ack-lenient', stamp);
     }
     case 'alarm':
       return alarm(request.arg);
@@ -559,6 +684,151 @@ export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
       if (/[&#\u0000-\u001f\u007f-\u009f]/.test(s)) throw argumentError('raw: a command containing "&", "#" or control characters is refused');
       return fixed('raw', encodeURI(s), 'raw', s);
     }
+    default:
+      return prepareSetting(request);
+  }
+}
+
+type SettingRequest = Extract<
+  WiimCommandRequest,
+  {
+    command:
+      | 'output'
+      | 'balance'
+      | 'led'
+      | 'buttons'
+      | 'sub'
+      | 'trigger'
+      | 'eq-bands'
+      | 'group-volume'
+      | 'group-mute'
+      | 'member-volume'
+      | 'member-mute'
+      | 'notify'
+      | 'firmware';
+  }
+>;
+
+/**
+ * A command of a setting that some models lack: refused before sending for a
+ * model known to lack it, sent to a model the package does not recognise
+ * (whose `unknown command` then becomes the same refusal, in the client).
+ */
+function gated(command: WiimCommandName, setting: Setting, build: (ctx: CommandContext) => BuiltCommand): PreparedCommand {
+  return {
+    command,
+    needs: ['device'],
+    build(ctx) {
+      const model = ctx.device?.modelId ?? 'unknown';
+      if (hasSetting(model, setting) === false) throw new DeviceError('argument', lacksSettingMessage(setting, ctx.device?.product ?? 'this device'));
+      return { ...build(ctx), setting };
+    },
+  };
+}
+
+/** A number within a range, not necessarily whole. */
+function within(n: number, what: string, min: number, max: number): number {
+  if (!Number.isFinite(n) || n < min || n > max) throw argumentError(`${what} must be a number from ${min} to ${max}, got ${describeValue(n)}`);
+  return n;
+}
+
+/** setSubLPF's field names (pywiim api/subwoofer.py): status, cross, phase, level, sub_delay. */
+function subRequests(sub: SubSetting): string[] {
+  const out: string[] = [];
+  if (sub.enabled !== undefined) out.push(`setSubLPF:status:${sub.enabled ? 1 : 0}`);
+  if (sub.crossover !== undefined) out.push(`setSubLPF:cross:${integer(sub.crossover, WHOLE_ARGS.subCrossover)}`);
+  if (sub.phase !== undefined) {
+    if (sub.phase !== 0 && sub.phase !== 180) throw argumentError(`sub phase must be 0 or 180, got ${describeValue(sub.phase)}`);
+    out.push(`setSubLPF:phase:${sub.phase}`);
+  }
+  if (sub.level !== undefined) out.push(`setSubLPF:level:${integer(sub.level, WHOLE_ARGS.subLevel)}`);
+  if (sub.delay !== undefined) out.push(`setSubLPF:sub_delay:${integer(sub.delay, WHOLE_ARGS.subDelay)}`);
+  if (out.length === 0) throw argumentError('sub takes {enabled, crossover, phase, level, delay}, any of them');
+  return out;
+}
+
+function eqBandsRequest(bands: Partial<Record<EqBandHz, number>>): string {
+  const entries = Object.entries(bands) as Array<[string, number]>;
+  if (entries.length === 0) throw argumentError(`eq-bands takes {hz: value} for the bands ${EQ_BANDS.join(', ')}, or 10 values`);
+  const list = entries.map(([hz, value]) => {
+    const index = EQ_BANDS.indexOf(Number(hz) as EqBandHz);
+    if (index < 0) throw argumentError(`eq-bands: ${hz} Hz is not a band; the bands are ${EQ_BANDS.join(', ')} Hz`);
+    const name = Number(hz) >= 1000 ? `band${Number(hz) / 1000}khz` : `band${hz}hz`;
+    return { index, param_name: name, value: integer(value, WHOLE_ARGS.eqBand) };
+  });
+  list.sort((a, b) => a.index - b.index);
+  return `EQSetBand:${enc(JSON.stringify({ EQBand: list }))}`;
+}
+
+function prepareSetting(request: SettingRequest): PreparedCommand {
+  switch (request.command) {
+    case 'output': {
+      if (request.arg === undefined) return gated('output', 'output', () => ({ request: 'getNewAudioOutputHardwareMode', reply: 'output' }));
+      const name = text(request.arg, TEXT_ARGS.output).toLowerCase();
+      const n = OUTPUTS[name];
+      if (n === undefined) throw argumentError(`output must be one of ${Object.keys(OUTPUTS).join(', ')}, got ${describeValue(request.arg)}`);
+      return gated('output', 'output', () => ({ request: `setAudioOutputHardwareMode:${n}`, reply: 'ack', applied: name === 'coaxial' ? 'coax' : name }));
+    }
+    case 'balance': {
+      if (request.arg === undefined) return gated('balance', 'balance', () => ({ request: 'getChannelBalance', reply: 'number' }));
+      const b = within(request.arg, 'balance', -1, 1);
+      return gated('balance', 'balance', () => ({ request: `setChannelBalance:${b}`, reply: 'ack', applied: b }));
+    }
+    case 'led': {
+      const on = request.arg ? 1 : 0;
+      // Arylic switches its LED through the MCU pass-through (pywiim api/misc.py)
+      return gated('led', 'led', (ctx) => ({
+        request: ctx.device?.modelId === 'arylic' ? `MCU+PAS+RAKOIT:LED:${on}` : `LED_SWITCH_SET:${on}`,
+        reply: 'ack',
+        applied: request.arg,
+      }));
+    }
+    case 'buttons':
+      return fixed('buttons', `Button_Enable_SET:${request.arg ? 1 : 0}`, 'ack', request.arg);
+    case 'sub': {
+      if (request.arg === undefined) return gated('sub', 'sub', () => ({ request: 'getSubLPF', reply: 'sub' }));
+      const [first, ...rest] = subRequests(request.arg);
+      const applied = { ...request.arg };
+      return gated('sub', 'sub', () => ({ request: first, reply: 'ack', applied, then: rest.map((r) => ({ request: r, reply: 'ack' as const })) }));
+    }
+    case 'trigger': {
+      if (request.arg === undefined) return gated('trigger', 'trigger', () => ({ request: 'getTriggeroutStatus', reply: 'on-off' }));
+      const on = request.arg;
+      return gated('trigger', 'trigger', () => ({ request: `setTriggeroutStatus:${on ? 1 : 0}`, reply: 'ack', applied: on }));
+    }
+    case 'eq-bands': {
+      if (request.arg === undefined) return gated('eq-bands', 'eq-bands', () => ({ request: 'EQGetBand', reply: 'eq-bands' }));
+      const r = eqBandsRequest(request.arg);
+      const applied = { ...request.arg };
+      return gated('eq-bands', 'eq-bands', () => ({ request: r, reply: 'ack', applied }));
+    }
+    case 'group-volume': {
+      const v = integer(request.arg, WHOLE_ARGS.groupVolume);
+      return fixed('group-volume', `setPlayerCmd:slave_vol:${v}`, 'ack', v);
+    }
+    case 'group-mute':
+      return fixed('group-mute', `setPlayerCmd:slave_mute:${request.arg ? 'mute' : 'unmute'}`, 'ack', request.arg);
+    case 'member-volume': {
+      const ip = address(request.arg.ip, TEXT_ARGS.memberIp);
+      const v = integer(request.arg.volume, WHOLE_ARGS.memberVolume);
+      return fixed('member-volume', `multiroom:SlaveVolume:${ip}:${v}`, 'ack', { ip, volume: v });
+    }
+    case 'member-mute': {
+      const ip = address(request.arg.ip, TEXT_ARGS.memberIp);
+      return fixed('member-mute', `multiroom:SlaveMute:${ip}:${request.arg.muted ? 1 : 0}`, 'ack', { ip, muted: request.arg.muted });
+    }
+    case 'notify': {
+      const u = url(request.arg, TEXT_ARGS.notify);
+      return fixed('notify', `setPlayerCmd:playPromptUrl:${enc(u)}`, 'ack', u);
+    }
+    case 'firmware':
+      if (request.arg === 'check') return fixed('firmware', 'getMvRemoteUpdateStartCheck', 'firmware');
+      if (request.arg === 'start') return fixed('firmware', 'getMvRemoteUpdateStart', 'firmware');
+      return {
+        command: 'firmware',
+        needs: [],
+        build: () => ({ request: 'getMvRemoteUpdateStatus', reply: 'firmware', then: [{ request: 'getMvRomBurnPrecent', reply: 'number' }] }),
+      };
   }
 }
 

@@ -6,7 +6,8 @@
  */
 
 import { DeviceError } from '../shared/errors';
-import { loopToMode, type ReplyKind, type Repeat } from './commands';
+import { EQ_BANDS, loopToMode, type ReplyKind, type Repeat } from './commands';
+import { identifyModel, inputsOf, type LoopScheme, type ModelId } from './models';
 
 export type ReplyClass =
   | { kind: 'ok' } // plain `OK`
@@ -106,15 +107,19 @@ export function unescapeHtml(s: string): string {
 
 /**
  * Hex-encoded UTF-8 to text. Falls back to the text as given when it is not
- * hex, or its bytes are not valid UTF-8 or decode to control characters.
+ * hex, or its bytes are not valid UTF-8 or decode to control characters or
+ * to blanks. A short all-digit value ("2020", "4142") is a plain title that
+ * happens to look like hex (a year, a number), not hex: firmware that
+ * hex-encodes sends at least four bytes of digits only for a title of four
+ * such characters, which is rarer than a number as a title.
  */
 export function decodeHexText(s: string): string {
   const t = s.trim();
-  if (t.length >= 2 && t.length % 2 === 0 && /^[0-9a-f]+$/i.test(t)) {
+  if (t.length >= 2 && t.length % 2 === 0 && /^[0-9a-f]+$/i.test(t) && !(/^\d+$/.test(t) && t.length < 8)) {
     try {
       const decoded = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(t, 'hex'));
       // eslint-disable-next-line no-control-regex
-      if (!/[\u0000-\u0008\u000b-\u001f\u007f]/.test(decoded)) return decoded;
+      if (!/[\u0000-\u0008\u000b-\u001f\u007f]/.test(decoded) && decoded.trim() !== '') return decoded;
     } catch {
       // not UTF-8: the text itself
     }
@@ -152,8 +157,9 @@ export interface WiimPlayerStatus {
   volume: number;
   muted: boolean;
   source: string;
-  repeat: Repeat;
-  shuffle: boolean;
+  /** null where no loop mode applies (vTuner radio reports loop -1) */
+  repeat: Repeat | null;
+  shuffle: boolean | null;
   /** seconds */
   position: number;
   /** seconds; null for a stream without an end */
@@ -167,10 +173,20 @@ export interface WiimPlayerStatus {
   /** the EQ preset number the player reports (0 = flat / off) */
   eq: number;
   group: GroupRole;
+  /** the output in use (getNewAudioOutputHardwareMode), read on the slow tier */
+  output?: string | null;
+  /** the loaded EQ preset's name (EQGetBand's Name), read on the slow tier and after an EQ command */
+  eqPreset?: string | null;
 }
 
-/** getPlayerStatus `mode` → source name. */
+/**
+ * getPlayerStatus `mode` → source name. -1 is idle (python-linkplay
+ * consts.py PlayingMode.IDLE), 20 is playback started through the HTTP API
+ * (PlayingMode.API), 36 Qobuz (PlayingMode.QOBUZ); a mode no public source
+ * names is `unknown`, whatever its number.
+ */
 export function modeToSource(mode: number): string {
+  if (mode === -1) return 'none';
   if (mode === 11) return 'usb';
   if (mode === 16) return 'sd';
   if (mode >= 10 && mode <= 19) return 'wifi';
@@ -178,9 +194,12 @@ export function modeToSource(mode: number): string {
     0: 'none',
     1: 'airplay',
     2: 'dlna',
+    3: 'qplay',
+    20: 'wifi',
+    21: 'usb',
     31: 'spotify',
     32: 'tidal',
-    36: 'qplay',
+    36: 'qobuz',
     40: 'line-in',
     41: 'bluetooth',
     42: 'usb',
@@ -193,7 +212,7 @@ export function modeToSource(mode: number): string {
     60: 'voicemail',
     99: 'follower',
   };
-  return names[mode] ?? `mode-${mode}`;
+  return names[mode] ?? 'unknown';
 }
 
 const STATES: Record<string, PlayState> = {
@@ -208,22 +227,37 @@ const STATES: Record<string, PlayState> = {
   loading: 'loading',
 };
 
-/** A day in ms; a longer `totlen` in ms is in fact µs (some sources report µs). */
-const DAY_MS = 86_400_000;
+/**
+ * Ten hours in ms: a longer value in ms is in fact µs (pywiim api/parser.py
+ * switches at 10 h). Each field is judged alone, and a position goes with its
+ * duration's unit: a 60 s track in µs (60 000 000) is past 10 h as ms, so µs.
+ */
+const MICRO_ABOVE_MS = 36_000_000;
 
-/** curpos/totlen → seconds: ms, or µs when the values are too large for ms. */
+/** curpos/totlen → seconds: ms, or µs when a value is too large for ms. */
 export function toSeconds(curpos: number, totlen: number): { position: number; duration: number | null } {
-  const micro = totlen > DAY_MS || (totlen <= 0 && curpos > DAY_MS);
-  const div = micro ? 1_000_000 : 1000;
+  const microTotal = totlen > MICRO_ABOVE_MS;
+  const microPos = curpos > MICRO_ABOVE_MS || (microTotal && curpos <= totlen);
   return {
-    position: Math.max(0, Math.floor(curpos / div)),
-    duration: totlen > 0 ? Math.round(totlen / div) : null,
+    position: Math.max(0, Math.floor(curpos / (microPos ? 1_000_000 : 1000))),
+    duration: totlen > 0 ? Math.round(totlen / (microTotal ? 1_000_000 : 1000)) : null,
   };
 }
 
-export function normalisePlayerStatus(o: Record<string, unknown>): WiimPlayerStatus {
+/**
+ * The loop number → {repeat, shuffle}: -1 is "no loop mode applies" (vTuner
+ * radio); under Spotify Connect (mode 31) loop 5 means normal play (pywiim
+ * api/loop_mode.py and its issue 17); WiiM's scheme has no 5 otherwise.
+ */
+export function readLoop(loop: number, mode: number, scheme: LoopScheme): { repeat: Repeat | null; shuffle: boolean | null } {
+  if (loop === -1) return { repeat: null, shuffle: null };
+  if (loop === 5 && (mode === 31 || scheme === 'wiim')) return { repeat: 'off', shuffle: false };
+  return loopToMode(loop) ?? { repeat: 'off', shuffle: false };
+}
+
+export function normalisePlayerStatus(o: Record<string, unknown>, scheme: LoopScheme = 'wiim'): WiimPlayerStatus {
   const mode = num(o.mode);
-  const loop = loopToMode(num(o.loop, 4)) ?? { repeat: 'off' as Repeat, shuffle: false };
+  const loop = readLoop(num(o.loop, 4), mode, scheme);
   const { position, duration } = toSeconds(num(o.curpos), num(o.totlen));
   const follower = String(o.type) === '1' || mode === 99;
   return {
@@ -246,10 +280,10 @@ export function normalisePlayerStatus(o: Record<string, unknown>): WiimPlayerSta
   };
 }
 
-export function parsePlayerStatus(body: string, ctx: ReplyContext): { status: WiimPlayerStatus; raw: Record<string, unknown> } {
+export function parsePlayerStatus(body: string, ctx: ReplyContext, scheme: LoopScheme = 'wiim'): { status: WiimPlayerStatus; raw: Record<string, unknown> } {
   const o = asObject(classifyReply(body), ctx);
   if (o.status === undefined && o.vol === undefined && o.mode === undefined) throw replyError({ kind: 'json', value: o }, ctx);
-  return { status: normalisePlayerStatus(o), raw: o };
+  return { status: normalisePlayerStatus(o, scheme), raw: o };
 }
 
 // ---------------------------------------------------------------- device info
@@ -265,6 +299,13 @@ export interface WiimInfo {
   rssi: number | null;
   presets: number;
   group: GroupRole;
+  /** which model this is (models.ts), and the product name */
+  modelId: ModelId;
+  product: string;
+  /** the inputs the device has (plm_support), or null when it does not say */
+  inputs: string[] | null;
+  /** wired (Ethernet) or wifi; a wired device reports no signal */
+  connection: 'wired' | 'wifi';
 }
 
 function str(value: unknown): string | null {
@@ -276,14 +317,25 @@ function usableIp(value: unknown): string | null {
   return s && s !== '0.0.0.0' && /^\d+\.\d+\.\d+\.\d+$/.test(s) ? s : null;
 }
 
-/** The device's address from getStatusEx: eth2, eth0, apcli0, ra0, else `fallback`. */
+/**
+ * The device's address from getStatusEx: eth2, eth0, apcli0, else `fallback`.
+ * Never ra0: that is the device's own setup access point (10.10.10.254),
+ * not where it is reached (pywiim api/parser.py).
+ */
 export function deviceIp(o: Record<string, unknown>, fallback: string): string {
-  return usableIp(o.eth2) ?? usableIp(o.eth0) ?? usableIp(o.apcli0) ?? usableIp(o.ra0) ?? fallback;
+  return usableIp(o.eth2) ?? usableIp(o.eth0) ?? usableIp(o.apcli0) ?? fallback;
+}
+
+/** A wired WiiM Pro Plus reports essid "", RSSI "0" and netstat "0" while online: a wired link, not a signal of 0. */
+function isWired(o: Record<string, unknown>): boolean {
+  return str(o.essid) === null && num(o.RSSI, 0) === 0 && String(o.netstat ?? '0') === '0';
 }
 
 export function normaliseInfo(o: Record<string, unknown>, host: string): WiimInfo {
   const essid = str(o.essid);
   const rssi = num(o.RSSI, Number.NaN);
+  const wired = isWired(o);
+  const model = identifyModel(str(o.project) ?? str(o.priv_prj), str(o.uuid));
   return {
     name: str(o.DeviceName) ?? str(o.ssid) ?? host,
     model: str(o.project) ?? str(o.priv_prj) ?? 'unknown',
@@ -292,9 +344,13 @@ export function normaliseInfo(o: Record<string, unknown>, host: string): WiimInf
     ip: deviceIp(o, host),
     mac: str(o.MAC),
     uuid: str(o.uuid),
-    rssi: Number.isFinite(rssi) ? rssi : null,
+    rssi: Number.isFinite(rssi) && !wired ? rssi : null,
     presets: num(o.preset_key, 0),
     group: String(o.group) === '1' ? 'follower' : 'solo',
+    modelId: model.id,
+    product: model.name,
+    inputs: inputsOf(o.plm_support),
+    connection: wired ? 'wired' : 'wifi',
   };
 }
 
@@ -376,19 +432,30 @@ export interface WiimFollower {
   muted: boolean | null;
 }
 
-/** multiroom:getSlaveList: `slaves`/`slave_list`, or `Slaves`/`Slave_list` on older firmware. */
+/**
+ * multiroom:getSlaveList: `slaves`/`slave_list`, or `Slaves`/`Slave_list` on
+ * older firmware. `slaves` may be the list itself rather than a count; a
+ * WF-100 on 4.2 capitalises the keys of each entry (Name, Ip, Volume, Mute,
+ * Version); an entry of a follower that went offline may lack fields or be
+ * no object at all, and is skipped rather than failing the group
+ * (Home Assistant core issue 154065).
+ */
 export function parseSlaveList(body: string, ctx: ReplyContext): { count: number; followers: WiimFollower[] } {
   const o = asObject(classifyReply(body), ctx);
-  const rawList = o.slave_list ?? o.Slave_list ?? o.slaveList;
-  const list = Array.isArray(rawList) ? (rawList as Array<Record<string, unknown>>) : [];
-  const followers = list.map((s) => ({
-    name: textField(s.name),
-    ip: str(s.ip),
-    uuid: str(s.uuid),
-    volume: optionalNumber(s.volume),
-    muted: s.mute === undefined ? null : String(s.mute) === '1',
-  }));
-  return { count: num(o.slaves ?? o.Slaves, followers.length), followers };
+  const arrays = [o.slave_list, o.Slave_list, o.slaveList, o.slaves, o.Slaves].filter(Array.isArray) as unknown[][];
+  const list = (arrays[0] ?? []).filter((s): s is Record<string, unknown> => s !== null && typeof s === 'object' && !Array.isArray(s));
+  const followers = list.map((s) => {
+    const mute = s.mute ?? s.Mute;
+    return {
+      name: textField(s.name ?? s.Name),
+      ip: str(s.ip ?? s.Ip ?? s.IP),
+      uuid: str(s.uuid ?? s.UUID),
+      volume: optionalNumber(s.volume ?? s.Volume),
+      muted: mute === undefined ? null : String(mute) === '1',
+    };
+  });
+  const count = typeof (o.slaves ?? o.Slaves) === 'object' ? followers.length : num(o.slaves ?? o.Slaves, followers.length);
+  return { count, followers };
 }
 
 // ---------------------------------------------------------------- the rest
@@ -443,9 +510,97 @@ export function parseEqStat(body: string, ctx: ReplyContext): 'on' | 'off' {
   throw replyError({ kind: 'json', value: o }, ctx);
 }
 
+/** EQGetList: an array of names, or (some firmware) an object wrapping it (pywiim api/eq.py). */
 export function parseEqList(body: string, ctx: ReplyContext): string[] {
   const cls = classifyReply(body);
-  if (cls.kind === 'json' && Array.isArray(cls.value) && cls.value.every((v) => typeof v === 'string')) return cls.value as string[];
+  const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every((n) => typeof n === 'string');
+  if (cls.kind === 'json') {
+    if (isList(cls.value)) return cls.value;
+    const inner = cls.value && typeof cls.value === 'object' ? Object.values(cls.value as Record<string, unknown>).find(isList) : undefined;
+    if (inner) return inner;
+  }
+  throw replyError(cls, ctx);
+}
+
+export interface WiimEqBands {
+  enabled: boolean;
+  /** the loaded preset's name, as the device spells it */
+  preset: string | null;
+  bands: Array<{ hz: number; value: number }>;
+}
+
+/** EQGetBand: {EQStat, Name, EQBand:[{index, param_name, value}], EQLevel?} (a user preset carries EQLevel). */
+export function parseEqBands(body: string, ctx: ReplyContext): WiimEqBands {
+  const o = asObject(classifyReply(body), ctx);
+  const stat = String(o.EQStat ?? o.eqstat ?? '').toLowerCase();
+  if (stat !== 'on' && stat !== 'off') throw replyError({ kind: 'json', value: o }, ctx);
+  const raw = Array.isArray(o.EQBand) ? (o.EQBand as unknown[]) : [];
+  const bands = raw
+    .filter((b): b is Record<string, unknown> => b !== null && typeof b === 'object')
+    .map((b) => ({ hz: (EQ_BANDS as readonly number[])[num(b.index, -1)] ?? 0, value: num(b.value) }))
+    .filter((b) => b.hz > 0);
+  return { enabled: stat === 'on', preset: str(o.Name), bands };
+}
+
+/** Output names by getNewAudioOutputHardwareMode `hardware` number (pywiim api/constants.py; 0 and 2 are both line out). */
+export const OUTPUT_NAMES: Readonly<Record<number, string>> = { 0: 'line-out', 1: 'optical', 2: 'line-out', 3: 'coax', 4: 'bluetooth', 7: 'hdmi' };
+
+/** getNewAudioOutputHardwareMode {hardware, source, audiocast}; source "1" means Bluetooth output is active (pywiim). */
+export function parseOutput(body: string, ctx: ReplyContext): string {
+  const o = asObject(classifyReply(body), ctx);
+  if (String(o.source ?? '') === '1') return 'bluetooth';
+  const n = num(o.hardware, Number.NaN);
+  if (!Number.isFinite(n)) throw replyError({ kind: 'json', value: o }, ctx);
+  return OUTPUT_NAMES[n] ?? 'unknown';
+}
+
+/** getChannelBalance: a number -1.0 .. 1.0, plain or as JSON. */
+export function parseNumberReply(body: string, ctx: ReplyContext): number {
+  const cls = classifyReply(body);
+  if (cls.kind === 'text' && /^-?\d+(\.\d+)?$/.test(cls.text)) return Number(cls.text);
+  if (cls.kind === 'json' && typeof cls.value === 'number') return cls.value;
+  throw replyError(cls, ctx);
+}
+
+export interface WiimSub {
+  enabled: boolean;
+  crossover: number | null;
+  phase: number | null;
+  level: number | null;
+  delay: number | null;
+}
+
+/** getSubLPF: {status, cross, phase, level, sub_delay} (pywiim api/subwoofer.py). */
+export function parseSub(body: string, ctx: ReplyContext): WiimSub {
+  const o = asObject(classifyReply(body), ctx);
+  if (o.status === undefined) throw replyError({ kind: 'json', value: o }, ctx);
+  return {
+    enabled: String(o.status) === '1',
+    crossover: optionalNumber(o.cross),
+    phase: optionalNumber(o.phase),
+    level: optionalNumber(o.level),
+    delay: optionalNumber(o.sub_delay),
+  };
+}
+
+/** getTriggeroutStatus: {status} or a bare 1/0. */
+export function parseOnOff(body: string, ctx: ReplyContext): boolean {
+  const cls = classifyReply(body);
+  if (cls.kind === 'text' && /^[01]$/.test(cls.text)) return cls.text === '1';
+  if (cls.kind === 'json' && typeof cls.value === 'number') return cls.value === 1;
+  // {"status":"1"} has the shape of an acknowledgement; here it is the value
+  if (cls.kind === 'failed-json' && /^[01]$/.test(cls.status)) return cls.status === '1';
+  const o = asObject(cls, ctx);
+  const v = o.status ?? o.enable ?? o.state;
+  if (v === undefined) throw replyError(cls, ctx);
+  return String(v) === '1';
+}
+
+/** getMvRemoteUpdateStatus (+ getMvRomBurnPrecent): the status code and the burn progress. */
+export function parseFirmwareStatus(body: string, ctx: ReplyContext): { status: string } {
+  const cls = classifyReply(body);
+  if (cls.kind === 'text' || cls.kind === 'ok') return { status: cls.kind === 'ok' ? 'OK' : cls.text };
+  if (cls.kind === 'json') return { status: typeof cls.value === 'object' ? JSON.stringify(cls.value) : String(cls.value) };
   throw replyError(cls, ctx);
 }
 
@@ -454,6 +609,18 @@ export function parseAck(body: string, ctx: ReplyContext, allowEmpty = false): v
   const cls = classifyReply(body);
   if (cls.kind === 'ok' || cls.kind === 'ok-json' || (allowEmpty && cls.kind === 'empty')) return;
   throw replyError(cls, ctx);
+}
+
+/**
+ * The acknowledgement of a command that some firmware answers with an empty
+ * body or a body that is neither OK nor JSON (EQLoad, EQOff, switchmode,
+ * setAlarmClock, timeSync: pywiim api/base.py returns such bodies as they
+ * are and its callers take them as success). `Failed` and `unknown command`
+ * still fail.
+ */
+export function parseLenientAck(body: string, ctx: ReplyContext): void {
+  const cls = classifyReply(body);
+  if (cls.kind === 'failed' || cls.kind === 'failed-json' || cls.kind === 'unknown-command') throw replyError(cls, ctx);
 }
 
 /** `raw`: JSON when it is JSON, else the text; failures still fail. */
@@ -485,6 +652,26 @@ export function parseReply(kind: ReplyKind, body: string, ctx: ReplyContext): un
     case 'reboot':
       parseAck(body, ctx, true);
       return undefined;
+    case 'ack-lenient':
+      parseLenientAck(body, ctx);
+      return undefined;
+    case 'eq-off': {
+      // Arylic answers EQOff with `unknown command` and turns nothing off that was on (pywiim api/eq.py)
+      if (classifyReply(body).kind !== 'unknown-command') parseLenientAck(body, ctx);
+      return undefined;
+    }
+    case 'eq-bands':
+      return parseEqBands(body, ctx);
+    case 'output':
+      return parseOutput(body, ctx);
+    case 'number':
+      return parseNumberReply(body, ctx);
+    case 'sub':
+      return parseSub(body, ctx);
+    case 'on-off':
+      return parseOnOff(body, ctx);
+    case 'firmware':
+      return parseFirmwareStatus(body, ctx);
     case 'player':
       return parsePlayerStatus(body, ctx).status;
     case 'info':

@@ -1,0 +1,459 @@
+import assert from 'node:assert/strict';
+import { rejectsWith } from './helpers/assert';
+import { coreNode, helper, ok, refused, withTab, type Msg } from './helpers/runtime';
+import wiimConfig from '../src/nodes/wiim-config';
+import wiimCommand from '../src/nodes/wiim-command';
+import { WiimClient, AUTO_ENDPOINTS } from '../src/wiim/client';
+import { prepareCommand } from '../src/wiim/commands';
+import { commandRequest } from '../src/nodes/wiim-values';
+import { identifyModel, inputsOf, loopSchemeOf } from '../src/wiim/models';
+import { modeToSource, parseEqBands, parseEqList, parseInfo, parsePlayerStatus, parseReply, parseSlaveList, textField, toSeconds } from '../src/wiim/parse';
+import { WiimSession } from '../src/sessions/wiim-session';
+import { WiimSimulator } from '../src/sim/wiim-sim';
+import { PROFILES, WIIM_PROFILES, type WiimProfileName } from '../src/sim/wiim-profiles';
+
+/**
+ * Real firmware: the reply forms public implementations record, and the
+ * models beyond the Mini. Reply formats are asserted as the vendor document
+ * or the cited public source writes them, not as our simulator sends them;
+ * the simulator profiles then show that the client handles each end to end.
+ */
+const ctx = { request: 'test', host: '192.168.1.40' };
+
+describe('wiim real firmware: reply forms (public sources)', () => {
+  it('takes an empty or non-JSON body as success where pywiim api/base.py does; Failed and unknown command still fail', () => {
+    for (const body of ['', '  ', 'OK', '{"status":"OK"}', 'ok\r\n', 'success']) parseReply('ack-lenient', body, ctx);
+    assert.throws(() => parseReply('ack-lenient', 'Failed', ctx), /Failed/);
+    assert.throws(() => parseReply('ack-lenient', 'unknown command', ctx), /unknown command/);
+    // Arylic answers EQOff with unknown command
+    parseReply('eq-off', 'unknown command', ctx);
+    assert.throws(() => parseReply('ack', '', ctx), /empty reply/, 'a plain ack keeps its strict reading');
+  });
+
+  it('names playback modes as python-linkplay consts.py PlayingMode does: 20 API → wifi, 36 Qobuz, -1 idle; unknown modes alike', () => {
+    assert.equal(modeToSource(20), 'wifi');
+    assert.equal(modeToSource(36), 'qobuz');
+    assert.equal(modeToSource(-1), 'none');
+    assert.equal(modeToSource(77), 'unknown');
+    assert.equal(modeToSource(-96), 'unknown');
+  });
+
+  it('reads ms or µs per field, switching at 10 h as pywiim api/parser.py does, right for short tracks', () => {
+    assert.deepEqual(toSeconds(30_000, 60_000), { position: 30, duration: 60 }, 'a 60 s track in ms');
+    assert.deepEqual(toSeconds(30_000_000, 60_000_000), { position: 30, duration: 60 }, 'a 60 s track in µs is 60 s');
+    assert.deepEqual(toSeconds(5_000_000, 60_000_000), { position: 5, duration: 60 }, 'early in a µs track');
+    assert.deepEqual(toSeconds(40_000_000, 0), { position: 40, duration: null }, 'a µs stream');
+    assert.deepEqual(toSeconds(7_200_000, -1), { position: 7200, duration: null }, 'two hours of a stream in ms');
+  });
+
+  it('keeps plain titles that look like hex, and decodes hex-encoded UTF-8 that decodes cleanly', () => {
+    assert.equal(textField('2020'), '2020');
+    assert.equal(textField('4142'), '4142');
+    assert.equal(textField('1999'), '1999');
+    assert.equal(textField('CAFE'), 'CAFE', 'not valid UTF-8');
+    assert.equal(textField('436166C3A9'), 'Café');
+    assert.equal(textField('32303230'), '2020', 'the year hex-encoded');
+    assert.equal(textField('556E6B6E6F776E'), null, '"Unknown"');
+  });
+
+  it('reads idle as status "none" with mode -1, and vTuner loop "-1" as no loop mode', () => {
+    const { status } = parsePlayerStatus(
+      JSON.stringify({ type: '0', mode: '-1', loop: '-1', status: 'none', curpos: '0', totlen: '0', vol: '20', mute: '0' }),
+      ctx,
+    );
+    assert.deepEqual([status.state, status.source, status.repeat, status.shuffle], ['stopped', 'none', null, null]);
+  });
+
+  it('reads the loop schemes of pywiim api/loop_mode.py: 5 under Spotify is normal, 5 elsewhere is Arylic shuffle + repeat one', () => {
+    const loop5 = (mode: string, scheme: 'wiim' | 'arylic') => {
+      const { status } = parsePlayerStatus(JSON.stringify({ mode, loop: '5', status: 'play', vol: '1' }), ctx, scheme);
+      return [status.repeat, status.shuffle];
+    };
+    assert.deepEqual(loop5('31', 'arylic'), ['off', false]);
+    assert.deepEqual(loop5('10', 'arylic'), ['one', true]);
+    assert.deepEqual(loop5('10', 'wiim'), ['off', false]);
+    assert.equal(loopSchemeOf('ultra', 'Linkplay.5.2.712345'), 'arylic');
+    assert.equal(loopSchemeOf('ultra', 'Linkplay.5.1.9'), 'wiim');
+    assert.equal(loopSchemeOf('pro', 'Linkplay.5.2.1'), 'wiim');
+    assert.equal(loopSchemeOf('arylic', '4.6.415145'), 'arylic');
+  });
+
+  it('reads the EQ list bare or wrapped in an object, and EQGetBand with a user preset and EQLevel', () => {
+    assert.deepEqual(parseEqList('["Flat","Rock"]', ctx), ['Flat', 'Rock']);
+    assert.deepEqual(parseEqList('{"EQList":["Flat","bass up treble down"]}', ctx), ['Flat', 'bass up treble down']);
+    const bands = parseEqBands(
+      JSON.stringify({
+        EQStat: 'On',
+        Name: 'bass up treble down',
+        EQLevel: 0,
+        EQBand: [
+          { index: 0, param_name: 'band31hz', value: 70 },
+          { index: 9, param_name: 'band16khz', value: 30 },
+        ],
+      }),
+      ctx,
+    );
+    assert.deepEqual(bands, {
+      enabled: true,
+      preset: 'bass up treble down',
+      bands: [
+        { hz: 31, value: 70 },
+        { hz: 16000, value: 30 },
+      ],
+    });
+  });
+
+  it('counts a follower list whose slaves is an array, reads capitalised keys (WF-100 on 4.2), and skips an offline entry', () => {
+    const arr = parseSlaveList(JSON.stringify({ slaves: [{ name: 'Kitchen', ip: '10.0.0.7', volume: '20', mute: '0' }] }), ctx);
+    assert.equal(arr.count, 1);
+    assert.equal(arr.followers[0].ip, '10.0.0.7');
+    const caps = parseSlaveList(
+      JSON.stringify({ slaves: 2, slave_list: [{ Name: 'Den', Ip: '10.0.0.8', Volume: '35', Mute: '1', Version: '4.2' }, null] }),
+      ctx,
+    );
+    assert.equal(caps.count, 2);
+    assert.deepEqual(caps.followers, [{ name: 'Den', ip: '10.0.0.8', uuid: null, volume: 35, muted: true }]);
+  });
+
+  it('never takes ra0 (the setup access point, 10.10.10.254) as the address; a wired Pro Plus is wired, not a signal of 0', () => {
+    const { info } = parseInfo(
+      JSON.stringify({ firmware: '4.8', uuid: 'FF98FCDE0000', ra0: '10.10.10.254', apcli0: '0.0.0.0', essid: '', RSSI: '0', netstat: '0' }),
+      ctx,
+    );
+    assert.equal(info.ip, '192.168.1.40');
+    assert.equal(info.connection, 'wired');
+    assert.equal(info.rssi, null);
+    assert.equal(info.modelId, 'pro-plus');
+  });
+
+  it('identifies models from project and uuid prefix (WiiM library consts.py), inputs from plm_support (python-linkplay InputMode)', () => {
+    assert.deepEqual(identifyModel(null, 'FF98F09C12345678'), { id: 'pro', name: 'WiiM Pro' });
+    assert.deepEqual(identifyModel('WiiM_Ultra', null), { id: 'ultra', name: 'WiiM Ultra' });
+    assert.equal(identifyModel('UP2STREAM_AMP_V4', '0000').id, 'arylic');
+    assert.equal(identifyModel('AudioPro_C10', null).id, 'audio-pro');
+    assert.equal(identifyModel('SomethingElse', '12345678').id, 'unknown');
+    assert.deepEqual(inputsOf('0x56'), ['wifi', 'line-in', 'bluetooth', 'optical', 'coaxial']);
+    assert.deepEqual(inputsOf('10456'), ['wifi', 'line-in', 'bluetooth', 'optical', 'coaxial', 'hdmi', 'phono']);
+    assert.equal(inputsOf(undefined), null);
+  });
+
+  it('tries 443, 4443, 8443, then 80 and 8080 in auto, as pywiim probes', () => {
+    assert.deepEqual(
+      AUTO_ENDPOINTS.map((e) => `${e.protocol}:${e.port}`),
+      ['https:443', 'https:4443', 'https:8443', 'http:80', 'http:8080'],
+    );
+  });
+});
+
+/** Starts a simulator of `model` and a client for it (with the client certificate a mutual-TLS profile asks for). */
+async function device(model: WiimProfileName, firmware?: string): Promise<{ sim: WiimSimulator; client: WiimClient; close: () => Promise<void> }> {
+  const sim = new WiimSimulator({ name: `Sim ${model}`, model, firmware });
+  const { port } = await sim.start({ port: 0 });
+  const cert = sim.clientCertificate;
+  const client = new WiimClient({ host: '127.0.0.1', port, protocol: 'https', timeoutMs: 3000, clientCert: cert?.cert, clientKey: cert?.key });
+  return {
+    sim,
+    client,
+    close: async () => {
+      await client.close();
+      await sim.stop();
+    },
+  };
+}
+
+const run = (client: WiimClient, name: string, value?: unknown) => client.run(prepareCommand(commandRequest(name, value)));
+
+/** The settings matrix: each command, the setting it needs, and the exact string that reaches a device that has it. */
+const MATRIX: Array<{ name: string; value?: unknown; setting: string | null; sent: string[] }> = [
+  { name: 'output', value: 'line-out', setting: 'output', sent: ['setAudioOutputHardwareMode:2'] },
+  { name: 'output', setting: 'output', sent: ['getNewAudioOutputHardwareMode'] },
+  { name: 'balance', value: -0.5, setting: 'balance', sent: ['setChannelBalance:-0.5'] },
+  { name: 'led', value: 'off', setting: 'led', sent: ['LED_SWITCH_SET:0'] },
+  { name: 'buttons', value: false, setting: null, sent: ['Button_Enable_SET:0'] },
+  { name: 'sub', value: { enabled: true, crossover: 90 }, setting: 'sub', sent: ['setSubLPF:status:1', 'setSubLPF:cross:90'] },
+  { name: 'trigger', value: 'on', setting: 'trigger', sent: ['setTriggeroutStatus:1'] },
+  { name: 'eq-bands', setting: 'eq-bands', sent: ['EQGetBand'] },
+  { name: 'group-volume', value: 30, setting: null, sent: ['setPlayerCmd:slave_vol:30'] },
+  { name: 'group-mute', value: true, setting: null, sent: ['setPlayerCmd:slave_mute:mute'] },
+  { name: 'notify', value: 'http://h/ding.mp3', setting: null, sent: ['setPlayerCmd:playPromptUrl:http://h/ding.mp3'] },
+  { name: 'firmware', value: 'check', setting: null, sent: ['getMvRemoteUpdateStartCheck'] },
+];
+
+describe('wiim models: the same command matrix against every simulator profile', function () {
+  this.timeout(30000);
+  for (const model of WIIM_PROFILES) {
+    it(`${model}: a setting it has reaches it as the exact string; one it lacks is refused naming the models, nothing sent`, async () => {
+      const d = await device(model);
+      try {
+        const has = new Set<string>(PROFILES[model].settings);
+        for (const row of MATRIX) {
+          const before = d.sim.requests.length;
+          if (row.setting === null || has.has(row.setting)) {
+            let sent = row.sent;
+            if (row.name === 'led' && model === 'arylic') sent = ['MCU+PAS+RAKOIT:LED:0'];
+            await run(d.client, row.name, row.value);
+            assert.deepEqual(
+              d.sim.requests.slice(before).filter((r) => r !== 'getStatusEx'),
+              sent,
+              `${model} ${row.name}`,
+            );
+          } else {
+            await rejectsWith(
+              run(d.client, row.name, row.value),
+              'argument',
+              new RegExp(`^${row.setting} is a setting of .*; ${PROFILES[model].project === 'Muzo_Mini' ? 'WiiM Mini' : '.+'} does not have it`),
+            );
+            assert.deepEqual(
+              d.sim.requests.slice(before).filter((r) => r !== 'getStatusEx'),
+              [],
+              `${model} ${row.name}: nothing sent`,
+            );
+          }
+        }
+      } finally {
+        await d.close();
+      }
+    });
+  }
+
+  it('an unrecognised model gets the command; its unknown command becomes the same clear error', async () => {
+    const d = await device('mini');
+    try {
+      d.sim.state.model = 'Some_OEM_Box';
+      d.sim.state.uuid = '0123456789ABCDEF';
+      await rejectsWith(run(d.client, 'sub', { level: 3 }), 'argument', /^sub is a setting of WiiM Ultra, WiiM Amp; Some_OEM_Box does not have it/);
+      assert.equal(d.sim.count('setSubLPF'), 1, 'sent, since the model is not known to lack it');
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe('wiim models: each quirk against the profile that shows it', function () {
+  this.timeout(30000);
+
+  it('arylic: empty acks for EQLoad, switchmode, setAlarmClock, timeSync; EQOff unknown command; mode 20; µs; plain titles; capitalised followers; loop 5; LED via MCU', async () => {
+    const { sim, client, close } = await device('arylic');
+    try {
+      assert.equal((await run(client, 'eq', 'Rock')).raw, '');
+      assert.equal((await run(client, 'source', 'line-in')).raw, '');
+      assert.equal((await run(client, 'alarm', { n: 0, trigger: 2, time: '070000', url: 'http://a/b' })).raw, '');
+      assert.deepEqual(sim.requests.slice(-1), ['setAlarmClock:0:2:1:070000:http://a/b'], 'no day field for trigger 2 (vendor document 2.6.2)');
+      assert.equal(sim.state.alarms[0].url, 'http://a/b');
+      assert.equal((await run(client, 'time-sync', '2024-01-02T03:04:05Z')).raw, '');
+      assert.equal((await run(client, 'eq', 'off')).raw, 'unknown command');
+      await run(client, 'source', 'wifi');
+      sim.state.tracks[0].title = '2020';
+      await run(client, 'play', 'http://h/a.mp3');
+      sim.playTrack(0);
+      sim.position = 30_000;
+      const s = (await run(client, 'status')).payload as { source: string; title: string; position: number; duration: number };
+      assert.equal(s.source, 'wifi', 'mode 20: playback started through the HTTP API');
+      assert.equal(s.title, '2020');
+      assert.ok(s.position >= 30 && s.position < 40, `position ${s.position} s from µs`);
+      assert.equal(s.duration, 337);
+      sim.state.followers = [{ name: 'Den', ip: '10.0.0.8', uuid: 'u', volume: 35, mute: true }];
+      const group = (await run(client, 'group')).payload as { count: number; followers: Array<{ ip: string; muted: boolean }> };
+      assert.deepEqual([group.count, group.followers[0].ip, group.followers[0].muted], [1, '10.0.0.8', true]);
+      await run(client, 'repeat', { repeat: 'one', shuffle: true });
+      assert.equal(sim.state.loop, 5);
+      await run(client, 'led', false);
+      assert.equal(sim.settings.led, false);
+      await run(client, 'member-volume', { ip: '10.0.0.8', volume: 12 });
+      await run(client, 'member-mute', { ip: '10.0.0.8', muted: false });
+      assert.deepEqual(sim.requests.slice(-2), ['multiroom:SlaveVolume:10.0.0.8:12', 'multiroom:SlaveMute:10.0.0.8:0']);
+      assert.deepEqual([sim.state.followers[0].volume, sim.state.followers[0].mute], [12, false]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('pro 4.8: EQGetStat unknown command → EQStat from EQGetBand; user presets in lower case; idle none/-1; WiiM loop scheme', async () => {
+    const { sim, client, close } = await device('pro');
+    try {
+      const idle = (await run(client, 'status')).payload as { state: string; source: string };
+      assert.deepEqual([idle.state, idle.source], ['stopped', 'none']);
+      assert.equal((await run(client, 'eq', 'get')).payload, 'off');
+      assert.deepEqual(sim.requests.slice(-2), ['EQGetStat', 'EQGetBand']);
+      const list = (await run(client, 'eq', 'list')).payload as string[];
+      assert.ok(list.includes('bass up treble down'));
+      await run(client, 'eq', 'bass up treble down');
+      assert.deepEqual(sim.requests.slice(-1), ['EQLoad:bass up treble down']);
+      const bands = (await run(client, 'eq-bands')).payload as { enabled: boolean; preset: string };
+      assert.deepEqual([bands.enabled, bands.preset], [true, 'bass up treble down']);
+      const before = sim.requests.length;
+      await rejectsWith(run(client, 'repeat', { repeat: 'one', shuffle: true }), 'argument', /WiiM Pro has no loop mode for shuffle with repeat one/);
+      assert.equal(sim.count('setPlayerCmd:loopmode'), 0);
+      assert.ok(sim.requests.slice(before).every((r) => r === 'getStatusEx'));
+      await rejectsWith(run(client, 'source', 'hdmi'), 'argument', /WiiM Pro has no hdmi input; it has wifi, line-in, bluetooth, optical, coaxial/);
+      assert.equal(sim.count('setPlayerCmd:switchmode'), 0);
+    } finally {
+      await close();
+    }
+  });
+
+  it('pro-plus: wired, a follower list whose slaves is an array, EQGetList wrapped in an object', async () => {
+    const { sim, client, close } = await device('pro-plus');
+    try {
+      const info = (await run(client, 'info')).payload as { connection: string; rssi: number | null; product: string; inputs: string[] };
+      assert.deepEqual([info.connection, info.rssi, info.product], ['wired', null, 'WiiM Pro Plus']);
+      sim.state.followers = [{ name: 'Den', ip: '10.0.0.8', uuid: 'u', volume: 35, mute: false }];
+      assert.equal(((await run(client, 'group')).payload as { count: number }).count, 1);
+      assert.equal(((await run(client, 'eq', 'list')).payload as string[])[0], 'Flat');
+    } finally {
+      await close();
+    }
+  });
+
+  it('ultra 5.2: Arylic loop numbers; the sub, trigger, balance, eq-bands and firmware reads normalised', async () => {
+    const { sim, client, close } = await device('ultra');
+    try {
+      await run(client, 'repeat', { repeat: 'one', shuffle: true });
+      assert.deepEqual(sim.requests.slice(-1), ['setPlayerCmd:loopmode:5']);
+      await run(client, 'sub', { enabled: true, crossover: 120, phase: 180, level: -3, delay: 20 });
+      assert.deepEqual(sim.requests.slice(-5), [
+        'setSubLPF:status:1',
+        'setSubLPF:cross:120',
+        'setSubLPF:phase:180',
+        'setSubLPF:level:-3',
+        'setSubLPF:sub_delay:20',
+      ]);
+      assert.deepEqual((await run(client, 'sub')).payload, { enabled: true, crossover: 120, phase: 180, level: -3, delay: 20 });
+      await run(client, 'trigger', true);
+      assert.equal((await run(client, 'trigger')).payload, true);
+      await run(client, 'balance', 0.25);
+      assert.equal((await run(client, 'balance')).payload, 0.25);
+      await run(client, 'output', 'optical');
+      assert.equal((await run(client, 'output')).payload, 'optical');
+      await run(client, 'eq-bands', { 31: 60, 1000: 40 });
+      assert.deepEqual(sim.requests.slice(-1), [
+        'EQSetBand:{"EQBand":[{"index":0,"param_name":"band31hz","value":60},{"index":5,"param_name":"band1khz","value":40}]}',
+      ]);
+      const bands = (await run(client, 'eq-bands')).payload as { enabled: boolean; bands: Array<{ hz: number; value: number }> };
+      assert.equal(bands.enabled, true);
+      assert.deepEqual(bands.bands.slice(0, 1), [{ hz: 31, value: 60 }]);
+      assert.equal(bands.bands.length, 10);
+      await run(client, 'eq-bands', [50, 50, 50, 50, 50, 50, 50, 50, 50, 55]);
+      assert.equal(sim.settings.eqBands[9], 55);
+      await run(client, 'firmware', 'start');
+      assert.deepEqual((await run(client, 'firmware', 'status')).payload, { status: '31', progress: 42 });
+      assert.deepEqual(sim.requests.slice(-2), ['getMvRemoteUpdateStatus', 'getMvRomBurnPrecent']);
+    } finally {
+      await close();
+    }
+    const old = await device('ultra', 'Linkplay.5.1.600000');
+    try {
+      await rejectsWith(run(old.client, 'repeat', { repeat: 'one', shuffle: true }), 'argument', /no loop mode/);
+      assert.equal(old.sim.count('setPlayerCmd:loopmode'), 0);
+    } finally {
+      await old.close();
+    }
+  });
+
+  it('mini: vTuner loop -1 is no loop mode; the source it lacks is refused naming the inputs it has', async () => {
+    const { sim, client, close } = await device('mini');
+    try {
+      sim.state.loop = -1;
+      const s = (await run(client, 'status')).payload as { repeat: unknown; shuffle: unknown };
+      assert.deepEqual([s.repeat, s.shuffle], [null, null]);
+      await rejectsWith(run(client, 'source', 'optical'), 'argument', /WiiM Mini has no optical input; it has wifi, line-in, bluetooth/);
+      assert.equal(sim.count('setPlayerCmd:switchmode'), 0);
+      const info = (await run(client, 'info')).payload as { model: string; product: string; inputs: string[] };
+      assert.deepEqual([info.model, info.product, info.inputs], ['Muzo_Mini', 'WiiM Mini', ['wifi', 'line-in', 'bluetooth']]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('audio-pro: answers only a client with the certificate given (mutual TLS), used for that device alone', async () => {
+    const { sim, client, close } = await device('audio-pro');
+    const bare = new WiimClient({ host: '127.0.0.1', port: sim.port, protocol: 'https', timeoutMs: 2000 });
+    try {
+      assert.equal(((await run(client, 'info')).payload as { modelId: string }).modelId, 'audio-pro');
+      await rejectsWith(bare.command('info'), 'network');
+      assert.throws(() => new WiimClient({ host: '127.0.0.1', clientCert: sim.clientCertificate?.cert }), /needs its key/);
+    } finally {
+      await bare.close();
+      await close();
+    }
+  });
+
+  it('wiim-status gains output and eqPreset on the slow tier, read again after an EQ command', async () => {
+    const sim = new WiimSimulator({ name: 'Slow', model: 'pro' });
+    const { port } = await sim.start({ port: 0 });
+    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https' });
+    try {
+      let e = await session.refresh();
+      assert.deepEqual([e.state.output, e.state.eqPreset], ['line-out', null]);
+      await session.command(prepareCommand(commandRequest('eq', 'Rock')));
+      e = await session.refresh();
+      assert.equal(e.state.eqPreset, 'Rock');
+      await session.command(prepareCommand(commandRequest('output', 'coax')));
+      e = await session.refresh();
+      assert.equal(e.state.output, 'coax');
+    } finally {
+      await session.close();
+      await sim.stop();
+    }
+  });
+});
+
+describe('wiim-config credentials and the settings through wiim-command', function () {
+  this.timeout(30000);
+  const nodes = [wiimConfig, wiimCommand, coreNode('common/25-catch.js')] as Array<(RED: unknown) => void>;
+  afterEach(() => helper.unload());
+
+  function flow(port: number): object[] {
+    return withTab([
+      {
+        id: 'cfg',
+        type: 'wiim-config',
+        host: '127.0.0.1',
+        port: String(port),
+        protocol: 'https',
+        timeout: '2000',
+        pollPlaying: '1',
+        pollIdle: '5',
+        fingerprint: '',
+      },
+      { id: 'cmd', type: 'wiim-command', device: 'cfg', command: '', value: '', wires: [['out']] },
+      { id: 'out', type: 'helper' },
+      { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper' },
+    ]);
+  }
+
+  it('reaches an Audio Pro with the client certificate and key given as wiim-config credentials', async () => {
+    const sim = new WiimSimulator({ name: 'Audio Pro', model: 'audio-pro' });
+    const { port } = await sim.start({ port: 0 });
+    try {
+      const cert = sim.clientCertificate as { cert: string; key: string };
+      await helper.load(nodes, flow(port), { cfg: { clientCert: cert.cert, clientKey: cert.key } });
+      const out = await ok('cmd', { topic: 'led', payload: 'off' });
+      assert.equal(out.payload, false);
+      assert.deepEqual(sim.requests.slice(-1), ['LED_SWITCH_SET:0']);
+      await helper.unload();
+      await helper.load(nodes, flow(port));
+      // without the certificate the device ends the handshake: nothing of the command is answered
+      await refused('cmd', { payload: 'info' }, /closed the connection|certificate|reset/);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it('TV on → optical: the output command through wiim-command, and the normalised get', async () => {
+    const sim = new WiimSimulator({ name: 'Pro', model: 'pro' });
+    const { port } = await sim.start({ port: 0 });
+    try {
+      await helper.load(nodes, flow(port));
+      const set = await ok<Msg & { wiim: { request: string } }>('cmd', { payload: { command: 'output', value: 'optical' } });
+      assert.equal(set.payload, 'optical');
+      assert.equal(set.wiim.request, 'setAudioOutputHardwareMode:1');
+      assert.equal((await ok('cmd', { payload: 'output' })).payload, 'optical');
+      await refused('cmd', { topic: 'sub', payload: { enabled: false } }, /sub is a setting of WiiM Ultra, WiiM Amp; WiiM Pro does not have it/);
+      assert.equal(sim.count('setSubLPF'), 0);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
