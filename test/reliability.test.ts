@@ -434,7 +434,11 @@ describe('reliability', function () {
       { target: 'sota', msg: { payload: makeFirmwareImage(4096, 2) }, error: /SPI flash mode DIO; SONOFF DIY devices need DOUT/ },
       { target: 'sota', msg: { payload: Buffer.from('not firmware at all') }, error: /header magic 0xE9 missing/ },
       { target: 'sota', msg: { payload: Buffer.alloc(0) }, error: /image is empty/ },
-      { target: 'sota', msg: { payload: path.join(dir, 'missing.bin') }, error: /cannot read firmware file/ },
+      {
+        target: 'sota',
+        msg: { payload: path.join(dir, 'missing.bin') },
+        error: /cannot read the firmware image at .*missing\.bin: give the path of a regular file/,
+      },
       { target: 'sota', msg: { payload: bigFile }, error: /at most 520192 bytes/ },
       { target: 'sota', msg: { payload: { url: 'http://127.0.0.1:1/fw.bin', sha256: 'xyz' } }, error: /sha256 must be 64 hexadecimal digits/ },
       { target: 'sota', msg: { payload: { url: 'ftp://127.0.0.1/fw.bin', sha256: hex64 } }, error: /must be plain http:\/\// },

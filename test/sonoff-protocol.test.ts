@@ -23,7 +23,8 @@ import {
   splitTxtData,
 } from '../src/sonoff/codec';
 import { SonoffClient } from '../src/sonoff/client';
-import { FirmwareServer, MAX_IMAGE_BYTES, checkImage, sha256 } from '../src/sonoff/ota';
+import { FirmwareServer, MAX_IMAGE_BYTES, checkImage, loadImage, sha256, type ImageFile } from '../src/sonoff/ota';
+import { FakeClock, settle } from './helpers/fake-clock';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 
 const ID = '1000abcdef';
@@ -322,6 +323,30 @@ describe('sonoff OTA', () => {
     const notEsp = makeFirmwareImage(4096);
     notEsp[0] = 0;
     throwsArgument(() => checkImage(notEsp), /0xE9/);
+  });
+
+  it('loadImage: a read that stalls (a hung network mount) fails at the deadline, and the file is closed after', async () => {
+    const clock = new FakeClock();
+    let closed = false;
+    let finishRead: (() => void) | undefined;
+    const stalled: ImageFile = {
+      stat: () => Promise.resolve({ isFile: () => true }),
+      read: () => new Promise((resolve) => (finishRead = () => resolve({ bytesRead: 0 }))),
+      close: () => {
+        closed = true;
+        return Promise.resolve();
+      },
+    };
+    const loading = loadImage('/mnt/stalled/fw.bin', { clock, timeoutMs: 10_000, open: () => Promise.resolve(stalled) });
+    await settle();
+    assert.ok(finishRead, 'the read started');
+    const failed = rejectsWith(loading, 'argument', /cannot read the firmware image at \/mnt\/stalled\/fw\.bin within 10 s/);
+    await clock.advance(10_000);
+    await failed;
+    assert.equal(closed, false, 'the handle stays open while the read hangs');
+    finishRead?.();
+    await settle();
+    assert.equal(closed, true);
   });
 
   it('serves Range requests (206, 416) to the device address only, and counts bytes', async () => {

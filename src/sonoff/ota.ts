@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { DeviceError, argumentError } from '../shared/errors';
+import { systemClock, type Clock, type ClockTimer } from '../shared/clock';
 
 /** The largest image a DIY relay accepts: 508 KB. */
 export const MAX_IMAGE_BYTES = 508 * 1024;
@@ -12,8 +15,10 @@ export const ESP_IMAGE_MAGIC = 0xe9;
 export const FLASH_MODE_DOUT = 3;
 const FLASH_MODES = ['QIO', 'QOUT', 'DIO', 'DOUT'];
 
-function tooLarge(bytes: number): DeviceError {
-  return argumentError(`the firmware image is ${bytes} bytes; SONOFF DIY devices accept at most ${MAX_IMAGE_BYTES} bytes (${MAX_IMAGE_BYTES / 1024} KB)`);
+/** `bytes` undefined: more than the limit (reading stopped there). */
+function tooLarge(bytes: number | undefined): DeviceError {
+  const size = bytes === undefined ? `more than ${MAX_IMAGE_BYTES}` : String(bytes);
+  return argumentError(`the firmware image is ${size} bytes; SONOFF DIY devices accept at most ${MAX_IMAGE_BYTES} bytes (${MAX_IMAGE_BYTES / 1024} KB)`);
 }
 
 /** Checks size, ESP8266 header magic and DOUT flash mode; throws DeviceError 'argument'. */
@@ -198,16 +203,80 @@ export class FirmwareServer {
   }
 }
 
-/** Reads an image for OTA from a path or Buffer input; a clear error if it cannot. */
-export async function loadImage(source: string | Buffer): Promise<Buffer> {
+/** How long reading a firmware file may take: a stalled network mount must not hold the node. */
+export const IMAGE_READ_TIMEOUT_MS = 10_000;
+
+/** The part of a FileHandle that loadImage uses (tests hand in a stalled one). */
+export interface ImageFile {
+  stat(): Promise<{ isFile(): boolean }>;
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+export interface LoadImageOptions {
+  /** default IMAGE_READ_TIMEOUT_MS */
+  timeoutMs?: number;
+  clock?: Clock;
+  /** opens the path; default: read-only and non-blocking, so that opening a FIFO does not wait for a writer */
+  open?: (path: string) => Promise<ImageFile>;
+}
+
+function openImage(path: string): Promise<ImageFile> {
+  return fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+}
+
+/**
+ * Reads an image for OTA from a path or Buffer input. A path names a regular
+ * file, absolute or relative to Node-RED's working directory; anything else
+ * (a device such as /dev/zero, a FIFO, a directory) is refused, checked on
+ * the open descriptor so that the path cannot change in between. At most
+ * MAX_IMAGE_BYTES + 1 bytes are read, within a deadline. A path that cannot
+ * be opened gets one message whatever the reason (missing, no permission, a
+ * directory): the flow's author needs to know which path, not what else the
+ * file system holds.
+ */
+export async function loadImage(source: string | Buffer, options: LoadImageOptions = {}): Promise<Buffer> {
   if (Buffer.isBuffer(source)) return source;
-  const { readFile, stat } = await import('node:fs/promises');
-  let size: number;
+  const clock = options.clock ?? systemClock;
+  const timeoutMs = options.timeoutMs ?? IMAGE_READ_TIMEOUT_MS;
+  const unreadable = () => argumentError(`cannot read the firmware image at ${source}: give the path of a regular file that Node-RED can read`);
+  let timer: ClockTimer | undefined;
+  let timedOut = false;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = clock.setTimeout(() => {
+      timedOut = true;
+      // 'argument', not 'timeout': the path is at fault, not the device
+      reject(argumentError(`cannot read the firmware image at ${source} within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    timer.unref?.();
+  });
+  const opening = (options.open ?? openImage)(source);
+  const reading = opening.then(
+    async (file) => {
+      try {
+        if (!(await file.stat()).isFile()) throw unreadable();
+        const buffer = Buffer.alloc(MAX_IMAGE_BYTES + 1);
+        let length = 0;
+        while (length < buffer.length && !timedOut) {
+          const { bytesRead } = await file.read(buffer, length, buffer.length - length, length);
+          if (bytesRead === 0) break;
+          length += bytesRead;
+        }
+        if (length > MAX_IMAGE_BYTES) throw tooLarge(undefined);
+        return buffer.subarray(0, length);
+      } finally {
+        // after the deadline the read may still hang: the handle closes when it returns
+        void file.close().catch(() => undefined);
+      }
+    },
+    (err: unknown) => {
+      throw err instanceof DeviceError ? err : unreadable();
+    },
+  );
+  reading.catch(() => undefined); // after a timeout nobody awaits it
   try {
-    size = (await stat(source)).size;
-  } catch (err) {
-    throw argumentError(`cannot read firmware file ${source}: ${(err as Error).message}`);
+    return await Promise.race([reading, deadline]);
+  } finally {
+    clock.clearTimeout(timer);
   }
-  if (size > MAX_IMAGE_BYTES) throw tooLarge(size);
-  return readFile(source);
 }
