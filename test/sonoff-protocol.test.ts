@@ -76,6 +76,14 @@ describe('sonoff codec', () => {
   it('reads replies, data as a JSON string included', () => {
     assert.deepEqual(parseReply(200, '{"seq":5,"error":0,"data":"{\\"signalStrength\\":-61}"}'), { seq: 5, error: 0, data: { signalStrength: -61 } });
     assert.deepEqual(parseReply(200, '{"seq":2,"error":0}'), { seq: 2, error: 0 });
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    for (const body of [deep, `{"seq":1,"error":0,"data":${JSON.stringify(deep)}}`]) {
+      assert.throws(
+        () => parseReply(200, body),
+        (err: unknown) => err instanceof DeviceError && err.kind === 'protocol' && /nested deeper than 64 levels/.test(err.message),
+      );
+    }
+    assert.equal(parseTxtState({ id: ID, seq: '3', data1: deep }).state, undefined);
     assert.throws(
       () => parseReply(200, '{"seq":2,"er'),
       (e: unknown) => e instanceof DeviceError && e.kind === 'protocol',

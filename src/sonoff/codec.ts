@@ -8,6 +8,7 @@
  */
 
 import { DeviceError, argumentError } from '../shared/errors';
+import { parseDeviceJson } from '../shared/json';
 
 export type OnOff = 'on' | 'off';
 export type StartupValue = 'on' | 'off' | 'stay';
@@ -210,8 +211,9 @@ export interface SonoffReply {
 export function parseReply(status: number, body: string, endpoint?: string): SonoffReply {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body);
-  } catch {
+    parsed = parseDeviceJson(body);
+  } catch (err) {
+    if (err instanceof DeviceError) throw err;
     const hint = status >= 400 ? `HTTP ${status}` : 'not JSON';
     throw new DeviceError('protocol', `unreadable reply to ${endpoint ?? 'request'} (${hint}): ${body.slice(0, 80)}`, {
       code: status >= 400 ? status : undefined,
@@ -233,8 +235,9 @@ export function parseReply(status: number, body: string, endpoint?: string): Son
     if (data.trim() === '') data = undefined;
     else {
       try {
-        data = JSON.parse(data);
-      } catch {
+        data = parseDeviceJson(data);
+      } catch (err) {
+        if (err instanceof DeviceError) throw err;
         throw new DeviceError('protocol', `reply data of ${endpoint ?? 'request'} is a string that is not JSON`);
       }
     }
@@ -435,7 +438,7 @@ export function parseTxtState(txt: Readonly<Record<string, string>>): TxtState {
     .map((m) => txt[m[0]]);
   if (chunks.length === 0 || out.encrypted) return out;
   try {
-    const parsed: unknown = JSON.parse(chunks.join(''));
+    const parsed: unknown = parseDeviceJson(chunks.join(''));
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
       out.data = parsed as Record<string, unknown>;
       out.state = normaliseState(out.data);
