@@ -590,6 +590,78 @@ describe('reliability', function () {
     });
   });
 
+  // ------------------------------------------------------------------ garbage
+  describe('devices that answer only garbage', () => {
+    const { wiim, relay, ports } = simulators('Garbled');
+    /** The warnings a config node logged. */
+    const warnings = (id: string): string[] =>
+      (helper.log().args as Array<[{ level: number; id?: string; msg?: unknown }]>).filter(([e]) => e.level === 30 && e.id === id).map(([e]) => String(e.msg));
+
+    it('show a red "bad replies" status (never green), warn once, back off their polls, and come back online when the replies are good', async () => {
+      wiim.reset();
+      const clock = new FakeClock();
+      await load(
+        withTab([
+          wiimCfg('wcfg', ports.wiim, { pollPlaying: '1', pollIdle: '1' }),
+          { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: false, wires: [['stout']] },
+          { id: 'stout', type: 'helper' },
+          { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
+          sonoffCfg('scfg', ports.sonoff, { pollInterval: '1' }),
+          { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['swout']] },
+          { id: 'swout', type: 'helper' },
+          { id: 'watch', type: 'status', scope: ['wst', 'wcmd', 'ssw'], wires: [['stat']] },
+          { id: 'stat', type: 'helper' },
+          ...catcher,
+        ]),
+        clock,
+      );
+      const sessions = [wiimSessionOf('wcfg'), sonoffSessionOf('scfg')];
+      clock.busyWhile(() => sessions.some((x) => x.queue.sending));
+      const status = collect<{ status: { text: string; fill: string; shape: string } } & Msg>('stat');
+      const shown = (id: string) => status.filter((m) => (m.status as { source?: { id: string } }).source?.id === id).map((m) => m.status);
+      await clock.advance(0);
+      await until(() => sessions.every((x) => x.health === 'online'), 'both online');
+      // a 1 MB body from the WiiM, HTTP 400 from the relay
+      wiim.faults.oversize = true;
+      relay.faults.http400 = true;
+      const n = status.length;
+      const polled = { wiim: wiim.count('getPlayerStatus'), relay: relay.requestsTo('info').length };
+      const pollTimes: Record<'wiim' | 'relay', number[]> = { wiim: [], relay: [] };
+      const start = clock.now();
+      for (let s = 0; s < 60; s++) {
+        const before = { wiim: wiim.count('getPlayerStatus'), relay: relay.requestsTo('info').length };
+        await clock.advance(1000);
+        if (wiim.count('getPlayerStatus') > before.wiim) pollTimes.wiim.push((clock.now() - start) / 1000);
+        if (relay.requestsTo('info').length > before.relay) pollTimes.relay.push((clock.now() - start) / 1000);
+      }
+      assert.deepEqual(
+        sessions.map((x) => x.health),
+        ['faulty', 'faulty'],
+      );
+      // polls at the interval until the third bad reply, then 2^n s apart up to the 30 s cap (the WiiM backs off from its first bad reply)
+      assert.deepEqual(pollTimes.wiim, [1, 2, 4, 8, 16, 32]);
+      assert.deepEqual(pollTimes.relay, [1, 2, 3, 7, 15, 31]);
+      assert.equal(wiim.count('getPlayerStatus'), polled.wiim + 6);
+      assert.equal(relay.requestsTo('info').length, polled.relay + 6);
+      await until(() => ['wst', 'wcmd', 'ssw'].every((id) => shown(id).at(-1)?.text.endsWith('.status.badreplies')), 'bad replies on every node');
+      for (const id of ['wst', 'wcmd', 'ssw']) {
+        assert.deepEqual({ fill: shown(id).at(-1)?.fill, shape: shown(id).at(-1)?.shape }, { fill: 'red', shape: 'ring' });
+        assert.ok(!status.slice(n).some((m) => (m.status as { source?: { id: string } }).source?.id === id && m.status.fill === 'green'), `${id}: never green`);
+      }
+      assert.equal(warnings('wcfg').length, 1, warnings('wcfg').join('\n'));
+      assert.match(warnings('wcfg')[0], /replies cannot be read: .*larger than 1048576 bytes/);
+      assert.equal(warnings('scfg').length, 1, warnings('scfg').join('\n'));
+      assert.match(warnings('scfg')[0], /replies cannot be read: .*HTTP 400/);
+      // good replies again
+      wiim.faults.oversize = false;
+      relay.faults.http400 = false;
+      for (let i = 0; i < 100 && !sessions.every((x) => x.health === 'online'); i++) await clock.tick();
+      await until(() => ['wst', 'wcmd', 'ssw'].every((id) => !shown(id).at(-1)?.text.endsWith('.status.badreplies')), 'statuses after the fault');
+      assert.equal(shown('wcmd').at(-1)?.text, 'wiim-command.status.online');
+      assert.equal(warnings('wcfg').length + warnings('scfg').length, 2, 'no warning on recovery');
+    });
+  });
+
   // ------------------------------------------------------------------ offline
   describe('offline and recovery', () => {
     it("two WiiM devices: one unplugged goes offline, fails fast, leaves the other's rhythm alone, and comes back", async () => {
