@@ -387,6 +387,29 @@ describe('sonoff OTA', () => {
     assert.equal(server.listening, false);
   });
 
+  it('serves the image only at the unguessable path the flash request names (404 elsewhere), and only until it closes', async () => {
+    const image = makeFirmwareImage(4096);
+    server = new FirmwareServer({ image, allow: '127.0.0.1' });
+    const url = await server.start();
+    const other = new FirmwareServer({ image, allow: '127.0.0.1' });
+    const otherUrl = await other.start();
+    await other.close();
+    const { pathname, origin } = new URL(url);
+    assert.match(pathname, /^\/[0-9a-f]{32}\/firmware\.bin$/);
+    assert.notEqual(new URL(otherUrl).pathname, pathname, 'a new path per server');
+    for (const wrong of ['/firmware.bin', '/', `${pathname}x`, `${pathname}/`, `${pathname}?x=1`, pathname.replace(/[0-9a-f]{32}/, '0'.repeat(32))]) {
+      const r = await request(`${origin}${wrong}`);
+      await r.body.dump();
+      assert.equal(r.statusCode, 404, wrong);
+    }
+    assert.equal(server.bytesServed, 0);
+    const whole = await request(url);
+    assert.equal(whole.statusCode, 200);
+    assert.deepEqual(Buffer.from(await whole.body.arrayBuffer()), image);
+    await server.close();
+    await assert.rejects(request(url), /ECONNREFUSED/);
+  });
+
   async function flash(image: Buffer, digest = sha256(image), unlock = true): Promise<void> {
     server = new FirmwareServer({ image, allow: '127.0.0.1' });
     const url = await server.start();

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -85,8 +85,10 @@ export interface FirmwareServerOptions {
 /**
  * A one-shot HTTP server for one firmware image: an ephemeral port, Range
  * support (206 with Content-Range, 416 for ranges outside the image), only
- * for the device's address (everyone else gets 403). It closes itself after
- * `timeoutMs`, or when the caller calls close() once the flash is over.
+ * for the device's address (everyone else gets 403), and only at the one
+ * unguessable path of its `url`, which the flash request names (any other
+ * path gets 404). It closes itself after `timeoutMs`, or when the caller
+ * calls close() once the flash is over.
  */
 export class FirmwareServer {
   readonly image: Buffer;
@@ -99,6 +101,8 @@ export class FirmwareServer {
   private hostForUrl = '127.0.0.1';
   private portNumber = 0;
   private closing: Promise<void> | undefined;
+  /** a fresh random path per server: another program on the device's address cannot guess it */
+  private readonly path = `/${randomBytes(16).toString('hex')}/firmware.bin`;
   /** requests refused because they came from another address */
   refused = 0;
 
@@ -128,7 +132,7 @@ export class FirmwareServer {
 
   get url(): string {
     const host = this.hostForUrl === '0.0.0.0' ? '127.0.0.1' : this.hostForUrl;
-    return `http://${host}:${this.portNumber}/firmware.bin`;
+    return `http://${host}:${this.portNumber}${this.path}`;
   }
 
   get bytesServed(): number {
@@ -155,6 +159,10 @@ export class FirmwareServer {
     if (plainAddress(req.socket.remoteAddress) !== this.allow) {
       this.refused++;
       res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden\n');
+      return;
+    }
+    if (req.url !== this.path) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
