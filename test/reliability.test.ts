@@ -438,6 +438,29 @@ describe('reliability', function () {
       { target: 'wcmd', msg: { topic: 'member-mute', payload: 'x' }, error: /member-mute takes \{ip, ...\}/ },
       { target: 'wcmd', msg: { topic: 'notify', payload: 'ding' }, error: /notify URL must be a URL/ },
       { target: 'wcmd', msg: { topic: 'firmware', payload: 'flash' }, error: /firmware takes "check", "start" or "status"/ },
+      // numbers in plain decimal notation only, within range; URLs http(s) only
+      ...['0x10', '1e1', 'Infinity', ' 12abc', '1_0', ''].map((payload) => ({
+        target: 'wcmd',
+        msg: { topic: 'volume', payload },
+        error: /volume must be a whole number/,
+      })),
+      { target: 'wcmd', msg: { topic: 'volume', payload: Number.NaN }, error: /volume must be a whole number .*, got number NaN/ },
+      { target: 'wcmd', msg: { topic: 'volume', payload: Number.POSITIVE_INFINITY }, error: /got number Infinity/ },
+      { target: 'wcmd', msg: { topic: 'seek', payload: 1e21 }, error: /seek must be from 0 to 2147483 s, got number 1e\+21/ },
+      { target: 'wcmd', msg: { topic: 'seek', payload: '1e21' }, error: /seek takes a position in seconds/ },
+      { target: 'wcmd', msg: { topic: 'seek', payload: Number.NaN }, error: /seek takes a position in seconds \(0 or more\), got number NaN/ },
+      { target: 'wcmd', msg: { topic: 'preset', payload: '0x1' }, error: /preset must be a whole number/ },
+      { target: 'wcmd', msg: { topic: 'shutdown', payload: '1e3' }, error: /shutdown seconds must be a whole number/ },
+      { target: 'wcmd', msg: { topic: 'playlist', payload: { url: 'http://h/l.m3u', index: '0x2' } }, error: /playlist index must be a whole number/ },
+      { target: 'wcmd', msg: { topic: 'play', payload: 'file:///etc/passwd' }, error: /play URL must be a URL \(http:\/\/\.\.\., https:\/\/\.\.\.\)/ },
+      { target: 'wcmd', msg: { topic: 'play', payload: 'javascript:alert(1)' }, error: /play URL must be a URL/ },
+      { target: 'wcmd', msg: { topic: 'play', payload: 'data:audio/mp3;base64,AAAA' }, error: /play URL must be a URL/ },
+      { target: 'wcmd', msg: { topic: 'play', payload: { url: 'ftp://h/a.mp3' } }, error: /play URL must be a URL/ },
+      { target: 'wcmd', msg: { topic: 'play', payload: 'http://h/a.mp3\r\nHost: x' }, error: /play URL contains control characters/ },
+      { target: 'wcmd', msg: { topic: 'playlist', payload: { url: 'file:///x.m3u' } }, error: /playlist URL must be a URL/ },
+      { target: 'wcmd', msg: { topic: 'source', payload: 'wi\nfi' }, error: /source contains control characters/ },
+      { target: 'wcmd', msg: { topic: 'eq', payload: 'Rock\u0000' }, error: /eq contains control characters/ },
+      { target: 'wcmd', msg: { topic: 'join', payload: '10.0.0.1\r\nx' }, error: /join \(the leader address\) contains control characters/ },
       // wiim-command with a fixed command
       { target: 'wvol', msg: { payload: 101 }, error: /volume must be from 0 to 100, got 101/ },
       { target: 'wvol', msg: { payload: 'loud' }, error: /volume must be a whole number/ },
@@ -454,6 +477,11 @@ describe('reliability', function () {
       { target: 'ssw', msg: { topic: 'wifi', payload: { password: 'secret12' } }, error: /wifi needs a non-empty ssid string/ },
       { target: 'ssw', msg: { topic: 'wifi', payload: { ssid: 'home', password: 12345678 } }, error: /wifi password must be a string/ },
       { target: 'ssw', msg: { topic: 'wifi', payload: { ssid: 'x'.repeat(40), password: 'p' } }, error: /longer than 32 bytes/ },
+      { target: 'ssw', msg: { topic: 'wifi', payload: { ssid: 'home\r\nx', password: 'secret12' } }, error: /wifi ssid contains control characters/ },
+      { target: 'ssw', msg: { topic: 'wifi', payload: { ssid: 'home', password: 'secret12\n' } }, error: /wifi password contains control characters/ },
+      { target: 'ssw', msg: { payload: { switch: 'on', outlet: '0x0' } }, error: /outlet must be a number, not "0x0"/ },
+      { target: 'ssw', msg: { payload: { switch: 'on', outlet: Number.NaN } }, error: /outlet must be a number, not NaN/ },
+      { target: 'ssw', msg: { payload: { switch: 'on', outlet: '1e0' } }, error: /outlet must be a number, not "1e0"/ },
       { target: 'ssw7', msg: { payload: true }, error: /outlet must be 0 on a single-channel device, not 7/ },
       { target: 'msw', msg: { payload: { switch: true, outlet: 4 } }, error: /outlet must be an integer from 0 to 3, not 4/ },
       // sonoff-pulse
@@ -466,6 +494,11 @@ describe('reliability', function () {
       { target: 'spulse', msg: { payload: { pulse: 'maybe', width: 1000 } }, error: /pulse must be/ },
       { target: 'spulse', msg: { payload: { pulse: true, width: 1000, outlet: 2 } }, error: /outlet must be 0/ },
       { target: 'spulse', msg: { payload: { pulse: true, width: 1250 } }, error: /multiple of 500 ms .* not 1250/ },
+      { target: 'spulse', msg: { payload: '1e3' }, error: /pulse must be true\/false/ },
+      { target: 'spulse', msg: { payload: { width: '0x3e8' } }, error: /pulse width must be a number of ms, not "0x3e8"/ },
+      { target: 'spulse', msg: { payload: { width: Number.NaN } }, error: /pulse width must be a number of ms, not NaN/ },
+      { target: 'spulse', msg: { payload: { width: 'Infinity' } }, error: /pulse width must be a number of ms, not "Infinity"/ },
+      { target: 'spulse', msg: { payload: { width: 1e21 } }, error: /from 500 to 3600000 ms/ },
       { target: 'spulse700', msg: { payload: true }, error: /multiple of 500 ms .* not 700/ },
       { target: 'mpulse', msg: { payload: 3600000 }, error: /from 500 to 3599500 ms on a multi-channel device, not 3600000/ },
       { target: 'mpulse', msg: { payload: { pulse: true, width: 1000, switch: 'maybe' } }, error: /switch must be/ },
@@ -474,10 +507,16 @@ describe('reliability', function () {
       { target: 'sota', msg: { payload: makeFirmwareImage(4096, 2) }, error: /SPI flash mode DIO; SONOFF DIY devices need DOUT/ },
       { target: 'sota', msg: { payload: Buffer.from('not firmware at all') }, error: /header magic 0xE9 missing/ },
       { target: 'sota', msg: { payload: Buffer.alloc(0) }, error: /image is empty/ },
-      { target: 'sota', msg: { payload: path.join(dir, 'missing.bin') }, error: /cannot read firmware file/ },
+      {
+        target: 'sota',
+        msg: { payload: path.join(dir, 'missing.bin') },
+        error: /cannot read the firmware image at .*missing\.bin: give the path of a regular file/,
+      },
       { target: 'sota', msg: { payload: bigFile }, error: /at most 520192 bytes/ },
       { target: 'sota', msg: { payload: { url: 'http://127.0.0.1:1/fw.bin', sha256: 'xyz' } }, error: /sha256 must be 64 hexadecimal digits/ },
       { target: 'sota', msg: { payload: { url: 'ftp://127.0.0.1/fw.bin', sha256: hex64 } }, error: /must be plain http:\/\// },
+      { target: 'sota', msg: { payload: { url: 'http://127.0.0.1/fw\n.bin', sha256: hex64 } }, error: /downloadUrl contains control characters/ },
+      { target: 'sota', msg: { payload: { url: 'file:///fw.bin', sha256: hex64 } }, error: /must be plain http:\/\// },
       { target: 'sotabig', msg: { payload: '' }, error: /at most 520192 bytes/ },
       { target: 'sotasha', msg: { payload: makeFirmwareImage(4096) }, error: /does not match the sha256 setting/ },
     ];
@@ -623,6 +662,78 @@ describe('reliability', function () {
       await clock.advance(60_000);
       assert.equal(wiim.requests.length, w, 'no WiiM poll after unload');
       assert.equal(relay.requests.length, s, 'no SONOFF poll after unload');
+    });
+  });
+
+  // ------------------------------------------------------------------ garbage
+  describe('devices that answer only garbage', () => {
+    const { wiim, relay, ports } = simulators('Garbled');
+    /** The warnings a config node logged. */
+    const warnings = (id: string): string[] =>
+      (helper.log().args as Array<[{ level: number; id?: string; msg?: unknown }]>).filter(([e]) => e.level === 30 && e.id === id).map(([e]) => String(e.msg));
+
+    it('show a red "bad replies" status (never green), warn once, back off their polls, and come back online when the replies are good', async () => {
+      wiim.reset();
+      const clock = new FakeClock();
+      await load(
+        withTab([
+          wiimCfg('wcfg', ports.wiim, { pollPlaying: '1', pollIdle: '1' }),
+          { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: false, wires: [['stout']] },
+          { id: 'stout', type: 'helper' },
+          { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['out']] },
+          sonoffCfg('scfg', ports.sonoff, { pollInterval: '1' }),
+          { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['swout']] },
+          { id: 'swout', type: 'helper' },
+          { id: 'watch', type: 'status', scope: ['wst', 'wcmd', 'ssw'], wires: [['stat']] },
+          { id: 'stat', type: 'helper' },
+          ...catcher,
+        ]),
+        clock,
+      );
+      const sessions = [wiimSessionOf('wcfg'), sonoffSessionOf('scfg')];
+      clock.busyWhile(() => sessions.some((x) => x.queue.sending));
+      const status = collect<{ status: { text: string; fill: string; shape: string } } & Msg>('stat');
+      const shown = (id: string) => status.filter((m) => (m.status as { source?: { id: string } }).source?.id === id).map((m) => m.status);
+      await clock.advance(0);
+      await until(() => sessions.every((x) => x.health === 'online'), 'both online');
+      // a 1 MB body from the WiiM, HTTP 400 from the relay
+      wiim.faults.oversize = true;
+      relay.faults.http400 = true;
+      const n = status.length;
+      const polled = { wiim: wiim.count('getPlayerStatus'), relay: relay.requestsTo('info').length };
+      const pollTimes: Record<'wiim' | 'relay', number[]> = { wiim: [], relay: [] };
+      const start = clock.now();
+      for (let s = 0; s < 60; s++) {
+        const before = { wiim: wiim.count('getPlayerStatus'), relay: relay.requestsTo('info').length };
+        await clock.advance(1000);
+        if (wiim.count('getPlayerStatus') > before.wiim) pollTimes.wiim.push((clock.now() - start) / 1000);
+        if (relay.requestsTo('info').length > before.relay) pollTimes.relay.push((clock.now() - start) / 1000);
+      }
+      assert.deepEqual(
+        sessions.map((x) => x.health),
+        ['faulty', 'faulty'],
+      );
+      // polls at the interval until the third bad reply, then 2^n s apart up to the 30 s cap (the WiiM backs off from its first bad reply)
+      assert.deepEqual(pollTimes.wiim, [1, 2, 4, 8, 16, 32]);
+      assert.deepEqual(pollTimes.relay, [1, 2, 3, 7, 15, 31]);
+      assert.equal(wiim.count('getPlayerStatus'), polled.wiim + 6);
+      assert.equal(relay.requestsTo('info').length, polled.relay + 6);
+      await until(() => ['wst', 'wcmd', 'ssw'].every((id) => shown(id).at(-1)?.text.endsWith('.status.badreplies')), 'bad replies on every node');
+      for (const id of ['wst', 'wcmd', 'ssw']) {
+        assert.deepEqual({ fill: shown(id).at(-1)?.fill, shape: shown(id).at(-1)?.shape }, { fill: 'red', shape: 'ring' });
+        assert.ok(!status.slice(n).some((m) => (m.status as { source?: { id: string } }).source?.id === id && m.status.fill === 'green'), `${id}: never green`);
+      }
+      assert.equal(warnings('wcfg').length, 1, warnings('wcfg').join('\n'));
+      assert.match(warnings('wcfg')[0], /replies cannot be read: .*larger than 1048576 bytes/);
+      assert.equal(warnings('scfg').length, 1, warnings('scfg').join('\n'));
+      assert.match(warnings('scfg')[0], /replies cannot be read: .*HTTP 400/);
+      // good replies again
+      wiim.faults.oversize = false;
+      relay.faults.http400 = false;
+      for (let i = 0; i < 100 && !sessions.every((x) => x.health === 'online'); i++) await clock.tick();
+      await until(() => ['wst', 'wcmd', 'ssw'].every((id) => !shown(id).at(-1)?.text.endsWith('.status.badreplies')), 'statuses after the fault');
+      assert.equal(shown('wcmd').at(-1)?.text, 'wiim-command.status.online');
+      assert.equal(warnings('wcfg').length + warnings('scfg').length, 2, 'no warning on recovery');
     });
   });
 

@@ -181,7 +181,7 @@ describe('WiiM simulator', () => {
 });
 
 describe('simulators: the common fault switches', () => {
-  it('answer alike in both families: HTTP 500, garbage, a reply cut in half, a dropped connection', async () => {
+  it('answer alike in both families: HTTP 500, HTTP 400, garbage, a reply cut in half, 2 MB, a redirect, deep JSON, a dropped connection', async () => {
     const wiim = new WiimSimulator({ protocol: 'http' });
     const relay = new SonoffSimulator();
     await wiim.start();
@@ -207,9 +207,23 @@ describe('simulators: the common fault switches', () => {
         sim.faults.drop = true;
         await assert.rejects(fetch(url, init));
         sim.faults.drop = false;
+        sim.faults.http400 = true;
+        assert.equal((await fetch(url, init)).status, 400);
+        sim.faults.http400 = false;
+        sim.faults.oversize = true;
+        assert.ok((await (await fetch(url, init)).text()).length > 1 << 20);
+        sim.faults.oversize = false;
+        sim.faults.redirect = true;
+        const moved = await fetch(url, { ...init, redirect: 'manual' });
+        assert.deepEqual([moved.status, moved.headers.get('location')], [302, '/elsewhere']);
+        sim.faults.redirect = false;
+        sim.faults.deepJson = true;
+        const deep = await (await fetch(url, init)).text();
+        sim.faults.deepJson = false;
+        assert.equal(deep, '['.repeat(100_000) + ']'.repeat(100_000));
       }
-      assert.equal(wiim.count('getStatusEx'), 5);
-      assert.equal(relay.requestsTo('info').length, 5);
+      assert.equal(wiim.count('getStatusEx'), 9);
+      assert.equal(relay.requestsTo('info').length, 9);
     } finally {
       await Promise.all([wiim.stop(), relay.stop()]);
     }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import sonoffPulse from '../src/nodes/sonoff-pulse';
 import sonoffOta from '../src/nodes/sonoff-ota';
 import type { SonoffSession } from '../src/sessions/sonoff-session';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
-import { FirmwareServer, sha256 } from '../src/sonoff/ota';
+import { FirmwareServer, MAX_IMAGE_BYTES, sha256 } from '../src/sonoff/ota';
 import { mdnsUsers } from '../src/shared/mdns';
 
 const catchNode = coreNode('common/25-catch.js');
@@ -305,6 +306,33 @@ describe('sonoff nodes in Node-RED', function () {
       await refused('ota', { payload: makeFirmwareImage(4096, 0) }, /QIO.*DOUT/);
       await refused('ota', { payload: path.join(dir, 'missing.bin') }, /cannot read/);
       assert.equal(sim.requests.filter((q) => q.endpoint !== 'info').length, 0);
+    });
+
+    it('refuses what is not a regular file of at most 508 KB (/dev/zero, a FIFO, a directory, a missing file, 508 KB + 1), and flashes the next image', async () => {
+      await start();
+      const fifo = path.join(dir, 'pipe');
+      execFileSync('mkfifo', [fifo]);
+      const oneTooMany = path.join(dir, 'one-too-many.bin');
+      fs.writeFileSync(oneTooMany, makeFirmwareImage(MAX_IMAGE_BYTES + 1));
+      const unreadable = (p: string) =>
+        new RegExp(`cannot read the firmware image at ${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: give the path of a regular file`);
+      const good = path.join(dir, 'next.bin');
+      fs.writeFileSync(good, makeFirmwareImage(8192));
+      const cases: Array<[string, RegExp]> = [
+        ['/dev/zero', unreadable('/dev/zero')],
+        [fifo, unreadable(fifo)], // no writer ever opens it: the test ends all the same
+        [dir, unreadable(dir)],
+        [path.join(dir, 'missing.bin'), unreadable(path.join(dir, 'missing.bin'))],
+        [oneTooMany, /the firmware image is more than 520192 bytes; .*508 KB/],
+      ];
+      for (const [file, pattern] of cases) {
+        const c = await refused('ota', { payload: file }, pattern);
+        assert.doesNotMatch(c.error.message, /ENOENT|EACCES|EISDIR|no such file|permission/i);
+        // the node is free again: the next flash runs
+        const r = await ok('ota', { payload: good }, 20000);
+        assert.equal((r.payload as { bytes: number }).bytes, 8192, file);
+      }
+      assert.equal(sim.flashes.length, cases.length);
     });
 
     it('reports the unlock service errors 500 and 503', async () => {

@@ -23,7 +23,8 @@ import {
   splitTxtData,
 } from '../src/sonoff/codec';
 import { SonoffClient } from '../src/sonoff/client';
-import { FirmwareServer, MAX_IMAGE_BYTES, checkImage, sha256 } from '../src/sonoff/ota';
+import { FirmwareServer, MAX_IMAGE_BYTES, checkImage, loadImage, sha256, type ImageFile } from '../src/sonoff/ota';
+import { FakeClock, settle } from './helpers/fake-clock';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 
 const ID = '1000abcdef';
@@ -75,6 +76,14 @@ describe('sonoff codec', () => {
   it('reads replies, data as a JSON string included', () => {
     assert.deepEqual(parseReply(200, '{"seq":5,"error":0,"data":"{\\"signalStrength\\":-61}"}'), { seq: 5, error: 0, data: { signalStrength: -61 } });
     assert.deepEqual(parseReply(200, '{"seq":2,"error":0}'), { seq: 2, error: 0 });
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    for (const body of [deep, `{"seq":1,"error":0,"data":${JSON.stringify(deep)}}`]) {
+      assert.throws(
+        () => parseReply(200, body),
+        (err: unknown) => err instanceof DeviceError && err.kind === 'protocol' && /nested deeper than 64 levels/.test(err.message),
+      );
+    }
+    assert.equal(parseTxtState({ id: ID, seq: '3', data1: deep }).state, undefined);
     assert.throws(
       () => parseReply(200, '{"seq":2,"er'),
       (e: unknown) => e instanceof DeviceError && e.kind === 'protocol',
@@ -324,6 +333,30 @@ describe('sonoff OTA', () => {
     throwsArgument(() => checkImage(notEsp), /0xE9/);
   });
 
+  it('loadImage: a read that stalls (a hung network mount) fails at the deadline, and the file is closed after', async () => {
+    const clock = new FakeClock();
+    let closed = false;
+    let finishRead: (() => void) | undefined;
+    const stalled: ImageFile = {
+      stat: () => Promise.resolve({ isFile: () => true }),
+      read: () => new Promise((resolve) => (finishRead = () => resolve({ bytesRead: 0 }))),
+      close: () => {
+        closed = true;
+        return Promise.resolve();
+      },
+    };
+    const loading = loadImage('/mnt/stalled/fw.bin', { clock, timeoutMs: 10_000, open: () => Promise.resolve(stalled) });
+    await settle();
+    assert.ok(finishRead, 'the read started');
+    const failed = rejectsWith(loading, 'argument', /cannot read the firmware image at \/mnt\/stalled\/fw\.bin within 10 s/);
+    await clock.advance(10_000);
+    await failed;
+    assert.equal(closed, false, 'the handle stays open while the read hangs');
+    finishRead?.();
+    await settle();
+    assert.equal(closed, true);
+  });
+
   it('serves Range requests (206, 416) to the device address only, and counts bytes', async () => {
     const image = makeFirmwareImage(10_000);
     const progress: number[] = [];
@@ -352,6 +385,29 @@ describe('sonoff OTA', () => {
     assert.deepEqual(progress, [100]);
     await server.close();
     assert.equal(server.listening, false);
+  });
+
+  it('serves the image only at the unguessable path the flash request names (404 elsewhere), and only until it closes', async () => {
+    const image = makeFirmwareImage(4096);
+    server = new FirmwareServer({ image, allow: '127.0.0.1' });
+    const url = await server.start();
+    const other = new FirmwareServer({ image, allow: '127.0.0.1' });
+    const otherUrl = await other.start();
+    await other.close();
+    const { pathname, origin } = new URL(url);
+    assert.match(pathname, /^\/[0-9a-f]{32}\/firmware\.bin$/);
+    assert.notEqual(new URL(otherUrl).pathname, pathname, 'a new path per server');
+    for (const wrong of ['/firmware.bin', '/', `${pathname}x`, `${pathname}/`, `${pathname}?x=1`, pathname.replace(/[0-9a-f]{32}/, '0'.repeat(32))]) {
+      const r = await request(`${origin}${wrong}`);
+      await r.body.dump();
+      assert.equal(r.statusCode, 404, wrong);
+    }
+    assert.equal(server.bytesServed, 0);
+    const whole = await request(url);
+    assert.equal(whole.statusCode, 200);
+    assert.deepEqual(Buffer.from(await whole.body.arrayBuffer()), image);
+    await server.close();
+    await assert.rejects(request(url), /ECONNREFUSED/);
   });
 
   async function flash(image: Buffer, digest = sha256(image), unlock = true): Promise<void> {

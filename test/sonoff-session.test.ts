@@ -30,6 +30,18 @@ describe('sonoff session against the simulator', () => {
     clock.busyWhile(() => session.queue.sending);
   }
 
+  /** Moves the clock on a second at a time, `seconds` times: when (ms from now) requests reached the relay. */
+  async function requestTimes(seconds: number): Promise<number[]> {
+    const sentAt: number[] = [];
+    const start = clock.now();
+    for (let s = 0; s < seconds; s++) {
+      const before = sim.requests.length;
+      await clock.advance(1000);
+      if (sim.requests.length > before) sentAt.push(clock.now() - start);
+    }
+    return sentAt;
+  }
+
   function changes(): OutletChange[] {
     const out: OutletChange[] = [];
     session.on('state', (c) => out.push(c));
@@ -192,14 +204,7 @@ describe('sonoff session against the simulator', () => {
     await rejectsWith(session.setSwitch(0, true), 'offline', /is offline/);
     assert.equal(sim.requests.length, n, 'nothing was sent');
     // while offline the regular polls pause; the probes come after 4, 8 and 8 s (the cap)
-    const sentAt: number[] = [];
-    const start = clock.now();
-    for (let s = 0; s < 20; s++) {
-      const before = sim.requests.length;
-      await clock.advance(1000);
-      if (sim.requests.length > before) sentAt.push(clock.now() - start);
-    }
-    assert.deepEqual(sentAt, [4000, 12_000, 20_000]);
+    assert.deepEqual(await requestTimes(20), [4000, 12_000, 20_000]);
     assert.deepEqual(
       sim.requests.slice(n).map((r) => r.endpoint),
       ['info', 'info', 'info'],
@@ -215,6 +220,27 @@ describe('sonoff session against the simulator', () => {
     const snap = await session.setSwitch(0, true);
     assert.equal(snap.state.on, true);
   });
+
+  for (const fault of ['garbage', 'http400', 'oversize', 'redirect', 'deepJson'] as const) {
+    it(`a relay that answers only garbage (${fault}) is faulty, never online, polled with backoff, and online at the first good reply`, async () => {
+      await setup(false, { pollInterval: 1, backoffMinMs: 1000, backoffMaxMs: 8000, offlineAfter: 3 });
+      sim.faults[fault] = true;
+      const health: string[] = [];
+      session.on('health', (h) => health.push(h));
+      session.register({});
+      // the first read at once, polls a second apart until the third bad reply, then 4, 8 and 8 s (the cap) apart
+      assert.deepEqual(await requestTimes(40), [1000, 2000, 6000, 14_000, 22_000, 30_000, 38_000]);
+      assert.equal(sim.requests.length, 8, 'the first read and seven polls');
+      assert.deepEqual(health, ['faulty']);
+      assert.equal(session.lastError?.kind, 'protocol');
+      sim.faults[fault] = false;
+      await clock.advance(8000);
+      assert.deepEqual(health, ['faulty', 'online']);
+      const polls = sim.requests.length;
+      await clock.advance(3000);
+      assert.equal(sim.requests.length, polls + 3, 'polls a second apart again');
+    });
+  }
 
   it('flashes an image through the queue: info, ota_unlock, ota_flash, and reads the new version', async () => {
     sim = new SonoffSimulator({ deviceid: ID });

@@ -16,6 +16,15 @@ describe('message values: numbers', () => {
     assert.equal(numberOf('-1'), -1);
     for (const v of ['', ' ', 'x', '5x', Number.NaN, Number.POSITIVE_INFINITY, null, undefined, true, {}, [5]]) assert.equal(numberOf(v), undefined, String(v));
   });
+
+  it('reads decimals in plain notation only: no hex, exponents, Infinity or trailing text', () => {
+    assert.equal(numberOf('+5'), 5);
+    assert.equal(numberOf('.5'), 0.5);
+    assert.equal(numberOf('5.'), 5);
+    for (const v of ['0x10', '0b1', '0o7', '1e1', '1E3', 'Infinity', '-Infinity', 'NaN', ' 12abc', '1_000', '1,5', '--1', '+-1', '.', '١٢']) {
+      assert.equal(numberOf(v), undefined, v);
+    }
+  });
 });
 
 describe('message values: wiim-command', () => {

@@ -3,6 +3,7 @@ import { until } from './helpers/wait';
 import net from 'node:net';
 import { freePort } from './helpers/net';
 import { rejectsWith, throwsArgument } from './helpers/assert';
+import { DeviceError } from '../src/shared/errors';
 import { DeviceConnection, deviceRequest } from '../src/shared/http';
 import { WiimClient } from '../src/wiim/client';
 import {
@@ -139,6 +140,12 @@ describe('wiim protocol: encoding and parsing', () => {
     assert.deepEqual(classifyReply(''), { kind: 'empty' });
     assert.deepEqual(classifyReply('{"broken'), { kind: 'text', text: '{"broken' });
     assert.deepEqual(classifyReply('<html>'), { kind: 'text', text: '<html>' });
+    assert.throws(
+      () => classifyReply('['.repeat(100_000) + ']'.repeat(100_000)),
+      (err: unknown) => err instanceof DeviceError && err.kind === 'protocol' && /nested deeper than 64 levels/.test(err.message),
+    );
+    // brackets inside strings do not count
+    assert.equal(classifyReply(JSON.stringify({ title: '['.repeat(1000) })).kind, 'json');
     // the player's own status is not an acknowledgement
     assert.equal(classifyReply('{"status":"play","vol":"3"}').kind, 'json');
   });
@@ -411,8 +418,14 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     await rejectsWith(client.command('pause'), 'protocol', /not JSON/);
     await rejectsWith(client.command('status'), 'protocol', /not JSON/);
     sim.faults.garbage = false;
+    // nested 100000 deep (200 KB, under the size cap): unreadable, not a stack overflow
+    sim.faults.deepJson = true;
+    await rejectsWith(client.command('status'), 'protocol', /nested deeper than 64 levels/);
+    await rejectsWith(client.command('pause'), 'protocol', /nested deeper than 64 levels/);
+    sim.faults.deepJson = false;
     sim.faults.http500 = true;
-    const e = await rejectsWith(client.command('pause'), 'device', /HTTP 500/);
+    // httpapi.asp answers 200 to every API reply: another status is unreadable
+    const e = await rejectsWith(client.command('pause'), 'protocol', /HTTP 500/);
     assert.equal(e.code, 500);
     sim.faults.http500 = false;
     sim.faults.drop = true;

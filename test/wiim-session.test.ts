@@ -219,6 +219,33 @@ describe('wiim session against the simulator', function () {
     assert.equal((await command(session, 'volume', 20)).payload, 20);
   });
 
+  for (const fault of ['garbage', 'http400', 'http500', 'oversize', 'redirect', 'deepJson'] as const) {
+    it(`a device that answers only garbage (${fault}) is faulty, never online, polled with growing backoff, and online at the first good reply`, async () => {
+      sim.state.status = 'stop';
+      sim.faults[fault] = true;
+      const session = open({ pollPlayingMs: 1000, pollIdleMs: 1000, backoffMinMs: 1000, backoffMaxMs: 8000, offlineAfter: 3 });
+      const health: string[] = [];
+      session.on('health', (h) => health.push(h));
+      session.register({});
+      const delays: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        await clock.tick();
+        delays.push(clock.nextIn as number);
+      }
+      assert.deepEqual(delays, [1000, 2000, 4000, 8000, 8000, 8000]);
+      assert.equal(sim.count('getPlayerStatus'), 6);
+      assert.deepEqual(health, ['faulty']);
+      assert.equal(session.state?.online, undefined, 'no state from garbage');
+      // a command still goes out (the device may take it), and its unreadable reply says so
+      await rejectsWith(command(session, 'volume', 20), 'protocol');
+      sim.faults[fault] = false;
+      await clock.tick();
+      assert.deepEqual(health, ['faulty', 'online']);
+      assert.equal(session.state?.online, true);
+      assert.ok((clock.nextIn as number) <= 1250, 'regular polls again');
+    });
+  }
+
   it('probes an offline device that no wiim-status node listens to, until the session closes', async () => {
     const session = open({ backoffMinMs: 1000, backoffMaxMs: 1000, offlineAfter: 1 });
     await sim.stop();

@@ -69,6 +69,9 @@ export function setupConfigNode<S extends OwnedSession, Change>(RED: NodeAPI, no
   }
   const session = self.session;
   session?.on('health', (health: Health, err: DeviceError | undefined) => {
+    // once per episode (the session tells each change of health once), not per poll
+    if (health === 'faulty')
+      node.warn(`${self.deviceName}: the device answers, but its replies cannot be read${err ? `: ${shorten(err.message, ERROR_TEXT_MAX)}` : ''}`);
     for (const u of users) u.health(health, err);
   });
   session?.on('state', (change: Change) => {

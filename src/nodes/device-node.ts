@@ -13,7 +13,7 @@ export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>
 export type Done = (err?: Error) => void;
 
 /** The status texts every device node's catalogue has, as `<type>.status.<name>`. */
-export const SHARED_STATUS = ['working', 'done', 'online', 'connecting', 'offline', 'error', 'unconfigured'] as const;
+export const SHARED_STATUS = ['working', 'done', 'online', 'connecting', 'offline', 'badreplies', 'error', 'unconfigured'] as const;
 export type SharedStatus = (typeof SHARED_STATUS)[number];
 
 export interface DeviceNodeSpec<S, Change> {
@@ -51,6 +51,7 @@ const COLOURS: Record<SharedStatus, Pick<NodeStatus, 'fill' | 'shape'>> = {
   online: { fill: 'green', shape: 'dot' },
   connecting: { fill: 'yellow', shape: 'ring' },
   offline: { fill: 'red', shape: 'ring' },
+  badreplies: { fill: 'red', shape: 'ring' },
   error: { fill: 'red', shape: 'ring' },
   unconfigured: { fill: 'red', shape: 'ring' },
 };
@@ -81,6 +82,11 @@ export function twoStateStatus(on: boolean | undefined, health: UserHealth, text
   return on ? { fill: 'green', shape: 'dot', text: text.on } : { fill: 'grey', shape: 'dot', text: text.off };
 }
 
+/** The shared status of a health: a faulty device shows "bad replies". */
+function healthStatus(health: UserHealth): SharedStatus {
+  return health === 'faulty' ? 'badreplies' : health;
+}
+
 /** Offline (red ring) when the device could not be reached, else error. */
 export function failureStatus(err: unknown): SharedStatus {
   return err instanceof DeviceError && (err.kind === 'offline' || err.isTransport) ? 'offline' : 'error';
@@ -97,8 +103,9 @@ export function deviceNode<S, Change>(RED: NodeAPI, node: Node, spec: DeviceNode
   const refresh = () => {
     if (busy > 0) return;
     const session = config?.session;
-    const rest = session && health !== 'unconfigured' ? spec.idle?.(session, health) : undefined;
-    setStatus(rest ?? shared(health === 'unconfigured' ? 'unconfigured' : health));
+    // a device that answers garbage shows that, over any state it last reported
+    const rest = session && health !== 'unconfigured' && health !== 'faulty' ? spec.idle?.(session, health) : undefined;
+    setStatus(rest ?? shared(healthStatus(health)));
   };
 
   const user: DeviceUser<Change> = {

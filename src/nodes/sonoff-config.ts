@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { numberSetting, stringSetting } from './settings';
+import { hostSetting, numberSetting, stringSetting } from './settings';
 import { SonoffSession, type SonoffModel } from '../sessions/sonoff-session';
 import { SonoffClient, DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS } from '../sonoff/client';
 import { discoverSonoff } from '../sonoff/discovery';
@@ -32,10 +32,11 @@ export = function (RED: NodeAPI) {
     setupConfigNode(RED, this, {
       type: 'sonoff-config',
       deviceName: stringSetting(def.name) || deviceid || host,
+      // a host that is not one throws here and becomes the node's problem
       open: (clock) =>
         new SonoffSession({
           deviceid,
-          host,
+          host: hostSetting(host),
           port: numberSetting(def.port, DEFAULT_SONOFF_PORT),
           model,
           pollInterval: Math.max(0, numberSetting(def.pollInterval, host ? STATIC_HOST_DEFAULT_POLL_S : 0)),
@@ -63,7 +64,7 @@ export = function (RED: NodeAPI) {
       }));
     },
     async test(form) {
-      const host = stringSetting(form.host);
+      const host = hostSetting(form.host);
       if (!host) throw new Error('enter a host to test (devices found by mDNS: use Discover)');
       const client = new SonoffClient({
         host,

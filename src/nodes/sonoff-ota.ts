@@ -39,6 +39,7 @@ export = function (RED: NodeAPI) {
             const { url, sha256 } = otaUrlOf(p as { url?: unknown; sha256?: unknown });
             msg.payload = await flashUrl(session, url, sha256);
           } else {
+            // a regular file, absolute or relative to Node-RED's working directory (loadImage refuses anything else)
             const path = typeof p === 'string' && p.trim() !== '' ? p.trim() : firmware;
             if (!path) throw argumentError('give a firmware path, a Buffer or {url, sha256} in msg.payload, or set the firmware path on the node');
             msg.payload = await flashImage(session, await loadImage(path), { expectedSha256, onProgress });

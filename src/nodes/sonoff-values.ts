@@ -1,5 +1,6 @@
 import { argumentError } from '../shared/errors';
 import { checkStartup, type StartupValue } from '../sonoff/codec';
+import { quoted } from '../shared/text';
 import { numberOf } from './values';
 
 /**
@@ -19,7 +20,7 @@ export function onOffOf(value: unknown, what = 'switch'): boolean {
     if (v === 'on' || v === 'true' || v === '1') return true;
     if (v === 'off' || v === 'false' || v === '0') return false;
   }
-  throw argumentError(`${what} must be true/false, 1/0 or "on"/"off", not ${JSON.stringify(value)}`);
+  throw argumentError(`${what} must be true/false, 1/0 or "on"/"off", not ${quoted(value)}`);
 }
 
 /** "on", "off" or "stay", in any case, spaces around. */
@@ -30,14 +31,14 @@ export function startupOf(value: unknown): StartupValue {
 /** An outlet number; the protocol checks that the device has it. */
 export function outletOf(value: unknown): number {
   const n = numberOf(value);
-  if (n === undefined) throw argumentError(`outlet must be a number, not ${JSON.stringify(value)}`);
+  if (n === undefined) throw argumentError(`outlet must be a number, not ${quoted(value)}`);
   return n;
 }
 
 /** A pulse width in ms; the protocol checks range and step. */
 export function widthOf(value: unknown): number {
   const n = numberOf(value);
-  if (n === undefined) throw argumentError(`pulse width must be a number of ms, not ${JSON.stringify(value)}`);
+  if (n === undefined) throw argumentError(`pulse width must be a number of ms, not ${quoted(value)}`);
   return n;
 }
 

@@ -1,10 +1,15 @@
-import { optionalNumberSetting } from './settings';
+/** A decimal in plain notation: digits, an optional fraction, an optional sign. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
 
 /**
- * A number from a message value: a number, or a numeric string as a
- * dashboard or an inject sends it; undefined for anything else. Both
+ * A number from a message value: a finite number, or a decimal in plain
+ * notation as a dashboard or an inject sends it ("12", "-0.5", spaces
+ * around); undefined for anything else, so "0x10", "1e1", "Infinity",
+ * "12abc" and NaN are refused rather than read as JavaScript would. Both
  * families read numbers in messages through this one function.
  */
 export function numberOf(value: unknown): number | undefined {
-  return optionalNumberSetting(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && DECIMAL.test(value.trim())) return Number(value.trim());
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { DeviceError } from '../shared/errors';
-import { numberSetting, optionalNumberSetting, stringSetting } from './settings';
+import { hostSetting, numberSetting, optionalNumberSetting, stringSetting } from './settings';
 import { WiimSession } from '../sessions/wiim-session';
 import { WiimClient, type WiimProtocol } from '../wiim/client';
 import { discoverWiim } from '../wiim/discovery';
@@ -24,10 +24,10 @@ const protocolOf = (value: unknown): WiimProtocol => (['auto', 'https', 'http'] 
 /** A PEM credential, or nothing (the editor's placeholder for a stored secret is not one). */
 const pemOf = (value: unknown): string | undefined => (typeof value === 'string' && value.includes('-----BEGIN') ? value : undefined);
 
-/** The client settings that the node and the Test connection form share; the client certificate comes from the credentials. */
+/** The client settings that the node and the Test connection form share; the client certificate comes from the credentials; a host that is not one throws. */
 function clientOptions(def: Record<string, unknown>, credentials: Record<string, unknown> = def) {
   return {
-    host: stringSetting(def.host),
+    host: hostSetting(def.host),
     port: optionalNumberSetting(def.port),
     protocol: protocolOf(def.protocol),
     timeoutMs: numberSetting(def.timeout, 5000),
@@ -41,15 +41,17 @@ export = function (RED: NodeAPI) {
   function WiimConfig(this: Node, def: WiimConfigDef) {
     RED.nodes.createNode(this, def);
     const credentials = (this as Node & { credentials?: Record<string, unknown> }).credentials ?? {};
-    const options = clientOptions(def as unknown as Record<string, unknown>, credentials);
+    const name = stringSetting(def.name) || stringSetting(def.host);
     setupConfigNode(RED, this, {
       type: 'wiim-config',
-      deviceName: stringSetting(def.name) || options.host,
+      deviceName: name,
       open: (clock) => {
+        // unusable settings throw here and become the node's problem
+        const options = clientOptions(def as unknown as Record<string, unknown>, credentials);
         if (options.host === '') throw new DeviceError('argument', 'the device has no host: enter its address');
         return new WiimSession({
           ...options,
-          name: stringSetting(def.name) || options.host,
+          name,
           pollPlayingMs: numberSetting(def.pollPlaying, 1) * 1000,
           pollIdleMs: numberSetting(def.pollIdle, 5) * 1000,
           offlineAfter: Math.max(1, Math.round(numberSetting(def.offlineAfter, 3))),

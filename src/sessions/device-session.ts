@@ -19,13 +19,17 @@ export const pollGate = new PollGate(16, 25);
  * The part of a device session that both families share: the per-device
  * queue, the users (nodes) registered with it, and the device's health.
  *
- * Health follows transport failures only: after `offlineAfter` timeouts or
- * connection failures in a row the device is offline, and the first success
- * brings it back. While offline, commands fail at once with a catchable
- * error instead of piling up; reads (polls, probes) still go out, with
- * backoff, so that the session notices the device's return.
+ * Health follows failures: after `offlineAfter` timeouts or connection
+ * failures in a row the device is offline, and the first good reply brings
+ * it back. While offline, commands fail at once with a catchable error
+ * instead of piling up; reads (polls, probes) still go out, with backoff, so
+ * that the session notices the device's return. A device that answers, but
+ * only with replies that cannot be read (DeviceError 'protocol': garbage, a
+ * 1 MB body, a redirect, an HTTP status the API never sends), is `faulty`
+ * after `offlineAfter` of them in a row: never online, polled with backoff,
+ * and commands still go out (the device may take them).
  */
-export type Health = 'connecting' | 'online' | 'offline';
+export type Health = 'connecting' | 'online' | 'offline' | 'faulty';
 
 /**
  * Where a state came from, in both families: a device's own announcement
@@ -66,6 +70,8 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   protected readonly clock: Clock;
   private healthState: Health = 'connecting';
   private failures = 0;
+  /** unreadable replies in a row */
+  private badReplies = 0;
   private lastFailure: DeviceError | undefined;
   private readonly users = new Set<object>();
   private closed = false;
@@ -167,14 +173,15 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     return this.gate.run(poll);
   }
 
-  /** Delay before the next read while the device fails: doubles per failure. */
+  /** Delay before the next read while the device fails or answers garbage: doubles per failure. */
   protected retryDelay(): number {
-    const steps = Math.max(0, this.failures - 1);
+    const steps = Math.max(0, this.consecutiveFailures - 1);
     return Math.min(this.backoffMaxMs, this.backoffMinMs * 2 ** Math.min(steps, 16));
   }
 
+  /** Failed requests or unreadable replies in a row. */
   protected get consecutiveFailures(): number {
-    return this.failures;
+    return Math.max(this.failures, this.badReplies);
   }
 
   /** Runs one request through the device's queue, keeping the health up to date. */
@@ -192,16 +199,31 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
       },
       (err: unknown) => {
         if (err instanceof DeviceError && err.isTransport) this.noteFailure(err);
-        else if (err instanceof DeviceError && (err.kind === 'device' || err.kind === 'protocol')) this.noteSuccess();
+        else if (err instanceof DeviceError && err.kind === 'protocol') this.noteBadReply(err);
+        else if (err instanceof DeviceError && err.kind === 'device') this.noteSuccess();
         throw err;
       },
     );
   }
 
-  /** The device answered (a reply, an mDNS record): it is online. */
-  protected noteSuccess(): void {
+  /**
+   * The device answered: a reply we could read makes it online. An mDNS
+   * record (`announced`) proves it reachable, but not that its replies can
+   * be read: a faulty device stays faulty.
+   */
+  protected noteSuccess(announced = false): void {
     this.failures = 0;
-    this.setHealth('online', undefined);
+    if (!announced) this.badReplies = 0;
+    if (this.badReplies >= this.offlineAfter) this.setHealth('faulty', this.lastFailure);
+    else this.setHealth('online', undefined);
+  }
+
+  /** The device answered something we cannot read: reachable, yet no good reply. */
+  protected noteBadReply(err: DeviceError): void {
+    this.failures = 0;
+    this.badReplies++;
+    this.lastFailure = err;
+    if (this.badReplies >= this.offlineAfter) this.setHealth('faulty', err);
   }
 
   protected noteFailure(err: DeviceError): void {

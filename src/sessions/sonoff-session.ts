@@ -349,7 +349,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   private schedulePoll(): void {
     if (!this.running || this.pollIntervalMs <= 0 || this.isClosed) return;
-    this.idleFor(this.pollIntervalMs);
+    // a device that answers garbage is asked less and less often
+    const delay = this.health === 'faulty' ? Math.max(this.pollIntervalMs, this.retryDelay()) : this.pollDelay(this.pollIntervalMs);
+    this.idleFor(delay);
     this.pollTimer = this.clock.setTimeout(() => {
       this.pollTimer = undefined;
       // while offline the probe loop reads instead
@@ -360,7 +362,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       this.regularPoll(() => this.readInfo('poll', true))
         .catch(() => undefined)
         .finally(() => this.schedulePoll());
-    }, this.pollDelay(this.pollIntervalMs));
+    }, delay);
   }
 
   /** The family to encode with: fixed by the model, else learned from the device. */
@@ -474,7 +476,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     const t = parseTxtState(s.txt);
     const verdict = this.seq.check(t.seq);
     if (verdict !== 'stale' && t.state) this.applyState(t.state, 'push', t.seq);
-    this.noteSuccess();
+    this.noteSuccess(true);
   }
 
   private onWithdrawn(s: DiscoveredService): void {

@@ -23,10 +23,18 @@ export interface CommonFaults {
   garbage: boolean;
   /** answer with the reply body cut in half */
   truncated: boolean;
+  /** answer 200 with a body of 2 MB (more than any client should read) */
+  oversize: boolean;
+  /** answer 302 to another path */
+  redirect: boolean;
+  /** answer HTTP 400 with a text body */
+  http400: boolean;
+  /** answer 200 with JSON arrays nested 100000 deep (200 KB) */
+  deepJson: boolean;
 }
 
 export function commonFaults(): CommonFaults {
-  return { latencyMs: 0, drop: false, http500: false, garbage: false, truncated: false };
+  return { latencyMs: 0, drop: false, http500: false, garbage: false, truncated: false, oversize: false, redirect: false, http400: false, deepJson: false };
 }
 
 export interface Reply {
@@ -160,7 +168,12 @@ export abstract class SimServer<Request, Faults extends CommonFaults> {
       if (f.drop) req.socket.destroy();
       else if (f.http500) this.write(res, { status: 500, body: 'Internal Server Error', type: 'text/plain' });
       else if (f.garbage) this.write(res, { body: '<html><body>garbage 0x%%</body></html>' });
-      else
+      else if (f.http400) this.write(res, { status: 400, body: 'Bad Request', type: 'text/plain' });
+      else if (f.oversize) this.write(res, { body: 'x'.repeat(2 << 20) });
+      else if (f.deepJson) this.write(res, { body: `${'['.repeat(100_000)}${']'.repeat(100_000)}`, type: 'application/json' });
+      else if (f.redirect) {
+        if (!res.destroyed) res.writeHead(302, { Location: '/elsewhere', 'Content-Length': 0 }).end();
+      } else
         Promise.resolve()
           .then(reply)
           .then(

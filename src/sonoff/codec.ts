@@ -8,6 +8,8 @@
  */
 
 import { DeviceError, argumentError } from '../shared/errors';
+import { parseDeviceJson } from '../shared/json';
+import { CONTROL_CHARACTERS, quoted } from '../shared/text';
 
 export type OnOff = 'on' | 'off';
 export type StartupValue = 'on' | 'off' | 'stay';
@@ -62,9 +64,7 @@ export const STARTUP_VALUES: readonly StartupValue[] = ['on', 'off', 'stay'];
 export function checkOutlet(outlet: number, family: Family): number {
   const max = family === 'single' ? 0 : MAX_OUTLET;
   if (!Number.isInteger(outlet) || outlet < 0 || outlet > max) {
-    throw argumentError(
-      `outlet must be ${family === 'single' ? '0 on a single-channel device' : `an integer from 0 to ${MAX_OUTLET}`}, not ${JSON.stringify(outlet)}`,
-    );
+    throw argumentError(`outlet must be ${family === 'single' ? '0 on a single-channel device' : `an integer from 0 to ${MAX_OUTLET}`}, not ${quoted(outlet)}`);
   }
   return outlet;
 }
@@ -76,7 +76,7 @@ export function isStartupValue(value: unknown): value is StartupValue {
 /** One of the device's power-on states; also refuses what an untyped caller passes. */
 export function checkStartup(value: unknown): StartupValue {
   if (isStartupValue(value)) return value;
-  throw argumentError(`startup must be "on", "off" or "stay", not ${JSON.stringify(value)}`);
+  throw argumentError(`startup must be "on", "off" or "stay", not ${quoted(value)}`);
 }
 
 export function pulseMaxMs(family: Family): number {
@@ -87,7 +87,7 @@ export function checkPulseWidth(width: number, family: Family): number {
   const max = pulseMaxMs(family);
   if (!Number.isInteger(width) || width < PULSE_MIN_MS || width > max || width % PULSE_STEP_MS !== 0) {
     throw argumentError(
-      `pulse width must be a multiple of ${PULSE_STEP_MS} ms from ${PULSE_MIN_MS} to ${max} ms on a ${family}-channel device, not ${JSON.stringify(width)}`,
+      `pulse width must be a multiple of ${PULSE_STEP_MS} ms from ${PULSE_MIN_MS} to ${max} ms on a ${family}-channel device, not ${quoted(width)}`,
     );
   }
   return width;
@@ -179,10 +179,15 @@ export function encodeWifi(ssid: string, password: string): SonoffRequest {
   // `!ssid` also stops an untyped caller's missing one
   if (!ssid) throw argumentError('wifi needs a non-empty ssid string');
   if (Buffer.byteLength(ssid) > MAX_SSID_BYTES) throw argumentError(`wifi ssid is longer than ${MAX_SSID_BYTES} bytes`);
+  if (CONTROL_CHARACTERS.test(ssid)) throw argumentError('wifi ssid contains control characters');
+  // the password itself never appears in a message
+  if (CONTROL_CHARACTERS.test(password)) throw argumentError('wifi password contains control characters');
   return { endpoint: 'wifi', data: { ssid, password } };
 }
 
 export function encodeOtaFlash(downloadUrl: string, sha256: string): SonoffRequest {
+  // sent as given: the URL parser would drop a tab or newline that the relay then receives
+  if (CONTROL_CHARACTERS.test(downloadUrl)) throw argumentError('ota_flash downloadUrl contains control characters');
   let url: URL;
   try {
     url = new URL(downloadUrl);
@@ -210,8 +215,9 @@ export interface SonoffReply {
 export function parseReply(status: number, body: string, endpoint?: string): SonoffReply {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body);
-  } catch {
+    parsed = parseDeviceJson(body);
+  } catch (err) {
+    if (err instanceof DeviceError) throw err;
     const hint = status >= 400 ? `HTTP ${status}` : 'not JSON';
     throw new DeviceError('protocol', `unreadable reply to ${endpoint ?? 'request'} (${hint}): ${body.slice(0, 80)}`, {
       code: status >= 400 ? status : undefined,
@@ -233,8 +239,9 @@ export function parseReply(status: number, body: string, endpoint?: string): Son
     if (data.trim() === '') data = undefined;
     else {
       try {
-        data = JSON.parse(data);
-      } catch {
+        data = parseDeviceJson(data);
+      } catch (err) {
+        if (err instanceof DeviceError) throw err;
         throw new DeviceError('protocol', `reply data of ${endpoint ?? 'request'} is a string that is not JSON`);
       }
     }
@@ -435,7 +442,7 @@ export function parseTxtState(txt: Readonly<Record<string, string>>): TxtState {
     .map((m) => txt[m[0]]);
   if (chunks.length === 0 || out.encrypted) return out;
   try {
-    const parsed: unknown = JSON.parse(chunks.join(''));
+    const parsed: unknown = parseDeviceJson(chunks.join(''));
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
       out.data = parsed as Record<string, unknown>;
       out.state = normaliseState(out.data);

@@ -1,9 +1,12 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { DeviceError, argumentError } from '../shared/errors';
+import { systemClock, type Clock, type ClockTimer } from '../shared/clock';
 
 /** The largest image a DIY relay accepts: 508 KB. */
 export const MAX_IMAGE_BYTES = 508 * 1024;
@@ -12,8 +15,10 @@ export const ESP_IMAGE_MAGIC = 0xe9;
 export const FLASH_MODE_DOUT = 3;
 const FLASH_MODES = ['QIO', 'QOUT', 'DIO', 'DOUT'];
 
-function tooLarge(bytes: number): DeviceError {
-  return argumentError(`the firmware image is ${bytes} bytes; SONOFF DIY devices accept at most ${MAX_IMAGE_BYTES} bytes (${MAX_IMAGE_BYTES / 1024} KB)`);
+/** `bytes` undefined: more than the limit (reading stopped there). */
+function tooLarge(bytes: number | undefined): DeviceError {
+  const size = bytes === undefined ? `more than ${MAX_IMAGE_BYTES}` : String(bytes);
+  return argumentError(`the firmware image is ${size} bytes; SONOFF DIY devices accept at most ${MAX_IMAGE_BYTES} bytes (${MAX_IMAGE_BYTES / 1024} KB)`);
 }
 
 /** Checks size, ESP8266 header magic and DOUT flash mode; throws DeviceError 'argument'. */
@@ -80,8 +85,10 @@ export interface FirmwareServerOptions {
 /**
  * A one-shot HTTP server for one firmware image: an ephemeral port, Range
  * support (206 with Content-Range, 416 for ranges outside the image), only
- * for the device's address (everyone else gets 403). It closes itself after
- * `timeoutMs`, or when the caller calls close() once the flash is over.
+ * for the device's address (everyone else gets 403), and only at the one
+ * unguessable path of its `url`, which the flash request names (any other
+ * path gets 404). It closes itself after `timeoutMs`, or when the caller
+ * calls close() once the flash is over.
  */
 export class FirmwareServer {
   readonly image: Buffer;
@@ -94,6 +101,8 @@ export class FirmwareServer {
   private hostForUrl = '127.0.0.1';
   private portNumber = 0;
   private closing: Promise<void> | undefined;
+  /** a fresh random path per server: another program on the device's address cannot guess it */
+  private readonly path = `/${randomBytes(16).toString('hex')}/firmware.bin`;
   /** requests refused because they came from another address */
   refused = 0;
 
@@ -123,7 +132,7 @@ export class FirmwareServer {
 
   get url(): string {
     const host = this.hostForUrl === '0.0.0.0' ? '127.0.0.1' : this.hostForUrl;
-    return `http://${host}:${this.portNumber}/firmware.bin`;
+    return `http://${host}:${this.portNumber}${this.path}`;
   }
 
   get bytesServed(): number {
@@ -150,6 +159,10 @@ export class FirmwareServer {
     if (plainAddress(req.socket.remoteAddress) !== this.allow) {
       this.refused++;
       res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden\n');
+      return;
+    }
+    if (req.url !== this.path) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -198,16 +211,80 @@ export class FirmwareServer {
   }
 }
 
-/** Reads an image for OTA from a path or Buffer input; a clear error if it cannot. */
-export async function loadImage(source: string | Buffer): Promise<Buffer> {
+/** How long reading a firmware file may take: a stalled network mount must not hold the node. */
+export const IMAGE_READ_TIMEOUT_MS = 10_000;
+
+/** The part of a FileHandle that loadImage uses (tests hand in a stalled one). */
+export interface ImageFile {
+  stat(): Promise<{ isFile(): boolean }>;
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+export interface LoadImageOptions {
+  /** default IMAGE_READ_TIMEOUT_MS */
+  timeoutMs?: number;
+  clock?: Clock;
+  /** opens the path; default: read-only and non-blocking, so that opening a FIFO does not wait for a writer */
+  open?: (path: string) => Promise<ImageFile>;
+}
+
+function openImage(path: string): Promise<ImageFile> {
+  return fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+}
+
+/**
+ * Reads an image for OTA from a path or Buffer input. A path names a regular
+ * file, absolute or relative to Node-RED's working directory; anything else
+ * (a device such as /dev/zero, a FIFO, a directory) is refused, checked on
+ * the open descriptor so that the path cannot change in between. At most
+ * MAX_IMAGE_BYTES + 1 bytes are read, within a deadline. A path that cannot
+ * be opened gets one message whatever the reason (missing, no permission, a
+ * directory): the flow's author needs to know which path, not what else the
+ * file system holds.
+ */
+export async function loadImage(source: string | Buffer, options: LoadImageOptions = {}): Promise<Buffer> {
   if (Buffer.isBuffer(source)) return source;
-  const { readFile, stat } = await import('node:fs/promises');
-  let size: number;
+  const clock = options.clock ?? systemClock;
+  const timeoutMs = options.timeoutMs ?? IMAGE_READ_TIMEOUT_MS;
+  const unreadable = () => argumentError(`cannot read the firmware image at ${source}: give the path of a regular file that Node-RED can read`);
+  let timer: ClockTimer | undefined;
+  let timedOut = false;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = clock.setTimeout(() => {
+      timedOut = true;
+      // 'argument', not 'timeout': the path is at fault, not the device
+      reject(argumentError(`cannot read the firmware image at ${source} within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    timer.unref?.();
+  });
+  const opening = (options.open ?? openImage)(source);
+  const reading = opening.then(
+    async (file) => {
+      try {
+        if (!(await file.stat()).isFile()) throw unreadable();
+        const buffer = Buffer.alloc(MAX_IMAGE_BYTES + 1);
+        let length = 0;
+        while (length < buffer.length && !timedOut) {
+          const { bytesRead } = await file.read(buffer, length, buffer.length - length, length);
+          if (bytesRead === 0) break;
+          length += bytesRead;
+        }
+        if (length > MAX_IMAGE_BYTES) throw tooLarge(undefined);
+        return buffer.subarray(0, length);
+      } finally {
+        // after the deadline the read may still hang: the handle closes when it returns
+        void file.close().catch(() => undefined);
+      }
+    },
+    (err: unknown) => {
+      throw err instanceof DeviceError ? err : unreadable();
+    },
+  );
+  reading.catch(() => undefined); // after a timeout nobody awaits it
   try {
-    size = (await stat(source)).size;
-  } catch (err) {
-    throw argumentError(`cannot read firmware file ${source}: ${(err as Error).message}`);
+    return await Promise.race([reading, deadline]);
+  } finally {
+    clock.clearTimeout(timer);
   }
-  if (size > MAX_IMAGE_BYTES) throw tooLarge(size);
-  return readFile(source);
 }

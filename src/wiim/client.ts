@@ -253,7 +253,8 @@ export class WiimClient {
       }
     }
     if (reply.status < 200 || reply.status > 299) {
-      throw new DeviceError('device', `${this.host} answered HTTP ${reply.status} to ${decodeSafe(request)}`, { code: reply.status });
+      // httpapi.asp answers 200 even to a command it refuses: another status is not an API reply
+      throw new DeviceError('protocol', `${this.host} answered HTTP ${reply.status} to ${decodeSafe(request)}`, { code: reply.status });
     }
     return reply.body;
   }

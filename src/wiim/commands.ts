@@ -14,6 +14,7 @@
 
 import { DeviceError, argumentError } from '../shared/errors';
 import { hasSetting, lacksSettingMessage, type LoopScheme, type ModelId, type Setting } from './models';
+import { CONTROL_CHARACTERS } from '../shared/text';
 
 export const WIIM_COMMANDS = [
   'play',
@@ -377,10 +378,6 @@ export function unknownCommand(name: unknown): DeviceError {
 
 const enc = encodeURIComponent;
 
-/** Control characters (C0, DEL, C1) never go to a device. */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
 function fixed(command: WiimCommandName, request: string, reply: ReplyKind = 'ack', applied?: unknown): PreparedCommand {
   return { command, needs: [], build: () => ({ request, reply, applied }) };
 }
@@ -389,7 +386,7 @@ function fixed(command: WiimCommandName, request: string, reply: ReplyKind = 'ac
 function text(value: string, what: string): string {
   const s = value.trim();
   if (s === '') throw argumentError(`${what} is empty`);
-  if (CONTROL.test(s)) throw argumentError(`${what} contains control characters`);
+  if (CONTROL_CHARACTERS.test(s)) throw argumentError(`${what} contains control characters`);
   return s;
 }
 
@@ -405,10 +402,10 @@ export function toHex(s: string): string {
   return Buffer.from(s, 'utf8').toString('hex').toUpperCase();
 }
 
-/** URLs for play/playlist/alarm: any scheme the device may play, no control characters. */
+/** URLs for play/playlist: http(s), the schemes the device documents for streams (never file:, javascript:, data:); no control characters. */
 function url(value: string, what: string, maxBytes = 2048): string {
   const s = text(value, what);
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(s)) throw argumentError(`${what} must be a URL (http://..., https://...), got ${describeValue(value)}`);
+  if (!/^https?:\/\//i.test(s)) throw argumentError(`${what} must be a URL (http://..., https://...), got ${describeValue(value)}`);
   if (Buffer.byteLength(s) >= maxBytes) throw argumentError(`${what} must be shorter than ${maxBytes} bytes`);
   return s;
 }
@@ -485,8 +482,13 @@ function repeat(wanted: WiimCommandArgs['repeat']): PreparedCommand {
   };
 }
 
+/** The furthest seek: positions are whole seconds, and more than this (about 24 days of audio) is no track's. */
+export const SEEK_MAX_S = 2_147_483;
+
 function seek(value: number): PreparedCommand {
   if (!Number.isFinite(value) || value < 0) throw refusal('seek', value);
+  // never sent in exponent notation ("1e+21"), which no device reads as a number
+  if (value > SEEK_MAX_S) throw argumentError(`seek must be from 0 to ${SEEK_MAX_S} s, got ${describeValue(value)}`);
   const s = Math.floor(value);
   return {
     command: 'seek',
@@ -680,8 +682,7 @@ export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
     case 'raw': {
       const s = request.arg.trim();
       if (s === '') throw refusal('raw', request.arg);
-      // eslint-disable-next-line no-control-regex
-      if (/[&#\u0000-\u001f\u007f-\u009f]/.test(s)) throw argumentError('raw: a command containing "&", "#" or control characters is refused');
+      if (/[&#]/.test(s) || CONTROL_CHARACTERS.test(s)) throw argumentError('raw: a command containing "&", "#" or control characters is refused');
       return fixed('raw', encodeURI(s), 'raw', s);
     }
     default:

@@ -6,6 +6,7 @@
  */
 
 import { DeviceError } from '../shared/errors';
+import { parseDeviceJson } from '../shared/json';
 import { EQ_BANDS, loopToMode, type ReplyKind, type Repeat } from './commands';
 import { identifyModel, inputsOf, type LoopScheme, type ModelId } from './models';
 
@@ -32,7 +33,7 @@ export function classifyReply(body: string): ReplyClass {
   if (/^unknown command/i.test(t)) return { kind: 'unknown-command' };
   if (/^[[{]/.test(t)) {
     try {
-      const value: unknown = JSON.parse(t);
+      const value: unknown = parseDeviceJson(t);
       if (value && typeof value === 'object' && !Array.isArray(value)) {
         const o = value as Record<string, unknown>;
         const keys = Object.keys(o);
@@ -41,7 +42,8 @@ export function classifyReply(body: string): ReplyClass {
         }
       }
       return { kind: 'json', value };
-    } catch {
+    } catch (err) {
+      if (err instanceof DeviceError) throw err; // too deep: unreadable, not text
       return { kind: 'text', text: t };
     }
   }
