@@ -151,6 +151,8 @@ export interface UpnpReply {
   body: string;
   /** the address our side of the connection used: the callback host that reaches the device */
   localAddress: string | undefined;
+  /** the device's address as the connection saw it (NOTIFYs must come from it) */
+  remoteAddress: string | undefined;
 }
 
 /** One plain-HTTP request with a timeout and a body cap (the device's UPnP server has no TLS). */
@@ -169,6 +171,7 @@ export function upnpRequest(method: string, url: string, headers: Record<string,
         const chunks: Buffer[] = [];
         let size = 0;
         const localAddress = res.socket?.localAddress;
+        const remoteAddress = res.socket?.remoteAddress;
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > MAX_BODY_BYTES) {
@@ -177,7 +180,9 @@ export function upnpRequest(method: string, url: string, headers: Record<string,
           }
           chunks.push(c);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), localAddress }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), localAddress, remoteAddress }),
+        );
         res.on('error', reject);
       },
     );
@@ -191,13 +196,15 @@ export interface Description {
   services: UpnpService[];
   /** our address on the connection that reached the device */
   localAddress: string | undefined;
+  /** the device's address on that connection */
+  remoteAddress: string | undefined;
 }
 
 /** Fetches and reads the device description. */
 export async function fetchDescription(url: string, timeoutMs: number): Promise<Description> {
   const reply = await upnpRequest('GET', url, {}, timeoutMs);
   if (reply.status !== 200) throw new DeviceError('protocol', `GET ${url}: HTTP ${reply.status}`);
-  return { services: parseDescription(reply.body, url), localAddress: reply.localAddress };
+  return { services: parseDescription(reply.body, url), localAddress: reply.localAddress, remoteAddress: reply.remoteAddress };
 }
 
 export interface Subscription {
@@ -255,9 +262,13 @@ export async function unsubscribe(eventSubURL: string, sid: string, timeoutMs: n
   await upnpRequest('UNSUBSCRIBE', eventSubURL, { SID: sid }, timeoutMs);
 }
 
-/** When to renew: a minute before expiry, but not more often than every 30 s. */
+/**
+ * When to renew: a minute before expiry, but not more often than every 30 s
+ * (as WiiM's library does); a grant shorter than that is renewed at half its
+ * time, or the subscription would lapse first.
+ */
 export function renewAfterS(grantedS: number): number {
-  return Math.max(30, grantedS - 60);
+  return grantedS >= 90 ? Math.max(30, grantedS - 60) : Math.max(1, Math.floor(grantedS / 2));
 }
 
 // ------------------------------------------------------------------ events
