@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { FakeClock } from './helpers/fake-clock';
+import { collect, helper, nextMessage, withTab, type Msg } from './helpers/runtime';
+import wiimConfig from '../src/nodes/wiim-config';
+import wiimStatus from '../src/nodes/wiim-status';
 import { until } from './helpers/wait';
+import { freePort } from './helpers/net';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 import { WiimSession, type WiimSessionOptions, type WiimStateEvent } from '../src/sessions/wiim-session';
 import { openCallbackServers } from '../src/sessions/upnp-callback';
@@ -214,19 +218,23 @@ describe('wiim session with UPnP events', function () {
     await until(() => b.session.live, 'events live');
     assert.match(b.session.events?.callbackUrl ?? '', /^http:\/\/127\.0\.0\.1:/);
     await b.session.close();
-    const c = open({ callback: 'callback.example.invalid' });
-    await until(() => log('SUBSCRIBE') >= 9, 'subscribed with the override');
-    assert.match(c.session.events?.callbackUrl ?? '', /^http:\/\/callback\.example\.invalid:\d+\//);
+    // a host of another name (as for NAT), and a port this runtime then listens on, on every interface
+    const fixed = await freePort();
+    const c = open({ callback: `127.0.0.9:${fixed}` });
+    await until(() => c.session.live && c.session.state?.volume !== undefined, 'events through the fixed port');
+    assert.equal(c.session.events?.callbackUrl, `http://127.0.0.9:${fixed}/upnp/notify`);
+    sim.device((s) => (s.state.volume = 55));
+    await until(() => c.session.state?.volume === 55, 'an event through the override');
   });
 
   it('hostile NOTIFYs (unknown SID, bad headers, oversized, entity bomb) change nothing', async () => {
     const { session } = open();
-    await until(() => session.live, 'events live');
+    await until(() => session.live && session.state?.repeat !== undefined && session.state.volume !== undefined, 'events live');
     const url = new URL(session.events?.callbackUrl ?? '');
     const before = JSON.stringify(session.state);
-    const notify = (headers: Record<string, string>, body: string) =>
+    const notify = (headers: Record<string, string>, body: string, localAddress = '127.0.0.1') =>
       new Promise<number>((resolve) => {
-        const req = http.request({ method: 'NOTIFY', host: url.hostname, port: url.port, path: url.pathname, headers, agent: false }, (res) => {
+        const req = http.request({ method: 'NOTIFY', host: url.hostname, port: url.port, path: url.pathname, headers, agent: false, localAddress }, (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
         });
@@ -236,7 +244,14 @@ describe('wiim session with UPnP events', function () {
     const rc = lastChange('<Event><InstanceID val="0"><Volume channel="Master" val="99"/></InstanceID></Event>');
     assert.equal(await notify({ NT: 'upnp:event', NTS: 'upnp:propchange', SID: 'uuid:nobody', SEQ: '1' }, rc), 412);
     assert.equal(await notify({ NT: 'upnp:event', SID: 'uuid:nobody', SEQ: '1' }, rc), 400);
-    assert.equal(await notify({ NT: 'upnp:event', NTS: 'upnp:propchange', SID: 'uuid:nobody', SEQ: '1' }, 'x'.repeat(200_000)), 412);
+    const rcSid = sim.upnp.sids.find((s) => s.service === 'rc')?.sid ?? '';
+    const live = { NT: 'upnp:event', NTS: 'upnp:propchange', SID: rcSid, SEQ: '5' };
+    assert.equal(await notify(live, rc, '127.0.0.5'), 412, 'a live SID from another address');
+    assert.equal(await notify(live, `<x>${'y'.repeat(200_000)}</x>`), 413, 'oversized');
+    const bomb = `<?xml version="1.0"?><!DOCTYPE e [<!ENTITY a "${'a'.repeat(1000)}"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><e:propertyset xmlns:e="e"><e:property><LastChange>&b;</LastChange></e:property></e:propertyset>`;
+    assert.equal(await notify(live, bomb), 200, 'taken from the device, but not read');
+    assert.equal(await notify(live, '<e:propertyset><e:property><LastChange>&lt;Event&gt;'), 200);
+    assert.equal(session.events?.unreadable, 2);
     assert.equal(JSON.stringify(session.state), before);
   });
 
@@ -250,5 +265,53 @@ describe('wiim session with UPnP events', function () {
     await until(() => sim.upnp.subscriptions === 0, 'no subscription left');
     assert.equal(openCallbackServers(), 0);
     assert.equal(clock.pending, 0);
+  });
+});
+
+describe('wiim-status with UPnP events in Node-RED', function () {
+  this.timeout(20000);
+  const sim = new WiimSimulator({ name: 'Kitchen' });
+  let port: number;
+
+  before(async () => {
+    ({ port } = await sim.start({ port: 0 }));
+  });
+  after(() => sim.stop());
+  afterEach(() => helper.unload());
+
+  function flow(extra: Record<string, unknown> = {}): object[] {
+    const cfg = { id: 'cfg', type: 'wiim-config', name: 'Kitchen', host: '127.0.0.1', port: String(port), protocol: 'https', timeout: '1000' };
+    return withTab([
+      { ...cfg, pollPlaying: '30', pollIdle: '30', upnpPort: String(sim.upnp.port), ...extra },
+      { id: 'st', type: 'wiim-status', device: 'cfg', output: 'change', meta: false, wires: [['out']] },
+      { id: 'out', type: 'helper' },
+    ]);
+  }
+
+  it('a volume turned on the device reaches the flow as msg.wiim.source "push", with no poll between', async () => {
+    sim.reset();
+    await helper.load([wiimConfig, wiimStatus] as Array<(RED: unknown) => void>, flow());
+    const seen = collect<Msg & { wiim?: { source?: string } }>('out');
+    await until(() => sim.upnp.subscriptions === 3 && sim.upnp.log.filter((l) => l.startsWith('NOTIFY')).length >= 3 && seen.length > 0, 'events live').catch(
+      (e) => {
+        throw new Error(`${(e as Error).message} ${JSON.stringify(sim.upnp.log)} ${seen.length} ${sim.requests.join(',')}`);
+      },
+    );
+    const polls = sim.count('getPlayerStatus');
+    sim.device((s) => (s.state.volume = 64));
+    await until(() => seen.some((m) => (m.payload as { volume?: number }).volume === 64), 'the volume by event');
+    const last = seen[seen.length - 1];
+    assert.equal(last.wiim?.source, 'push');
+    assert.deepEqual(last.changed, ['volume']);
+    assert.equal(sim.count('getPlayerStatus'), polls);
+    await helper.unload();
+    await until(() => sim.upnp.subscriptions === 0, 'UNSUBSCRIBE on redeploy');
+  });
+
+  it('events off never subscribes', async () => {
+    sim.reset();
+    await helper.load([wiimConfig, wiimStatus] as Array<(RED: unknown) => void>, flow({ events: 'off' }));
+    await nextMessage('out');
+    assert.equal(sim.upnp.log.length, 0);
   });
 });

@@ -42,6 +42,8 @@ interface Live {
   service: UpnpService;
   sid: string;
   timer: ClockTimer | undefined;
+  /** seconds granted by the last SUBSCRIBE */
+  granted: number;
 }
 
 /** `host[:port]` → its parts; undefined for an empty or unusable setting. */
@@ -114,37 +116,48 @@ export class WiimEvents {
   private async connect(): Promise<void> {
     const gen = ++this.generation;
     const o = this.options;
+    // what this attempt made; handed over only if no stop or newer attempt came in between
+    const made: { subs: Live[]; lease: Lease<CallbackServer> | undefined } = { subs: [], lease: undefined };
+    const stale = () => gen !== this.generation || !this.running;
     try {
       const desc = await fetchDescription(o.descriptionUrl, o.timeoutMs);
-      if (gen !== this.generation) return;
+      if (stale()) return;
       const services = desc.services;
       if (!services.some((s) => s.name === 'avTransport' || s.name === 'renderingControl'))
         throw new Error('the description lists no AVTransport or RenderingControl');
       const override = parseCallbackSetting(o.callback);
-      this.lease ??= acquireCallbackServer(override?.port ?? 0);
-      const server = this.lease.value;
+      made.lease = acquireCallbackServer(override?.port ?? 0);
+      const server = made.lease.value;
       await server.ready;
-      if (gen !== this.generation) return;
+      if (stale()) return this.discard(made);
       // the address of our side of the connection that reached the device: right on a host with several cards
       const host = override?.host ?? desc.localAddress;
       if (!host) throw new Error('no local address for the callback');
-      this.callbackUrl = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}/upnp/notify`;
+      const callbackUrl = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}/upnp/notify`;
       const device = desc.remoteAddress ?? new URL(o.descriptionUrl).hostname;
       for (const service of services) {
-        const sub = await subscribe(service.eventSubURL, this.callbackUrl, o.timeoutMs);
-        const live: Live = { service, sid: sub.sid, timer: undefined };
-        this.subs.push(live);
+        const sub = await subscribe(service.eventSubURL, callbackUrl, o.timeoutMs);
+        made.subs.push({ service, sid: sub.sid, timer: undefined, granted: sub.timeoutS });
         server.add(sub.sid, { address: device, deliver: (_seq, body) => this.deliver(gen, service.name, body) });
-        if (gen !== this.generation) return;
-        this.scheduleRenew(gen, live, sub.timeoutS);
+        if (stale()) return this.discard(made);
       }
+      this.subs = made.subs;
+      this.lease = made.lease;
+      this.callbackUrl = callbackUrl;
+      for (const live of made.subs) this.scheduleRenew(gen, live, live.granted);
       this.failures = 0;
       this.setLive(true);
     } catch (err) {
-      if (gen !== this.generation || !this.running) return;
+      await this.discard(made);
+      if (stale()) return;
       this.logOnce(`fail:${(err as Error).message}`, `UPnP events unavailable, polling instead: ${(err as Error).message}`);
       await this.fallBack(gen);
     }
+  }
+
+  /** Gives back what an attempt made that is no longer wanted. */
+  private async discard(made: { subs: Live[]; lease: Lease<CallbackServer> | undefined }): Promise<void> {
+    await this.cancel(made.subs, made.lease);
   }
 
   private deliver(gen: number, service: ServiceName, body: string): void {
@@ -196,14 +209,18 @@ export class WiimEvents {
   /** Cancels the subscriptions (best effort: they expire anyway) and releases the server. */
   private async teardown(): Promise<void> {
     const subs = this.subs;
-    this.subs = [];
     const lease = this.lease;
+    this.subs = [];
     this.lease = undefined;
+    if (!this.running) this.setLive(false);
+    await this.cancel(subs, lease);
+  }
+
+  private async cancel(subs: Live[], lease: Lease<CallbackServer> | undefined): Promise<void> {
     for (const s of subs) {
       this.options.clock.clearTimeout(s.timer);
       lease?.value.remove(s.sid);
     }
-    if (!this.running) this.setLive(false);
     await Promise.all(subs.map((s) => unsubscribe(s.service.eventSubURL, s.sid, this.options.timeoutMs).catch(() => undefined)));
     lease?.release();
   }

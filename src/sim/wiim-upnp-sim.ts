@@ -122,12 +122,17 @@ export class UpnpSim {
   }
 
   get descriptionUrl(): string {
-    return `http://${urlHost(this.host(), this.boundPort)}/sim/desc.xml`;
+    return `http://${urlHost(this.host(), this.boundPort)}/description.xml`;
   }
 
   /** Live subscriptions. */
   get subscriptions(): number {
     return this.subs.size;
+  }
+
+  /** The SIDs handed out and still live, with their service (tests forge NOTIFYs with them). */
+  get sids(): Array<{ sid: string; service: string }> {
+    return [...this.subs.values()].map((s) => ({ sid: s.sid, service: s.service }));
   }
 
   /** 49152 as on a real device when the sim has a loopback address of its own; an ephemeral port otherwise. */
@@ -184,7 +189,7 @@ export class UpnpSim {
     };
     if (this.faults.noUpnp) return reply(404);
     const path = req.url ?? '';
-    if (req.method === 'GET' && path === '/sim/desc.xml') return reply(200, { 'Content-Type': 'text/xml' }, this.description());
+    if (req.method === 'GET' && path === '/description.xml') return reply(200, { 'Content-Type': 'text/xml' }, this.description());
     const service = (Object.keys(PATHS) as Service[]).find((s) => PATHS[s].event === path);
     if (!service) return reply(404);
     const sid = req.headers.sid;
