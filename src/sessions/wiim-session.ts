@@ -319,23 +319,26 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** Fills in what getPlayerStatus leaves out: the leader role, and meta (artwork). */
-  private withExtras(s: WiimPlayerStatus): WiimPlayerStatus {
+  private withExtras(s: WiimPlayerStatus): EventState {
     const leader = s.group !== 'follower' && this.followers > 0;
     const withMeta = this.metaUsers.size > 0 && this.meta && s.state !== 'stopped';
     if (!leader && !withMeta) return s;
-    const out = { ...s };
+    const out: EventState = { ...s };
     if (leader) out.group = 'leader';
     if (withMeta && this.meta) {
       out.artwork = this.meta.artwork;
       out.title ??= this.meta.title;
       out.artist ??= this.meta.artist;
       out.album ??= this.meta.album;
+      out.sampleRate = this.meta.sampleRate;
+      out.bitDepth = this.meta.bitDepth;
+      out.bitRate = this.meta.bitRate;
     }
     return out;
   }
 
   /** A reading (or an expected effect) of the device: it is online. */
-  private update(next: Partial<WiimPlayerStatus>, source: StateSource, requesters?: ReadonlySet<object>): WiimStateEvent {
+  private update(next: EventState, source: StateSource, requesters?: ReadonlySet<object>): WiimStateEvent {
     const prev = this.current;
     const now = this.clock.now();
     const state: WiimState = { ...prev, ...next, online: true };
