@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { FakeClock } from './helpers/fake-clock';
-import { collect, helper, nextMessage, withTab, type Msg } from './helpers/runtime';
+import { collect, coreNode, helper, nextMessage, withTab, type Msg } from './helpers/runtime';
 import wiimConfig from '../src/nodes/wiim-config';
 import wiimStatus from '../src/nodes/wiim-status';
 import { until } from './helpers/wait';
@@ -144,7 +144,7 @@ describe('wiim session with UPnP events', function () {
 
   const log = (verb: string) => sim.upnp.log.filter((l) => l.startsWith(verb)).length;
 
-  it('subscribes to every service, takes the initial events, and device-side changes arrive as push with no poll between', async () => {
+  it('subscribes to every service, takes the initial events, and device-side changes arrive as push with no poll between; the status says live', async () => {
     const { session, seen } = open();
     await until(() => session.live && log('NOTIFY') >= 3 && seen.some((e) => e.source === 'push'), 'events live');
     assert.equal(log('SUBSCRIBE'), 3);
@@ -183,6 +183,17 @@ describe('wiim session with UPnP events', function () {
     // polls: the first one, then one per minute of consistency reads
     const polls = sim.count('getPlayerStatus');
     assert.ok(polls >= 2 && polls <= 60, `${polls} polls in 58 minutes`);
+  });
+
+  it('renews a short grant within it; reads track metadata sent as JSON', async () => {
+    sim.upnp.faults.grantedTimeoutS = 20;
+    sim.upnp.faults.didlJson = true;
+    const { session } = open();
+    await until(() => session.live, 'events live');
+    await clock.advance(10_000);
+    await until(() => log('RENEW') === 3, 'renewed at half the grant');
+    sim.device((s) => s.playTrack(2));
+    await until(() => session.state?.title === 'Freddie Freeloader' && session.state.bitDepth === 16, 'metadata by JSON');
   });
 
   it('a poll that finds a change no event reported resubscribes (events that stop)', async () => {
@@ -285,12 +296,16 @@ describe('wiim-status with UPnP events in Node-RED', function () {
       { ...cfg, pollPlaying: '30', pollIdle: '30', upnpPort: String(sim.upnp.port), ...extra },
       { id: 'st', type: 'wiim-status', device: 'cfg', output: 'change', meta: false, wires: [['out']] },
       { id: 'out', type: 'helper' },
+      { id: 'watch', type: 'status', scope: ['st'], wires: [['statuses']] },
+      { id: 'statuses', type: 'helper' },
     ]);
   }
+  const nodes = [wiimConfig, wiimStatus, coreNode('common/25-status.js')] as Array<(RED: unknown) => void>;
 
-  it('a volume turned on the device reaches the flow as msg.wiim.source "push", with no poll between', async () => {
+  it('a volume turned on the device reaches the flow as msg.wiim.source "push", with no poll between; the status says live', async () => {
     sim.reset();
-    await helper.load([wiimConfig, wiimStatus] as Array<(RED: unknown) => void>, flow());
+    await helper.load(nodes, flow());
+    const statuses = collect<{ status: { text?: string } }>('statuses');
     const seen = collect<Msg & { wiim?: { source?: string } }>('out');
     await until(() => sim.upnp.subscriptions === 3 && sim.upnp.log.filter((l) => l.startsWith('NOTIFY')).length >= 3 && seen.length > 0, 'events live').catch(
       (e) => {
@@ -304,13 +319,15 @@ describe('wiim-status with UPnP events in Node-RED', function () {
     assert.equal(last.wiim?.source, 'push');
     assert.deepEqual(last.changed, ['volume']);
     assert.equal(sim.count('getPlayerStatus'), polls);
+    // RED._ translates in a full runtime; the test helper loads no catalogue and gives the key back
+    await until(() => statuses.some((m) => /^wiim-status\.status\.stopped · wiim-status\.source\.live$/.test(m.status.text ?? '')), 'the status says live');
     await helper.unload();
     await until(() => sim.upnp.subscriptions === 0, 'UNSUBSCRIBE on redeploy');
   });
 
   it('events off never subscribes', async () => {
     sim.reset();
-    await helper.load([wiimConfig, wiimStatus] as Array<(RED: unknown) => void>, flow({ events: 'off' }));
+    await helper.load(nodes, flow({ events: 'off' }));
     await nextMessage('out');
     assert.equal(sim.upnp.log.length, 0);
   });

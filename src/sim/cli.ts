@@ -84,6 +84,7 @@ export async function runCli(command: Exclude<CliCommand, { family: 'help' }>, l
     const { url } = await sim.start();
     log(`WiiM simulator "${command.name}" at ${url}/httpapi.asp?command=getStatusEx${command.mdns ? ', announced over mDNS' : ''}`);
     if (sim.fingerprint) log(`certificate SHA-256: ${sim.fingerprint}`);
+    log(`UPnP description (events) at ${sim.descriptionUrl}`);
     return () => sim.stop();
   }
   const sim = new SonoffSimulator({ deviceid: command.deviceid, multi: command.multi, host: command.host, mdns: command.mdns });
