@@ -206,6 +206,18 @@ describe('wiim session with UPnP events', function () {
     await until(() => log('SUBSCRIBE') >= 6, 'resubscribed');
   });
 
+  it('a device back from offline (a reboot: it forgot its subscribers) is subscribed afresh', async () => {
+    const { session } = open({ offlineAfter: 1 });
+    await until(() => session.live, 'events live');
+    const upnpPort = sim.upnp.port;
+    await sim.stop();
+    await clock.advance(60_000);
+    await until(() => session.health === 'offline', 'offline');
+    await sim.start({ port, upnpPort });
+    for (let i = 0; i < 20 && session.health !== 'online'; i++) await clock.advance(30_000);
+    await until(() => log('SUBSCRIBE') >= 6 && session.live, 'subscribed afresh');
+  });
+
   it('a device without UPnP is polled as before; events off never subscribes', async () => {
     sim.upnp.faults.noUpnp = true;
     const a = open();

@@ -202,6 +202,8 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     this.update(merged, 'push');
   }
 
+  private wasOffline = false;
+
   /** events received, for the consistency check */
   private pushed = 0;
 
@@ -369,7 +371,11 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   /** The offline event: the last known state with `online: false`, from the failed polls. */
   private onHealth(health: Health): void {
-    if (health !== 'offline' || this.isClosed) return;
+    if (this.isClosed) return;
+    // a device that was away has most likely rebooted and forgotten its subscribers: no renewal would say so for half an hour
+    if (health === 'online' && this.wasOffline && this.events?.live) this.events.resubscribe('the device is back online');
+    this.wasOffline = health === 'offline';
+    if (health !== 'offline') return;
     const prev = this.current;
     this.current = { ...(prev ?? {}), online: false };
     this.stateAt = this.clock.now();
