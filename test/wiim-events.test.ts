@@ -276,6 +276,12 @@ describe('wiim session with UPnP events', function () {
     assert.equal(await notify(live, '<e:propertyset><e:property><LastChange>&lt;Event&gt;'), 200);
     assert.equal(session.events?.unreadable, 2);
     assert.equal(JSON.stringify(session.state), before);
+    // a gap in SEQ (a NOTIFY lost on the way) is made good by a full read
+    await until(() => !session.queue.busy, 'the reads after the forged SEQs are over');
+    const polls = sim.count('getPlayerStatus');
+    const vol = lastChange('<Event><InstanceID val="0"><Volume channel="Master" val="31"/></InstanceID></Event>');
+    assert.equal(await notify({ ...live, SEQ: '40' }, vol), 200);
+    await until(() => sim.count('getPlayerStatus') > polls, 'a read after the gap');
   });
 
   it('UNSUBSCRIBEs on close; 100 redeploys leave no subscription, server or timer', async () => {

@@ -30,6 +30,8 @@ export interface WiimEventsOptions {
   onState(state: EventState, service: ServiceName): void;
   /** events started or stopped flowing */
   onLive(live: boolean): void;
+  /** a NOTIFY went missing (a gap in SEQ): the state should be read in full */
+  onGap?(): void;
   /** a line for the log, at most once per cause */
   log?(message: string): void;
 }
@@ -138,7 +140,16 @@ export class WiimEvents {
       for (const service of services) {
         const sub = await subscribe(service.eventSubURL, callbackUrl, o.timeoutMs);
         made.subs.push({ service, sid: sub.sid, timer: undefined, granted: sub.timeoutS });
-        server.add(sub.sid, { address: device, deliver: (_seq, body) => this.deliver(gen, service.name, body) });
+        let expected = 0;
+        server.add(sub.sid, {
+          address: device,
+          deliver: (seq, body) => {
+            // SEQ is 0 for the initial event, then +1, wrapping from 4294967295 to 1 (UDA 1.1, 4.3.2)
+            if (seq !== 0 && seq !== expected && gen === this.generation) this.options.onGap?.();
+            expected = seq >= 4294967295 ? 1 : seq + 1;
+            this.deliver(gen, service.name, body);
+          },
+        });
         if (stale()) return this.discard(made);
       }
       this.subs = made.subs;

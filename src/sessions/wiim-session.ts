@@ -137,6 +137,9 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         timeoutMs: options.timeoutMs ?? 5000,
         log: options.log,
         onState: (state) => this.onPush(state),
+        onGap: () => {
+          if (this.running) void this.poll('poll').catch(() => undefined);
+        },
         // the poll pace follows: slow while events flow, adaptive again without them
         onLive: () => {
           if (this.running && !this.paused) this.schedule(this.nextDelay());
