@@ -814,6 +814,8 @@ async function scale(): Promise<void> {
         pollPlaying: '1',
         pollIdle: '5',
         fingerprint: '',
+        // this row measures polling; the events rows are section 6
+        events: 'off',
       });
       flows.push({ id: `wst${i}`, type: 'wiim-status', z: 'bench', device: `wcfg${i}`, output: 'change', meta: false, x: 200, y: 40 + i * 40, wires: [[]] });
     });
@@ -914,6 +916,150 @@ async function scale(): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------- 6: WiiM UPnP events
+
+/** A device-side volume change → wiim-status output, in this process: by event, and with 1 s and 5 s polling. */
+async function eventLatency(mode: 'events' | 'poll1' | 'poll5', samples: number): Promise<number[]> {
+  const sim = new WiimSimulator({ name: 'Bench events' });
+  const { port } = await sim.start({ port: 0 });
+  const poll = mode === 'poll5' ? '5' : mode === 'poll1' ? '1' : '60';
+  const cfg = { id: 'cfg', type: 'wiim-config', name: 'Bench', host: '127.0.0.1', port: String(port), protocol: 'https', timeout: '5000', fingerprint: '' };
+  await helper.load(
+    NODES,
+    withTab([
+      { ...cfg, pollPlaying: poll, pollIdle: poll, events: mode === 'events' ? 'auto' : 'off', upnpPort: String(sim.upnp.port) },
+      { id: 'st', type: 'wiim-status', device: 'cfg', output: 'change', meta: false, wires: [['out']] },
+      { id: 'out', type: 'helper' },
+    ]),
+  );
+  const out = node('out') as unknown as EventEmitter;
+  const times: number[] = [];
+  try {
+    const t0 = performance.now();
+    while (mode === 'events' && sim.upnp.subscriptions < 3 && performance.now() - t0 < 10000) await sleep(20);
+    await sleep(500);
+    for (let i = 0; i < samples; i++) {
+      const volume = 10 + (i % 80);
+      // polls are aligned to the clock: a random wait puts the change anywhere in the interval
+      if (mode !== 'events') await sleep(Math.random() * 1000);
+      const ms = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no output for volume ${volume}`)), 15000);
+        const onOut = (m: Msg) => {
+          if ((m.payload as { volume?: number }).volume !== volume) return;
+          clearTimeout(timer);
+          out.removeListener('input', onOut);
+          resolve(performance.now() - start);
+        };
+        out.on('input', onOut);
+        const start = performance.now();
+        sim.device((s) => (s.state.volume = volume));
+      });
+      times.push(ms);
+      if (mode === 'events') await sleep(5);
+    }
+  } finally {
+    await helper.unload();
+    await sim.stop();
+  }
+  return times;
+}
+
+/** Node-RED with `n` WiiM devices (idle or playing), events or 1 s polling: CPU over one window, and requests per device per minute. */
+async function eventScale(n: number, playing: boolean, events: boolean, seconds: number): Promise<{ cpu: number; perDeviceMinute: number; live: number }> {
+  const args = [path.join(__dirname, 'sims.js'), String(n), 'wiim-only', ...(playing ? ['playing'] : [])];
+  const sims = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: sims.stdout as NodeJS.ReadableStream });
+  const nextLine = () => new Promise<string>((resolve) => lines.once('line', resolve));
+  try {
+    const ports = JSON.parse(await nextLine()) as { wiim: number[]; upnp: number[] };
+    const tab = { id: 'bench', type: 'tab', label: 'bench' };
+    const flows: object[] = [tab];
+    ports.wiim.forEach((port, i) => {
+      flows.push({
+        id: `wcfg${i}`,
+        type: 'wiim-config',
+        name: `WiiM ${i}`,
+        host: '127.0.0.1',
+        port: String(port),
+        protocol: 'https',
+        timeout: '5000',
+        pollPlaying: '1',
+        pollIdle: events ? '5' : '1',
+        fingerprint: '',
+        events: events ? 'auto' : 'off',
+        upnpPort: String(ports.upnp[i]),
+      });
+      flows.push({ id: `wst${i}`, type: 'wiim-status', z: 'bench', device: `wcfg${i}`, output: 'change', meta: false, x: 200, y: 40 + i * 40, wires: [[]] });
+    });
+    const nr = await startNodeRed({ flows, quiet: true });
+    try {
+      const pid = nr.child.pid as number;
+      await sleep(15000);
+      sims.stdin?.write('stats\n');
+      const before = JSON.parse(await nextLine()) as { wiimRequests: number };
+      const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+      const ticks0 = processTicks(pid).all;
+      const t0 = performance.now();
+      await sleep(seconds * 1000);
+      const cpu = ((processTicks(pid).all - ticks0) / hz / ((performance.now() - t0) / 1000)) * 100;
+      sims.stdin?.write('stats\n');
+      const after = JSON.parse(await nextLine()) as { wiimRequests: number; upnpLive: number };
+      return { cpu, perDeviceMinute: (after.wiimRequests - before.wiimRequests) / n / (seconds / 60), live: after.upnpLive };
+    } finally {
+      await nr.stop();
+    }
+  } finally {
+    sims.stdin?.end();
+    await new Promise((resolve) => {
+      if (sims.exitCode !== null) resolve(undefined);
+      else sims.once('exit', resolve);
+    });
+  }
+}
+
+async function eventRows(): Promise<void> {
+  const seconds = Number(process.env.BENCH_EVENTS_SECONDS ?? 60);
+  log('6: event → wiim-status latency (events, 1 s and 5 s polling)...');
+  const ev = await eventLatency('events', 200);
+  const p1 = await eventLatency('poll1', 20);
+  const p5 = await eventLatency('poll5', 8);
+  results.events = { latencyMs: { events: ev, poll1: p1, poll5: p5 } };
+  rows.push({
+    measure: 'WiiM device-side change → wiim-status, events',
+    figure: fmtMs(median(ev)),
+    target: '≤ 20 ms',
+    verdict: verdict(median(ev) <= 20),
+    note: `${ev.length} volume changes made on the simulated device; p95 ${fmtMs(percentile(ev, 95))}`,
+  });
+  rows.push({
+    measure: '  the same change, 1 s polling / 5 s polling',
+    figure: `${fmtMs(median(p1))} / ${fmtMs(median(p5))}`,
+    target: '',
+    verdict: '',
+    note: `events off; ${p1.length} and ${p5.length} changes at random points of the interval`,
+  });
+  log(`6: 200 idle WiiM devices with events (${seconds} s)...`);
+  const idle = await eventScale(200, false, true, seconds);
+  rows.push({
+    measure: `WiiM events: 200 idle devices, CPU of Node-RED over ${seconds} s`,
+    figure: `${idle.cpu.toFixed(2)} % of a core`,
+    target: '≤ 1 %',
+    verdict: verdict(idle.cpu <= 1),
+    note: `${idle.perDeviceMinute.toFixed(2)} requests per device per minute (httpapi and UPnP); ${idle.live}/200 subscribed`,
+  });
+  log(`6: 100 playing WiiM devices, events vs 1 s polling (${seconds} s each)...`);
+  const playEv = await eventScale(100, true, true, seconds);
+  const playPoll = await eventScale(100, true, false, seconds);
+  results.events = { ...(results.events as object), idle200: idle, playing100: { events: playEv, poll1: playPoll } };
+  rows.push({
+    measure: `WiiM: 100 playing devices, events vs 1 s polling, CPU over ${seconds} s`,
+    figure: `${playEv.cpu.toFixed(2)} % / ${playPoll.cpu.toFixed(2)} %`,
+    target: 'reported',
+    verdict: 'n/a',
+    note: `requests per device per minute: ${playEv.perDeviceMinute.toFixed(1)} with events (${playEv.live}/100 subscribed), ${playPoll.perDeviceMinute.toFixed(1)} polling`,
+  });
+}
+
 // ---------------------------------------------------------------- main
 
 function printTable(): void {
@@ -932,7 +1078,7 @@ function printTable(): void {
 async function main(): Promise<void> {
   const started = Date.now();
   // BENCH_ONLY=1,4 runs a subset (quick checks); the default is all
-  const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5').split(','));
+  const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6').split(','));
   if (only.has('1') || only.has('2')) {
     log('1+2: command overhead and command → state (WiiM, SONOFF)...');
     await overheadAndState();
@@ -948,6 +1094,10 @@ async function main(): Promise<void> {
   if (only.has('5')) {
     log('5: scale...');
     await scale();
+  }
+  if (only.has('6')) {
+    log('6: WiiM UPnP events...');
+    await eventRows();
   }
   console.log('');
   console.log(

@@ -11,6 +11,9 @@ import { SonoffSimulator } from '../src/sim/sonoff-sim';
  */
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 100);
+  // "wiim-only" (the events rows): no relays; "playing": every WiiM plays
+  const wiimOnly = process.argv.includes('wiim-only');
+  const playing = process.argv.includes('playing');
   const cert = createSelfSignedCertificate('WiiM bench');
   const wiims: WiimSimulator[] = [];
   const relays: SonoffSimulator[] = [];
@@ -18,20 +21,30 @@ async function main(): Promise<void> {
     const w = new WiimSimulator({ name: `WiiM ${i}` });
     w.setCertificate(cert);
     await w.start({ port: 0 });
+    if (playing) w.playTrack(0);
     wiims.push(w);
+    if (wiimOnly) continue;
     const s = new SonoffSimulator({ deviceid: `1000${i.toString(16).padStart(6, '0')}` });
     await s.start({ port: 0 });
     relays.push(s);
   }
-  console.log(JSON.stringify({ wiim: wiims.map((w) => w.port), sonoff: relays.map((s) => ({ port: s.address.port, deviceid: s.deviceid })) }));
+  console.log(
+    JSON.stringify({
+      wiim: wiims.map((w) => w.port),
+      upnp: wiims.map((w) => w.upnp.port),
+      sonoff: relays.map((s) => ({ port: s.address.port, deviceid: s.deviceid })),
+    }),
+  );
   const lines = readline.createInterface({ input: process.stdin });
   lines.on('line', (line) => {
     if (line.trim() === 'stats') {
-      const wiimRequests = wiims.reduce((a, w) => a + w.requests.length, 0);
+      // UPnP requests (SUBSCRIBE, renewals, UNSUBSCRIBE; not the NOTIFYs the device sends) count as requests too
+      const wiimRequests = wiims.reduce((a, w) => a + w.requests.length + w.upnp.log.filter((l) => !l.startsWith('NOTIFY')).length, 0);
       const sonoffRequests = relays.reduce((a, s) => a + s.requests.length, 0);
       const wiimPolled = wiims.filter((w) => w.count('getPlayerStatus') > 0).length;
       const sonoffPolled = relays.filter((s) => s.requestsTo('info').length > 0).length;
-      console.log(JSON.stringify({ wiimRequests, sonoffRequests, wiimPolled, sonoffPolled }));
+      const upnpLive = wiims.filter((w) => w.upnp.subscriptions >= 3).length;
+      console.log(JSON.stringify({ wiimRequests, sonoffRequests, wiimPolled, sonoffPolled, upnpLive }));
     }
   });
   lines.on('close', () => {

@@ -187,7 +187,8 @@ describe('wiim session against the simulator', function () {
 
   it('goes offline after failed polls with growing backoff, fails commands at once, probes, and comes back', async () => {
     sim.state.status = 'stop';
-    const session = open({ pollPlayingMs: 1000, pollIdleMs: 1000, backoffMinMs: 1000, backoffMaxMs: 8000, offlineAfter: 3 });
+    // polling alone: the UPnP subscription's own timers are tested in wiim-events.test.ts
+    const session = open({ pollPlayingMs: 1000, pollIdleMs: 1000, backoffMinMs: 1000, backoffMaxMs: 8000, offlineAfter: 3, events: 'off' });
     const seen = events(session);
     const health: string[] = [];
     session.on('health', (h) => health.push(h));
@@ -223,7 +224,8 @@ describe('wiim session against the simulator', function () {
     it(`a device that answers only garbage (${fault}) is faulty, never online, polled with growing backoff, and online at the first good reply`, async () => {
       sim.state.status = 'stop';
       sim.faults[fault] = true;
-      const session = open({ pollPlayingMs: 1000, pollIdleMs: 1000, backoffMinMs: 1000, backoffMaxMs: 8000, offlineAfter: 3 });
+      // polling alone: the UPnP subscription's own timers are tested in wiim-events.test.ts
+      const session = open({ pollPlayingMs: 1000, pollIdleMs: 1000, backoffMinMs: 1000, backoffMaxMs: 8000, offlineAfter: 3, events: 'off' });
       const health: string[] = [];
       session.on('health', (h) => health.push(h));
       session.register({});

@@ -17,6 +17,11 @@ interface WiimConfigDef extends NodeDef {
   fingerprint: string;
   /** failures in a row before the device counts as offline; absent in flows saved before it existed */
   offlineAfter?: string | number;
+  /** UPnP events (auto|off) and the callback address (empty|host[:port]); absent in older flows */
+  events?: string;
+  callback?: string;
+  /** the device's UPnP description port when it is not 49152 (not in the editor: simulators and odd firmware) */
+  upnpPort?: string | number;
 }
 
 const protocolOf = (value: unknown): WiimProtocol => (['auto', 'https', 'http'] as const).find((p) => p === value) ?? 'auto';
@@ -37,6 +42,12 @@ function clientOptions(def: Record<string, unknown>, credentials: Record<string,
   };
 }
 
+/** The description URL when the flow names a UPnP port; otherwise the session's default (port 49152). */
+function upnpDescription(host: string, port: number | undefined): string | undefined {
+  if (port === undefined) return undefined;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/description.xml`;
+}
+
 export = function (RED: NodeAPI) {
   function WiimConfig(this: Node, def: WiimConfigDef) {
     RED.nodes.createNode(this, def);
@@ -55,6 +66,10 @@ export = function (RED: NodeAPI) {
           pollPlayingMs: numberSetting(def.pollPlaying, 1) * 1000,
           pollIdleMs: numberSetting(def.pollIdle, 5) * 1000,
           offlineAfter: Math.max(1, Math.round(numberSetting(def.offlineAfter, 3))),
+          events: def.events === 'off' ? 'off' : 'auto',
+          callback: stringSetting(def.callback) || undefined,
+          descriptionUrl: upnpDescription(options.host, optionalNumberSetting(def.upnpPort)),
+          log: (message) => this.log(message),
           clock,
         });
       },

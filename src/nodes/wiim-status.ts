@@ -30,6 +30,14 @@ function statusOf(state: WiimState): NodeStatus {
 }
 
 export = function (RED: NodeAPI) {
+  /** While UPnP events flow, the status says so: "· live" after the text (a polled state shows as before). */
+  const live = (status: NodeStatus, pushed: boolean): NodeStatus => {
+    if (!pushed) return status;
+    const text = String(status.text ?? '');
+    const shown = text.startsWith('wiim-status.status.') ? RED._(text) : text;
+    return { ...status, text: `${shown} · ${RED._('wiim-status.source.live')}` };
+  };
+
   function WiimStatus(this: Node, def: WiimStatusDef) {
     RED.nodes.createNode(this, def);
     // the handlers below close over the node, as in the core nodes
@@ -43,7 +51,7 @@ export = function (RED: NodeAPI) {
       // a copy: a flow that changes msg.payload must not change the session's state
       out.payload = { ...event.state };
       out.changed = event.changed;
-      out.wiim = { raw: event.raw };
+      out.wiim = { raw: event.raw, source: event.source };
       return out;
     };
 
@@ -52,7 +60,7 @@ export = function (RED: NodeAPI) {
       configType: 'wiim-config',
       device: def.device,
       subscribe: { meta: def.meta === true || def.meta === 'true' },
-      idle: (session, health) => (health === 'online' && session.state?.online ? statusOf(session.state) : undefined),
+      idle: (session, health) => (health === 'online' && session.state?.online ? live(statusOf(session.state), session.live) : undefined),
       onState(event) {
         if (event.requesters?.has(node)) return; // answered by the input handler
         const wanted = everyPoll ? event.source !== 'command' : event.changed.length > 0;

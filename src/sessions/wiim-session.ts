@@ -5,6 +5,8 @@ import type { PollGate } from './poll-gate';
 import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
 import type { PreparedCommand, WiimCommandName } from '../wiim/commands';
 import type { WiimInfo, WiimMeta, WiimPlayerStatus } from '../wiim/parse';
+import { UPNP_PORT, type EventState } from '../wiim/upnp';
+import { WiimEvents } from './wiim-events';
 
 /**
  * The runtime side of one WiiM device, owned by a wiim-config node: the
@@ -25,10 +27,20 @@ export interface WiimSessionOptions extends WiimClientOptions {
   pollGate?: PollGate;
   /** the time polls and backoff run on (default: the system clock) */
   clock?: Clock;
+  /** UPnP events: `auto` uses them when the device offers them (default), `off` polls only */
+  events?: 'auto' | 'off';
+  /** `host[:port]` announced as the callback (empty: the address the device connection uses) */
+  callback?: string;
+  /** the UPnP description (default http://<host>:49152/description.xml) */
+  descriptionUrl?: string;
+  /** the consistency read while events flow (ms) */
+  pollEventsMs?: number;
+  /** a line for the runtime log */
+  log?: (message: string) => void;
 }
 
-/** The state a wiim-status node emits: every field of the player plus `online`. */
-export type WiimState = Partial<WiimPlayerStatus> & { online: boolean };
+/** The state a wiim-status node emits: every field of the player, what events add (sample rate, ...), and `online`. */
+export type WiimState = EventState & { online: boolean };
 
 export interface WiimStateEvent {
   /** the session's own state object: read it, do not change it */
@@ -45,9 +57,11 @@ export interface WiimStateEvent {
 
 export interface WiimSessionEvents {
   state: [WiimStateEvent];
+  /** UPnP events started (true) or stopped (false) flowing */
+  live: [boolean];
 }
 
-const STATE_FIELDS: ReadonlyArray<keyof WiimPlayerStatus> = [
+const STATE_FIELDS: ReadonlyArray<keyof EventState> = [
   'state',
   'volume',
   'muted',
@@ -66,10 +80,16 @@ const STATE_FIELDS: ReadonlyArray<keyof WiimPlayerStatus> = [
   'group',
   'output',
   'eqPreset',
+  'sampleRate',
+  'bitDepth',
+  'bitRate',
 ];
 
 /** A position further than this from where it should be by now is a seek, a change. */
 const POSITION_TOLERANCE_S = 3;
+
+/** Fields every subscribed device reports by event: a poll that finds one changed without an event caught events that stopped. */
+const EVENT_FIELDS = new Set(['volume', 'muted', 'state', 'repeat', 'shuffle']);
 
 /** How often (in polls) the leader's follower list is read. */
 const GROUP_EVERY = 6;
@@ -96,6 +116,9 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private slow: { output?: string | null; eqPreset?: string | null } = {};
   private slowDirty = true;
   private readonly slowUnsupported = new Set<'output' | 'eq'>();
+  /** the UPnP subscriptions, unless events are off */
+  readonly events: WiimEvents | undefined;
+  private readonly pollEventsMs: number;
 
   constructor(options: WiimSessionOptions) {
     const pollPlayingMs = Math.max(100, options.pollPlayingMs ?? 1000);
@@ -110,6 +133,26 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     this.name = options.name && options.name.trim() !== '' ? options.name.trim() : this.client.host;
     this.pollPlayingMs = pollPlayingMs;
     this.pollIdleMs = Math.max(pollPlayingMs, options.pollIdleMs ?? 5000);
+    this.pollEventsMs = Math.max(this.pollIdleMs, options.pollEventsMs ?? 60_000);
+    if (options.events !== 'off') {
+      const host = this.client.host.includes(':') ? `[${this.client.host}]` : this.client.host;
+      this.events = new WiimEvents({
+        descriptionUrl: options.descriptionUrl ?? `http://${host}:${UPNP_PORT}/description.xml`,
+        callback: options.callback,
+        clock: this.clock,
+        timeoutMs: options.timeoutMs ?? 5000,
+        log: options.log,
+        onState: (state) => this.onPush(state),
+        onGap: () => {
+          if (this.running) void this.poll('poll').catch(() => undefined);
+        },
+        // the poll pace follows: slow while events flow, adaptive again without them
+        onLive: () => {
+          if (this.running && !this.paused) this.schedule(this.nextDelay());
+          this.emitEvent('live', this.events?.live ?? false);
+        },
+      });
+    }
     this.on('health', (health: Health) => this.onHealth(health));
   }
 
@@ -139,13 +182,39 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   protected start(): void {
     this.running = true;
     this.schedule(0);
+    this.events?.start();
   }
 
   protected stop(): void {
     this.running = false;
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    this.stopping = this.events?.stop();
   }
+
+  private stopping: Promise<void> | undefined;
+
+  /** Whether the state is pushed by the device (UPnP events) rather than polled. */
+  get live(): boolean {
+    return this.events?.live ?? false;
+  }
+
+  /** An event: merged into the state; the position moves on by itself while playing. */
+  private onPush(next: EventState): void {
+    if (this.isClosed || !this.running) return;
+    const prev = this.current;
+    const merged: EventState = { ...next };
+    if (merged.position === undefined && prev?.position !== undefined && prev.state === 'playing') {
+      merged.position = prev.position + Math.floor((this.clock.now() - this.stateAt) / 1000);
+    }
+    this.pushed++;
+    this.update(merged, 'push');
+  }
+
+  private wasOffline = false;
+
+  /** events received, for the consistency check */
+  private pushed = 0;
 
   protected probe(): Promise<WiimStateEvent> {
     return this.poll('poll');
@@ -162,6 +231,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   protected async dispose(): Promise<void> {
+    await this.stopping;
     await this.client.close();
   }
 
@@ -178,14 +248,28 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       if (this.health === 'offline') return this.schedule(0); // went offline on a command: the probe takes over
+      const pushedBefore = this.pushed;
       void this.regularPoll(() => this.poll('poll'))
+        .then((event) => this.checkConsistency(event, pushedBefore))
         .catch(() => undefined)
         .finally(() => this.schedule(this.nextDelay()));
     }, ms);
   }
 
+  /**
+   * While events flow, a regular poll that finds the player changed in a
+   * way no event reported means the events stopped (the device rebooted and
+   * forgot us, a firewall, a lost NOTIFY): subscribe afresh.
+   */
+  private checkConsistency(event: WiimStateEvent, pushedBefore: number): void {
+    if (!this.events?.live || this.pushed !== pushedBefore) return;
+    const missed = event.changed.filter((f) => EVENT_FIELDS.has(f));
+    if (missed.length > 0) this.events.resubscribe(`a poll found ${missed.join(', ')} changed without an event`);
+  }
+
   private nextDelay(): number {
     if (this.consecutiveFailures > 0) return this.retryDelay();
+    if (this.events?.live) return this.pollDelay(this.pollEventsMs);
     const s = this.current?.state;
     return this.pollDelay(s === 'playing' || s === 'loading' ? this.pollPlayingMs : this.pollIdleMs);
   }
@@ -268,12 +352,12 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** Fills in what getPlayerStatus leaves out: the leader role, the slow tier, and meta (artwork). */
-  private withExtras(s: WiimPlayerStatus): WiimPlayerStatus {
+  private withExtras(s: WiimPlayerStatus): EventState {
     const leader = s.group !== 'follower' && this.followers > 0;
     const withMeta = this.metaUsers.size > 0 && this.meta && s.state !== 'stopped';
     const slow = this.slow.output !== undefined || this.slow.eqPreset !== undefined;
     if (!leader && !withMeta && !slow) return s;
-    const out = { ...s };
+    const out: EventState = { ...s };
     if (this.slow.output !== undefined) out.output = this.slow.output;
     if (this.slow.eqPreset !== undefined) out.eqPreset = this.slow.eqPreset;
     if (leader) out.group = 'leader';
@@ -282,12 +366,15 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
       out.title ??= this.meta.title;
       out.artist ??= this.meta.artist;
       out.album ??= this.meta.album;
+      out.sampleRate = this.meta.sampleRate;
+      out.bitDepth = this.meta.bitDepth;
+      out.bitRate = this.meta.bitRate;
     }
     return out;
   }
 
   /** A reading (or an expected effect) of the device: it is online. */
-  private update(next: Partial<WiimPlayerStatus>, source: StateSource, requesters?: ReadonlySet<object>): WiimStateEvent {
+  private update(next: EventState, source: StateSource, requesters?: ReadonlySet<object>): WiimStateEvent {
     const prev = this.current;
     const now = this.clock.now();
     const state: WiimState = { ...prev, ...next, online: true };
@@ -318,7 +405,11 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   /** The offline event: the last known state with `online: false`, from the failed polls. */
   private onHealth(health: Health): void {
-    if (health !== 'offline' || this.isClosed) return;
+    if (this.isClosed) return;
+    // a device that was away has most likely rebooted and forgotten its subscribers: no renewal would say so for half an hour
+    if (health === 'online' && this.wasOffline && this.events?.live) this.events.resubscribe('the device is back online');
+    this.wasOffline = health === 'offline';
+    if (health !== 'offline') return;
     const prev = this.current;
     this.current = { ...(prev ?? {}), online: false };
     this.stateAt = this.clock.now();

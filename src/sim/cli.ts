@@ -97,6 +97,7 @@ export async function runCli(command: Exclude<CliCommand, { family: 'help' }>, l
     );
     if (sim.fingerprint) log(`certificate SHA-256: ${sim.fingerprint}`);
     if (sim.clientCertificate) log(`mutual TLS: give the client this certificate and key\n${sim.clientCertificate.cert}${sim.clientCertificate.key}`);
+    log(`UPnP description (events) at ${sim.descriptionUrl}`);
     return () => sim.stop();
   }
   const sim = new SonoffSimulator({ deviceid: command.deviceid, multi: command.multi, host: command.host, mdns: command.mdns });

@@ -3,6 +3,7 @@ import { createSelfSignedCertificate, type SelfSignedCertificate } from './cert'
 import type { AdvertisedInstance } from './mdns-advertiser';
 import { commonFaults, SimServer, type CommonFaults, type Reply, type TlsSettings } from './sim-server';
 import { PROFILES, type SimSetting, type WiimProfile, type WiimProfileName } from './wiim-profiles';
+import { UpnpSim, type UpnpModel } from './wiim-upnp-sim';
 
 /**
  * A WiiM / LinkPlay device on loopback: the API of "HTTP API for WiiM Mini"
@@ -28,6 +29,8 @@ export interface WiimSimOptions {
   firmware?: string;
   /** mutual TLS: the client certificate (PEM) accepted; the audio-pro profile makes one when none is given */
   clientCa?: string;
+  /** the UPnP port (default: 49152 on an address of its own like 127.0.0.2, an ephemeral port on 127.0.0.1); false = no UPnP server */
+  upnpPort?: number | false;
 }
 
 export type SimPlayState = 'play' | 'pause' | 'stop' | 'loading';
@@ -258,6 +261,11 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
   clientCertificate: SelfSignedCertificate | undefined;
   /** the device's settings beyond the Mini's (wiim-profiles.ts) */
   settings = defaultSettings();
+  /** the UPnP description, subscriptions and NOTIFYs (see wiim-upnp-sim.ts) */
+  readonly upnp = new UpnpSim(
+    () => this.host,
+    () => this.upnpModel(),
+  );
 
   constructor(options: WiimSimOptions = {}) {
     super(options.host, 5000);
@@ -306,8 +314,45 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       }
     }
     await this.listen(this.options.port ?? 0, tls);
+    if (this.options.upnpPort !== false) await this.upnp.start(this.options.upnpPort);
     if (this.options.mdns) this.advertiser.start();
     return { port: this.port, url: this.url };
+  }
+
+  /** Where the UPnP description is (its path is the sim's own, not the usual /description.xml). */
+  get descriptionUrl(): string {
+    return this.upnp.descriptionUrl;
+  }
+
+  /**
+   * A change made on the device itself (the volume knob, the phone app, the
+   * front panel, a track that ends): applied to the state, then announced to
+   * every UPnP subscriber, as a command's effects are.
+   */
+  device(change: (sim: this) => void): void {
+    change(this);
+    this.upnp.changed();
+  }
+
+  /** The playing track ends: the next one starts. */
+  endTrack(): void {
+    this.device(() => this.playTrack((this.state.trackIndex + 1) % Math.max(1, this.state.tracks.length)));
+  }
+
+  private upnpModel(): UpnpModel {
+    const s = this.state;
+    return {
+      name: s.name,
+      uuid: s.uuid,
+      status: s.status,
+      mode: s.mode,
+      volume: s.volume,
+      muted: s.muted,
+      loop: s.loop,
+      trackIndex: s.trackIndex,
+      track: this.track,
+      position: this.position,
+    };
   }
 
   /** What a LinkPlay device puts in its `_linkplay._tcp` record. */
@@ -322,6 +367,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
   }
 
   async stop(): Promise<void> {
+    await this.upnp.stop();
     await this.shutdown();
   }
 
@@ -344,6 +390,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
     this.settings = defaultSettings();
     this.faults = defaultFaults();
     this.requests.length = 0;
+    this.upnp.reset();
     this.urlTrack = null;
     this.positionMs = 0;
     this.since = Date.now();
@@ -404,7 +451,11 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
     }
     this.requests.push(command);
     if (this.faults.hang) return;
-    this.answer(req, res, () => this.execute(command));
+    this.answer(req, res, () => {
+      const reply = this.execute(command);
+      this.upnp.changed();
+      return reply;
+    });
   }
 
   protected override send(res: http.ServerResponse, reply: Reply): void {

@@ -1,0 +1,238 @@
+import type { Clock, ClockTimer } from '../shared/clock';
+import type { Lease } from '../shared/shared-resource';
+import {
+  fetchDescription,
+  parseNotify,
+  renew,
+  renewAfterS,
+  subscribe,
+  SubscribeError,
+  unsubscribe,
+  type EventState,
+  type ServiceName,
+  type UpnpService,
+} from '../wiim/upnp';
+import { acquireCallbackServer, type CallbackServer } from './upnp-callback';
+
+/**
+ * The UPnP event subscriptions of one WiiM session: description, SUBSCRIBE
+ * per service, renewal, and a fresh start after a 412 or a failure, with
+ * backoff. While `live`, NOTIFYs arrive through the shared callback server
+ * and reach the session as partial states. All timers run on the session's
+ * clock. See docs/architecture.md (WiiM events).
+ */
+export interface WiimEventsOptions {
+  descriptionUrl: string;
+  /** `host[:port]` to announce instead of the address the device connection uses; a port is also listened on */
+  callback?: string;
+  clock: Clock;
+  timeoutMs: number;
+  onState(state: EventState, service: ServiceName): void;
+  /** events started or stopped flowing */
+  onLive(live: boolean): void;
+  /** a NOTIFY went missing (a gap in SEQ): the state should be read in full */
+  onGap?(): void;
+  /** a line for the log, at most once per cause */
+  log?(message: string): void;
+}
+
+/** First and largest wait before trying events again after a failure. */
+const RETRY_MIN_MS = 30_000;
+const RETRY_MAX_MS = 600_000;
+
+interface Live {
+  service: UpnpService;
+  sid: string;
+  timer: ClockTimer | undefined;
+  /** seconds granted by the last SUBSCRIBE */
+  granted: number;
+}
+
+/** `host[:port]` → its parts; undefined for an empty or unusable setting. */
+export function parseCallbackSetting(value: string | undefined): { host: string; port: number } | undefined {
+  const v = (value ?? '').trim();
+  if (v === '') return undefined;
+  const m = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/i.exec(v) ?? /^([^:\s/]+)(?::(\d{1,5}))?$/.exec(v);
+  if (!m) return undefined;
+  const port = m[2] === undefined ? 0 : Number(m[2]);
+  if (port > 65535) return undefined;
+  return { host: m[1], port };
+}
+
+export class WiimEvents {
+  private subs: Live[] = [];
+  private lease: Lease<CallbackServer> | undefined;
+  private retryTimer: ClockTimer | undefined;
+  private failures = 0;
+  private running = false;
+  /** bumped on every (re)start, so that the work of an older attempt stops where it is */
+  private generation = 0;
+  private isLive = false;
+  private readonly logged = new Set<string>();
+  /** the callback URL the last subscriptions announced (tests and the editor read it) */
+  callbackUrl: string | undefined;
+  /** NOTIFYs received and read, and refused by the parser */
+  received = 0;
+  unreadable = 0;
+
+  constructor(private readonly options: WiimEventsOptions) {}
+
+  get live(): boolean {
+    return this.isLive;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.connect();
+  }
+
+  /** Cancels every subscription, stops the timers and gives the callback server back. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.generation++;
+    this.options.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.teardown();
+  }
+
+  /** Events seem to have stopped (a poll found a change no event reported): subscribe afresh. */
+  resubscribe(reason: string): void {
+    if (!this.running) return;
+    this.logOnce(`resubscribe:${reason}`, `UPnP events: ${reason}; subscribing again`);
+    void this.teardown().then(() => this.connect());
+  }
+
+  private logOnce(key: string, message: string): void {
+    if (this.logged.has(key)) return;
+    this.logged.add(key);
+    this.options.log?.(message);
+  }
+
+  private setLive(live: boolean): void {
+    if (live === this.isLive) return;
+    this.isLive = live;
+    this.options.onLive(live);
+  }
+
+  private async connect(): Promise<void> {
+    const gen = ++this.generation;
+    const o = this.options;
+    // what this attempt made; handed over only if no stop or newer attempt came in between
+    const made: { subs: Live[]; lease: Lease<CallbackServer> | undefined } = { subs: [], lease: undefined };
+    const stale = () => gen !== this.generation || !this.running;
+    try {
+      const desc = await fetchDescription(o.descriptionUrl, o.timeoutMs);
+      if (stale()) return;
+      const services = desc.services;
+      if (!services.some((s) => s.name === 'avTransport' || s.name === 'renderingControl'))
+        throw new Error('the description lists no AVTransport or RenderingControl');
+      const override = parseCallbackSetting(o.callback);
+      made.lease = acquireCallbackServer(override?.port ?? 0);
+      const server = made.lease.value;
+      await server.ready;
+      if (stale()) return this.discard(made);
+      // the address of our side of the connection that reached the device: right on a host with several cards
+      const host = override?.host ?? desc.localAddress;
+      if (!host) throw new Error('no local address for the callback');
+      const callbackUrl = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}/upnp/notify`;
+      const device = desc.remoteAddress ?? new URL(o.descriptionUrl).hostname;
+      for (const service of services) {
+        const sub = await subscribe(service.eventSubURL, callbackUrl, o.timeoutMs);
+        made.subs.push({ service, sid: sub.sid, timer: undefined, granted: sub.timeoutS });
+        let expected = 0;
+        server.add(sub.sid, {
+          address: device,
+          deliver: (seq, body) => {
+            // SEQ is 0 for the initial event, then +1, wrapping from 4294967295 to 1 (UDA 1.1, 4.3.2)
+            if (seq !== 0 && seq !== expected && gen === this.generation) this.options.onGap?.();
+            expected = seq >= 4294967295 ? 1 : seq + 1;
+            this.deliver(gen, service.name, body);
+          },
+        });
+        if (stale()) return this.discard(made);
+      }
+      this.subs = made.subs;
+      this.lease = made.lease;
+      this.callbackUrl = callbackUrl;
+      for (const live of made.subs) this.scheduleRenew(gen, live, live.granted);
+      this.failures = 0;
+      this.setLive(true);
+    } catch (err) {
+      await this.discard(made);
+      if (stale()) return;
+      this.logOnce(`fail:${(err as Error).message}`, `UPnP events unavailable, polling instead: ${(err as Error).message}`);
+      await this.fallBack(gen);
+    }
+  }
+
+  /** Gives back what an attempt made that is no longer wanted. */
+  private async discard(made: { subs: Live[]; lease: Lease<CallbackServer> | undefined }): Promise<void> {
+    await this.cancel(made.subs, made.lease);
+  }
+
+  private deliver(gen: number, service: ServiceName, body: string): void {
+    if (gen !== this.generation) return;
+    let state: EventState;
+    try {
+      state = parseNotify(service, body).state;
+    } catch {
+      this.unreadable++;
+      return;
+    }
+    this.received++;
+    if (Object.keys(state).length > 0) this.options.onState(state, service);
+  }
+
+  private scheduleRenew(gen: number, live: Live, grantedS: number): void {
+    live.timer = this.options.clock.setTimeout(
+      () => {
+        live.timer = undefined;
+        void renew(live.service.eventSubURL, live.sid, this.options.timeoutMs).then(
+          (sub) => {
+            if (gen === this.generation) this.scheduleRenew(gen, live, sub.timeoutS);
+          },
+          (err: unknown) => {
+            if (gen !== this.generation) return;
+            // 412: the device forgot us (a reboot): subscribe afresh at once; anything else: back to polling for a while
+            if (err instanceof SubscribeError && err.status === 412) void this.teardown().then(() => this.connect());
+            else void this.fallBack(gen);
+          },
+        );
+      },
+      renewAfterS(grantedS) * 1000,
+    );
+  }
+
+  private async fallBack(gen: number): Promise<void> {
+    this.setLive(false);
+    await this.teardown();
+    if (gen !== this.generation || !this.running) return;
+    this.failures++;
+    const wait = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures - 1, 10));
+    this.options.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = this.options.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.running) void this.connect();
+    }, wait);
+  }
+
+  /** Cancels the subscriptions (best effort: they expire anyway) and releases the server. */
+  private async teardown(): Promise<void> {
+    const subs = this.subs;
+    const lease = this.lease;
+    this.subs = [];
+    this.lease = undefined;
+    if (!this.running) this.setLive(false);
+    await this.cancel(subs, lease);
+  }
+
+  private async cancel(subs: Live[], lease: Lease<CallbackServer> | undefined): Promise<void> {
+    for (const s of subs) {
+      this.options.clock.clearTimeout(s.timer);
+      lease?.value.remove(s.sid);
+    }
+    await Promise.all(subs.map((s) => unsubscribe(s.service.eventSubURL, s.sid, this.options.timeoutMs).catch(() => undefined)));
+    lease?.release();
+  }
+}

@@ -1,0 +1,352 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { FakeClock } from './helpers/fake-clock';
+import { collect, coreNode, helper, nextMessage, withTab, type Msg } from './helpers/runtime';
+import wiimConfig from '../src/nodes/wiim-config';
+import wiimStatus from '../src/nodes/wiim-status';
+import { until } from './helpers/wait';
+import { freePort } from './helpers/net';
+import { WiimSimulator } from '../src/sim/wiim-sim';
+import { WiimSession, type WiimSessionOptions, type WiimStateEvent } from '../src/sessions/wiim-session';
+import { openCallbackServers } from '../src/sessions/upnp-callback';
+import { parseCallbackSetting } from '../src/sessions/wiim-events';
+import { decodeXml, parseDescription, parseNotify, parseTrackMeta, renewAfterS } from '../src/wiim/upnp';
+
+const lastChange = (inner: string) =>
+  `<?xml version="1.0"?><e:propertyset xmlns:e="urn:schemas-upnp-org:event-1-0"><e:property><LastChange>${inner
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')}</LastChange></e:property></e:propertyset>`;
+
+describe('wiim UPnP protocol', () => {
+  it('reads the services from a description, with its own paths, resolved against its URL', () => {
+    const xml =
+      '<root xmlns="urn:schemas-upnp-org:device-1-0"><device><serviceList>' +
+      '<service><serviceType>urn:schemas-upnp-org:service:AVTransport:1</serviceType><controlURL>/a/c</controlURL><eventSubURL>/a/e</eventSubURL></service>' +
+      '<service><serviceType>urn:schemas-upnp-org:service:ConnectionManager:1</serviceType><controlURL>/x</controlURL><eventSubURL>/y</eventSubURL></service>' +
+      '</serviceList></device></root>';
+    const services = parseDescription(xml, 'http://10.0.0.5:49152/description.xml');
+    assert.deepEqual(services, [
+      {
+        name: 'avTransport',
+        serviceType: 'urn:schemas-upnp-org:service:AVTransport:1',
+        eventSubURL: 'http://10.0.0.5:49152/a/e',
+        controlURL: 'http://10.0.0.5:49152/a/c',
+      },
+    ]);
+  });
+
+  it('reads AVTransport LastChange with DIDL-Lite (escaped twice), LinkPlay song: fields, & < and non-ASCII', () => {
+    const didl =
+      '<DIDL-Lite xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:upnp="u" xmlns:song="www.wiimu.com/song/"><item>' +
+      '<song:bitrate>1411</song:bitrate><song:format_s>24</song:format_s><song:rate_hz>96000</song:rate_hz><res duration="0:04:05.000">x</res>' +
+      '<dc:title>Rock &amp; Roll &lt;live&gt;</dc:title><upnp:artist>Björk 東京</upnp:artist><upnp:album>A</upnp:album><upnp:albumArtURI>un_known</upnp:albumArtURI></item></DIDL-Lite>';
+    const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+    const body = lastChange(
+      `<Event><InstanceID val="0"><TransportState val="PLAYING"/><CurrentTrackDuration val="0:04:05"/><RelativeTimePosition val="0:00:07"/>` +
+        `<CurrentTrackMetaData val="${esc(didl)}"/><PlaybackStorageMedium val="BLUETOOTH"/></InstanceID></Event>`,
+    );
+    assert.deepEqual(parseNotify('avTransport', body).state, {
+      state: 'playing',
+      duration: 245,
+      position: 7,
+      title: 'Rock & Roll <live>',
+      artist: 'Björk 東京',
+      album: 'A',
+      artwork: null,
+      bitRate: 1411,
+      bitDepth: 24,
+      sampleRate: 96000,
+      source: 'bluetooth',
+    });
+  });
+
+  it('reads RenderingControl and PlayQueue (LoopMode and the firmware spelling LoopMpde)', () => {
+    const rc = lastChange('<Event><InstanceID val="0"><Volume channel="Master" val="42"/><Mute channel="Master" val="1"/></InstanceID></Event>');
+    assert.deepEqual(parseNotify('renderingControl', rc).state, { volume: 42, muted: true });
+    for (const tag of ['LoopMode', 'LoopMpde']) {
+      assert.deepEqual(parseNotify('playQueue', lastChange(`<Event><InstanceID val="0"><${tag} val="2"/></InstanceID></Event>`)).state, {
+        repeat: 'all',
+        shuffle: true,
+      });
+    }
+  });
+
+  it('reads DIDL sent as JSON', () => {
+    assert.deepEqual(
+      parseTrackMeta('{"title":"T","artist":"A","album":"B","albumArtURI":"http://x/y.jpg","sampleRate":"48000","bitDepth":"24","bitRate":"0"}'),
+      {
+        title: 'T',
+        artist: 'A',
+        album: 'B',
+        artwork: 'http://x/y.jpg',
+        sampleRate: 48000,
+        bitDepth: 24,
+        bitRate: 0,
+      },
+    );
+  });
+
+  it('refuses entity declarations, deep nesting and malformed XML; decodes only the predefined entities', () => {
+    const bomb =
+      '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><e:propertyset xmlns:e="e"><e:property><LastChange>&b;</LastChange></e:property></e:propertyset>';
+    assert.throws(() => parseNotify('renderingControl', bomb), /DTD/);
+    assert.throws(() => parseNotify('renderingControl', '<a>'.repeat(100) + '</a>'.repeat(100)), /malformed|nested/i);
+    assert.throws(() => parseNotify('renderingControl', '<e:propertyset><e:property>'), /malformed/);
+    assert.equal(decodeXml('&amp;lt; &#x41;&#66; &foo;'), '&lt; AB &foo;');
+  });
+
+  it('renews a minute before expiry, at least every 30 s, and within a short grant', () => {
+    assert.equal(renewAfterS(1800), 1740);
+    assert.equal(renewAfterS(90), 30);
+    assert.equal(renewAfterS(20), 10);
+  });
+
+  it('reads the callback setting host[:port]', () => {
+    assert.equal(parseCallbackSetting(''), undefined);
+    assert.deepEqual(parseCallbackSetting('192.168.1.10'), { host: '192.168.1.10', port: 0 });
+    assert.deepEqual(parseCallbackSetting('nas.local:8089'), { host: 'nas.local', port: 8089 });
+    assert.deepEqual(parseCallbackSetting('[fe80::1]:9000'), { host: 'fe80::1', port: 9000 });
+    assert.equal(parseCallbackSetting('a:99999'), undefined);
+    assert.equal(parseCallbackSetting('http://x'), undefined);
+  });
+});
+
+describe('wiim session with UPnP events', function () {
+  this.timeout(20000);
+  const sim = new WiimSimulator({ name: 'Events Room' });
+  let port: number;
+  let clock: FakeClock;
+  const sessions: WiimSession[] = [];
+
+  before(async () => {
+    ({ port } = await sim.start({ port: 0 }));
+  });
+  after(() => sim.stop());
+  beforeEach(() => {
+    sim.reset();
+    clock = new FakeClock();
+  });
+  afterEach(async () => {
+    for (const s of sessions.splice(0)) await s.close();
+  });
+
+  function open(options: Partial<WiimSessionOptions> = {}): { session: WiimSession; seen: WiimStateEvent[] } {
+    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', clock, descriptionUrl: sim.descriptionUrl, ...options });
+    sessions.push(session);
+    clock.busyWhile(() => sessions.some((s) => s.queue.sending));
+    const seen: WiimStateEvent[] = [];
+    session.on('state', (e) => seen.push(e));
+    session.register({});
+    return { session, seen };
+  }
+
+  const log = (verb: string) => sim.upnp.log.filter((l) => l.startsWith(verb)).length;
+
+  it('subscribes to every service, takes the initial events, and device-side changes arrive as push with no poll between; the status says live', async () => {
+    const { session, seen } = open();
+    await until(() => session.live && log('NOTIFY') >= 3 && seen.some((e) => e.source === 'push'), 'events live');
+    assert.equal(log('SUBSCRIBE'), 3);
+    const polls = sim.count('getPlayerStatus');
+    sim.device((s) => (s.state.volume = 77));
+    await until(() => session.state?.volume === 77, 'volume by event');
+    sim.device((s) => (s.state.muted = true));
+    await until(() => session.state?.muted === true, 'mute by event');
+    sim.state.tracks[1] = { title: 'Fish & <Chips> ü', artist: 'Ærø', album: 'X', artwork: '', durationMs: 200000 };
+    sim.device((s) => s.playTrack(1));
+    await until(() => session.state?.title === 'Fish & <Chips> ü', 'track by event');
+    assert.equal(session.state?.state, 'playing');
+    assert.equal(session.state?.artist, 'Ærø');
+    assert.equal(session.state?.duration, 200);
+    assert.equal(session.state?.sampleRate, 44100);
+    sim.device((s) => (s.state.mode = 43));
+    await until(() => session.state?.source === 'optical', 'source by event');
+    sim.upnp.faults.loopMpde = true;
+    sim.device((s) => (s.state.loop = 1));
+    await until(() => session.state?.repeat === 'one', 'loop (LoopMpde) by event');
+    assert.equal(sim.count('getPlayerStatus'), polls, 'no poll went out');
+    const last = seen[seen.length - 1];
+    assert.equal(last.source, 'push');
+    assert.deepEqual(last.changed, ['repeat']);
+  });
+
+  it('renews before expiry, subscribes afresh after 412, and polls slowly while events flow', async () => {
+    const { session } = open();
+    await until(() => session.live, 'events live');
+    await clock.advance(1740_000);
+    await until(() => log('RENEW') === 3, 'renewals');
+    assert.equal(log('SUBSCRIBE'), 3);
+    sim.upnp.faults.renew412 = true;
+    await clock.advance(1740_000);
+    await until(() => log('SUBSCRIBE') >= 4, 'fresh subscriptions after 412');
+    // polls: the first one, then one per minute of consistency reads
+    const polls = sim.count('getPlayerStatus');
+    assert.ok(polls >= 2 && polls <= 60, `${polls} polls in 58 minutes`);
+  });
+
+  it('renews a short grant within it; reads track metadata sent as JSON', async () => {
+    sim.upnp.faults.grantedTimeoutS = 20;
+    sim.upnp.faults.didlJson = true;
+    const { session } = open();
+    await until(() => session.live, 'events live');
+    await clock.advance(10_000);
+    await until(() => log('RENEW') === 3, 'renewed at half the grant');
+    sim.device((s) => s.playTrack(2));
+    await until(() => session.state?.title === 'Freddie Freeloader' && session.state.bitDepth === 16, 'metadata by JSON');
+  });
+
+  it('a poll that finds a change no event reported resubscribes (events that stop)', async () => {
+    const { session } = open();
+    await until(() => session.live, 'events live');
+    sim.upnp.faults.eventsStop = true;
+    sim.device((s) => (s.state.volume = 12));
+    await clock.advance(60_000);
+    await until(() => session.state?.volume === 12, 'the poll saw it');
+    await until(() => log('SUBSCRIBE') >= 6, 'resubscribed');
+  });
+
+  it('a device back from offline (a reboot: it forgot its subscribers) is subscribed afresh', async () => {
+    const { session } = open({ offlineAfter: 1 });
+    await until(() => session.live, 'events live');
+    const upnpPort = sim.upnp.port;
+    await sim.stop();
+    await clock.advance(60_000);
+    await until(() => session.health === 'offline', 'offline');
+    await sim.start({ port, upnpPort });
+    for (let i = 0; i < 20 && session.health !== 'online'; i++) await clock.advance(30_000);
+    await until(() => log('SUBSCRIBE') >= 6 && session.live, 'subscribed afresh');
+  });
+
+  it('a device without UPnP is polled as before; events off never subscribes', async () => {
+    sim.upnp.faults.noUpnp = true;
+    const a = open();
+    await clock.advance(5000);
+    assert.equal(a.session.live, false);
+    assert.ok(sim.count('getPlayerStatus') >= 2);
+    await a.session.close();
+    sim.upnp.faults.noUpnp = false;
+    const b = open({ events: 'off' });
+    await clock.advance(10_000);
+    assert.equal(b.session.events, undefined);
+    assert.equal(log('SUBSCRIBE'), 0);
+  });
+
+  it('the callback address is the one the device connection uses; the setting overrides host and port', async () => {
+    const a = open();
+    await until(() => a.session.live, 'events live');
+    assert.match(a.session.events?.callbackUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/upnp\/notify$/);
+    await a.session.close();
+    const b = open({ callback: '127.0.0.1:0' });
+    await until(() => b.session.live, 'events live');
+    assert.match(b.session.events?.callbackUrl ?? '', /^http:\/\/127\.0\.0\.1:/);
+    await b.session.close();
+    // a host of another name (as for NAT), and a port this runtime then listens on, on every interface
+    const fixed = await freePort();
+    const c = open({ callback: `127.0.0.9:${fixed}` });
+    await until(() => c.session.live && c.session.state?.volume !== undefined, 'events through the fixed port');
+    assert.equal(c.session.events?.callbackUrl, `http://127.0.0.9:${fixed}/upnp/notify`);
+    sim.device((s) => (s.state.volume = 55));
+    await until(() => c.session.state?.volume === 55, 'an event through the override');
+  });
+
+  it('hostile NOTIFYs (unknown SID, bad headers, oversized, entity bomb) change nothing', async () => {
+    const { session } = open();
+    await until(() => session.live && session.state?.repeat !== undefined && session.state.volume !== undefined, 'events live');
+    const url = new URL(session.events?.callbackUrl ?? '');
+    const before = JSON.stringify(session.state);
+    const notify = (headers: Record<string, string>, body: string, localAddress = '127.0.0.1') =>
+      new Promise<number>((resolve) => {
+        const req = http.request({ method: 'NOTIFY', host: url.hostname, port: url.port, path: url.pathname, headers, agent: false, localAddress }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', () => resolve(-1));
+        req.end(body);
+      });
+    const rc = lastChange('<Event><InstanceID val="0"><Volume channel="Master" val="99"/></InstanceID></Event>');
+    assert.equal(await notify({ NT: 'upnp:event', NTS: 'upnp:propchange', SID: 'uuid:nobody', SEQ: '1' }, rc), 412);
+    assert.equal(await notify({ NT: 'upnp:event', SID: 'uuid:nobody', SEQ: '1' }, rc), 400);
+    const rcSid = sim.upnp.sids.find((s) => s.service === 'rc')?.sid ?? '';
+    const live = { NT: 'upnp:event', NTS: 'upnp:propchange', SID: rcSid, SEQ: '5' };
+    assert.equal(await notify(live, rc, '127.0.0.5'), 412, 'a live SID from another address');
+    assert.equal(await notify(live, `<x>${'y'.repeat(200_000)}</x>`), 413, 'oversized');
+    const bomb = `<?xml version="1.0"?><!DOCTYPE e [<!ENTITY a "${'a'.repeat(1000)}"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><e:propertyset xmlns:e="e"><e:property><LastChange>&b;</LastChange></e:property></e:propertyset>`;
+    assert.equal(await notify(live, bomb), 200, 'taken from the device, but not read');
+    assert.equal(await notify(live, '<e:propertyset><e:property><LastChange>&lt;Event&gt;'), 200);
+    assert.equal(session.events?.unreadable, 2);
+    assert.equal(JSON.stringify(session.state), before);
+    // a gap in SEQ (a NOTIFY lost on the way) is made good by a full read
+    await until(() => !session.queue.busy, 'the reads after the forged SEQs are over');
+    const polls = sim.count('getPlayerStatus');
+    const vol = lastChange('<Event><InstanceID val="0"><Volume channel="Master" val="31"/></InstanceID></Event>');
+    assert.equal(await notify({ ...live, SEQ: '40' }, vol), 200);
+    await until(() => sim.count('getPlayerStatus') > polls, 'a read after the gap');
+  });
+
+  it('UNSUBSCRIBEs on close; 100 redeploys leave no subscription, server or timer', async () => {
+    for (let i = 0; i < 100; i++) {
+      const { session } = open();
+      if (i % 25 === 0) await until(() => session.live, 'events live');
+      await session.close();
+      sessions.splice(0);
+    }
+    await until(() => sim.upnp.subscriptions === 0, 'no subscription left');
+    assert.equal(openCallbackServers(), 0);
+    assert.equal(clock.pending, 0);
+  });
+});
+
+describe('wiim-status with UPnP events in Node-RED', function () {
+  this.timeout(20000);
+  const sim = new WiimSimulator({ name: 'Kitchen' });
+  let port: number;
+
+  before(async () => {
+    ({ port } = await sim.start({ port: 0 }));
+  });
+  after(() => sim.stop());
+  afterEach(() => helper.unload());
+
+  function flow(extra: Record<string, unknown> = {}): object[] {
+    const cfg = { id: 'cfg', type: 'wiim-config', name: 'Kitchen', host: '127.0.0.1', port: String(port), protocol: 'https', timeout: '1000' };
+    return withTab([
+      { ...cfg, pollPlaying: '30', pollIdle: '30', upnpPort: String(sim.upnp.port), ...extra },
+      { id: 'st', type: 'wiim-status', device: 'cfg', output: 'change', meta: false, wires: [['out']] },
+      { id: 'out', type: 'helper' },
+      { id: 'watch', type: 'status', scope: ['st'], wires: [['statuses']] },
+      { id: 'statuses', type: 'helper' },
+    ]);
+  }
+  const nodes = [wiimConfig, wiimStatus, coreNode('common/25-status.js')] as Array<(RED: unknown) => void>;
+
+  it('a volume turned on the device reaches the flow as msg.wiim.source "push", with no poll between; the status says live', async () => {
+    sim.reset();
+    await helper.load(nodes, flow());
+    const statuses = collect<{ status: { text?: string } }>('statuses');
+    const seen = collect<Msg & { wiim?: { source?: string } }>('out');
+    await until(() => sim.upnp.subscriptions === 3 && sim.upnp.log.filter((l) => l.startsWith('NOTIFY')).length >= 3 && seen.length > 0, 'events live').catch(
+      (e) => {
+        throw new Error(`${(e as Error).message} ${JSON.stringify(sim.upnp.log)} ${seen.length} ${sim.requests.join(',')}`);
+      },
+    );
+    const polls = sim.count('getPlayerStatus');
+    sim.device((s) => (s.state.volume = 64));
+    await until(() => seen.some((m) => (m.payload as { volume?: number }).volume === 64), 'the volume by event');
+    const last = seen[seen.length - 1];
+    assert.equal(last.wiim?.source, 'push');
+    assert.deepEqual(last.changed, ['volume']);
+    assert.equal(sim.count('getPlayerStatus'), polls);
+    // RED._ translates in a full runtime; the test helper loads no catalogue and gives the key back
+    await until(() => statuses.some((m) => /^wiim-status\.status\.stopped · wiim-status\.source\.live$/.test(m.status.text ?? '')), 'the status says live');
+    await helper.unload();
+    await until(() => sim.upnp.subscriptions === 0, 'UNSUBSCRIBE on redeploy');
+  });
+
+  it('events off never subscribes', async () => {
+    sim.reset();
+    await helper.load(nodes, flow({ events: 'off' }));
+    await nextMessage('out');
+    assert.equal(sim.upnp.log.length, 0);
+  });
+});
