@@ -8,12 +8,28 @@
  */
 
 import { DeviceError, argumentError } from '../shared/errors';
+import { NEEDS_KEY_MESSAGE, WRONG_KEY_MESSAGE, openJson } from './crypto';
 
 export type OnOff = 'on' | 'off';
 export type StartupValue = 'on' | 'off' | 'stay';
 export type Family = 'single' | 'multi';
 
-export type Endpoint = 'switch' | 'startup' | 'pulse' | 'switches' | 'startups' | 'pulses' | 'signal_strength' | 'wifi' | 'ota_unlock' | 'ota_flash' | 'info';
+export type Endpoint =
+  | 'switch'
+  | 'startup'
+  | 'pulse'
+  | 'switches'
+  | 'startups'
+  | 'pulses'
+  | 'signal_strength'
+  | 'wifi'
+  | 'ota_unlock'
+  | 'ota_flash'
+  | 'info'
+  // encrypted LAN mode's liveness ping, the D1 dimmer, the LED (SonoffLAN local.py, light.py)
+  | 'getState'
+  | 'dimmable'
+  | 'sledonline';
 
 export interface SonoffRequest {
   endpoint: Endpoint;
@@ -34,7 +50,7 @@ export const MAX_OUTLET = 3;
 /** The meaning of every error code the API documents list (docs/architecture.md). */
 export const ERROR_MEANINGS: Readonly<Record<number, string>> = {
   400: 'bad request: the device could not read the request',
-  401: 'the device is encrypted (not in DIY mode); it cannot be controlled over the plain LAN API',
+  401: NEEDS_KEY_MESSAGE,
   403: 'OTA is not unlocked: ota_unlock must succeed before ota_flash',
   404: 'bad deviceid: the device does not accept the deviceid sent (firmware 3.7.6 and later needs the right one)',
   408: 'firmware download timed out: the device could not fetch the image in time',
@@ -50,9 +66,11 @@ export function errorMeaning(code: number): string {
   return ERROR_MEANINGS[code] ?? 'unknown device error';
 }
 
-export function deviceErrorFor(code: number, endpoint?: string): DeviceError {
+export function deviceErrorFor(code: number, endpoint?: string, keyed?: boolean): DeviceError {
   const where = endpoint ? ` on ${endpoint}` : '';
-  return new DeviceError('device', `SONOFF error ${code}${where}: ${errorMeaning(code)}`, { code });
+  // without a key, 401 is a stock-firmware device that wants encrypted requests; with one, a device that could not read them
+  const meaning = code === 401 && keyed ? WRONG_KEY_MESSAGE : errorMeaning(code);
+  return new DeviceError('device', `SONOFF error ${code}${where}: ${meaning}`, { code });
 }
 
 // ---------------------------------------------------------------- arguments
@@ -207,7 +225,7 @@ export interface SonoffReply {
  * A non-zero `error` becomes DeviceError 'device' with the code; anything
  * unreadable becomes 'protocol'.
  */
-export function parseReply(status: number, body: string, endpoint?: string): SonoffReply {
+export function parseReply(status: number, body: string, endpoint?: string, devicekey?: string): SonoffReply {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -226,10 +244,14 @@ export function parseReply(status: number, body: string, endpoint?: string): Son
     if (status >= 400) throw new DeviceError('protocol', `HTTP ${status} from ${endpoint ?? 'device'} without an error code`, { code: status });
     throw new DeviceError('protocol', `reply to ${endpoint ?? 'request'} has no error field`);
   }
-  if (error !== 0) throw deviceErrorFor(error, endpoint);
+  if (error !== 0) throw deviceErrorFor(error, endpoint, !!devicekey);
   if (status >= 400) throw new DeviceError('protocol', `HTTP ${status} from ${endpoint ?? 'device'}`, { code: status });
   let data = obj.data;
-  if (typeof data === 'string') {
+  if (typeof obj.iv === 'string' && typeof data === 'string' && data !== '') {
+    if (!devicekey) throw new DeviceError('protocol', NEEDS_KEY_MESSAGE);
+    data = openJson({ iv: obj.iv, data }, devicekey);
+  } else if (typeof data === 'string') {
+    // `data: ""` is an empty reply, in both modes
     if (data.trim() === '') data = undefined;
     else {
       try {
@@ -412,9 +434,11 @@ export interface TxtState {
   seq?: number;
   /** `encrypt=true`: data is ciphertext we cannot read without the device key */
   encrypted: boolean;
-  /** the joined data1..data4 JSON, parsed; undefined when absent, encrypted or unreadable */
+  /** the joined data1..data4 JSON, parsed (decrypted with the key); undefined when absent or unreadable */
   data?: Record<string, unknown>;
   state?: SonoffState;
+  /** an encrypted record we could not read: no key given, or the key does not fit */
+  keyProblem?: DeviceError;
 }
 
 /**
@@ -422,7 +446,7 @@ export interface TxtState {
  * state JSON is data1+data2+data3+data4 joined in key order, whatever order
  * the entries came in and whatever the chunk sizes.
  */
-export function parseTxtState(txt: Readonly<Record<string, string>>): TxtState {
+export function parseTxtState(txt: Readonly<Record<string, string>>, devicekey?: string): TxtState {
   const out: TxtState = { encrypted: txt.encrypt === 'true' || txt.encrypt === '1' };
   if (txt.id) out.deviceid = txt.id;
   if (txt.type) out.type = txt.type;
@@ -433,7 +457,20 @@ export function parseTxtState(txt: Readonly<Record<string, string>>): TxtState {
     .filter((m): m is RegExpExecArray => m !== null)
     .sort((a, b) => Number(a[1]) - Number(b[1]))
     .map((m) => txt[m[0]]);
-  if (chunks.length === 0 || out.encrypted) return out;
+  if (chunks.length === 0) return out;
+  if (out.encrypted) {
+    // the ciphertext is joined like the plain JSON, then base64-decoded as one (SonoffLAN local.py)
+    if (!devicekey) out.keyProblem = new DeviceError('protocol', NEEDS_KEY_MESSAGE);
+    else {
+      try {
+        out.data = openJson({ iv: txt.iv ?? '', data: chunks.join('') }, devicekey);
+        out.state = normaliseState(out.data);
+      } catch (err) {
+        out.keyProblem = err as DeviceError;
+      }
+    }
+    return out;
+  }
   try {
     const parsed: unknown = JSON.parse(chunks.join(''));
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
