@@ -50,6 +50,8 @@ export interface SonoffSessionOptions {
   backoffMaxMs?: number;
   pollGate?: PollGate;
   name?: string;
+  /** stock firmware in LAN mode: the device's key; requests, replies and TXT records are encrypted with it */
+  devicekey?: string;
   /** the time polls, probes, backoff, the 200 ms gap and the wait for mDNS run on (default: the system clock) */
   clock?: Clock;
 }
@@ -95,6 +97,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   readonly client: SonoffClient;
   private readonly name: string | undefined;
   private readonly timeoutMs: number;
+  private readonly devicekey: string | undefined;
+  /** an encrypted record we could not read (no key, wrong key): the device is there but unusable */
+  private keyProblem: DeviceError | undefined;
   private current: SonoffState | undefined;
   private lastSeq: number | undefined;
   private readonly seq = new SeqTracker();
@@ -123,6 +128,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.model = options.model ?? 'auto';
     this.name = options.name;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.devicekey = options.devicekey || undefined;
     this.staticHost = !!options.host;
     this.addressKnown = this.staticHost;
     this.pollIntervalMs = Math.max(0, (options.pollInterval ?? 0) * 1000);
@@ -131,6 +137,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       port: this.staticHost ? (options.port ?? DEFAULT_SONOFF_PORT) : DEFAULT_SONOFF_PORT,
       deviceid: this.deviceid,
       timeoutMs: this.timeoutMs,
+      devicekey: this.devicekey,
     });
     this.on('health', (h) => {
       // a device that was offline starts its seq afresh (docs/architecture.md)
@@ -249,7 +256,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     await this.ready();
     return this.send(
       async () => {
-        const { reply, state } = await this.client.info();
+        const { reply, state } = await this.client.readState();
         this.seq.observe(reply.seq);
         this.applyState(state, source, reply.seq);
       },
@@ -340,6 +347,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   /** While offline: ask mDNS again and, once the address is known, read `info`. */
   protected async probe(): Promise<void> {
     this.lease?.watcher.query();
+    // a record we cannot read stays unreadable until the key changes (a redeploy makes a new session)
+    if (this.keyProblem) return;
     if (this.addressKnown) await this.readInfo('poll', true);
   }
 
@@ -471,7 +480,13 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         this.emitEvent('address', { host, port: s.port });
       }
     }
-    const t = parseTxtState(s.txt);
+    const t = parseTxtState(s.txt, this.devicekey);
+    if (t.keyProblem) {
+      this.keyProblem = t.keyProblem;
+      this.markOffline(t.keyProblem);
+      return;
+    }
+    this.keyProblem = undefined;
     const verdict = this.seq.check(t.seq);
     if (verdict !== 'stale' && t.state) this.applyState(t.state, 'push', t.seq);
     this.noteSuccess();

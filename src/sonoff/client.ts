@@ -172,6 +172,16 @@ export class SonoffClient {
   otaFlash(downloadUrl: string, sha256: string, timeoutMs = OTA_FLASH_TIMEOUT_MS): Promise<SonoffReply> {
     return this.request(encodeOtaFlash(downloadUrl, sha256), timeoutMs);
   }
+  /**
+   * The device's state: `info` in DIY mode; in LAN mode `getState`, the
+   * request SonoffLAN (local.py) sends, which may answer without data.
+   */
+  async readState(): Promise<{ reply: SonoffReply; state: SonoffState }> {
+    if (!this.devicekey) return this.info();
+    const reply = await this.request({ endpoint: 'getState', data: {} });
+    return { reply, state: normaliseState(reply.data ?? {}) };
+  }
+
   async info(): Promise<{ reply: SonoffReply; state: SonoffState }> {
     const reply = await this.request(encodeInfo());
     if (!reply.data) throw new DeviceError('protocol', 'info reply carries no data');
