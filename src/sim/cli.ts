@@ -6,12 +6,13 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { SonoffSimulator } from './sonoff-sim';
+import { SonoffSimulator, type SimModel } from './sonoff-sim';
 import { WiimSimulator } from './wiim-sim';
 
 export const USAGE = `usage:
   wiim-sonoff-sim wiim   [--port N] [--host H] [--name NAME] [--http] [--mdns]
-  wiim-sonoff-sim sonoff [--port N] [--host H] [--deviceid ID] [--multi] [--mdns]
+  wiim-sonoff-sim sonoff [--port N] [--host H] [--deviceid ID] [--multi] [--model M] [--devicekey KEY]
+                         [--drop-deviceid] [--one-connection] [--mdns]
   wiim-sonoff-sim --help
 
   --port N       TCP port, 0 for any free one (wiim: 0, sonoff: 8081)
@@ -20,12 +21,27 @@ export const USAGE = `usage:
   --http         WiiM over plain HTTP instead of HTTPS with a self-signed certificate
   --deviceid ID  the SONOFF device ID, 10 hex digits (1000abcdef)
   --multi        a 4-channel SONOFF relay (MINIR3 protocol) instead of a single channel
+  --model M      relay (default), d1 (dimmer), powr2 or powr3 (meters), th (sensor); readings change every 5 s
+  --devicekey K  stock firmware in LAN mode: replies and TXT records encrypted with this key
+  --drop-deviceid   firmware that drops the connection when the deviceid is filled in
+  --one-connection  a web server that takes one connection at a time
   --mdns         advertise the device over mDNS (it becomes visible on the network)`;
 
 export type CliCommand =
   | { family: 'help' }
   | { family: 'wiim'; port: number; host: string; name: string; protocol: 'https' | 'http'; mdns: boolean }
-  | { family: 'sonoff'; port: number; host: string; deviceid: string; multi: boolean; mdns: boolean };
+  | {
+      family: 'sonoff';
+      port: number;
+      host: string;
+      deviceid: string;
+      multi: boolean;
+      mdns: boolean;
+      model?: SimModel;
+      devicekey?: string;
+      dropDeviceid?: boolean;
+      oneConnection?: boolean;
+    };
 
 /** A command line that cannot run; the message says why. */
 export class UsageError extends Error {}
@@ -39,9 +55,17 @@ const FLAGS = {
   http: { type: 'boolean' },
   deviceid: { type: 'string' },
   multi: { type: 'boolean' },
+  model: { type: 'string' },
+  devicekey: { type: 'string' },
+  'drop-deviceid': { type: 'boolean' },
+  'one-connection': { type: 'boolean' },
 } as const;
 
-const FAMILY_FLAGS = { wiim: ['name', 'http'], sonoff: ['deviceid', 'multi'] } as const;
+const MODELS: readonly SimModel[] = ['relay', 'd1', 'powr2', 'powr3', 'th'];
+/** How often a meter's or sensor's readings change when run from the command line. */
+const CLI_READINGS_EVERY_MS = 5000;
+
+const FAMILY_FLAGS = { wiim: ['name', 'http'], sonoff: ['deviceid', 'multi', 'model', 'devicekey', 'drop-deviceid', 'one-connection'] } as const;
 
 /** The one flag parser: unknown flags, missing values and stray arguments are refused. */
 function readFlags(args: string[]) {
@@ -74,7 +98,15 @@ export function parseCli(argv: string[]): CliCommand {
   const deviceid = values.deviceid ?? '1000abcdef';
   // eWeLink device IDs are 10 hex digits, as in the TXT record's id
   if (!/^[0-9a-f]{10}$/i.test(deviceid)) throw new UsageError(`--deviceid must be 10 hex digits, got "${deviceid}"`);
-  return { family, port, host, deviceid, multi: !!values.multi, mdns };
+  const model = (values.model ?? 'relay') as SimModel;
+  if (!MODELS.includes(model)) throw new UsageError(`--model must be one of ${MODELS.join(', ')}, got "${values.model}"`);
+  if (values.devicekey === '') throw new UsageError('--devicekey must not be empty');
+  const out: CliCommand = { family, port, host, deviceid, multi: !!values.multi, mdns };
+  if (model !== 'relay') out.model = model;
+  if (values.devicekey !== undefined) out.devicekey = values.devicekey;
+  if (values['drop-deviceid']) out.dropDeviceid = true;
+  if (values['one-connection']) out.oneConnection = true;
+  return out;
 }
 
 /** Starts the simulator a command line asks for; resolves to its stop function. */
@@ -86,11 +118,21 @@ export async function runCli(command: Exclude<CliCommand, { family: 'help' }>, l
     if (sim.fingerprint) log(`certificate SHA-256: ${sim.fingerprint}`);
     return () => sim.stop();
   }
-  const sim = new SonoffSimulator({ deviceid: command.deviceid, multi: command.multi, host: command.host, mdns: command.mdns });
+  const sim = new SonoffSimulator({
+    deviceid: command.deviceid,
+    multi: command.multi,
+    host: command.host,
+    mdns: command.mdns,
+    model: command.model,
+    devicekey: command.devicekey,
+    dropOnDeviceid: command.dropDeviceid,
+    oneConnection: command.oneConnection,
+    readingsEveryMs: CLI_READINGS_EVERY_MS,
+  });
   await sim.start({ port: command.port });
-  log(
-    `SONOFF DIY simulator (${sim.multi ? 'multi' : 'single'}-channel, deviceid ${sim.deviceid}) on ${sim.url}/zeroconf/${command.mdns ? ', announced over mDNS' : ''}`,
-  );
+  const what = command.model ?? `${sim.multi ? 'multi' : 'single'}-channel`;
+  const mode = command.devicekey ? 'LAN (encrypted)' : 'DIY';
+  log(`SONOFF ${mode} simulator (${what}, deviceid ${sim.deviceid}) on ${sim.url}/zeroconf/${command.mdns ? ', announced over mDNS' : ''}`);
   return () => sim.stop();
 }
 
