@@ -22,6 +22,7 @@ interface SonoffConfigDef extends NodeDef {
 const STATIC_HOST_DEFAULT_POLL_S = 10;
 const TEST_TIMEOUT_MS = 4000;
 const MIN_TIMEOUT_MS = 500;
+const MODELS: readonly SonoffModel[] = ['auto', 'single', 'multi', 'dimmer', 'meter', 'th'];
 
 /** The credential the editor keeps out of the flow file; never logged, never in a status or output. */
 interface SonoffCredentials {
@@ -37,7 +38,7 @@ export = function (RED: NodeAPI) {
     const devicekey = stringSetting(this.credentials?.devicekey) || undefined;
     const host = stringSetting(def.host);
     const deviceid = stringSetting(def.deviceid);
-    const model: SonoffModel = def.model === 'single' || def.model === 'multi' ? def.model : 'auto';
+    const model: SonoffModel = MODELS.includes(def.model as SonoffModel) ? (def.model as SonoffModel) : 'auto';
     setupConfigNode(RED, this, {
       type: 'sonoff-config',
       deviceName: stringSetting(def.name) || deviceid || host,

@@ -16,6 +16,13 @@ import {
   encodeSwitches,
   encodeWifi,
   encodeOtaFlash,
+  encodeDimmable,
+  encodeLed,
+  encodeThSwitch,
+  checkBrightness,
+  READING_NAMES,
+  type DeviceKind,
+  type Readings,
   mergeState,
   parseTxtState,
   sameOutlet,
@@ -33,7 +40,17 @@ import { DeviceSession, openSession, type SessionEvents, type StateSource } from
 import type { PollGate } from './poll-gate';
 
 export type { StateSource } from './device-session';
-export type SonoffModel = 'auto' | 'single' | 'multi';
+export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'th';
+
+/** The `outlet` of a change that is not an outlet's: the device's readings changed (meters, sensors). */
+export const READINGS_CHANGE = -1;
+
+/** Nothing heard for this long: ping the device, so that one that died without a word goes offline. */
+export const LIVENESS_MS = 60_000;
+/** A meter that sent nothing for this long is asked to report again (SonoffLAN `update_local` resends `sledonline`). */
+export const METER_QUIET_MS = 10_000;
+/** Resends in a row without a reading in between; then the session waits for the device to speak first. */
+export const METER_RESENDS_MAX = 3;
 
 export interface SonoffSessionOptions {
   deviceid: string;
@@ -69,6 +86,8 @@ export interface OutletSnapshot {
 export interface OutletChange extends OutletSnapshot {
   /** the first state known of the device: a baseline for status, not a change to report */
   initial?: boolean;
+  /** with outlet READINGS_CHANGE: the readings the device has now */
+  readings?: Readings;
 }
 
 export interface SonoffSessionEvents extends SessionEvents {
@@ -105,6 +124,11 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private readonly seq = new SeqTracker();
   private lease: WatcherLease | undefined;
   private pollTimer: ClockTimer | undefined;
+  private livenessTimer: ClockTimer | undefined;
+  private meterTimer: ClockTimer | undefined;
+  private lastHeard = Number.NEGATIVE_INFINITY;
+  private lastReading = Number.NEGATIVE_INFINITY;
+  private meterResends = 0;
   private running = false;
   private addressKnown: boolean;
   private familyRead: Promise<void> | undefined;
@@ -153,7 +177,14 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   get family(): Family | undefined {
-    return this.model === 'auto' ? this.current?.family : this.model;
+    if (this.model === 'single' || this.model === 'multi') return this.model;
+    return this.model === 'auto' ? this.current?.family : 'single';
+  }
+
+  /** What the device is: forced by the model, else learned from its data; a relay until it says otherwise. */
+  get kind(): DeviceKind {
+    if (this.model === 'dimmer' || this.model === 'meter' || this.model === 'th') return this.model;
+    return this.current?.kind ?? 'relay';
   }
 
   get address(): { host: string; port: number } | undefined {
@@ -190,7 +221,25 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   async setSwitch(outlet: number, on: boolean): Promise<OutletSnapshot> {
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
-    return this.command(switchRequest(family, o, on), { outlets: [{ outlet: o, on }] }, o, `switch:${o}`);
+    return this.command(this.switchRequest(family, o, on), { outlets: [{ outlet: o, on }] }, o, `switch:${o}`);
+  }
+
+  /** D1: on at a brightness of 1..100; 0 turns it off (the `dimmable` request takes only "on"). */
+  async setBrightness(brightness: number): Promise<OutletSnapshot> {
+    if (brightness === 0) return this.setSwitch(0, false);
+    const b = checkBrightness(brightness);
+    await this.familyFor(0);
+    if (this.kind !== 'dimmer') throw new DeviceError('argument', `${this.describe()} is not a dimmer (it reports no brightness); set the model to dimmer`);
+    return this.command(encodeDimmable(b), { outlets: [{ outlet: 0, on: true, brightness: b }] }, 0, 'switch:0');
+  }
+
+  /** The network LED; the answer is the device's state with `led`. */
+  async setLed(on: boolean): Promise<OutletSnapshot> {
+    await this.ready();
+    return this.send(async () => {
+      const reply = await this.client.request(encodeLed(on));
+      return this.confirm(reply, { outlets: [], led: on }, 0);
+    });
   }
 
   /** Flips the outlet, from the state known when the command goes out. */
@@ -202,7 +251,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.send(async () => {
       const on = !this.outletState(o)?.on;
       const change: SonoffState = { outlets: [{ outlet: o, on }] };
-      return this.inFlight(change, async () => this.confirm(await this.client.request(switchRequest(family, o, on)), change, o));
+      return this.inFlight(change, async () => this.confirm(await this.client.request(this.switchRequest(family, o, on)), change, o));
     });
   }
 
@@ -319,10 +368,16 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         .finally(() => this.idleFor(this.pollIntervalMs || Infinity));
     }
     this.schedulePoll();
+    this.lastHeard = this.clock.now();
+    this.scheduleLiveness(LIVENESS_MS);
   }
 
   protected stop(): void {
     this.running = false;
+    this.clock.clearTimeout(this.livenessTimer);
+    this.livenessTimer = undefined;
+    this.clock.clearTimeout(this.meterTimer);
+    this.meterTimer = undefined;
     for (const finish of [...this.addressWaiters]) finish(new DeviceError('closed', `${this.describe()}: the session stopped before mDNS found the device`));
     this.clock.clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
@@ -354,6 +409,61 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   protected resume(): void {
     // the poll timer runs on while the device is offline, and reads again once it is back
+  }
+
+  /** Anything from the device (a reply, an mDNS record) counts as heard. */
+  protected override noteSuccess(): void {
+    this.lastHeard = this.clock.now();
+    super.noteSuccess();
+  }
+
+  /**
+   * Liveness: a relay that loses power says nothing, and without polling
+   * nothing would notice. When nothing has been heard for LIVENESS_MS, one
+   * read (getState in LAN mode, info in DIY mode) goes out; failures count
+   * towards offlineAfter, retried with the backoff delay; once offline, the
+   * probe loop takes over.
+   */
+  private scheduleLiveness(delay: number): void {
+    if (!this.running || this.isClosed) return;
+    this.clock.clearTimeout(this.livenessTimer);
+    this.livenessTimer = this.clock.setTimeout(() => {
+      this.livenessTimer = undefined;
+      const quiet = this.clock.now() - this.lastHeard;
+      if (this.health === 'offline' || !this.addressKnown || quiet < LIVENESS_MS) {
+        this.scheduleLiveness(Math.max(1, LIVENESS_MS - Math.max(0, quiet)));
+        return;
+      }
+      this.readInfo('poll', true).then(
+        () => this.scheduleLiveness(LIVENESS_MS),
+        () => this.scheduleLiveness(this.health === 'offline' ? LIVENESS_MS : this.retryDelay()),
+      );
+    }, delay);
+  }
+
+  /**
+   * Meters report only while "active"; SonoffLAN keeps them so by resending
+   * `sledonline` with the LED's current state when no reading came for a
+   * while. Bounded: METER_RESENDS_MAX in a row, then it waits for a reading.
+   */
+  private scheduleMeterKeepAlive(): void {
+    if (!this.running || this.isClosed || this.kind !== 'meter' || this.meterTimer || this.meterResends >= METER_RESENDS_MAX) return;
+    const wait = Math.max(1, this.lastReading + METER_QUIET_MS - this.clock.now());
+    this.meterTimer = this.clock.setTimeout(() => {
+      this.meterTimer = undefined;
+      if (this.clock.now() - this.lastReading < METER_QUIET_MS) return this.scheduleMeterKeepAlive();
+      if (this.health === 'offline' || !this.addressKnown) return this.scheduleMeterKeepAlive();
+      this.meterResends++;
+      const led = this.current?.led ?? true;
+      this.send(() => this.client.request(encodeLed(led)), { probe: true }).then(
+        () => {
+          // the request itself is no reading: wait a full quiet time again
+          this.lastReading = this.clock.now();
+          this.scheduleMeterKeepAlive();
+        },
+        () => this.scheduleMeterKeepAlive(),
+      );
+    }, wait);
   }
 
   private schedulePoll(): void {
@@ -447,7 +557,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     if (seq !== undefined) this.lastSeq = seq;
     const prev = this.current;
     const merged = mergeState(prev, next);
-    if (!merged.family && this.model !== 'auto') merged.family = this.model;
+    if (!merged.family && this.model !== 'auto') merged.family = this.family;
     this.current = merged;
     for (const o of next.outlets) {
       const before = prev?.outlets.find((x) => x.outlet === o.outlet);
@@ -463,6 +573,25 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       if (!prev) change.initial = true;
       this.emitEvent('state', change);
     }
+    if (READING_NAMES.some((k) => next[k] !== undefined && next[k] !== prev?.[k])) this.readingsChanged(merged, prev === undefined, source);
+  }
+
+  private readingsChanged(merged: SonoffState, initial: boolean, source: StateSource): void {
+    const readings: Readings = {};
+    for (const k of READING_NAMES) if (merged[k] !== undefined) readings[k] = merged[k];
+    const change: OutletChange = { outlet: READINGS_CHANGE, state: { outlet: READINGS_CHANGE }, device: cloneState(merged), source, readings };
+    if (this.lastSeq !== undefined) change.seq = this.lastSeq;
+    if (initial) change.initial = true;
+    this.lastReading = this.clock.now();
+    this.meterResends = 0;
+    this.emitEvent('state', change);
+    this.scheduleMeterKeepAlive();
+  }
+
+  /** One outlet's switch command in the family's encoding (the TH's relay wants its own). */
+  private switchRequest(family: Family, outlet: number, on: boolean): SonoffRequest {
+    if (family === 'multi') return encodeSwitches([{ outlet, on }]);
+    return this.kind === 'th' ? encodeThSwitch(on) : encodeSwitch(on);
   }
 
   private isMine(s: DiscoveredService): boolean {
@@ -500,11 +629,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 }
 
 // ------------------------------------------------------------ registry
-
-/** One outlet's switch command in the family's encoding. */
-function switchRequest(family: Family, outlet: number, on: boolean): SonoffRequest {
-  return family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet, on }]);
-}
 
 /** The session of sonoff-config `id` in one runtime (see openSession). */
 export function openSonoffSession(runtime: object, id: string, options: SonoffSessionOptions): SonoffSession {

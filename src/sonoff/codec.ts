@@ -13,6 +13,8 @@ import { NEEDS_KEY_MESSAGE, WRONG_KEY_MESSAGE, openJson } from './crypto';
 export type OnOff = 'on' | 'off';
 export type StartupValue = 'on' | 'off' | 'stay';
 export type Family = 'single' | 'multi';
+/** What a device is beyond its channels: a relay, the D1 dimmer, an energy meter, a TH sensor. */
+export type DeviceKind = 'relay' | 'dimmer' | 'meter' | 'th';
 
 export type Endpoint =
   | 'switch'
@@ -178,6 +180,36 @@ export function encodePulses(items: ReadonlyArray<MultiPulseSetting>): SonoffReq
   };
 }
 
+/** D1 (DIY API for D1, SonoffLAN light.py): brightness 1..100 with `switch` "on" and `mode` 0; off goes through `switch`. */
+export const BRIGHTNESS_MIN = 1;
+export const BRIGHTNESS_MAX = 100;
+
+export function checkBrightness(value: number): number {
+  if (!Number.isInteger(value) || value < BRIGHTNESS_MIN || value > BRIGHTNESS_MAX) {
+    throw argumentError(`brightness must be an integer from ${BRIGHTNESS_MIN} to ${BRIGHTNESS_MAX}, not ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function encodeDimmable(brightness: number): SonoffRequest {
+  return { endpoint: 'dimmable', data: { switch: 'on', brightness: checkBrightness(brightness), mode: 0 } };
+}
+
+/** The TH's relay takes its switch only with `mainSwitch` and `deviceType` "normal" (SonoffLAN switch.py). */
+export function encodeThSwitch(on: boolean): SonoffRequest {
+  const word = onOffWord(on);
+  return { endpoint: 'switch', data: { switch: word, mainSwitch: word, deviceType: 'normal' } };
+}
+
+/** The network LED (`sledOnline`); resending it also keeps a meter reporting (SonoffLAN `update_local`). */
+export function encodeLed(on: boolean): SonoffRequest {
+  return { endpoint: 'sledonline', data: { sledOnline: onOffWord(on) } };
+}
+
+export function encodeGetState(): SonoffRequest {
+  return { endpoint: 'getState', data: {} };
+}
+
 export function encodeSignalStrength(): SonoffRequest {
   return { endpoint: 'signal_strength', data: {} };
 }
@@ -281,11 +313,29 @@ export interface OutletState {
   pulseWidth?: number;
   /** multi-channel: the state the outlet returns to after the pulse */
   pulseSwitch?: OnOff;
+  /** D1: 1..100 */
+  brightness?: number;
 }
 
+/** The readings of meters and sensors, in W, V, A, kWh, °C and %RH. */
+export interface Readings {
+  power?: number;
+  voltage?: number;
+  current?: number;
+  energyToday?: number;
+  energyMonth?: number;
+  temperature?: number;
+  humidity?: number;
+}
+
+export const READING_NAMES: ReadonlyArray<keyof Readings> = ['power', 'voltage', 'current', 'energyToday', 'energyMonth', 'temperature', 'humidity'];
+
 /** What we know of a device; every field is optional because pushes and replies carry parts. */
-export interface SonoffState {
+export interface SonoffState extends Readings {
   family?: Family;
+  kind?: DeviceKind;
+  /** the network LED (`sledOnline`) */
+  led?: boolean;
   outlets: OutletState[];
   fwVersion?: string;
   deviceid?: string;
@@ -313,6 +363,58 @@ export function familyOf(data: Record<string, unknown>): Family | undefined {
   if (Array.isArray(data.switches) || Array.isArray(data.configure) || Array.isArray(data.pulses)) return 'multi';
   if (typeof data.switch === 'string' || typeof data.startup === 'string' || typeof data.pulse === 'string') return 'single';
   return undefined;
+}
+
+/**
+ * What the device is, from its data: D1 and MINIR3 both say `diylight`, so
+ * `brightness` against `switches` tells them apart; TH by its temperature or
+ * `mainSwitch`; meters by power, voltage or current.
+ */
+export function kindOf(data: Record<string, unknown>): DeviceKind | undefined {
+  // a plain relay's data says nothing more (and a push with the switch alone must not unmake a meter)
+  if (Array.isArray(data.switches)) return undefined;
+  if (data.brightness !== undefined) return 'dimmer';
+  if (['currentTemperature', 'temperature', 'currentHumidity', 'humidity', 'mainSwitch'].some((k) => data[k] !== undefined)) return 'th';
+  if (['power', 'voltage', 'current', 'dayKwh', 'monthKwh'].some((k) => data[k] !== undefined)) return 'meter';
+  return undefined;
+}
+
+function numeric(v: unknown): number | undefined {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * A meter value: POWR2 and S31 send W, V and A as decimal strings; POWR3,
+ * S40, S60 and S61 send hundredths (SonoffLAN sensor.py, XSensor100).
+ */
+function meterValue(v: unknown): number | undefined {
+  const n = numeric(v);
+  if (n === undefined || n < 0) return undefined;
+  return typeof v === 'string' ? n : Math.round(n) / 100;
+}
+
+/** Plausible sensor values only: 0 and absurd ones are a sensor that is missing or broken (SonoffLAN sensor.py). */
+function sensorValue(v: unknown, min: number, max: number): number | undefined {
+  const n = numeric(v);
+  return n === undefined || n === 0 || n < min || n > max ? undefined : n;
+}
+
+/** The readings the data carries, in plain units. */
+export function readingsOf(data: Record<string, unknown>): Readings {
+  const r: Readings = {};
+  const set = (k: keyof Readings, v: number | undefined) => {
+    if (v !== undefined) r[k] = v;
+  };
+  set('power', meterValue(data.power));
+  set('voltage', meterValue(data.voltage));
+  set('current', meterValue(data.current));
+  // always hundredths of a kWh
+  set('energyToday', numeric(data.dayKwh) === undefined ? undefined : Math.round(numeric(data.dayKwh) as number) / 100);
+  set('energyMonth', numeric(data.monthKwh) === undefined ? undefined : Math.round(numeric(data.monthKwh) as number) / 100);
+  set('temperature', sensorValue(data.currentTemperature ?? data.temperature, -40, 100));
+  set('humidity', sensorValue(data.currentHumidity ?? data.humidity, 0, 100));
+  return r;
 }
 
 /**
@@ -360,9 +462,15 @@ export function normaliseState(data: Record<string, unknown>): SonoffState {
     const p = readOnOff(data.pulse);
     if (p) o.pulse = p === 'on';
     if (typeof data.pulseWidth === 'number') o.pulseWidth = data.pulseWidth;
+    const b = numeric(data.brightness);
+    if (b !== undefined && b >= BRIGHTNESS_MIN && b <= BRIGHTNESS_MAX) o.brightness = b;
   }
-  const state: SonoffState = { outlets: [...outlets.values()].sort((a, b) => a.outlet - b.outlet) };
+  const state: SonoffState = { outlets: [...outlets.values()].sort((a, b) => a.outlet - b.outlet), ...readingsOf(data) };
   if (family) state.family = family;
+  const kind = kindOf(data);
+  if (kind) state.kind = kind;
+  const led = readOnOff(data.sledOnline);
+  if (led) state.led = led === 'on';
   if (typeof data.fwVersion === 'string') state.fwVersion = data.fwVersion;
   if (typeof data.deviceid === 'string') state.deviceid = data.deviceid;
   if (typeof data.ssid === 'string') state.ssid = data.ssid;
@@ -422,7 +530,14 @@ function changesNothing(prev: SonoffState, next: SonoffState): boolean {
 
 export function sameOutlet(a: OutletState | undefined, b: OutletState | undefined): boolean {
   if (!a || !b) return a === b;
-  return a.on === b.on && a.startup === b.startup && a.pulse === b.pulse && a.pulseWidth === b.pulseWidth && a.pulseSwitch === b.pulseSwitch;
+  return (
+    a.on === b.on &&
+    a.startup === b.startup &&
+    a.pulse === b.pulse &&
+    a.pulseWidth === b.pulseWidth &&
+    a.pulseSwitch === b.pulseSwitch &&
+    a.brightness === b.brightness
+  );
 }
 
 // ---------------------------------------------------------------- mDNS TXT
