@@ -21,6 +21,7 @@ import {
   encodeThSwitch,
   checkBrightness,
   READING_NAMES,
+  readingsOfState,
   type DeviceKind,
   type Readings,
   mergeState,
@@ -577,8 +578,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   private readingsChanged(merged: SonoffState, initial: boolean, source: StateSource): void {
-    const readings: Readings = {};
-    for (const k of READING_NAMES) if (merged[k] !== undefined) readings[k] = merged[k];
+    const readings = readingsOfState(merged);
     const change: OutletChange = { outlet: READINGS_CHANGE, state: { outlet: READINGS_CHANGE }, device: cloneState(merged), source, readings };
     if (this.lastSeq !== undefined) change.seq = this.lastSeq;
     if (initial) change.initial = true;

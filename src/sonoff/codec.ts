@@ -502,6 +502,13 @@ export function mergeState(prev: SonoffState | undefined, next: SonoffState): So
   return merged;
 }
 
+/** The readings a state holds, and nothing else. */
+export function readingsOfState(s: SonoffState): Readings {
+  const r: Readings = {};
+  for (const k of READING_NAMES) if (s[k] !== undefined) r[k] = s[k];
+  return r;
+}
+
 export function cloneState(s: SonoffState): SonoffState {
   return { ...s, outlets: s.outlets.map((o) => ({ ...o })) };
 }

@@ -25,7 +25,7 @@ const artifacts = path.join(root, 'test', 'artifacts');
 const images = path.join(root, 'docs', 'images');
 const SCREENSHOT = { width: 1280, height: 800 };
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const TYPES = ['wiim-config', 'wiim-command', 'wiim-status', 'sonoff-config', 'sonoff-switch', 'sonoff-pulse', 'sonoff-ota'];
+const TYPES = ['wiim-config', 'wiim-command', 'wiim-status', 'sonoff-config', 'sonoff-switch', 'sonoff-pulse', 'sonoff-ota', 'sonoff-dimmer', 'sonoff-sensor'];
 const CONFIG_TYPES = new Set(['wiim-config', 'sonoff-config']);
 
 // the RED global of the editor page, as far as these checks use it
