@@ -132,4 +132,42 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
     assert.equal(resends.length, METER_RESENDS_MAX);
     assert.deepEqual(resends[0].body, { deviceid: ID, data: { sledOnline: 'on' } });
   });
+
+  it('multi-channel power-on state sends the whole configure list with the others kept', async () => {
+    await setup({ multi: true });
+    sim.outlets[2].startup = 'on';
+    await settled(session.setStartup(1, 'stay'));
+    assert.deepEqual(sim.requestsTo('startups')[0].body, {
+      deviceid: ID,
+      data: {
+        configure: [
+          { startup: 'off', outlet: 0 },
+          { startup: 'stay', outlet: 1 },
+          { startup: 'on', outlet: 2 },
+          { startup: 'off', outlet: 3 },
+        ],
+      },
+    });
+    assert.deepEqual(
+      sim.outlets.map((o) => o.startup),
+      ['off', 'stay', 'on', 'off'],
+    );
+  });
+
+  it('turning inching off sends no width, on either family', async () => {
+    await setup({ multi: true });
+    await settled(session.setPulse(1, { pulse: true, width: 1500 }));
+    await settled(session.setPulse(1, { pulse: false }));
+    assert.deepEqual(sim.requestsTo('pulses')[1].body, { deviceid: ID, data: { pulses: [{ pulse: 'off', switch: 'off', outlet: 1 }] } });
+    assert.equal(sim.outlets[1].pulseWidth, 1500);
+  });
+
+  it('the LED: sledOnline is read with the state and set with sledonline', async () => {
+    await setup({});
+    const snap = await settled(session.setLed(false));
+    assert.equal(snap.device.led, false);
+    assert.equal(sim.sledOnline, 'off');
+    const state = await settled(session.readState('refresh'));
+    assert.equal(state.led, false);
+  });
 });

@@ -4,10 +4,11 @@ import sonoffConfig from '../src/nodes/sonoff-config';
 import sonoffSwitch from '../src/nodes/sonoff-switch';
 import sonoffDimmer from '../src/nodes/sonoff-dimmer';
 import sonoffSensor from '../src/nodes/sonoff-sensor';
+import sonoffPulse from '../src/nodes/sonoff-pulse';
 import { SonoffSimulator } from '../src/sim/sonoff-sim';
 
 const catchNode = coreNode('common/25-catch.js');
-const nodes = [sonoffConfig, sonoffSwitch, sonoffDimmer, sonoffSensor, catchNode] as Array<(RED: unknown) => void>;
+const nodes = [sonoffConfig, sonoffSwitch, sonoffDimmer, sonoffSensor, sonoffPulse, catchNode] as Array<(RED: unknown) => void>;
 
 const ID = '1000abcdef';
 const KEY = '9b0810bc-557a-406c-8266-614767890531';
@@ -145,5 +146,39 @@ describe('sonoff-dimmer and sonoff-sensor in Node-RED', function () {
     const read = await outcome<Msg>('sen', {}, 5000, 'readings');
     assert.equal(read.out?.payload, 22);
     assert.equal((read.out?.sonoff as { source?: string }).source, 'refresh');
+  });
+});
+
+describe('real-device gaps through the nodes', function () {
+  let sim: SonoffSimulator;
+  afterEach(async () => {
+    await helper.unload();
+    await sim.stop();
+  });
+
+  it('MINIR3: a bare width to sonoff-pulse means on for the width, then off, whatever the outlet returned to before', async () => {
+    sim = new SonoffSimulator({ deviceid: ID, multi: true });
+    sim.outlets[1].pulseSwitch = 'on';
+    await sim.start();
+    await helper.load(
+      nodes,
+      withTab([
+        { id: 'cfg', type: 'sonoff-config', deviceid: ID, host: '127.0.0.1', port: String(sim.port), model: 'auto', pollInterval: '0' },
+        { id: 'pulse', type: 'sonoff-pulse', device: 'cfg', outlet: '1', width: '', wires: [['out']] },
+        { id: 'sw', type: 'sonoff-switch', device: 'cfg', outlet: '1', payloadType: 'boolean', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+        { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ]),
+    );
+    const first = collect('out');
+    await until(() => first.length === 1, "the switch node's first state");
+    await ok('pulse', { payload: 1000 });
+    assert.deepEqual([sim.outlets[1].pulse, sim.outlets[1].pulseSwitch, sim.outlets[1].pulseWidth], [true, 'off', 1000]);
+    const led = await ok('sw', { topic: 'led', payload: 'off' });
+    assert.equal(led.payload, false);
+    assert.equal(sim.sledOnline, 'off');
+    const info = await ok('sw', { topic: 'info' });
+    assert.equal((info.payload as { led?: boolean }).led, false);
   });
 });

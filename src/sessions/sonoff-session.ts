@@ -2,7 +2,6 @@ import type { Clock, ClockTimer } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
 import type { DiscoveredService } from '../shared/mdns';
 import {
-  PULSE_MIN_MS,
   SeqTracker,
   checkOutlet,
   checkPulseWidth,
@@ -260,7 +259,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     const startup = checkStartup(value);
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
-    const req = family === 'single' ? encodeStartup(startup) : encodeStartups([{ outlet: o, startup }]);
+    // a multi-channel relay takes the whole `configure` list: the others go with their current values, so they are kept (SonoffLAN select.py)
+    const others = (this.current?.outlets ?? []).filter((x) => x.outlet !== o && x.startup !== undefined);
+    const items = [...others.map((x) => ({ outlet: x.outlet, startup: x.startup as StartupValue })), { outlet: o, startup }].sort(
+      (a, b) => a.outlet - b.outlet,
+    );
+    const req = family === 'single' ? encodeStartup(startup) : encodeStartups(items);
     return this.command(req, { outlets: [{ outlet: o, startup }] }, o, `startup:${o}`);
   }
 
@@ -278,13 +282,11 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     const change: OutletState = { outlet: o, pulse: request.pulse };
     if (width !== undefined) change.pulseWidth = width;
     if (family === 'single') {
-      req = encodePulse({ pulse, width });
+      req = encodePulse({ pulse, width: pulse ? width : undefined });
     } else {
-      // a multi-channel relay needs a width even to turn inching off: the shortest it takes
       const sw = request.switch ?? this.outletState(o)?.pulseSwitch ?? 'off';
-      req = encodePulses([{ outlet: o, pulse, width: width ?? PULSE_MIN_MS, switch: sw }]);
+      req = encodePulses([{ outlet: o, pulse, width: pulse ? width : undefined, switch: sw }]);
       change.pulseSwitch = sw;
-      if (change.pulseWidth === undefined) change.pulseWidth = PULSE_MIN_MS;
     }
     return this.command(req, { outlets: [change] }, o, `pulse:${o}`);
   }
@@ -307,7 +309,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.send(
       async () => {
         const { reply, state } = await this.client.readState();
-        this.seq.observe(reply.seq);
+        // an HTTP reply's seq does not feed the mDNS tracker: the documents do not say the counters are one (see confirm)
         this.applyState(state, source, reply.seq);
       },
       { probe },
@@ -546,8 +548,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return (Object.keys(expected) as Array<keyof OutletState>).every((k) => expected[k] === undefined || expected[k] === after[k]);
   }
 
+  /**
+   * An accepted command's reply. Its seq is shown but never marks later
+   * mDNS records stale: nothing says the reply's counter and the record's
+   * are the same, and a push that follows must not be dropped.
+   */
   private confirm(reply: SonoffReply, change: SonoffState, outlet: number): OutletSnapshot {
-    this.seq.observe(reply.seq);
     this.applyState(change, 'command', reply.seq);
     return this.snapshot(outlet, 'command');
   }

@@ -173,8 +173,12 @@ export function encodePulses(items: ReadonlyArray<MultiPulseSetting>): SonoffReq
     endpoint: 'pulses',
     data: {
       pulses: items.map((i) => {
-        const width = pulseWidthOf(i, 'multi') ?? PULSE_MIN_MS;
-        return { pulse: onOffWord(i.pulse), switch: i.switch ?? 'off', width, outlet: checkOutlet(i.outlet, 'multi') };
+        // turning inching off sends no width: a width without pulse "on" is refused by some firmware (SonoffLAN number.py)
+        const width = pulseWidthOf(i, 'multi');
+        const item: Record<string, unknown> = { pulse: onOffWord(i.pulse), switch: i.switch ?? 'off' };
+        if (width !== undefined) item.width = width;
+        item.outlet = checkOutlet(i.outlet, 'multi');
+        return item;
       }),
     },
   };
