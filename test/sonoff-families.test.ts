@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { rejectsWith } from './helpers/assert';
 import { FakeClock } from './helpers/fake-clock';
 import {
@@ -11,6 +12,7 @@ import {
   type SonoffSessionOptions,
 } from '../src/sessions/sonoff-session';
 import { SonoffSimulator, type SonoffSimOptions } from '../src/sim/sonoff-sim';
+import { RESET_RETRY_MS, SonoffClient } from '../src/sonoff/client';
 import { encodeDimmable, encodeThSwitch, kindOf, normaliseState, readingsOf } from '../src/sonoff/codec';
 
 const ID = '1000abcdef';
@@ -169,5 +171,41 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
     assert.equal(sim.sledOnline, 'off');
     const state = await settled(session.readState('refresh'));
     assert.equal(state.led, false);
+  });
+});
+
+describe('sonoff client: requests the device reset before answering', () => {
+  let sim: SonoffSimulator;
+  let client: SonoffClient;
+  afterEach(async () => {
+    await client?.close();
+    await sim?.stop();
+  });
+
+  it('the deviceid-drop firmware: retried with an empty deviceid, and remembered', async () => {
+    sim = new SonoffSimulator({ deviceid: ID, dropOnDeviceid: true, requireDeviceid: false });
+    const { host, port } = await sim.start();
+    client = new SonoffClient({ host, port, deviceid: ID, timeoutMs: 2000 });
+    await client.switch(true);
+    assert.equal(sim.outlets[0].on, true);
+    assert.equal(client.blankDeviceid, true);
+    const before = sim.requests.length;
+    await client.switch(false);
+    assert.equal(sim.requests.length, before + 1, 'straight to the empty deviceid');
+    assert.deepEqual(sim.requests.at(-1)?.body, { deviceid: '', data: { switch: 'off' } });
+  });
+
+  it('(real time) a request reset while another connection holds the device is sent again and goes through', async () => {
+    sim = new SonoffSimulator({ deviceid: ID, oneConnection: true });
+    const { host, port } = await sim.start();
+    client = new SonoffClient({ host, port, deviceid: ID, timeoutMs: 2000 });
+    // another controller holds the only connection for a moment
+    const other = net.connect(port, host);
+    await new Promise((r) => other.once('connect', r));
+    setTimeout(() => other.destroy(), RESET_RETRY_MS);
+    await client.switch(true);
+    assert.equal(sim.outlets[0].on, true);
+    assert.ok(sim.connectionsRefused >= 1);
+    assert.equal(client.blankDeviceid, false, 'a busy device is no reason to drop the deviceid');
   });
 });

@@ -29,6 +29,21 @@ export const DEFAULT_TIMEOUT_MS = 5000;
 /** How long ota_flash may take: the device downloads the whole image before it answers. */
 export const OTA_FLASH_TIMEOUT_MS = 120_000;
 
+/**
+ * A device's web server takes one connection at a time and resets the
+ * others, so a request can be reset before the device read it. Such a
+ * request is sent again, this many times, RESET_RETRY_MS apart (SonoffLAN
+ * local.py retries up to 10 times). Safe because every command we send is an
+ * absolute value (on, off, a width, a brightness), never a relative step:
+ * doing it twice leaves the device as doing it once.
+ */
+export const RESET_RETRIES = 3;
+export const RESET_RETRY_MS = 100;
+
+function isReset(err: unknown): boolean {
+  return err instanceof DeviceError && err.kind === 'network' && (err.code === 'UND_ERR_SOCKET' || err.code === 'ECONNRESET' || err.code === 'EPIPE');
+}
+
 const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
 
 export interface SonoffClientOptions {
@@ -105,16 +120,32 @@ export class SonoffClient {
     if (this.closed) throw new DeviceError('closed', 'the SONOFF client is closed');
     const id = this.sendBlank ? '' : this.deviceid;
     try {
-      return await this.post(req, id, timeoutMs);
+      return await this.postRetrying(req, id, timeoutMs);
     } catch (err) {
-      if (!(err instanceof DeviceError) || err.code !== 422 || id === '') throw err;
+      // the 422 case, and firmware that drops the connection instead of answering 422
+      // (MINIR3 1.4, BASICR3 3.7.6: Sonoff_Devices_DIY_Tools #132): once more with an empty deviceid
+      const refusedId = err instanceof DeviceError && err.code === 422;
+      if (id === '' || !(refusedId || isReset(err))) throw err;
       try {
         const reply = await this.post(req, '', timeoutMs);
         this.sendBlank = true;
         return reply;
       } catch (retryErr) {
-        if (retryErr instanceof DeviceError && retryErr.code === 422) throw err;
+        if (retryErr instanceof DeviceError && (retryErr.code === 422 || !refusedId)) throw err;
         throw retryErr;
+      }
+    }
+  }
+
+  /** One request, sent again when the device reset it before answering (see RESET_RETRIES). */
+  private async postRetrying(req: SonoffRequest, deviceid: string, timeoutMs?: number): Promise<SonoffReply> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.post(req, deviceid, timeoutMs);
+      } catch (err) {
+        if (!isReset(err) || attempt >= RESET_RETRIES || this.closed) throw err;
+        // real time, like the connection's own timers: it spaces real sockets
+        await new Promise((resolve) => setTimeout(resolve, RESET_RETRY_MS));
       }
     }
   }
