@@ -95,7 +95,7 @@ describe('the editor in a real browser', function () {
     await relay?.stop();
   });
 
-  it('lists all seven nodes: five in the palette, two as config types', async () => {
+  it('lists all nine nodes: seven in the palette, two as config types', async () => {
     for (const type of TYPES) {
       if (CONFIG_TYPES.has(type)) {
         const category = await page.evaluate((t) => RED.nodes.getType(t)?.category, type);
