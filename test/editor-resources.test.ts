@@ -34,7 +34,7 @@ describe('editor resources in a running Node-RED', function () {
   });
   after(async () => nr?.stop());
 
-  it('registers all seven node types from the package', async () => {
+  it('registers all nine node types from the package', async () => {
     const res = await fetch(`${nr.url}nodes`, { headers: { Accept: 'application/json' } });
     const sets = (await res.json()) as Array<{ module: string; types: string[]; enabled: boolean; err?: string }>;
     const ours = sets.filter((s) => s.module === pkg.name);

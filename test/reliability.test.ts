@@ -14,6 +14,8 @@ import sonoffConfig from '../src/nodes/sonoff-config';
 import sonoffSwitch from '../src/nodes/sonoff-switch';
 import sonoffPulse from '../src/nodes/sonoff-pulse';
 import sonoffOta from '../src/nodes/sonoff-ota';
+import sonoffDimmer from '../src/nodes/sonoff-dimmer';
+import sonoffSensor from '../src/nodes/sonoff-sensor';
 import { alignedDelay } from '../src/sessions/device-session';
 import { PollGate } from '../src/sessions/poll-gate';
 import type { WiimSession } from '../src/sessions/wiim-session';
@@ -27,7 +29,19 @@ import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 
 const catchNode = coreNode('common/25-catch.js');
 const statusNode = coreNode('common/25-status.js');
-const nodes = [wiimConfig, wiimCommand, wiimStatus, sonoffConfig, sonoffSwitch, sonoffPulse, sonoffOta, catchNode, statusNode] as Array<(RED: unknown) => void>;
+const nodes = [
+  wiimConfig,
+  wiimCommand,
+  wiimStatus,
+  sonoffConfig,
+  sonoffSwitch,
+  sonoffPulse,
+  sonoffOta,
+  sonoffDimmer,
+  sonoffSensor,
+  catchNode,
+  statusNode,
+] as Array<(RED: unknown) => void>;
 
 /** Sends `msg` into `target`: its output (at helper `outId`) or the error a Catch node got. */
 const send = (target: string, msg: Msg, outId = 'out') => outcome<Msg, CaughtMsg>(target, msg, 8000, outId);
@@ -315,6 +329,7 @@ describe('reliability', function () {
     const wiim = new WiimSimulator({ name: 'Strict' });
     const single = new SonoffSimulator({ deviceid: '1000abcdef' });
     const multi = new SonoffSimulator({ deviceid: '1000fedcba', multi: true });
+    const d1 = new SonoffSimulator({ deviceid: '1000d1d1d1', model: 'd1', type: 'diylight' });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-'));
     const bigFile = path.join(dir, 'big.bin');
     let wport: number;
@@ -324,10 +339,12 @@ describe('reliability', function () {
       ({ port: wport } = await wiim.start({ port: 0 }));
       await single.start({ port: 0 });
       await multi.start({ port: 0 });
+      await d1.start({ port: 0 });
     });
     after(async () => {
       await wiim.stop();
       await single.stop();
+      await d1.stop();
       await multi.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     });
@@ -502,6 +519,15 @@ describe('reliability', function () {
       { target: 'spulse700', msg: { payload: true }, error: /multiple of 500 ms .* not 700/ },
       { target: 'mpulse', msg: { payload: 3600000 }, error: /from 500 to 3599500 ms on a multi-channel device, not 3600000/ },
       { target: 'mpulse', msg: { payload: { pulse: true, width: 1000, switch: 'maybe' } }, error: /switch must be/ },
+      // sonoff-dimmer
+      { target: 'sdim', msg: { payload: 101 }, error: /brightness must be an integer from 1 to 100, not 101/ },
+      { target: 'sdim', msg: { payload: -1 }, error: /brightness must be 0 \(off\) or an integer from 1 to 100/ },
+      { target: 'sdim', msg: { payload: 2.5 }, error: /brightness must be 0 \(off\) or an integer/ },
+      { target: 'sdim', msg: { payload: 'bright' }, error: /switch must be true\/false/ },
+      { target: 'sdim', msg: { payload: { brightness: 500 } }, error: /from 1 to 100, not 500/ },
+      { target: 'sdim', msg: { payload: { switch: 'maybe', brightness: 50 } }, error: /switch must be/ },
+      { target: 'sdim', msg: { payload: { colour: 'red' } }, error: /needs "switch" and\/or "brightness"/ },
+      { target: 'sdimrelay', msg: { payload: 50 }, error: /is not a dimmer/ },
       // sonoff-ota
       { target: 'sota', msg: { payload: makeFirmwareImage(600 * 1024) }, error: /at most 520192 bytes \(508 KB\)/ },
       { target: 'sota', msg: { payload: makeFirmwareImage(4096, 2) }, error: /SPI flash mode DIO; SONOFF DIY devices need DOUT/ },
@@ -563,6 +589,9 @@ describe('reliability', function () {
           { id: 'spulse700', type: 'sonoff-pulse', device: 'scfg', outlet: '0', width: '700', wires: [['out']] },
           { id: 'mpulse', type: 'sonoff-pulse', device: 'mcfg', outlet: '1', width: '', wires: [['out']] },
           { id: 'sota', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: '', wires: [['out']] },
+          sonoffCfg('dcfg', d1.address.port, { deviceid: '1000d1d1d1' }),
+          { id: 'sdim', type: 'sonoff-dimmer', device: 'dcfg', wires: [['out']] },
+          { id: 'sdimrelay', type: 'sonoff-dimmer', device: 'scfg', wires: [['out']] },
           { id: 'sotabig', type: 'sonoff-ota', device: 'scfg', firmware: bigFile, sha256: '', wires: [['out']] },
           { id: 'sotasha', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: 'ab'.repeat(32), wires: [['out']] },
           ...catcher,
@@ -570,14 +599,21 @@ describe('reliability', function () {
       );
       // the first readings (one poll, one info each); polling is off or an hour apart after that
       await until(
-        () => wiimSessionOf('wcfg').state !== undefined && sonoffSessionOf('scfg').state !== undefined && sonoffSessionOf('mcfg').state !== undefined,
+        () =>
+          wiimSessionOf('wcfg').state !== undefined &&
+          sonoffSessionOf('scfg').state !== undefined &&
+          sonoffSessionOf('mcfg').state !== undefined &&
+          sonoffSessionOf('dcfg').state !== undefined,
         'first readings',
       );
       // and the reads behind them are over
-      await until(() => [wiimSessionOf('wcfg'), sonoffSessionOf('scfg'), sonoffSessionOf('mcfg')].every((x) => !x.queue.busy), 'the first reads to end');
-      const sims = { wiim: () => wiim.requests.length, single: () => single.requests.length, multi: () => multi.requests.length };
+      await until(
+        () => [wiimSessionOf('wcfg'), sonoffSessionOf('scfg'), sonoffSessionOf('mcfg'), sonoffSessionOf('dcfg')].every((x) => !x.queue.busy),
+        'the first reads to end',
+      );
+      const sims = { wiim: () => wiim.requests.length, single: () => single.requests.length, multi: () => multi.requests.length, d1: () => d1.requests.length };
       for (const c of cases) {
-        const before = { wiim: sims.wiim(), single: sims.single(), multi: sims.multi() };
+        const before = { wiim: sims.wiim(), single: sims.single(), multi: sims.multi(), d1: sims.d1() };
         const label = `${c.target} ${JSON.stringify(c.msg, (_k, v: unknown) => (typeof v === 'string' && v.length > 60 ? `${v.slice(0, 20)}…` : v))?.slice(0, 120)}`;
         const caught = await refused(c.target, { ...c.msg }, c.error).catch((err: Error) => assert.fail(`${label}: ${err.message}`));
         assert.doesNotMatch(caught.error.message, /secret12/, 'a password never appears in an error');
@@ -592,7 +628,9 @@ describe('reliability', function () {
           [],
           `${label}: no command reached the WiiM device`,
         );
-        const sonoffNew = [...single.requests.slice(before.single), ...multi.requests.slice(before.multi)].map((q) => q.endpoint);
+        const sonoffNew = [...single.requests.slice(before.single), ...multi.requests.slice(before.multi), ...d1.requests.slice(before.d1)].map(
+          (q) => q.endpoint,
+        );
         assert.deepEqual(sonoffNew, [], `${label}: nothing reached the relay`);
       }
       // devices untouched
@@ -621,6 +659,8 @@ describe('reliability', function () {
         { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
         { id: 'spulse', type: 'sonoff-pulse', device: 'scfg', outlet: '0', width: '1000', wires: [['out']] },
         { id: 'sota', type: 'sonoff-ota', device: 'scfg', firmware: '', sha256: '', wires: [['out']] },
+        { id: 'sdim', type: 'sonoff-dimmer', device: 'scfg', wires: [['out']] },
+        { id: 'ssen', type: 'sonoff-sensor', device: 'scfg', reading: i % 2 === 0 ? 'all' : 'power', wires: [['out']] },
         ...catcher,
       ]);
     }

@@ -51,7 +51,7 @@ describe('sonoff codec', () => {
       pulses: [{ pulse: 'on', switch: 'on', width: 3_599_500, outlet: 2 }],
     });
     // disabling needs no width, and the outlet returns to off unless told otherwise
-    assert.deepEqual(encodePulses([{ outlet: 0, pulse: false }]).data, { pulses: [{ pulse: 'off', switch: 'off', width: 500, outlet: 0 }] });
+    assert.deepEqual(encodePulses([{ outlet: 0, pulse: false }]).data, { pulses: [{ pulse: 'off', switch: 'off', outlet: 0 }] });
   });
 
   it('refuses what the devices do not take', () => {

@@ -5,6 +5,7 @@ import { until } from './helpers/wait';
 import { SonoffSession, type OutletChange, type SonoffSessionOptions } from '../src/sessions/sonoff-session';
 import { flashImage, flashUrl } from '../src/sessions/sonoff-flash';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
+import { RESET_RETRIES } from '../src/sonoff/client';
 import type { StartupValue } from '../src/sonoff/codec';
 import { sha256 } from '../src/sonoff/ota';
 
@@ -205,9 +206,10 @@ describe('sonoff session against the simulator', () => {
     assert.equal(sim.requests.length, n, 'nothing was sent');
     // while offline the regular polls pause; the probes come after 4, 8 and 8 s (the cap)
     assert.deepEqual(await requestTimes(20), [4000, 12_000, 20_000]);
+    // each probe is one read, sent again after each reset (RESET_RETRIES) and once with an empty deviceid
     assert.deepEqual(
       sim.requests.slice(n).map((r) => r.endpoint),
-      ['info', 'info', 'info'],
+      Array<string>(3 * (1 + RESET_RETRIES + 1)).fill('info'),
     );
     sim.faults.drop = false;
     await clock.advance(8000);

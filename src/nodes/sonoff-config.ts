@@ -22,13 +22,23 @@ interface SonoffConfigDef extends NodeDef {
 const STATIC_HOST_DEFAULT_POLL_S = 10;
 const TEST_TIMEOUT_MS = 4000;
 const MIN_TIMEOUT_MS = 500;
+const MODELS: readonly SonoffModel[] = ['auto', 'single', 'multi', 'dimmer', 'meter', 'th'];
+
+/** The credential the editor keeps out of the flow file; never logged, never in a status or output. */
+interface SonoffCredentials {
+  devicekey?: string;
+}
+
+/** What the editor sends for a password it has already saved. */
+const SAVED_PASSWORD = '__PWRD__';
 
 export = function (RED: NodeAPI) {
-  function SonoffConfig(this: Node, def: SonoffConfigDef) {
+  function SonoffConfig(this: Node<{ devicekey: unknown }>, def: SonoffConfigDef) {
     RED.nodes.createNode(this, def);
+    const devicekey = stringSetting(this.credentials?.devicekey) || undefined;
     const host = stringSetting(def.host);
     const deviceid = stringSetting(def.deviceid);
-    const model: SonoffModel = def.model === 'single' || def.model === 'multi' ? def.model : 'auto';
+    const model: SonoffModel = MODELS.includes(def.model as SonoffModel) ? (def.model as SonoffModel) : 'auto';
     setupConfigNode(RED, this, {
       type: 'sonoff-config',
       deviceName: stringSetting(def.name) || deviceid || host,
@@ -39,6 +49,7 @@ export = function (RED: NodeAPI) {
           host: hostSetting(host),
           port: numberSetting(def.port, DEFAULT_SONOFF_PORT),
           model,
+          devicekey,
           pollInterval: Math.max(0, numberSetting(def.pollInterval, host ? STATIC_HOST_DEFAULT_POLL_S : 0)),
           offlineAfter: Math.max(1, Math.round(numberSetting(def.offlineAfter, 3))),
           timeoutMs: Math.max(MIN_TIMEOUT_MS, numberSetting(def.timeout, DEFAULT_TIMEOUT_MS)),
@@ -47,7 +58,16 @@ export = function (RED: NodeAPI) {
         }),
     });
   }
-  RED.nodes.registerType('sonoff-config', SonoffConfig);
+  RED.nodes.registerType('sonoff-config', SonoffConfig, { credentials: { devicekey: { type: 'password' } } });
+
+  /** The key to test with: typed in the form, or the saved one of the node being edited. */
+  function testKey(form: Record<string, unknown>): string | undefined {
+    const typed = stringSetting(form.devicekey);
+    if (typed && typed !== SAVED_PASSWORD) return typed;
+    const id = stringSetting(form.id);
+    const saved = id ? (RED.nodes.getCredentials(id) as SonoffCredentials | undefined) : undefined;
+    return stringSetting(saved?.devicekey) || undefined;
+  }
 
   serveEditorEndpoints(RED, 'sonoff-config', {
     async discover(timeoutMs) {
@@ -59,6 +79,8 @@ export = function (RED: NodeAPI) {
         host: d.host,
         port: d.port,
         encrypted: d.encrypted,
+        // stock firmware in LAN mode: usable once its devicekey is entered
+        needsKey: d.encrypted,
         family: d.state?.family,
         state: d.state?.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })) ?? [],
       }));
@@ -71,9 +93,10 @@ export = function (RED: NodeAPI) {
         port: numberSetting(form.port, DEFAULT_SONOFF_PORT),
         deviceid: stringSetting(form.deviceid),
         timeoutMs: Math.min(TEST_TIMEOUT_MS, numberSetting(form.timeout, TEST_TIMEOUT_MS)),
+        devicekey: testKey(form),
       });
       try {
-        const { state } = await client.info();
+        const { state } = await client.readState();
         return {
           fwVersion: state.fwVersion,
           family: state.family,

@@ -43,5 +43,6 @@ export function infoPayload(deviceid: string, s: SonoffState): Record<string, un
     ssid: s.ssid,
     bssid: s.bssid,
     rssi: s.rssi,
+    led: s.led,
   };
 }

@@ -22,7 +22,8 @@ export = function (RED: NodeAPI) {
     /** A number: enable with that width; true/false; {pulse, width, switch, outlet}. */
     const parse = (payload: unknown): { outlet: number; setting: PulseRequest } => {
       const bare = numberOf(payload);
-      if (bare !== undefined) return { outlet, setting: { pulse: true, width: bare } };
+      // a bare width means "on for the width, then off", whatever a MINIR3 outlet returned to before
+      if (bare !== undefined) return { outlet, setting: { pulse: true, width: bare, switch: 'off' } };
       if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload)) {
         const p = payload as { pulse?: unknown; width?: unknown; switch?: unknown; outlet?: unknown };
         const target = p.outlet === undefined ? outlet : outletOf(p.outlet);

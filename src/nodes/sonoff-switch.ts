@@ -37,6 +37,11 @@ export = function (RED: NodeAPI) {
         msg.payload = infoPayload(session.deviceid, await session.readState('refresh'));
         msg.sonoff = metaOfSnapshot(session.deviceid, session.snapshot(outlet, 'refresh'));
       },
+      async led(msg, session) {
+        const snap = await session.setLed(onOffOf(msg.payload, 'led'));
+        msg.payload = snap.device.led;
+        msg.sonoff = metaOfSnapshot(session.deviceid, snap);
+      },
       async wifi(msg, session) {
         const p = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as { ssid?: unknown; password?: unknown };
         // the password never travels on: not in the output, nor in the message a Catch node gets

@@ -57,3 +57,11 @@ export function otaUrlOf(value: { url?: unknown; sha256?: unknown }): { url: str
   // a digest that is not a string is no digest: the protocol refuses its form
   return { url: value.url, sha256: typeof value.sha256 === 'string' ? value.sha256 : '' };
 }
+
+/** A dimmer's brightness: 0 (off) or 1–100, from a number or a numeric string; the protocol checks the range. */
+export function brightnessOf(value: unknown): number {
+  const n = numberOf(value);
+  if (n === undefined || !Number.isInteger(n) || n < 0)
+    throw argumentError(`brightness must be 0 (off) or an integer from 1 to 100, not ${JSON.stringify(value)}`);
+  return n;
+}

@@ -2,7 +2,6 @@ import type { Clock, ClockTimer } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
 import type { DiscoveredService } from '../shared/mdns';
 import {
-  PULSE_MIN_MS,
   SeqTracker,
   checkOutlet,
   checkPulseWidth,
@@ -16,6 +15,14 @@ import {
   encodeSwitches,
   encodeWifi,
   encodeOtaFlash,
+  encodeDimmable,
+  encodeLed,
+  encodeThSwitch,
+  checkBrightness,
+  READING_NAMES,
+  readingsOfState,
+  type DeviceKind,
+  type Readings,
   mergeState,
   parseTxtState,
   sameOutlet,
@@ -33,7 +40,17 @@ import { DeviceSession, openSession, type SessionEvents, type StateSource } from
 import type { PollGate } from './poll-gate';
 
 export type { StateSource } from './device-session';
-export type SonoffModel = 'auto' | 'single' | 'multi';
+export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'th';
+
+/** The `outlet` of a change that is not an outlet's: the device's readings changed (meters, sensors). */
+export const READINGS_CHANGE = -1;
+
+/** Nothing heard for this long: ping the device, so that one that died without a word goes offline. */
+export const LIVENESS_MS = 60_000;
+/** A meter that sent nothing for this long is asked to report again (SonoffLAN `update_local` resends `sledonline`). */
+export const METER_QUIET_MS = 10_000;
+/** Resends in a row without a reading in between; then the session waits for the device to speak first. */
+export const METER_RESENDS_MAX = 3;
 
 export interface SonoffSessionOptions {
   deviceid: string;
@@ -50,6 +67,8 @@ export interface SonoffSessionOptions {
   backoffMaxMs?: number;
   pollGate?: PollGate;
   name?: string;
+  /** stock firmware in LAN mode: the device's key; requests, replies and TXT records are encrypted with it */
+  devicekey?: string;
   /** the time polls, probes, backoff, the 200 ms gap and the wait for mDNS run on (default: the system clock) */
   clock?: Clock;
 }
@@ -67,6 +86,8 @@ export interface OutletSnapshot {
 export interface OutletChange extends OutletSnapshot {
   /** the first state known of the device: a baseline for status, not a change to report */
   initial?: boolean;
+  /** with outlet READINGS_CHANGE: the readings the device has now */
+  readings?: Readings;
 }
 
 export interface SonoffSessionEvents extends SessionEvents {
@@ -95,11 +116,19 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   readonly client: SonoffClient;
   private readonly name: string | undefined;
   private readonly timeoutMs: number;
+  private readonly devicekey: string | undefined;
+  /** an encrypted record we could not read (no key, wrong key): the device is there but unusable */
+  private keyProblem: DeviceError | undefined;
   private current: SonoffState | undefined;
   private lastSeq: number | undefined;
   private readonly seq = new SeqTracker();
   private lease: WatcherLease | undefined;
   private pollTimer: ClockTimer | undefined;
+  private livenessTimer: ClockTimer | undefined;
+  private meterTimer: ClockTimer | undefined;
+  private lastHeard = Number.NEGATIVE_INFINITY;
+  private lastReading = Number.NEGATIVE_INFINITY;
+  private meterResends = 0;
   private running = false;
   private addressKnown: boolean;
   private familyRead: Promise<void> | undefined;
@@ -123,6 +152,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.model = options.model ?? 'auto';
     this.name = options.name;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.devicekey = options.devicekey || undefined;
     this.staticHost = !!options.host;
     this.addressKnown = this.staticHost;
     this.pollIntervalMs = Math.max(0, (options.pollInterval ?? 0) * 1000);
@@ -131,6 +161,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       port: this.staticHost ? (options.port ?? DEFAULT_SONOFF_PORT) : DEFAULT_SONOFF_PORT,
       deviceid: this.deviceid,
       timeoutMs: this.timeoutMs,
+      devicekey: this.devicekey,
     });
     this.on('health', (h) => {
       // a device that was offline starts its seq afresh (docs/architecture.md)
@@ -146,7 +177,14 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   get family(): Family | undefined {
-    return this.model === 'auto' ? this.current?.family : this.model;
+    if (this.model === 'single' || this.model === 'multi') return this.model;
+    return this.model === 'auto' ? this.current?.family : 'single';
+  }
+
+  /** What the device is: forced by the model, else learned from its data; a relay until it says otherwise. */
+  get kind(): DeviceKind {
+    if (this.model === 'dimmer' || this.model === 'meter' || this.model === 'th') return this.model;
+    return this.current?.kind ?? 'relay';
   }
 
   get address(): { host: string; port: number } | undefined {
@@ -183,7 +221,25 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   async setSwitch(outlet: number, on: boolean): Promise<OutletSnapshot> {
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
-    return this.command(switchRequest(family, o, on), { outlets: [{ outlet: o, on }] }, o, `switch:${o}`);
+    return this.command(this.switchRequest(family, o, on), { outlets: [{ outlet: o, on }] }, o, `switch:${o}`);
+  }
+
+  /** D1: on at a brightness of 1..100; 0 turns it off (the `dimmable` request takes only "on"). */
+  async setBrightness(brightness: number): Promise<OutletSnapshot> {
+    if (brightness === 0) return this.setSwitch(0, false);
+    const b = checkBrightness(brightness);
+    await this.familyFor(0);
+    if (this.kind !== 'dimmer') throw new DeviceError('argument', `${this.describe()} is not a dimmer (it reports no brightness); set the model to dimmer`);
+    return this.command(encodeDimmable(b), { outlets: [{ outlet: 0, on: true, brightness: b }] }, 0, 'switch:0');
+  }
+
+  /** The network LED; the answer is the device's state with `led`. */
+  async setLed(on: boolean): Promise<OutletSnapshot> {
+    await this.ready();
+    return this.send(async () => {
+      const reply = await this.client.request(encodeLed(on));
+      return this.confirm(reply, { outlets: [], led: on }, 0);
+    });
   }
 
   /** Flips the outlet, from the state known when the command goes out. */
@@ -195,7 +251,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.send(async () => {
       const on = !this.outletState(o)?.on;
       const change: SonoffState = { outlets: [{ outlet: o, on }] };
-      return this.inFlight(change, async () => this.confirm(await this.client.request(switchRequest(family, o, on)), change, o));
+      return this.inFlight(change, async () => this.confirm(await this.client.request(this.switchRequest(family, o, on)), change, o));
     });
   }
 
@@ -203,7 +259,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     const startup = checkStartup(value);
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
-    const req = family === 'single' ? encodeStartup(startup) : encodeStartups([{ outlet: o, startup }]);
+    // a multi-channel relay takes the whole `configure` list: the others go with their current values, so they are kept (SonoffLAN select.py)
+    const others = (this.current?.outlets ?? []).filter((x) => x.outlet !== o && x.startup !== undefined);
+    const items = [...others.map((x) => ({ outlet: x.outlet, startup: x.startup as StartupValue })), { outlet: o, startup }].sort(
+      (a, b) => a.outlet - b.outlet,
+    );
+    const req = family === 'single' ? encodeStartup(startup) : encodeStartups(items);
     return this.command(req, { outlets: [{ outlet: o, startup }] }, o, `startup:${o}`);
   }
 
@@ -221,13 +282,11 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     const change: OutletState = { outlet: o, pulse: request.pulse };
     if (width !== undefined) change.pulseWidth = width;
     if (family === 'single') {
-      req = encodePulse({ pulse, width });
+      req = encodePulse({ pulse, width: pulse ? width : undefined });
     } else {
-      // a multi-channel relay needs a width even to turn inching off: the shortest it takes
       const sw = request.switch ?? this.outletState(o)?.pulseSwitch ?? 'off';
-      req = encodePulses([{ outlet: o, pulse, width: width ?? PULSE_MIN_MS, switch: sw }]);
+      req = encodePulses([{ outlet: o, pulse, width: pulse ? width : undefined, switch: sw }]);
       change.pulseSwitch = sw;
-      if (change.pulseWidth === undefined) change.pulseWidth = PULSE_MIN_MS;
     }
     return this.command(req, { outlets: [change] }, o, `pulse:${o}`);
   }
@@ -249,8 +308,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     await this.ready();
     return this.send(
       async () => {
-        const { reply, state } = await this.client.info();
-        this.seq.observe(reply.seq);
+        const { reply, state } = await this.client.readState();
+        // an HTTP reply's seq does not feed the mDNS tracker: the documents do not say the counters are one (see confirm)
         this.applyState(state, source, reply.seq);
       },
       { probe },
@@ -312,10 +371,16 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         .finally(() => this.idleFor(this.pollIntervalMs || Infinity));
     }
     this.schedulePoll();
+    this.lastHeard = this.clock.now();
+    this.scheduleLiveness(LIVENESS_MS);
   }
 
   protected stop(): void {
     this.running = false;
+    this.clock.clearTimeout(this.livenessTimer);
+    this.livenessTimer = undefined;
+    this.clock.clearTimeout(this.meterTimer);
+    this.meterTimer = undefined;
     for (const finish of [...this.addressWaiters]) finish(new DeviceError('closed', `${this.describe()}: the session stopped before mDNS found the device`));
     this.clock.clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
@@ -340,11 +405,74 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   /** While offline: ask mDNS again and, once the address is known, read `info`. */
   protected async probe(): Promise<void> {
     this.lease?.watcher.query();
+    // a record we cannot read stays unreadable until the key changes (a redeploy makes a new session)
+    if (this.keyProblem) return;
     if (this.addressKnown) await this.readInfo('poll', true);
   }
 
   protected resume(): void {
     // the poll timer runs on while the device is offline, and reads again once it is back
+  }
+
+  /** Anything from the device (a reply, an mDNS record) counts as heard. */
+  protected override noteSuccess(announced = false): void {
+    this.lastHeard = this.clock.now();
+    super.noteSuccess(announced);
+  }
+
+  /** An unreadable reply still shows the relay is there: the faulty backoff reads it, no liveness ping is due. */
+  protected override noteBadReply(err: DeviceError): void {
+    this.lastHeard = this.clock.now();
+    super.noteBadReply(err);
+  }
+
+  /**
+   * Liveness: a relay that loses power says nothing, and without polling
+   * nothing would notice. When nothing has been heard for LIVENESS_MS, one
+   * read (getState in LAN mode, info in DIY mode) goes out; failures count
+   * towards offlineAfter, retried with the backoff delay; once offline, the
+   * probe loop takes over.
+   */
+  private scheduleLiveness(delay: number): void {
+    if (!this.running || this.isClosed) return;
+    this.clock.clearTimeout(this.livenessTimer);
+    this.livenessTimer = this.clock.setTimeout(() => {
+      this.livenessTimer = undefined;
+      const quiet = this.clock.now() - this.lastHeard;
+      if (this.health === 'offline' || !this.addressKnown || quiet < LIVENESS_MS) {
+        this.scheduleLiveness(Math.max(1, LIVENESS_MS - Math.max(0, quiet)));
+        return;
+      }
+      this.readInfo('poll', true).then(
+        () => this.scheduleLiveness(LIVENESS_MS),
+        () => this.scheduleLiveness(this.health === 'offline' ? LIVENESS_MS : this.retryDelay()),
+      );
+    }, delay);
+  }
+
+  /**
+   * Meters report only while "active"; SonoffLAN keeps them so by resending
+   * `sledonline` with the LED's current state when no reading came for a
+   * while. Bounded: METER_RESENDS_MAX in a row, then it waits for a reading.
+   */
+  private scheduleMeterKeepAlive(): void {
+    if (!this.running || this.isClosed || this.kind !== 'meter' || this.meterTimer || this.meterResends >= METER_RESENDS_MAX) return;
+    const wait = Math.max(1, this.lastReading + METER_QUIET_MS - this.clock.now());
+    this.meterTimer = this.clock.setTimeout(() => {
+      this.meterTimer = undefined;
+      if (this.clock.now() - this.lastReading < METER_QUIET_MS) return this.scheduleMeterKeepAlive();
+      if (this.health === 'offline' || !this.addressKnown) return this.scheduleMeterKeepAlive();
+      this.meterResends++;
+      const led = this.current?.led ?? true;
+      this.send(() => this.client.request(encodeLed(led)), { probe: true }).then(
+        () => {
+          // the request itself is no reading: wait a full quiet time again
+          this.lastReading = this.clock.now();
+          this.scheduleMeterKeepAlive();
+        },
+        () => this.scheduleMeterKeepAlive(),
+      );
+    }, wait);
   }
 
   private schedulePoll(): void {
@@ -428,8 +556,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return (Object.keys(expected) as Array<keyof OutletState>).every((k) => expected[k] === undefined || expected[k] === after[k]);
   }
 
+  /**
+   * An accepted command's reply. Its seq is shown but never marks later
+   * mDNS records stale: nothing says the reply's counter and the record's
+   * are the same, and a push that follows must not be dropped.
+   */
   private confirm(reply: SonoffReply, change: SonoffState, outlet: number): OutletSnapshot {
-    this.seq.observe(reply.seq);
     this.applyState(change, 'command', reply.seq);
     return this.snapshot(outlet, 'command');
   }
@@ -440,7 +572,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     if (seq !== undefined) this.lastSeq = seq;
     const prev = this.current;
     const merged = mergeState(prev, next);
-    if (!merged.family && this.model !== 'auto') merged.family = this.model;
+    if (!merged.family && this.model !== 'auto') merged.family = this.family;
     this.current = merged;
     for (const o of next.outlets) {
       const before = prev?.outlets.find((x) => x.outlet === o.outlet);
@@ -456,6 +588,24 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       if (!prev) change.initial = true;
       this.emitEvent('state', change);
     }
+    if (READING_NAMES.some((k) => next[k] !== undefined && next[k] !== prev?.[k])) this.readingsChanged(merged, prev === undefined, source);
+  }
+
+  private readingsChanged(merged: SonoffState, initial: boolean, source: StateSource): void {
+    const readings = readingsOfState(merged);
+    const change: OutletChange = { outlet: READINGS_CHANGE, state: { outlet: READINGS_CHANGE }, device: cloneState(merged), source, readings };
+    if (this.lastSeq !== undefined) change.seq = this.lastSeq;
+    if (initial) change.initial = true;
+    this.lastReading = this.clock.now();
+    this.meterResends = 0;
+    this.emitEvent('state', change);
+    this.scheduleMeterKeepAlive();
+  }
+
+  /** One outlet's switch command in the family's encoding (the TH's relay wants its own). */
+  private switchRequest(family: Family, outlet: number, on: boolean): SonoffRequest {
+    if (family === 'multi') return encodeSwitches([{ outlet, on }]);
+    return this.kind === 'th' ? encodeThSwitch(on) : encodeSwitch(on);
   }
 
   private isMine(s: DiscoveredService): boolean {
@@ -473,7 +623,13 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         this.emitEvent('address', { host, port: s.port });
       }
     }
-    const t = parseTxtState(s.txt);
+    const t = parseTxtState(s.txt, this.devicekey);
+    if (t.keyProblem) {
+      this.keyProblem = t.keyProblem;
+      this.markOffline(t.keyProblem);
+      return;
+    }
+    this.keyProblem = undefined;
     const verdict = this.seq.check(t.seq);
     if (verdict !== 'stale' && t.state) this.applyState(t.state, 'push', t.seq);
     this.noteSuccess(true);
@@ -487,11 +643,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 }
 
 // ------------------------------------------------------------ registry
-
-/** One outlet's switch command in the family's encoding. */
-function switchRequest(family: Family, outlet: number, on: boolean): SonoffRequest {
-  return family === 'single' ? encodeSwitch(on) : encodeSwitches([{ outlet, on }]);
-}
 
 /** The session of sonoff-config `id` in one runtime (see openSession). */
 export function openSonoffSession(runtime: object, id: string, options: SonoffSessionOptions): SonoffSession {

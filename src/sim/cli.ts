@@ -6,13 +6,14 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { SonoffSimulator } from './sonoff-sim';
+import { SonoffSimulator, type SimModel } from './sonoff-sim';
 import { WiimSimulator } from './wiim-sim';
 import { isWiimProfile, WIIM_PROFILES, type WiimProfileName } from './wiim-profiles';
 
 export const USAGE = `usage:
   wiim-sonoff-sim wiim   [--port N] [--host H] [--name NAME] [--http] [--model M] [--firmware V] [--mdns]
-  wiim-sonoff-sim sonoff [--port N] [--host H] [--deviceid ID] [--multi] [--mdns]
+  wiim-sonoff-sim sonoff [--port N] [--host H] [--deviceid ID] [--multi] [--model M] [--devicekey KEY]
+                         [--drop-deviceid] [--one-connection] [--mdns]
   wiim-sonoff-sim --help
 
   --port N       TCP port, 0 for any free one (wiim: 0, sonoff: 8081)
@@ -23,12 +24,27 @@ export const USAGE = `usage:
   --firmware V   the firmware version it reports (the model's own)
   --deviceid ID  the SONOFF device ID, 10 hex digits (1000abcdef)
   --multi        a 4-channel SONOFF relay (MINIR3 protocol) instead of a single channel
+  --model M      relay (default), d1 (dimmer), powr2 or powr3 (meters), th (sensor); readings change every 5 s
+  --devicekey K  stock firmware in LAN mode: replies and TXT records encrypted with this key
+  --drop-deviceid   firmware that drops the connection when the deviceid is filled in
+  --one-connection  a web server that takes one connection at a time
   --mdns         advertise the device over mDNS (it becomes visible on the network)`;
 
 export type CliCommand =
   | { family: 'help' }
   | { family: 'wiim'; port: number; host: string; name: string; protocol: 'https' | 'http'; mdns: boolean; model: WiimProfileName; firmware?: string }
-  | { family: 'sonoff'; port: number; host: string; deviceid: string; multi: boolean; mdns: boolean };
+  | {
+      family: 'sonoff';
+      port: number;
+      host: string;
+      deviceid: string;
+      multi: boolean;
+      mdns: boolean;
+      model?: SimModel;
+      devicekey?: string;
+      dropDeviceid?: boolean;
+      oneConnection?: boolean;
+    };
 
 /** A command line that cannot run; the message says why. */
 export class UsageError extends Error {}
@@ -44,9 +60,19 @@ const FLAGS = {
   firmware: { type: 'string' },
   deviceid: { type: 'string' },
   multi: { type: 'boolean' },
+  devicekey: { type: 'string' },
+  'drop-deviceid': { type: 'boolean' },
+  'one-connection': { type: 'boolean' },
 } as const;
 
-const FAMILY_FLAGS = { wiim: ['name', 'http', 'model', 'firmware'], sonoff: ['deviceid', 'multi'] } as const;
+const MODELS: readonly SimModel[] = ['relay', 'd1', 'powr2', 'powr3', 'th'];
+/** How often a meter's or sensor's readings change when run from the command line. */
+const CLI_READINGS_EVERY_MS = 5000;
+
+const FAMILY_FLAGS = {
+  wiim: ['name', 'http', 'model', 'firmware'],
+  sonoff: ['deviceid', 'multi', 'model', 'devicekey', 'drop-deviceid', 'one-connection'],
+} as const;
 
 /** The one flag parser: unknown flags, missing values and stray arguments are refused. */
 function readFlags(args: string[]) {
@@ -64,8 +90,9 @@ export function parseCli(argv: string[]): CliCommand {
   if (family !== 'wiim' && family !== 'sonoff') throw new UsageError(family ? `unknown device family: ${family}` : 'which device: wiim or sonoff?');
   const values = readFlags(rest);
   if (values.help) return { family: 'help' };
+  const own: readonly string[] = FAMILY_FLAGS[family];
   const other = family === 'wiim' ? FAMILY_FLAGS.sonoff : FAMILY_FLAGS.wiim;
-  for (const f of other) if (values[f] !== undefined) throw new UsageError(`--${f} is not an option of ${family}`);
+  for (const f of other) if (!own.includes(f) && values[f] !== undefined) throw new UsageError(`--${f} is not an option of ${family}`);
   const port = values.port === undefined ? (family === 'wiim' ? 0 : 8081) : Number(values.port);
   if (!/^\d{1,5}$/.test(values.port ?? '0') || port > 65535) throw new UsageError(`--port must be a port number (0-65535), got "${values.port}"`);
   const host = values.host ?? '127.0.0.1';
@@ -83,7 +110,15 @@ export function parseCli(argv: string[]): CliCommand {
   const deviceid = values.deviceid ?? '1000abcdef';
   // eWeLink device IDs are 10 hex digits, as in the TXT record's id
   if (!/^[0-9a-f]{10}$/i.test(deviceid)) throw new UsageError(`--deviceid must be 10 hex digits, got "${deviceid}"`);
-  return { family, port, host, deviceid, multi: !!values.multi, mdns };
+  const model = (values.model ?? 'relay') as SimModel;
+  if (!MODELS.includes(model)) throw new UsageError(`--model must be one of ${MODELS.join(', ')}, got "${values.model}"`);
+  if (values.devicekey === '') throw new UsageError('--devicekey must not be empty');
+  const out: CliCommand = { family, port, host, deviceid, multi: !!values.multi, mdns };
+  if (model !== 'relay') out.model = model;
+  if (values.devicekey !== undefined) out.devicekey = values.devicekey;
+  if (values['drop-deviceid']) out.dropDeviceid = true;
+  if (values['one-connection']) out.oneConnection = true;
+  return out;
 }
 
 /** Starts the simulator a command line asks for; resolves to its stop function. */
@@ -100,11 +135,21 @@ export async function runCli(command: Exclude<CliCommand, { family: 'help' }>, l
     log(`UPnP description (events) at ${sim.descriptionUrl}`);
     return () => sim.stop();
   }
-  const sim = new SonoffSimulator({ deviceid: command.deviceid, multi: command.multi, host: command.host, mdns: command.mdns });
+  const sim = new SonoffSimulator({
+    deviceid: command.deviceid,
+    multi: command.multi,
+    host: command.host,
+    mdns: command.mdns,
+    model: command.model,
+    devicekey: command.devicekey,
+    dropOnDeviceid: command.dropDeviceid,
+    oneConnection: command.oneConnection,
+    readingsEveryMs: CLI_READINGS_EVERY_MS,
+  });
   await sim.start({ port: command.port });
-  log(
-    `SONOFF DIY simulator (${sim.multi ? 'multi' : 'single'}-channel, deviceid ${sim.deviceid}) on ${sim.url}/zeroconf/${command.mdns ? ', announced over mDNS' : ''}`,
-  );
+  const what = command.model ?? `${sim.multi ? 'multi' : 'single'}-channel`;
+  const mode = command.devicekey ? 'LAN (encrypted)' : 'DIY';
+  log(`SONOFF ${mode} simulator (${what}, deviceid ${sim.deviceid}) on ${sim.url}/zeroconf/${command.mdns ? ', announced over mDNS' : ''}`);
   return () => sim.stop();
 }
 

@@ -58,6 +58,10 @@ export abstract class SimServer<Request, Faults extends CommonFaults> {
   readonly requests: Request[] = [];
   /** connections accepted so far (a client that reuses its connection opens few) */
   connectionsAccepted = 0;
+  /** connections reset because one was open already (see maxConnections) */
+  connectionsRefused = 0;
+  /** a device whose web server takes one connection at a time resets the others; 0 = no limit */
+  maxConnections = 0;
   protected host: string;
   private boundPort = 0;
   private server: http.Server | https.Server | undefined;
@@ -111,6 +115,11 @@ export abstract class SimServer<Request, Faults extends CommonFaults> {
     server.keepAliveTimeout = this.keepAliveMs;
     // over TLS only a completed handshake counts as a connection
     server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+      if (this.maxConnections > 0 && this.sockets.size >= this.maxConnections) {
+        this.connectionsRefused++;
+        socket.destroy();
+        return;
+      }
       this.connectionsAccepted++;
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));

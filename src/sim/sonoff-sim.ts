@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { Agent } from 'undici';
 import type { AdvertisedInstance } from './mdns-advertiser';
@@ -24,6 +24,10 @@ const SIM_MULTI_PULSE_MAX_MS = 3_599_500;
 const SIM_OUTLETS = 4;
 /** Both documents, OTA flash: "The maximum firmware size is 508KB", read as 508 × 1024 bytes. */
 const SIM_MAX_IMAGE_BYTES = 508 * 1024;
+/** "DIY MODE API for D1" (Sonoff_Devices_DIY_Tools): brightness "1~100", with `switch` "on" and `mode` 0. */
+const SIM_BRIGHTNESS_MAX = 100;
+/** How long a meter keeps reporting after `sledonline` (the "active" window; SonoffLAN resends it to keep readings flowing). */
+const SIM_METER_ACTIVE_MS = 10_000;
 /** A DNS-SD TXT string holds at most 255 bytes (RFC 6763, 6.1), so the state JSON goes out in pieces. */
 const TXT_STRING_MAX_BYTES = 255;
 
@@ -46,8 +50,24 @@ export interface SonoffSimOptions {
   rejectDeviceid?: boolean;
   /** old firmware: `data` in replies is a JSON string */
   dataAsString?: boolean;
-  /** an encrypted (non-DIY) device: every request gets error 401 */
+  /** an encrypted (non-DIY) device whose key the test does not give: every request gets error 401 */
   encrypted?: boolean;
+  /**
+   * stock firmware in LAN mode: requests, replies and TXT records are
+   * encrypted with this key (AES-128-CBC, key MD5(devicekey), SonoffLAN
+   * local.py). A plain request, or one that does not decrypt, gets 401.
+   */
+  devicekey?: string;
+  /** a family beyond the relays: D1 dimmer, POWR2/S31 meter (W/V/A strings), POWR3 meter (hundredths), TH sensor */
+  model?: SimModel;
+  /** quirk: drop the connection without an answer when the deviceid is filled in (Sonoff_Devices_DIY_Tools #132) */
+  dropOnDeviceid?: boolean;
+  /** the device's web server takes one connection at a time and resets the others */
+  oneConnection?: boolean;
+  /** meters: how long they report after `sledonline`; default 10 s */
+  activeMs?: number;
+  /** readings change (and are pushed) this often; 0 (default) = only through stepReadings() */
+  readingsEveryMs?: number;
   /** max characters per TXT dataN entry; default 200 */
   txtChunkSize?: number;
   /** announce the dataN entries in reverse order */
@@ -100,6 +120,19 @@ export function makeFirmwareImage(size: number, flashMode = 3): Buffer {
 
 const SERVICE = '_ewelink._tcp.local';
 
+export type SimModel = 'relay' | 'd1' | 'powr2' | 'powr3' | 'th';
+
+/** The readings a meter or sensor simulates, in plain units. */
+export interface SimReadings {
+  power: number;
+  voltage: number;
+  current: number;
+  dayKwh: number;
+  monthKwh: number;
+  temperature: number;
+  humidity: number;
+}
+
 export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
   readonly deviceid: string;
   readonly multi: boolean;
@@ -119,6 +152,17 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
   encrypted: boolean;
   unlockError: 0 | 500 | 503;
   txtChunkSize: number;
+  readonly model: SimModel;
+  devicekey: string | undefined;
+  dropOnDeviceid: boolean;
+  brightness = 50;
+  sledOnline: 'on' | 'off' = 'on';
+  readonly readings: SimReadings = { power: 12.5, voltage: 230.1, current: 0.05, dayKwh: 0.12, monthKwh: 3.45, temperature: 21.5, humidity: 45 };
+  /** meters: reporting until this time (ms since epoch), renewed by `sledonline` */
+  activeUntil = 0;
+  /** TXT records announced since start (each change of a reporting device is one) */
+  pushes = 0;
+  private readingsTimer: NodeJS.Timeout | undefined;
   private readonly pulseTimers = new Map<number, NodeJS.Timeout>();
   private offline = false;
   private readonly changeListeners = new Set<() => void>();
@@ -137,6 +181,10 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
     this.encrypted = !!options.encrypted;
     this.unlockError = options.unlockError ?? 0;
     this.txtChunkSize = options.txtChunkSize ?? 200;
+    this.model = options.model ?? 'relay';
+    this.devicekey = options.devicekey;
+    this.dropOnDeviceid = !!options.dropOnDeviceid;
+    if (options.oneConnection) this.maxConnections = 1;
     this.outlets = Array.from({ length: this.multi ? SIM_OUTLETS : 1 }, () => ({
       on: false,
       startup: 'off' as const,
@@ -155,6 +203,11 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
   async start(opts: { port?: number } = {}): Promise<{ host: string; port: number }> {
     await this.listen(opts.port ?? 0);
     if (this.options.mdns) this.advertiser.start();
+    const every = this.options.readingsEveryMs ?? 0;
+    if (every > 0 && this.model !== 'relay' && this.model !== 'd1') {
+      this.readingsTimer = setInterval(() => this.stepReadings(), every);
+      this.readingsTimer.unref();
+    }
     return this.address;
   }
 
@@ -163,6 +216,7 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.readingsTimer);
     this.stopPulses();
     await this.shutdown();
   }
@@ -205,6 +259,31 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
     this.changed();
   }
 
+  /** True while a meter reports (after `sledonline`); other models always report. */
+  get active(): boolean {
+    return !this.isMeter || Date.now() < this.activeUntil;
+  }
+
+  get isMeter(): boolean {
+    return this.model === 'powr2' || this.model === 'powr3';
+  }
+
+  /**
+   * The readings move on one step; a reporting device pushes them, a meter
+   * that is not active keeps them to itself (they still show in `info`).
+   */
+  stepReadings(): void {
+    const r = this.readings;
+    r.power = round2(r.power >= 2000 ? 10 : r.power + 7.25);
+    r.voltage = round2(r.voltage >= 240 ? 220 : r.voltage + 0.5);
+    r.current = round2(r.power / r.voltage);
+    r.dayKwh = round2(r.dayKwh + 0.01);
+    r.monthKwh = round2(r.monthKwh + 0.01);
+    r.temperature = round2(r.temperature >= 30 ? 15 : r.temperature + 0.5);
+    r.humidity = r.humidity >= 80 ? 30 : r.humidity + 1;
+    if (this.active) this.changed();
+  }
+
   /** Called after every state change (tests wait on it). */
   onChange(listener: () => void): () => void {
     this.changeListeners.add(listener);
@@ -233,12 +312,52 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
 
   /** The state JSON of the TXT record (dataN). */
   stateData(): Record<string, unknown> {
+    const r = this.readings;
+    const o0 = this.outlets[0];
+    switch (this.model) {
+      case 'd1':
+        return { switch: onOff(o0.on), brightness: this.brightness, mode: 0, startup: o0.startup, sledOnline: this.sledOnline, rssi: this.signalStrength };
+      case 'powr2':
+        // POWR2 and S31 send W, V and A as decimal strings (SonoffLAN sensor.py)
+        return { ...this.relayData(), power: r.power.toFixed(2), voltage: r.voltage.toFixed(2), current: r.current.toFixed(2) };
+      case 'powr3':
+        // POWR3, S40, S60 and S61: hundredths, plus the day's and month's energy
+        return {
+          ...this.relayData(),
+          power: Math.round(r.power * 100),
+          voltage: Math.round(r.voltage * 100),
+          current: Math.round(r.current * 100),
+          dayKwh: Math.round(r.dayKwh * 100),
+          monthKwh: Math.round(r.monthKwh * 100),
+        };
+      case 'th':
+        return {
+          switch: onOff(o0.on),
+          mainSwitch: onOff(o0.on),
+          deviceType: 'normal',
+          currentTemperature: r.temperature.toFixed(1),
+          currentHumidity: String(r.humidity),
+          sledOnline: this.sledOnline,
+        };
+      default:
+        return this.relayData();
+    }
+  }
+
+  private relayData(): Record<string, unknown> {
     if (!this.multi) {
       const o = this.outlets[0];
-      return { switch: onOff(o.on), startup: o.startup, pulse: onOff(o.pulse), pulseWidth: o.pulseWidth, sledOnline: 'on', rssi: this.signalStrength };
+      return {
+        switch: onOff(o.on),
+        startup: o.startup,
+        pulse: onOff(o.pulse),
+        pulseWidth: o.pulseWidth,
+        sledOnline: this.sledOnline,
+        rssi: this.signalStrength,
+      };
     }
     return {
-      sledOnline: 'on',
+      sledOnline: this.sledOnline,
       switches: this.outlets.map((o, outlet) => ({ switch: onOff(o.on), outlet })),
       configure: this.outlets.map((o, outlet) => ({ startup: o.startup, outlet })),
       pulses: this.outlets.map((o, outlet) => ({ pulse: onOff(o.pulse), switch: o.pulseSwitch, width: o.pulseWidth, outlet })),
@@ -271,6 +390,7 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
 
   private changed(): void {
     this.seq++;
+    this.pushes++;
     this.announce();
     for (const l of this.changeListeners) l();
   }
@@ -278,7 +398,7 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
   // ------------------------------------------------------------ HTTP
 
   protected handle(req: http.IncomingMessage, res: http.ServerResponse, text: string): void {
-    const m = /^\/zeroconf\/([a-z_]+)$/.exec(req.url ?? '');
+    const m = /^\/zeroconf\/([A-Za-z_]+)$/.exec(req.url ?? '');
     const endpoint = m ? m[1] : (req.url ?? '');
     let body: unknown = text;
     try {
@@ -286,21 +406,30 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
     } catch {
       // logged raw
     }
-    this.requests.push({ endpoint, body, at: Date.now() });
+    // the log holds what the device understood: an encrypted request's params decrypted
+    const opened = this.devicekey ? openRequest(body, this.devicekey) : body;
+    this.requests.push({ endpoint, body: opened ?? body, at: Date.now() });
+    const id = (opened as { deviceid?: unknown } | undefined)?.deviceid;
+    if (this.dropOnDeviceid && typeof id === 'string' && id !== '') {
+      req.socket.destroy();
+      return;
+    }
     this.answer(req, res, async () => {
       if (req.method !== 'POST' || !m) return { status: 404, ...this.reply({ error: 400 }) };
-      return this.reply(await this.dispatch(endpoint, body).catch(() => ({ error: 500 })));
+      if (this.devicekey && opened === undefined) return this.reply({ error: 401 });
+      return this.reply(await this.dispatch(endpoint, opened).catch(() => ({ error: 500 })));
     });
   }
 
   private reply(reply: { error: number; data?: Record<string, unknown> }): Reply {
     const out: Record<string, unknown> = { seq: this.seq, error: reply.error };
-    if (reply.data) out.data = this.dataAsString ? JSON.stringify(reply.data) : reply.data;
+    if (reply.data && this.devicekey) Object.assign(out, { encrypt: true }, sealJson(reply.data, this.devicekey));
+    else if (reply.data) out.data = this.dataAsString ? JSON.stringify(reply.data) : reply.data;
     return { body: JSON.stringify(out), type: 'application/json' };
   }
 
   private async dispatch(endpoint: string, body: unknown): Promise<{ error: number; data?: Record<string, unknown> }> {
-    if (this.encrypted) return { error: 401 };
+    if (this.encrypted && !this.devicekey) return { error: 401 };
     if (this.faults.errorCode) return { error: this.faults.errorCode };
     if (!body || typeof body !== 'object' || Array.isArray(body)) return { error: 400 };
     const { deviceid, data } = body as { deviceid?: unknown; data?: unknown };
@@ -314,10 +443,30 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
       case 'switch': {
         if (!single) return { error: 400 };
         if (d.switch !== 'on' && d.switch !== 'off') return { error: 422 };
+        // the TH's relay takes its switch only with mainSwitch and deviceType "normal" (SonoffLAN switch.py)
+        if (this.model === 'th' && (d.mainSwitch !== d.switch || d.deviceType !== 'normal')) return { error: 422 };
         this.setOutlet(0, d.switch === 'on');
         this.changed();
         return { error: 0 };
       }
+      case 'dimmable': {
+        if (this.model !== 'd1') return { error: 400 };
+        const b = d.brightness;
+        if (d.switch !== 'on' || typeof b !== 'number' || !Number.isInteger(b) || b < 1 || b > SIM_BRIGHTNESS_MAX) return { error: 400 };
+        this.outlets[0].on = true;
+        this.brightness = b;
+        this.changed();
+        return { error: 0 };
+      }
+      case 'sledonline': {
+        if (d.sledOnline !== 'on' && d.sledOnline !== 'off') return { error: 422 };
+        this.sledOnline = d.sledOnline;
+        if (this.isMeter) this.activeUntil = Date.now() + (this.options.activeMs ?? SIM_METER_ACTIVE_MS);
+        this.changed();
+        return { error: 0 };
+      }
+      case 'getState':
+        return { error: 0, data: this.stateData() };
       case 'startup': {
         if (!single) return { error: 400 };
         if (!isStartup(d.startup)) return { error: 422 };
@@ -462,17 +611,17 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
 
   /** The TXT entries as the device announces them: the state JSON in data1..dataN. */
   txtEntries(): string[] {
-    const data = txtChunks(JSON.stringify(this.stateData()), this.txtChunkSize).map((chunk, i) => `data${i + 1}=${chunk}`);
+    let json = JSON.stringify(this.stateData());
+    let crypt: string[] = [];
+    if (this.devicekey) {
+      // a new iv with every record; the ciphertext is chunked like the plain JSON
+      const sealed = sealJson(this.stateData(), this.devicekey);
+      json = sealed.data;
+      crypt = ['encrypt=true', `iv=${sealed.iv}`];
+    } else if (this.encrypted) crypt = ['encrypt=true', 'iv=MTIzNDU2Nzg5MDEyMzQ1Ng=='];
+    const data = txtChunks(json, this.txtChunkSize).map((chunk, i) => `data${i + 1}=${chunk}`);
     if (this.options.txtReverse) data.reverse();
-    return [
-      'txtvers=1',
-      `id=${this.deviceid}`,
-      `type=${this.options.type ?? 'diy_plug'}`,
-      'apivers=1',
-      `seq=${this.seq}`,
-      ...(this.encrypted ? ['encrypt=true', 'iv=MTIzNDU2Nzg5MDEyMzQ1Ng=='] : []),
-      ...data,
-    ];
+    return ['txtvers=1', `id=${this.deviceid}`, `type=${this.options.type ?? 'diy_plug'}`, 'apivers=1', `seq=${this.seq}`, ...crypt, ...data];
   }
 
   protected advertisement(): AdvertisedInstance {
@@ -490,6 +639,34 @@ function txtChunks(json: string, size: number): string[] {
   const out: string[] = [];
   for (let i = 0; i < json.length; i += step) out.push(json.slice(i, i + step));
   return out;
+}
+
+function round2(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+/** The simulator's own cipher (not the code under test's): AES-128-CBC, PKCS7, key MD5(utf8(devicekey)). */
+function simKey(devicekey: string): Buffer {
+  return createHash('md5').update(devicekey, 'utf8').digest();
+}
+
+function sealJson(data: Record<string, unknown>, devicekey: string): { iv: string; data: string } {
+  const iv = randomBytes(16);
+  const c = createCipheriv('aes-128-cbc', simKey(devicekey), iv);
+  return { iv: iv.toString('base64'), data: Buffer.concat([c.update(JSON.stringify(data), 'utf8'), c.final()]).toString('base64') };
+}
+
+/** An encrypted request as `{deviceid, data}`; undefined when it is plain or does not decrypt. */
+function openRequest(body: unknown, devicekey: string): { deviceid: unknown; data: unknown } | undefined {
+  const b = body as { encrypt?: unknown; iv?: unknown; data?: unknown; deviceid?: unknown } | undefined;
+  if (!b || b.encrypt !== true || typeof b.iv !== 'string' || typeof b.data !== 'string') return undefined;
+  try {
+    const d = createDecipheriv('aes-128-cbc', simKey(devicekey), Buffer.from(b.iv, 'base64'));
+    const text = Buffer.concat([d.update(Buffer.from(b.data, 'base64')), d.final()]).toString('utf8');
+    return { deviceid: b.deviceid, data: JSON.parse(text) as unknown };
+  } catch {
+    return undefined;
+  }
 }
 
 function onOff(v: boolean): 'on' | 'off' {

@@ -22,11 +22,27 @@ import {
   type SonoffState,
   type StartupValue,
 } from './codec';
+import { sealedRequestBody } from './crypto';
 
 export const DEFAULT_SONOFF_PORT = 8081;
 export const DEFAULT_TIMEOUT_MS = 5000;
 /** How long ota_flash may take: the device downloads the whole image before it answers. */
 export const OTA_FLASH_TIMEOUT_MS = 120_000;
+
+/**
+ * A device's web server takes one connection at a time and resets the
+ * others, so a request can be reset before the device read it. Such a
+ * request is sent again, this many times, RESET_RETRY_MS apart (SonoffLAN
+ * local.py retries up to 10 times). Safe because every command we send is an
+ * absolute value (on, off, a width, a brightness), never a relative step:
+ * doing it twice leaves the device as doing it once.
+ */
+export const RESET_RETRIES = 3;
+export const RESET_RETRY_MS = 100;
+
+function isReset(err: unknown): boolean {
+  return err instanceof DeviceError && err.kind === 'network' && (err.code === 'UND_ERR_SOCKET' || err.code === 'ECONNRESET' || err.code === 'EPIPE');
+}
 
 const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
 
@@ -36,6 +52,8 @@ export interface SonoffClientOptions {
   deviceid: string;
   /** per request; ota_flash gets its own, longer deadline */
   timeoutMs?: number;
+  /** stock firmware in LAN mode: every request and reply is encrypted with this key (src/sonoff/crypto.ts) */
+  devicekey?: string;
 }
 
 /**
@@ -58,6 +76,7 @@ export class SonoffClient {
   private port: number;
   private readonly timeoutMs: number;
   private readonly connection: DeviceConnection;
+  private readonly devicekey: string | undefined;
   private sendBlank = false;
   private cachedOrigin: string | undefined;
   private closed = false;
@@ -67,6 +86,7 @@ export class SonoffClient {
     this.host = options.host;
     this.port = options.port ?? DEFAULT_SONOFF_PORT;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.devicekey = options.devicekey || undefined;
     this.connection = new DeviceConnection({ connectTimeoutMs: this.timeoutMs });
   }
 
@@ -76,6 +96,11 @@ export class SonoffClient {
 
   get address(): { host: string; port: number } {
     return { host: this.host, port: this.port };
+  }
+
+  /** True when requests go out encrypted (a devicekey is set). */
+  get encrypted(): boolean {
+    return this.devicekey !== undefined;
   }
 
   /** True once the device showed that it wants `"deviceid": ""` (422 quirk). */
@@ -95,16 +120,32 @@ export class SonoffClient {
     if (this.closed) throw new DeviceError('closed', 'the SONOFF client is closed');
     const id = this.sendBlank ? '' : this.deviceid;
     try {
-      return await this.post(req, id, timeoutMs);
+      return await this.postRetrying(req, id, timeoutMs);
     } catch (err) {
-      if (!(err instanceof DeviceError) || err.code !== 422 || id === '') throw err;
+      // the 422 case, and firmware that drops the connection instead of answering 422
+      // (MINIR3 1.4, BASICR3 3.7.6: Sonoff_Devices_DIY_Tools #132): once more with an empty deviceid
+      const refusedId = err instanceof DeviceError && err.code === 422;
+      if (id === '' || !(refusedId || isReset(err))) throw err;
       try {
         const reply = await this.post(req, '', timeoutMs);
         this.sendBlank = true;
         return reply;
       } catch (retryErr) {
-        if (retryErr instanceof DeviceError && retryErr.code === 422) throw err;
+        if (retryErr instanceof DeviceError && (retryErr.code === 422 || !refusedId)) throw err;
         throw retryErr;
+      }
+    }
+  }
+
+  /** One request, sent again when the device reset it before answering (see RESET_RETRIES). */
+  private async postRetrying(req: SonoffRequest, deviceid: string, timeoutMs?: number): Promise<SonoffReply> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.post(req, deviceid, timeoutMs);
+      } catch (err) {
+        if (!isReset(err) || attempt >= RESET_RETRIES || this.closed) throw err;
+        // real time, like the connection's own timers: it spaces real sockets
+        await new Promise((resolve) => setTimeout(resolve, RESET_RETRY_MS));
       }
     }
   }
@@ -114,11 +155,13 @@ export class SonoffClient {
       origin: this.origin,
       path: `/zeroconf/${req.endpoint}`,
       method: 'POST',
-      body: requestBody(deviceid, req),
+      body: this.devicekey ? sealedRequestBody(deviceid, req.data, this.devicekey) : requestBody(deviceid, req),
       headers: JSON_HEADERS,
       timeoutMs: timeoutMs ?? this.timeoutMs,
     });
-    return parseReply(reply.status, reply.body, req.endpoint);
+    // some firmware answers a command it does not know with an HTML page: for the ping, an answer is all we ask (SonoffLAN local.py)
+    if (req.endpoint === 'getState' && reply.status === 200 && !reply.body.trimStart().startsWith('{')) return { error: 0 };
+    return parseReply(reply.status, reply.body, req.endpoint, this.devicekey);
   }
 
   // single-channel
@@ -160,6 +203,16 @@ export class SonoffClient {
   otaFlash(downloadUrl: string, sha256: string, timeoutMs = OTA_FLASH_TIMEOUT_MS): Promise<SonoffReply> {
     return this.request(encodeOtaFlash(downloadUrl, sha256), timeoutMs);
   }
+  /**
+   * The device's state: `info` in DIY mode; in LAN mode `getState`, the
+   * request SonoffLAN (local.py) sends, which may answer without data.
+   */
+  async readState(): Promise<{ reply: SonoffReply; state: SonoffState }> {
+    if (!this.devicekey) return this.info();
+    const reply = await this.request({ endpoint: 'getState', data: {} });
+    return { reply, state: normaliseState(reply.data ?? {}) };
+  }
+
   async info(): Promise<{ reply: SonoffReply; state: SonoffState }> {
     const reply = await this.request(encodeInfo());
     if (!reply.data) throw new DeviceError('protocol', 'info reply carries no data');

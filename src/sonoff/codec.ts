@@ -10,12 +10,30 @@
 import { DeviceError, argumentError } from '../shared/errors';
 import { parseDeviceJson } from '../shared/json';
 import { CONTROL_CHARACTERS, quoted } from '../shared/text';
+import { NEEDS_KEY_MESSAGE, WRONG_KEY_MESSAGE, openJson } from './crypto';
 
 export type OnOff = 'on' | 'off';
 export type StartupValue = 'on' | 'off' | 'stay';
 export type Family = 'single' | 'multi';
+/** What a device is beyond its channels: a relay, the D1 dimmer, an energy meter, a TH sensor. */
+export type DeviceKind = 'relay' | 'dimmer' | 'meter' | 'th';
 
-export type Endpoint = 'switch' | 'startup' | 'pulse' | 'switches' | 'startups' | 'pulses' | 'signal_strength' | 'wifi' | 'ota_unlock' | 'ota_flash' | 'info';
+export type Endpoint =
+  | 'switch'
+  | 'startup'
+  | 'pulse'
+  | 'switches'
+  | 'startups'
+  | 'pulses'
+  | 'signal_strength'
+  | 'wifi'
+  | 'ota_unlock'
+  | 'ota_flash'
+  | 'info'
+  // encrypted LAN mode's liveness ping, the D1 dimmer, the LED (SonoffLAN local.py, light.py)
+  | 'getState'
+  | 'dimmable'
+  | 'sledonline';
 
 export interface SonoffRequest {
   endpoint: Endpoint;
@@ -36,7 +54,7 @@ export const MAX_OUTLET = 3;
 /** The meaning of every error code the API documents list (docs/architecture.md). */
 export const ERROR_MEANINGS: Readonly<Record<number, string>> = {
   400: 'bad request: the device could not read the request',
-  401: 'the device is encrypted (not in DIY mode); it cannot be controlled over the plain LAN API',
+  401: NEEDS_KEY_MESSAGE,
   403: 'OTA is not unlocked: ota_unlock must succeed before ota_flash',
   404: 'bad deviceid: the device does not accept the deviceid sent (firmware 3.7.6 and later needs the right one)',
   408: 'firmware download timed out: the device could not fetch the image in time',
@@ -52,9 +70,11 @@ export function errorMeaning(code: number): string {
   return ERROR_MEANINGS[code] ?? 'unknown device error';
 }
 
-export function deviceErrorFor(code: number, endpoint?: string): DeviceError {
+export function deviceErrorFor(code: number, endpoint?: string, keyed?: boolean): DeviceError {
   const where = endpoint ? ` on ${endpoint}` : '';
-  return new DeviceError('device', `SONOFF error ${code}${where}: ${errorMeaning(code)}`, { code });
+  // without a key, 401 is a stock-firmware device that wants encrypted requests; with one, a device that could not read them
+  const meaning = code === 401 && keyed ? WRONG_KEY_MESSAGE : errorMeaning(code);
+  return new DeviceError('device', `SONOFF error ${code}${where}: ${meaning}`, { code });
 }
 
 // ---------------------------------------------------------------- arguments
@@ -153,11 +173,45 @@ export function encodePulses(items: ReadonlyArray<MultiPulseSetting>): SonoffReq
     endpoint: 'pulses',
     data: {
       pulses: items.map((i) => {
-        const width = pulseWidthOf(i, 'multi') ?? PULSE_MIN_MS;
-        return { pulse: onOffWord(i.pulse), switch: i.switch ?? 'off', width, outlet: checkOutlet(i.outlet, 'multi') };
+        // turning inching off sends no width: a width without pulse "on" is refused by some firmware (SonoffLAN number.py)
+        const width = pulseWidthOf(i, 'multi');
+        const item: Record<string, unknown> = { pulse: onOffWord(i.pulse), switch: i.switch ?? 'off' };
+        if (width !== undefined) item.width = width;
+        item.outlet = checkOutlet(i.outlet, 'multi');
+        return item;
       }),
     },
   };
+}
+
+/** D1 (DIY API for D1, SonoffLAN light.py): brightness 1..100 with `switch` "on" and `mode` 0; off goes through `switch`. */
+export const BRIGHTNESS_MIN = 1;
+export const BRIGHTNESS_MAX = 100;
+
+export function checkBrightness(value: number): number {
+  if (!Number.isInteger(value) || value < BRIGHTNESS_MIN || value > BRIGHTNESS_MAX) {
+    throw argumentError(`brightness must be an integer from ${BRIGHTNESS_MIN} to ${BRIGHTNESS_MAX}, not ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function encodeDimmable(brightness: number): SonoffRequest {
+  return { endpoint: 'dimmable', data: { switch: 'on', brightness: checkBrightness(brightness), mode: 0 } };
+}
+
+/** The TH's relay takes its switch only with `mainSwitch` and `deviceType` "normal" (SonoffLAN switch.py). */
+export function encodeThSwitch(on: boolean): SonoffRequest {
+  const word = onOffWord(on);
+  return { endpoint: 'switch', data: { switch: word, mainSwitch: word, deviceType: 'normal' } };
+}
+
+/** The network LED (`sledOnline`); resending it also keeps a meter reporting (SonoffLAN `update_local`). */
+export function encodeLed(on: boolean): SonoffRequest {
+  return { endpoint: 'sledonline', data: { sledOnline: onOffWord(on) } };
+}
+
+export function encodeGetState(): SonoffRequest {
+  return { endpoint: 'getState', data: {} };
 }
 
 export function encodeSignalStrength(): SonoffRequest {
@@ -212,7 +266,7 @@ export interface SonoffReply {
  * A non-zero `error` becomes DeviceError 'device' with the code; anything
  * unreadable becomes 'protocol'.
  */
-export function parseReply(status: number, body: string, endpoint?: string): SonoffReply {
+export function parseReply(status: number, body: string, endpoint?: string, devicekey?: string): SonoffReply {
   let parsed: unknown;
   try {
     parsed = parseDeviceJson(body);
@@ -232,10 +286,14 @@ export function parseReply(status: number, body: string, endpoint?: string): Son
     if (status >= 400) throw new DeviceError('protocol', `HTTP ${status} from ${endpoint ?? 'device'} without an error code`, { code: status });
     throw new DeviceError('protocol', `reply to ${endpoint ?? 'request'} has no error field`);
   }
-  if (error !== 0) throw deviceErrorFor(error, endpoint);
+  if (error !== 0) throw deviceErrorFor(error, endpoint, !!devicekey);
   if (status >= 400) throw new DeviceError('protocol', `HTTP ${status} from ${endpoint ?? 'device'}`, { code: status });
   let data = obj.data;
-  if (typeof data === 'string') {
+  if (typeof obj.iv === 'string' && typeof data === 'string' && data !== '') {
+    if (!devicekey) throw new DeviceError('protocol', NEEDS_KEY_MESSAGE);
+    data = openJson({ iv: obj.iv, data }, devicekey);
+  } else if (typeof data === 'string') {
+    // `data: ""` is an empty reply, in both modes
     if (data.trim() === '') data = undefined;
     else {
       try {
@@ -266,11 +324,29 @@ export interface OutletState {
   pulseWidth?: number;
   /** multi-channel: the state the outlet returns to after the pulse */
   pulseSwitch?: OnOff;
+  /** D1: 1..100 */
+  brightness?: number;
 }
 
+/** The readings of meters and sensors, in W, V, A, kWh, °C and %RH. */
+export interface Readings {
+  power?: number;
+  voltage?: number;
+  current?: number;
+  energyToday?: number;
+  energyMonth?: number;
+  temperature?: number;
+  humidity?: number;
+}
+
+export const READING_NAMES: ReadonlyArray<keyof Readings> = ['power', 'voltage', 'current', 'energyToday', 'energyMonth', 'temperature', 'humidity'];
+
 /** What we know of a device; every field is optional because pushes and replies carry parts. */
-export interface SonoffState {
+export interface SonoffState extends Readings {
   family?: Family;
+  kind?: DeviceKind;
+  /** the network LED (`sledOnline`) */
+  led?: boolean;
   outlets: OutletState[];
   fwVersion?: string;
   deviceid?: string;
@@ -298,6 +374,58 @@ export function familyOf(data: Record<string, unknown>): Family | undefined {
   if (Array.isArray(data.switches) || Array.isArray(data.configure) || Array.isArray(data.pulses)) return 'multi';
   if (typeof data.switch === 'string' || typeof data.startup === 'string' || typeof data.pulse === 'string') return 'single';
   return undefined;
+}
+
+/**
+ * What the device is, from its data: D1 and MINIR3 both say `diylight`, so
+ * `brightness` against `switches` tells them apart; TH by its temperature or
+ * `mainSwitch`; meters by power, voltage or current.
+ */
+export function kindOf(data: Record<string, unknown>): DeviceKind | undefined {
+  // a plain relay's data says nothing more (and a push with the switch alone must not unmake a meter)
+  if (Array.isArray(data.switches)) return undefined;
+  if (data.brightness !== undefined) return 'dimmer';
+  if (['currentTemperature', 'temperature', 'currentHumidity', 'humidity', 'mainSwitch'].some((k) => data[k] !== undefined)) return 'th';
+  if (['power', 'voltage', 'current', 'dayKwh', 'monthKwh'].some((k) => data[k] !== undefined)) return 'meter';
+  return undefined;
+}
+
+function numeric(v: unknown): number | undefined {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * A meter value: POWR2 and S31 send W, V and A as decimal strings; POWR3,
+ * S40, S60 and S61 send hundredths (SonoffLAN sensor.py, XSensor100).
+ */
+function meterValue(v: unknown): number | undefined {
+  const n = numeric(v);
+  if (n === undefined || n < 0) return undefined;
+  return typeof v === 'string' ? n : Math.round(n) / 100;
+}
+
+/** Plausible sensor values only: 0 and absurd ones are a sensor that is missing or broken (SonoffLAN sensor.py). */
+function sensorValue(v: unknown, min: number, max: number): number | undefined {
+  const n = numeric(v);
+  return n === undefined || n === 0 || n < min || n > max ? undefined : n;
+}
+
+/** The readings the data carries, in plain units. */
+export function readingsOf(data: Record<string, unknown>): Readings {
+  const r: Readings = {};
+  const set = (k: keyof Readings, v: number | undefined) => {
+    if (v !== undefined) r[k] = v;
+  };
+  set('power', meterValue(data.power));
+  set('voltage', meterValue(data.voltage));
+  set('current', meterValue(data.current));
+  // always hundredths of a kWh
+  set('energyToday', numeric(data.dayKwh) === undefined ? undefined : Math.round(numeric(data.dayKwh) as number) / 100);
+  set('energyMonth', numeric(data.monthKwh) === undefined ? undefined : Math.round(numeric(data.monthKwh) as number) / 100);
+  set('temperature', sensorValue(data.currentTemperature ?? data.temperature, -40, 100));
+  set('humidity', sensorValue(data.currentHumidity ?? data.humidity, 0, 100));
+  return r;
 }
 
 /**
@@ -345,9 +473,15 @@ export function normaliseState(data: Record<string, unknown>): SonoffState {
     const p = readOnOff(data.pulse);
     if (p) o.pulse = p === 'on';
     if (typeof data.pulseWidth === 'number') o.pulseWidth = data.pulseWidth;
+    const b = numeric(data.brightness);
+    if (b !== undefined && b >= BRIGHTNESS_MIN && b <= BRIGHTNESS_MAX) o.brightness = b;
   }
-  const state: SonoffState = { outlets: [...outlets.values()].sort((a, b) => a.outlet - b.outlet) };
+  const state: SonoffState = { outlets: [...outlets.values()].sort((a, b) => a.outlet - b.outlet), ...readingsOf(data) };
   if (family) state.family = family;
+  const kind = kindOf(data);
+  if (kind) state.kind = kind;
+  const led = readOnOff(data.sledOnline);
+  if (led) state.led = led === 'on';
   if (typeof data.fwVersion === 'string') state.fwVersion = data.fwVersion;
   if (typeof data.deviceid === 'string') state.deviceid = data.deviceid;
   if (typeof data.ssid === 'string') state.ssid = data.ssid;
@@ -379,6 +513,13 @@ export function mergeState(prev: SonoffState | undefined, next: SonoffState): So
   return merged;
 }
 
+/** The readings a state holds, and nothing else. */
+export function readingsOfState(s: SonoffState): Readings {
+  const r: Readings = {};
+  for (const k of READING_NAMES) if (s[k] !== undefined) r[k] = s[k];
+  return r;
+}
+
 export function cloneState(s: SonoffState): SonoffState {
   return { ...s, outlets: s.outlets.map((o) => ({ ...o })) };
 }
@@ -407,7 +548,14 @@ function changesNothing(prev: SonoffState, next: SonoffState): boolean {
 
 export function sameOutlet(a: OutletState | undefined, b: OutletState | undefined): boolean {
   if (!a || !b) return a === b;
-  return a.on === b.on && a.startup === b.startup && a.pulse === b.pulse && a.pulseWidth === b.pulseWidth && a.pulseSwitch === b.pulseSwitch;
+  return (
+    a.on === b.on &&
+    a.startup === b.startup &&
+    a.pulse === b.pulse &&
+    a.pulseWidth === b.pulseWidth &&
+    a.pulseSwitch === b.pulseSwitch &&
+    a.brightness === b.brightness
+  );
 }
 
 // ---------------------------------------------------------------- mDNS TXT
@@ -419,9 +567,11 @@ export interface TxtState {
   seq?: number;
   /** `encrypt=true`: data is ciphertext we cannot read without the device key */
   encrypted: boolean;
-  /** the joined data1..data4 JSON, parsed; undefined when absent, encrypted or unreadable */
+  /** the joined data1..data4 JSON, parsed (decrypted with the key); undefined when absent or unreadable */
   data?: Record<string, unknown>;
   state?: SonoffState;
+  /** an encrypted record we could not read: no key given, or the key does not fit */
+  keyProblem?: DeviceError;
 }
 
 /**
@@ -429,7 +579,7 @@ export interface TxtState {
  * state JSON is data1+data2+data3+data4 joined in key order, whatever order
  * the entries came in and whatever the chunk sizes.
  */
-export function parseTxtState(txt: Readonly<Record<string, string>>): TxtState {
+export function parseTxtState(txt: Readonly<Record<string, string>>, devicekey?: string): TxtState {
   const out: TxtState = { encrypted: txt.encrypt === 'true' || txt.encrypt === '1' };
   if (txt.id) out.deviceid = txt.id;
   if (txt.type) out.type = txt.type;
@@ -440,7 +590,20 @@ export function parseTxtState(txt: Readonly<Record<string, string>>): TxtState {
     .filter((m): m is RegExpExecArray => m !== null)
     .sort((a, b) => Number(a[1]) - Number(b[1]))
     .map((m) => txt[m[0]]);
-  if (chunks.length === 0 || out.encrypted) return out;
+  if (chunks.length === 0) return out;
+  if (out.encrypted) {
+    // the ciphertext is joined like the plain JSON, then base64-decoded as one (SonoffLAN local.py)
+    if (!devicekey) out.keyProblem = new DeviceError('protocol', NEEDS_KEY_MESSAGE);
+    else {
+      try {
+        out.data = openJson({ iv: txt.iv ?? '', data: chunks.join('') }, devicekey);
+        out.state = normaliseState(out.data);
+      } catch (err) {
+        out.keyProblem = err as DeviceError;
+      }
+    }
+    return out;
+  }
   try {
     const parsed: unknown = parseDeviceJson(chunks.join(''));
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {

@@ -25,7 +25,7 @@ const artifacts = path.join(root, 'test', 'artifacts');
 const images = path.join(root, 'docs', 'images');
 const SCREENSHOT = { width: 1280, height: 800 };
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const TYPES = ['wiim-config', 'wiim-command', 'wiim-status', 'sonoff-config', 'sonoff-switch', 'sonoff-pulse', 'sonoff-ota'];
+const TYPES = ['wiim-config', 'wiim-command', 'wiim-status', 'sonoff-config', 'sonoff-switch', 'sonoff-pulse', 'sonoff-ota', 'sonoff-dimmer', 'sonoff-sensor'];
 const CONFIG_TYPES = new Set(['wiim-config', 'sonoff-config']);
 
 // the RED global of the editor page, as far as these checks use it
@@ -95,7 +95,7 @@ describe('the editor in a real browser', function () {
     await relay?.stop();
   });
 
-  it('lists all seven nodes: five in the palette, two as config types', async () => {
+  it('lists all nine nodes: seven in the palette, two as config types', async () => {
     for (const type of TYPES) {
       if (CONFIG_TYPES.has(type)) {
         const category = await page.evaluate((t) => RED.nodes.getType(t)?.category, type);

@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { rejectsWith } from './helpers/assert';
+import { FakeClock } from './helpers/fake-clock';
+import {
+  LIVENESS_MS,
+  METER_QUIET_MS,
+  METER_RESENDS_MAX,
+  READINGS_CHANGE,
+  SonoffSession,
+  type OutletChange,
+  type SonoffSessionOptions,
+} from '../src/sessions/sonoff-session';
+import { SonoffSimulator, type SonoffSimOptions } from '../src/sim/sonoff-sim';
+import { RESET_RETRY_MS, SonoffClient } from '../src/sonoff/client';
+import { encodeDimmable, encodeThSwitch, kindOf, normaliseState, readingsOf } from '../src/sonoff/codec';
+
+const ID = '1000abcdef';
+
+describe('sonoff device families by data', () => {
+  it('tells the D1 from the MINIR3 (both diylight) by brightness against switches', () => {
+    assert.equal(kindOf({ switch: 'on', brightness: 40, mode: 0 }), 'dimmer');
+    assert.equal(kindOf({ switches: [{ outlet: 0, switch: 'on' }] }), undefined);
+    const d1 = normaliseState({ switch: 'on', brightness: 40, mode: 0 });
+    assert.deepEqual(d1.outlets, [{ outlet: 0, on: true, brightness: 40 }]);
+    assert.equal(d1.family, 'single');
+  });
+
+  it('reads POWR2/S31 strings as W, V, A and POWR3/S40/S60/S61 numbers as hundredths with day and month energy', () => {
+    assert.deepEqual(readingsOf({ power: '12.50', voltage: '230.10', current: '0.05' }), { power: 12.5, voltage: 230.1, current: 0.05 });
+    assert.deepEqual(readingsOf({ power: 1250, voltage: 23010, current: 5, dayKwh: 12, monthKwh: 345 }), {
+      power: 12.5,
+      voltage: 230.1,
+      current: 0.05,
+      energyToday: 0.12,
+      energyMonth: 3.45,
+    });
+    assert.equal(kindOf({ switch: 'on', power: '1' }), 'meter');
+  });
+
+  it('reads TH and THR3 readings, ignoring 0 and absurd values', () => {
+    assert.deepEqual(readingsOf({ currentTemperature: '21.5', currentHumidity: '45' }), { temperature: 21.5, humidity: 45 });
+    assert.deepEqual(readingsOf({ temperature: 19, humidity: 50 }), { temperature: 19, humidity: 50 });
+    assert.deepEqual(readingsOf({ currentTemperature: 'unavailable', currentHumidity: 0 }), {});
+    assert.deepEqual(readingsOf({ temperature: 0, humidity: 180 }), {});
+    assert.deepEqual(readingsOf({ temperature: 2000 }), {});
+    assert.equal(kindOf({ switch: 'on', mainSwitch: 'on', deviceType: 'normal' }), 'th');
+  });
+
+  it('encodes the dimmer and the TH relay, refusing a brightness the D1 does not take', () => {
+    assert.deepEqual(encodeDimmable(55), { endpoint: 'dimmable', data: { switch: 'on', brightness: 55, mode: 0 } });
+    for (const bad of [0, 101, 50.5, NaN]) assert.throws(() => encodeDimmable(bad), /brightness must be an integer from 1 to 100/);
+    assert.deepEqual(encodeThSwitch(true).data, { switch: 'on', mainSwitch: 'on', deviceType: 'normal' });
+  });
+});
+
+describe('sonoff sessions for the new families, on the fake clock', () => {
+  let sim: SonoffSimulator;
+  let session: SonoffSession;
+  let clock: FakeClock;
+  afterEach(async () => {
+    await session?.close();
+    await sim?.stop();
+  });
+
+  async function setup(simOptions: SonoffSimOptions, options: Partial<SonoffSessionOptions> = {}): Promise<OutletChange[]> {
+    sim = new SonoffSimulator({ deviceid: ID, ...simOptions });
+    const { port } = await sim.start();
+    clock = new FakeClock();
+    session = new SonoffSession({ deviceid: ID, host: '127.0.0.1', port, model: 'auto', pollInterval: 0, clock, ...options });
+    clock.busyWhile(() => session.queue.sending);
+    const seen: OutletChange[] = [];
+    session.on('state', (c) => seen.push(c));
+    return seen;
+  }
+
+  /** Runs a session call while the fake clock moves past the gaps between requests. */
+  async function settled<T>(call: Promise<T>): Promise<T> {
+    await clock.advance(1000);
+    return call;
+  }
+
+  it('dimmer: brightness through dimmable, 0 through switch off, over encrypted LAN mode', async () => {
+    await setup({ model: 'd1', devicekey: 'k' }, { devicekey: 'k' });
+    const snap = await settled(session.setBrightness(30));
+    assert.deepEqual([snap.state.on, snap.state.brightness], [true, 30]);
+    assert.equal(sim.brightness, 30);
+    const off = await settled(session.setBrightness(0));
+    assert.equal(off.state.on, false);
+    assert.equal(sim.outlets[0].on, false);
+    assert.deepEqual(
+      sim.requests.map((r) => r.endpoint),
+      ['getState', 'dimmable', 'switch'],
+    );
+    await rejectsWith(session.setBrightness(101), 'argument', /1 to 100/);
+  });
+
+  it('TH: the relay is switched with mainSwitch and deviceType, and readings arrive as a readings change', async () => {
+    const seen = await setup({ model: 'th' });
+    await settled(session.setSwitch(0, true));
+    assert.equal(sim.outlets[0].on, true);
+    const readings = seen.filter((c) => c.outlet === READINGS_CHANGE);
+    assert.deepEqual(readings[0].readings, { temperature: 21.5, humidity: 45 });
+  });
+
+  it('liveness: a silent relay is pinged after a minute, goes offline after offlineAfter failures, and comes back', async () => {
+    await setup({}, { offlineAfter: 2, backoffMinMs: 1000, backoffMaxMs: 1000 });
+    session.register({});
+    await clock.idle();
+    assert.equal(session.health, 'online');
+    const n = sim.requests.length;
+    await clock.advance(LIVENESS_MS - 1000);
+    assert.equal(sim.requests.length, n, 'nothing while the relay was heard recently');
+    await clock.advance(1000);
+    assert.equal(sim.requests.length, n + 1, 'one ping');
+    assert.equal(sim.requests.at(-1)?.endpoint, 'info');
+    await sim.setOffline(true);
+    await clock.advance(LIVENESS_MS);
+    await clock.advance(1000);
+    assert.equal(session.health, 'offline');
+    await sim.setOffline(false);
+    await clock.advance(1000);
+    await clock.advance(1000);
+    assert.equal(session.health, 'online');
+  });
+
+  it('meters: sledonline is resent with the LED state when no reading came, at most a few times in a row', async () => {
+    await setup({ model: 'powr2' });
+    session.register({});
+    await clock.idle();
+    assert.equal(session.kind, 'meter');
+    await clock.advance(METER_QUIET_MS * (METER_RESENDS_MAX + 3));
+    const resends = sim.requestsTo('sledonline');
+    assert.equal(resends.length, METER_RESENDS_MAX);
+    assert.deepEqual(resends[0].body, { deviceid: ID, data: { sledOnline: 'on' } });
+  });
+
+  it('multi-channel power-on state sends the whole configure list with the others kept', async () => {
+    await setup({ multi: true });
+    sim.outlets[2].startup = 'on';
+    await settled(session.setStartup(1, 'stay'));
+    assert.deepEqual(sim.requestsTo('startups')[0].body, {
+      deviceid: ID,
+      data: {
+        configure: [
+          { startup: 'off', outlet: 0 },
+          { startup: 'stay', outlet: 1 },
+          { startup: 'on', outlet: 2 },
+          { startup: 'off', outlet: 3 },
+        ],
+      },
+    });
+    assert.deepEqual(
+      sim.outlets.map((o) => o.startup),
+      ['off', 'stay', 'on', 'off'],
+    );
+  });
+
+  it('turning inching off sends no width, on either family', async () => {
+    await setup({ multi: true });
+    await settled(session.setPulse(1, { pulse: true, width: 1500 }));
+    await settled(session.setPulse(1, { pulse: false }));
+    assert.deepEqual(sim.requestsTo('pulses')[1].body, { deviceid: ID, data: { pulses: [{ pulse: 'off', switch: 'off', outlet: 1 }] } });
+    assert.equal(sim.outlets[1].pulseWidth, 1500);
+  });
+
+  it('the LED: sledOnline is read with the state and set with sledonline', async () => {
+    await setup({});
+    const snap = await settled(session.setLed(false));
+    assert.equal(snap.device.led, false);
+    assert.equal(sim.sledOnline, 'off');
+    const state = await settled(session.readState('refresh'));
+    assert.equal(state.led, false);
+  });
+});
+
+describe('sonoff client: requests the device reset before answering', () => {
+  let sim: SonoffSimulator;
+  let client: SonoffClient;
+  afterEach(async () => {
+    await client?.close();
+    await sim?.stop();
+  });
+
+  it('the deviceid-drop firmware: retried with an empty deviceid, and remembered', async () => {
+    sim = new SonoffSimulator({ deviceid: ID, dropOnDeviceid: true, requireDeviceid: false });
+    const { host, port } = await sim.start();
+    client = new SonoffClient({ host, port, deviceid: ID, timeoutMs: 2000 });
+    await client.switch(true);
+    assert.equal(sim.outlets[0].on, true);
+    assert.equal(client.blankDeviceid, true);
+    const before = sim.requests.length;
+    await client.switch(false);
+    assert.equal(sim.requests.length, before + 1, 'straight to the empty deviceid');
+    assert.deepEqual(sim.requests.at(-1)?.body, { deviceid: '', data: { switch: 'off' } });
+  });
+
+  it('(real time) a request reset while another connection holds the device is sent again and goes through', async () => {
+    sim = new SonoffSimulator({ deviceid: ID, oneConnection: true });
+    const { host, port } = await sim.start();
+    client = new SonoffClient({ host, port, deviceid: ID, timeoutMs: 2000 });
+    // another controller holds the only connection for a moment
+    const other = net.connect(port, host);
+    await new Promise((r) => other.once('connect', r));
+    setTimeout(() => other.destroy(), RESET_RETRY_MS);
+    await client.switch(true);
+    assert.equal(sim.outlets[0].on, true);
+    assert.ok(sim.connectionsRefused >= 1);
+    assert.equal(client.blankDeviceid, false, 'a busy device is no reason to drop the deviceid');
+  });
+});
