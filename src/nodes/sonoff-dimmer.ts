@@ -1,7 +1,7 @@
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow, NodeStatus } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { argumentError } from '../shared/errors';
 import type { OutletChange, OutletSnapshot, SonoffSession, StateSource } from '../sessions/sonoff-session';
-import { deviceNode } from './device-node';
+import { deviceNode, twoStateStatus } from './device-node';
 import { brightnessOf, onOffOf } from './sonoff-values';
 import { numberOf } from './values';
 
@@ -59,10 +59,9 @@ export = function (RED: NodeAPI) {
       configType: 'sonoff-config',
       device: def.device,
       subscribe: true,
-      idle(session, health): NodeStatus | undefined {
+      idle(session, health) {
         const s = session.outletState(0);
-        if (health === 'offline' || s?.on === undefined) return undefined;
-        return s.on ? { fill: 'green', shape: 'dot', text: `${s.brightness ?? 100} %` } : { fill: 'grey', shape: 'dot', text: 'sonoff-dimmer.status.off' };
+        return twoStateStatus(s?.on, health, { on: `${s?.brightness ?? 100} %`, off: 'sonoff-dimmer.status.off' });
       },
       onState(change, session) {
         // what a message asked for answers through that message
