@@ -6,8 +6,12 @@ import { helper } from '../test/helpers/runtime';
  * spies that record every call and emit an event per call; the benchmark
  * wants Node-RED as users run it.
  */
-export async function loadPlain(nodes: Array<(RED: unknown) => void>, flow: Array<{ id?: string }>): Promise<void> {
-  await helper.load(nodes, flow);
+export async function loadPlain(
+  nodes: Array<(RED: unknown) => void>,
+  flow: Array<{ id?: string }>,
+  credentials: Record<string, Record<string, string>> = {},
+): Promise<void> {
+  await helper.load(nodes, flow, credentials);
   const instrumented = helper as unknown as { _sandbox: { restore(): void }; _NodePrototype: { send: unknown } };
   instrumented._sandbox.restore();
   // Node-RED copies Node.prototype.send onto every wired node as it makes

@@ -12,14 +12,18 @@ import { sleep } from './stats';
  * Push latency, run by bench/run.ts inside `unshare -n` (a private network
  * namespace, loopback multicast only): a simulated button press goes out as
  * an mDNS TXT record and comes back as a sonoff-switch output. Prints one
- * JSON line: {samples: [ms...], wrong}.
+ * JSON line: {samples: [ms...], wrong}. argv[3] `encrypted`: a stock
+ * relay in LAN mode (its TXT records sealed with the devicekey, which the
+ * config node holds as its credential) instead of a DIY one.
  */
 type Msg = { payload?: unknown; sonoff?: { source?: string } };
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 30);
-  const deviceid = '1000bbbbbb';
-  const relay = new SonoffSimulator({ deviceid, mdns: true });
+  const encrypted = process.argv[3] === 'encrypted';
+  const deviceid = encrypted ? '1000cccccc' : '1000bbbbbb';
+  const devicekey = encrypted ? '5d1c2a3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d' : undefined;
+  const relay = new SonoffSimulator({ deviceid, mdns: true, devicekey });
   await relay.start({ port: 0 });
   await loadPlain(
     [sonoffConfig, sonoffSwitch] as Array<(RED: unknown) => void>,
@@ -28,6 +32,7 @@ async function main(): Promise<void> {
       { id: 'sw', type: 'sonoff-switch', device: 'cfg', outlet: '0', payloadType: 'boolean', wires: [['out']] },
       { id: 'out', type: 'helper' },
     ]),
+    devicekey ? { cfg: { devicekey } } : {},
   );
   const session = (node('cfg') as unknown as { session: SonoffSession }).session;
   const deadline = Date.now() + 10000;

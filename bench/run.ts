@@ -545,18 +545,21 @@ async function overheadAndState(): Promise<void> {
 
 // ---------------------------------------------------------------- 3: push over mDNS in a netns
 
-function push(): void {
+/** mDNS push → sonoff-switch output, from a DIY relay or (`encrypted`) a stock one in LAN mode with its devicekey. */
+function push(encrypted: boolean): void {
+  const measure = encrypted ? 'mDNS push → sonoff-switch output, encrypted' : 'mDNS push → sonoff-switch output';
+  const key = encrypted ? 'pushEncrypted' : 'push';
   const probe = spawnSync('unshare', ['-n', 'true']);
   if (probe.error || probe.status !== 0) {
     const why = probe.error ? probe.error.message : String(probe.stderr).trim();
     rows.push({
-      measure: 'mDNS push → sonoff-switch output',
+      measure,
       figure: 'NOT MEASURED',
       target: '≤ 20 ms',
       verdict: 'n/a',
       note: `unshare -n unavailable: ${why}`,
     });
-    results.push = { measured: false, reason: why };
+    results[key] = { measured: false, reason: why };
     if (process.env.CI === 'true') process.exitCode = 1;
     return;
   }
@@ -565,7 +568,7 @@ function push(): void {
     'ip link set lo up',
     'ip link set lo multicast on',
     'ip route add 224.0.0.0/4 dev lo',
-    `exec ${[process.execPath, path.join(__dirname, 'push.js'), '30'].map(quote).join(' ')}`,
+    `exec ${[process.execPath, path.join(__dirname, 'push.js'), '30', ...(encrypted ? ['encrypted'] : [])].map(quote).join(' ')}`,
   ].join(' && ');
   const run = spawnSync('unshare', ['-n', 'sh', '-c', inner], { cwd: root, encoding: 'utf8', timeout: 60000 });
   const line = run.stdout.trim().split('\n').pop() ?? '';
@@ -576,18 +579,18 @@ function push(): void {
     parsed = undefined;
   }
   if (!parsed || run.status !== 0) {
-    rows.push({ measure: 'mDNS push → sonoff-switch output', figure: 'FAILED', target: '≤ 20 ms', verdict: 'MISS', note: (run.stderr || line).slice(0, 200) });
-    results.push = { measured: false, stderr: run.stderr };
+    rows.push({ measure, figure: 'FAILED', target: '≤ 20 ms', verdict: 'MISS', note: (run.stderr || line).slice(0, 200) });
+    results[key] = { measured: false, stderr: run.stderr };
     return;
   }
   const m = median(parsed.samples);
-  results.push = { measured: true, medianMs: m, p90Ms: percentile(parsed.samples, 90), samples: parsed.samples.length, wrong: parsed.wrong };
+  results[key] = { measured: true, medianMs: m, p90Ms: percentile(parsed.samples, 90), samples: parsed.samples.length, wrong: parsed.wrong };
   rows.push({
-    measure: 'mDNS push → sonoff-switch output',
+    measure,
     figure: fmtMs(m),
     target: '≤ 20 ms',
     verdict: verdict(m <= 20),
-    note: `${parsed.samples.length} correct, ${parsed.wrong} wrong; private netns`,
+    note: `${parsed.samples.length} correct, ${parsed.wrong} wrong; private netns${encrypted ? '; TXT records sealed with the devicekey (AES-128-CBC)' : ''}`,
   });
 }
 
@@ -730,12 +733,16 @@ async function measureNodeRed(
   flows: object[],
   settleMs: number,
   seconds: number,
+  credentials: Record<string, Record<string, string>> = {},
 ): Promise<{ firstWindowCpuPercent: number; cpuPercent: number; mainThreadPercent: number; memory: ProbeDump; loop: ProbeDump; rssMedian: number }> {
   const file = path.join(os.tmpdir(), `nr-bench-probe-${process.pid}.json`);
   // BENCH_CPU_PROF=<dir>: the probe also writes a V8 CPU profile of each window there (for investigating a MISS)
   const env: Record<string, string> = { NODE_OPTIONS: `--require ${path.join(__dirname, 'eventloop-probe.js')}`, BENCH_PROBE_FILE: file };
   if (process.env.BENCH_CPU_PROF) env.BENCH_CPU_PROF = path.resolve(process.env.BENCH_CPU_PROF);
-  const nr = await startNodeRed({ flows, quiet: true, env });
+  // the devicekeys go where the editor would put them: flows_cred.json (the instance's credentialSecret is false, so plain JSON)
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-bench-'));
+  fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials));
+  const nr = await startNodeRed({ flows, quiet: true, env, userDir });
   try {
     const pid = nr.child.pid as number;
     await sleep(settleMs);
@@ -768,6 +775,7 @@ async function measureNodeRed(
     };
   } finally {
     await nr.stop();
+    fs.rmSync(userDir, { recursive: true, force: true });
     fs.rmSync(file, { force: true });
     fs.rmSync(`${file}.histogram`, { force: true });
   }
@@ -792,16 +800,27 @@ async function measureFloor(ports: object, settleMs: number, seconds: number): P
   }
 }
 
-async function scale(): Promise<void> {
+/**
+ * Part 5: 100 WiiM devices and 100 DIY relays. Part 7 (`mixed`): the same,
+ * and 50 stock relays in encrypted LAN mode and 50 POWR3 meters, each with
+ * a node (sonoff-switch, sonoff-sensor); its rows are its own, so that part
+ * 5's keep their meaning.
+ */
+async function scale(mixed: boolean): Promise<void> {
   const seconds = Number(process.env.BENCH_SCALE_SECONDS ?? 60);
   const n = 100;
-  const sims = spawn(process.execPath, [path.join(__dirname, 'sims.js'), String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const extra = mixed ? ['encrypted=50', 'meters=50'] : [];
+  const sims = spawn(process.execPath, [path.join(__dirname, 'sims.js'), String(n), ...extra], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: sims.stdout as NodeJS.ReadableStream });
   const nextLine = () => new Promise<string>((resolve) => lines.once('line', resolve));
   try {
-    const ports = JSON.parse(await nextLine()) as { wiim: number[]; sonoff: Array<{ port: number; deviceid: string }> };
+    const ports = JSON.parse(await nextLine()) as {
+      wiim: number[];
+      sonoff: Array<{ port: number; deviceid: string; devicekey?: string; meter?: boolean }>;
+    };
     const tab = { id: 'bench', type: 'tab', label: 'bench' };
     const flows: object[] = [tab];
+    const credentials: Record<string, Record<string, string>> = {};
     ports.wiim.forEach((port, i) => {
       flows.push({
         id: `wcfg${i}`,
@@ -823,26 +842,23 @@ async function scale(): Promise<void> {
       flows.push({
         id: `scfg${i}`,
         type: 'sonoff-config',
-        name: `Relay ${i}`,
+        name: `${s.meter ? 'Meter' : 'Relay'} ${i}`,
         deviceid: s.deviceid,
         host: '127.0.0.1',
         port: String(s.port),
-        model: 'auto',
+        model: s.meter ? 'meter' : 'auto',
         pollInterval: '10',
         timeout: '5000',
       });
-      flows.push({
-        id: `ssw${i}`,
-        type: 'sonoff-switch',
-        z: 'bench',
-        device: `scfg${i}`,
-        outlet: '0',
-        payloadType: 'boolean',
-        x: 500,
-        y: 40 + i * 40,
-        wires: [[]],
-      });
+      if (s.devicekey) credentials[`scfg${i}`] = { devicekey: s.devicekey };
+      flows.push(
+        s.meter
+          ? { id: `ssen${i}`, type: 'sonoff-sensor', z: 'bench', device: `scfg${i}`, reading: 'all', x: 500, y: 40 + i * 40, wires: [[]] }
+          : { id: `ssw${i}`, type: 'sonoff-switch', z: 'bench', device: `scfg${i}`, outlet: '0', payloadType: 'boolean', x: 500, y: 40 + i * 40, wires: [[]] },
+      );
     });
+    const devices = ports.wiim.length + ports.sonoff.length;
+    const label = mixed ? `scale, ${devices} devices with 50 encrypted relays and 50 meters` : 'scale';
     // the baseline is measured just like the full run (same settling, same
     // window), so that the difference is the devices and not the age of the process
     const settleMs = 12000;
@@ -850,17 +866,20 @@ async function scale(): Promise<void> {
     const base = await measureNodeRed([tab], settleMs, seconds);
     sims.stdin?.write('stats\n');
     const before = JSON.parse(await nextLine()) as { wiimRequests: number; sonoffRequests: number };
-    log(`scale: Node-RED with ${2 * n} devices (3 × ${seconds} s)...`);
-    const full = await measureNodeRed(flows, settleMs, seconds);
-    log(`scale: the same polls with raw undici, no Node-RED (${seconds} s, after as long a warm-up)...`);
-    const floor = await measureFloor(ports, settleMs + seconds * 1000, seconds);
+    log(`scale: Node-RED with ${devices} devices (3 × ${seconds} s)...`);
+    const full = await measureNodeRed(flows, settleMs, seconds, credentials);
+    // the plain-undici floor makes DIY polls only: part 7 has none of its own
+    let floor = Number.NaN;
+    if (!mixed) {
+      log(`scale: the same polls with raw undici, no Node-RED (${seconds} s, after as long a warm-up)...`);
+      floor = await measureFloor(ports, settleMs + seconds * 1000, seconds);
+    }
     sims.stdin?.write('stats\n');
     const after = JSON.parse(await nextLine()) as { wiimRequests: number; sonoffRequests: number; wiimPolled: number; sonoffPolled: number };
-    const devices = 2 * n;
     const heapPer = (full.memory.heapUsed - base.memory.heapUsed) / devices / 1024;
     const rssPer = (full.rssMedian - base.rssMedian) / devices / 1024;
     const p99 = full.loop.p99 - full.loop.resolutionMs;
-    results.scale = {
+    results[mixed ? 'scaleMixed' : 'scale'] = {
       seconds,
       devices,
       base,
@@ -870,30 +889,32 @@ async function scale(): Promise<void> {
       rssPerDeviceKB: rssPer,
       requests: { wiim: after.wiimRequests - before.wiimRequests, sonoff: after.sonoffRequests - before.sonoffRequests },
       polledDevices: { wiim: after.wiimPolled, sonoff: after.sonoffPolled },
+      ...(mixed ? { mix: { wiim: n, diyRelays: n, encryptedRelays: 50, meters: 50 } } : {}),
     };
     rows.push({
-      measure: `scale: ${devices} devices, CPU of Node-RED over ${seconds} s`,
+      measure: `${label}: ${mixed ? '' : `${devices} devices, `}CPU of Node-RED over ${seconds} s`,
       figure: `${full.cpuPercent.toFixed(2)} % of a core`,
       target: '≤ 5 %',
       verdict: verdict(full.cpuPercent <= 5),
-      note: `the second minute after settling; main thread ${full.mainThreadPercent.toFixed(2)} %, V8's and libuv's helper threads the rest; the first minute: ${full.firstWindowCpuPercent.toFixed(2)} %; idle Node-RED: ${base.cpuPercent.toFixed(2)} %; ${after.wiimPolled}/${n} WiiM and ${after.sonoffPolled}/${n} SONOFF sims were polled`,
+      note: `the second minute after settling; main thread ${full.mainThreadPercent.toFixed(2)} %, V8's and libuv's helper threads the rest; the first minute: ${full.firstWindowCpuPercent.toFixed(2)} %; idle Node-RED: ${base.cpuPercent.toFixed(2)} %; ${after.wiimPolled}/${ports.wiim.length} WiiM and ${after.sonoffPolled}/${ports.sonoff.length} SONOFF sims were polled`,
     });
+    if (!mixed)
+      rows.push({
+        measure: '  (the same polls, plain undici request(), no Node-RED)',
+        figure: `${floor.toFixed(2)} % of a core`,
+        target: '',
+        verdict: '',
+        note: 'an agent per device, one TLS context, the same keep-alive (and no release after a poll)',
+      });
     rows.push({
-      measure: '  (the same polls, plain undici request(), no Node-RED)',
-      figure: `${floor.toFixed(2)} % of a core`,
-      target: '',
-      verdict: '',
-      note: 'an agent per device, one TLS context, the same keep-alive (and no release after a poll)',
-    });
-    rows.push({
-      measure: 'scale: event-loop delay p99',
+      measure: `${label}: event-loop delay p99`,
       figure: fmtMs(p99),
       target: '≤ 10 ms',
       verdict: verdict(p99 <= 10),
       note: `histogram p99 ${fmtMs(full.loop.p99)} minus the ${full.loop.resolutionMs} ms sampling period; max ${fmtMs(full.loop.max)}`,
     });
     rows.push({
-      measure: 'scale: memory per device (heapUsed)',
+      measure: `${label}: memory per device (heapUsed)`,
       figure: `${heapPer.toFixed(1)} KB`,
       target: '≤ 100 KB',
       verdict: verdict(heapPer <= 100),
@@ -901,7 +922,7 @@ async function scale(): Promise<void> {
     });
     // RSS also counts TLS and socket buffers outside the JS heap, and the allocator's slack
     rows.push({
-      measure: 'scale: memory per device (RSS)',
+      measure: `${label}: memory per device (RSS)`,
       figure: `${rssPer.toFixed(1)} KB`,
       target: '≤ 100 KB',
       verdict: verdict(rssPer <= 100),
@@ -1078,14 +1099,15 @@ function printTable(): void {
 async function main(): Promise<void> {
   const started = Date.now();
   // BENCH_ONLY=1,4 runs a subset (quick checks); the default is all
-  const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6').split(','));
+  const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(','));
   if (only.has('1') || only.has('2')) {
     log('1+2: command overhead and command → state (WiiM, SONOFF)...');
     await overheadAndState();
   }
   if (only.has('3')) {
-    log('3: mDNS push in a private network namespace...');
-    push();
+    log('3: mDNS push in a private network namespace (DIY, then encrypted)...');
+    push(false);
+    push(true);
   }
   if (only.has('4')) {
     log('4: burst...');
@@ -1093,7 +1115,11 @@ async function main(): Promise<void> {
   }
   if (only.has('5')) {
     log('5: scale...');
-    await scale();
+    await scale(false);
+  }
+  if (only.has('7')) {
+    log('7: scale with encrypted relays and meters...');
+    await scale(true);
   }
   if (only.has('6')) {
     log('6: WiiM UPnP events...');

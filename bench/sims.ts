@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import readline from 'node:readline';
 import { createSelfSignedCertificate } from '../src/sim/cert';
 import { WiimSimulator } from '../src/sim/wiim-sim';
@@ -6,7 +7,9 @@ import { SonoffSimulator } from '../src/sim/sonoff-sim';
 /**
  * The devices of the scale benchmark, in their own process so that their
  * CPU does not count against Node-RED: N WiiM and N SONOFF simulators on
- * ephemeral loopback ports. Prints one JSON line with the ports; answers
+ * ephemeral loopback ports, and with `encrypted=K` and `meters=M` also K
+ * stock relays in encrypted LAN mode (each with its devicekey) and M POWR3
+ * meters. Prints one JSON line with the ports; answers
  * "stats" on stdin with the request counts; exits when stdin closes.
  */
 async function main(): Promise<void> {
@@ -14,6 +17,7 @@ async function main(): Promise<void> {
   // "wiim-only" (the events rows): no relays; "playing": every WiiM plays
   const wiimOnly = process.argv.includes('wiim-only');
   const playing = process.argv.includes('playing');
+  const count = (name: string) => Number(process.argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1) ?? 0);
   const cert = createSelfSignedCertificate('WiiM bench');
   const wiims: WiimSimulator[] = [];
   const relays: SonoffSimulator[] = [];
@@ -28,11 +32,21 @@ async function main(): Promise<void> {
     await s.start({ port: 0 });
     relays.push(s);
   }
+  const extra: Array<{ devicekey?: string; model?: 'powr3' }> = [
+    ...Array.from({ length: count('encrypted') }, () => ({ devicekey: randomUUID() })),
+    ...Array.from({ length: count('meters') }, () => ({ model: 'powr3' as const })),
+  ];
+  for (const [i, options] of extra.entries()) {
+    // meters report changing readings, as a load on them would
+    const s = new SonoffSimulator({ deviceid: `2000${i.toString(16).padStart(6, '0')}`, readingsEveryMs: options.model ? 5000 : 0, ...options });
+    await s.start({ port: 0 });
+    relays.push(s);
+  }
   console.log(
     JSON.stringify({
       wiim: wiims.map((w) => w.port),
       upnp: wiims.map((w) => w.upnp.port),
-      sonoff: relays.map((s) => ({ port: s.address.port, deviceid: s.deviceid })),
+      sonoff: relays.map((s) => ({ port: s.address.port, deviceid: s.deviceid, devicekey: s.devicekey, meter: s.model === 'powr3' })),
     }),
   );
   const lines = readline.createInterface({ input: process.stdin });
@@ -42,7 +56,8 @@ async function main(): Promise<void> {
       const wiimRequests = wiims.reduce((a, w) => a + w.requests.length + w.upnp.log.filter((l) => !l.startsWith('NOTIFY')).length, 0);
       const sonoffRequests = relays.reduce((a, s) => a + s.requests.length, 0);
       const wiimPolled = wiims.filter((w) => w.count('getPlayerStatus') > 0).length;
-      const sonoffPolled = relays.filter((s) => s.requestsTo('info').length > 0).length;
+      // a relay in encrypted LAN mode is read with getState, a DIY one with info
+      const sonoffPolled = relays.filter((s) => s.requestsTo('info').length + s.requestsTo('getState').length > 0).length;
       const upnpLive = wiims.filter((w) => w.upnp.subscriptions >= 3).length;
       console.log(JSON.stringify({ wiimRequests, sonoffRequests, wiimPolled, sonoffPolled, upnpLive }));
     }
