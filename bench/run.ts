@@ -985,12 +985,26 @@ async function eventLatency(mode: 'events' | 'poll1' | 'poll5', samples: number)
   return times;
 }
 
-/** Node-RED with `n` WiiM devices (idle or playing), events or 1 s polling: CPU over one window, and requests per device per minute. */
-async function eventScale(n: number, playing: boolean, events: boolean, seconds: number): Promise<{ cpu: number; perDeviceMinute: number; live: number }> {
+/**
+ * Node-RED with `n` WiiM devices (idle or playing), events or 1 s polling, or
+ * with no devices at all (`n` = 0, its own idle cost): CPU over a first
+ * window right after 15 s of settling, then over a second one (the warm
+ * state, as in part 5), and requests per device per minute over both.
+ */
+async function eventScale(
+  n: number,
+  playing: boolean,
+  events: boolean,
+  seconds: number,
+): Promise<{ firstWindowCpu: number; cpu: number; mainThreadCpu: number; perDeviceMinute: number; live: number }> {
   const args = [path.join(__dirname, 'sims.js'), String(n), 'wiim-only', ...(playing ? ['playing'] : [])];
   const sims = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: sims.stdout as NodeJS.ReadableStream });
   const nextLine = () => new Promise<string>((resolve) => lines.once('line', resolve));
+  const stats = async () => {
+    sims.stdin?.write('stats\n');
+    return JSON.parse(await nextLine()) as { wiimRequests: number; upnpLive: number };
+  };
   try {
     const ports = JSON.parse(await nextLine()) as { wiim: number[]; upnp: number[] };
     const tab = { id: 'bench', type: 'tab', label: 'bench' };
@@ -1016,16 +1030,26 @@ async function eventScale(n: number, playing: boolean, events: boolean, seconds:
     try {
       const pid = nr.child.pid as number;
       await sleep(15000);
-      sims.stdin?.write('stats\n');
-      const before = JSON.parse(await nextLine()) as { wiimRequests: number };
+      const before = await stats();
       const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-      const ticks0 = processTicks(pid).all;
-      const t0 = performance.now();
-      await sleep(seconds * 1000);
-      const cpu = ((processTicks(pid).all - ticks0) / hz / ((performance.now() - t0) / 1000)) * 100;
-      sims.stdin?.write('stats\n');
-      const after = JSON.parse(await nextLine()) as { wiimRequests: number; upnpLive: number };
-      return { cpu, perDeviceMinute: (after.wiimRequests - before.wiimRequests) / n / (seconds / 60), live: after.upnpLive };
+      const window = async () => {
+        const ticks0 = processTicks(pid);
+        const t0 = performance.now();
+        await sleep(seconds * 1000);
+        const ticks1 = processTicks(pid);
+        const elapsed = (performance.now() - t0) / 1000;
+        return { all: ((ticks1.all - ticks0.all) / hz / elapsed) * 100, main: ((ticks1.main - ticks0.main) / hz / elapsed) * 100 };
+      };
+      const first = await window();
+      const second = await window();
+      const after = await stats();
+      return {
+        firstWindowCpu: first.all,
+        cpu: second.all,
+        mainThreadCpu: second.main,
+        perDeviceMinute: n > 0 ? (after.wiimRequests - before.wiimRequests) / n / ((2 * seconds) / 60) : 0,
+        live: after.upnpLive,
+      };
     } finally {
       await nr.stop();
     }
@@ -1059,21 +1083,29 @@ async function eventRows(): Promise<void> {
     verdict: '',
     note: `events off; ${p1.length} and ${p5.length} changes at random points of the interval`,
   });
-  log(`6: 200 idle WiiM devices with events (${seconds} s)...`);
+  log(`6: 200 idle WiiM devices with events, and Node-RED without devices (${seconds} s + ${seconds} s each)...`);
   const idle = await eventScale(200, false, true, seconds);
+  const bare = await eventScale(0, false, true, seconds);
   rows.push({
-    measure: `WiiM events: 200 idle devices, CPU of Node-RED over ${seconds} s`,
+    measure: `WiiM events: 200 idle devices, CPU of Node-RED (second ${seconds} s)`,
     figure: `${idle.cpu.toFixed(2)} % of a core`,
     target: '≤ 1 %',
     verdict: verdict(idle.cpu <= 1),
-    note: `${idle.perDeviceMinute.toFixed(2)} requests per device per minute (httpapi and UPnP); ${idle.live}/200 subscribed`,
+    note: `main thread ${idle.mainThreadCpu.toFixed(2)} %; first ${seconds} s ${idle.firstWindowCpu.toFixed(2)} %; ${idle.perDeviceMinute.toFixed(2)} requests per device per minute (httpapi and UPnP); ${idle.live}/200 subscribed`,
+  });
+  rows.push({
+    measure: '  the same Node-RED without devices',
+    figure: `${bare.cpu.toFixed(2)} % of a core`,
+    target: 'reported',
+    verdict: 'n/a',
+    note: `main thread ${bare.mainThreadCpu.toFixed(2)} %; first ${seconds} s ${bare.firstWindowCpu.toFixed(2)} %; not subtracted above`,
   });
   log(`6: 100 playing WiiM devices, events vs 1 s polling (${seconds} s each)...`);
   const playEv = await eventScale(100, true, true, seconds);
   const playPoll = await eventScale(100, true, false, seconds);
-  results.events = { ...(results.events as object), idle200: idle, playing100: { events: playEv, poll1: playPoll } };
+  results.events = { ...(results.events as object), idle200: idle, noDevices: bare, playing100: { events: playEv, poll1: playPoll } };
   rows.push({
-    measure: `WiiM: 100 playing devices, events vs 1 s polling, CPU over ${seconds} s`,
+    measure: `WiiM: 100 playing devices, events vs 1 s polling, CPU (second ${seconds} s)`,
     figure: `${playEv.cpu.toFixed(2)} % / ${playPoll.cpu.toFixed(2)} %`,
     target: 'reported',
     verdict: 'n/a',
