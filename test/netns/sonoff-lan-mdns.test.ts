@@ -5,9 +5,8 @@ import sonoffSwitch from '../../src/nodes/sonoff-switch';
 import sonoffDimmer from '../../src/nodes/sonoff-dimmer';
 import sonoffSensor from '../../src/nodes/sonoff-sensor';
 import type { SonoffSession } from '../../src/sessions/sonoff-session';
-import { SonoffSimulator, type SonoffSimOptions } from '../../src/sim/sonoff-sim';
 import { discoverSonoff } from '../../src/sonoff/discovery';
-import { mdnsUsers } from '../../src/shared/mdns';
+import { mdnsRelays } from '../helpers/mdns-relays';
 
 // Runs inside `unshare -n` (scripts/netns-test.js): loopback only, multicast on.
 
@@ -32,20 +31,7 @@ function sessionOf(): SonoffSession {
 
 describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () {
   this.timeout(30000);
-  const sims: SonoffSimulator[] = [];
-
-  async function sim(opts: SonoffSimOptions): Promise<SonoffSimulator> {
-    const s = new SonoffSimulator({ mdns: true, devicekey: KEY, ...opts });
-    await s.start({ port: 0 });
-    sims.push(s);
-    return s;
-  }
-
-  afterEach(async () => {
-    await helper.unload();
-    for (const s of sims.splice(0)) await s.stop();
-    assert.equal(mdnsUsers(), 0, 'the shared mDNS socket is closed');
-  });
+  const sim = mdnsRelays({ devicekey: KEY });
 
   it('Discover lists an encrypted relay as encrypted, without a state it cannot read', async () => {
     await sim({ deviceid: '1000eeeeee' });

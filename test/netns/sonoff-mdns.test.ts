@@ -3,9 +3,9 @@ import { coreNode, collect, helper, node, until, withTab } from '../helpers/runt
 import sonoffConfig from '../../src/nodes/sonoff-config';
 import sonoffSwitch from '../../src/nodes/sonoff-switch';
 import type { SonoffSession } from '../../src/sessions/sonoff-session';
-import { SonoffSimulator } from '../../src/sim/sonoff-sim';
 import { discoverSonoff, sonoffWatcherUsers } from '../../src/sonoff/discovery';
 import { mdnsUsers } from '../../src/shared/mdns';
+import { mdnsRelays } from '../helpers/mdns-relays';
 
 // Runs inside `unshare -n` (scripts/netns-test.js): a private network
 // namespace with only loopback, multicast on. Nothing leaves this machine.
@@ -32,20 +32,7 @@ function sessionOf(id: string): SonoffSession {
 
 describe('sonoff over mDNS (network namespace)', function () {
   this.timeout(30000);
-  const sims: SonoffSimulator[] = [];
-
-  async function sim(opts: ConstructorParameters<typeof SonoffSimulator>[0]): Promise<SonoffSimulator> {
-    const s = new SonoffSimulator({ mdns: true, ...opts });
-    await s.start({ port: 0 });
-    sims.push(s);
-    return s;
-  }
-
-  afterEach(async () => {
-    await helper.unload();
-    for (const s of sims.splice(0)) await s.stop();
-    assert.equal(mdnsUsers(), 0, 'the shared mDNS socket is closed');
-  });
+  const sim = mdnsRelays();
 
   it('discovers the simulated relays, with their state from split and reordered TXT chunks', async () => {
     const a = await sim({ deviceid: '1000aaaaaa' });
@@ -119,7 +106,6 @@ describe('sonoff over mDNS (network namespace)', function () {
 
     // goodbye: the relay withdraws its record
     await relay.stop();
-    sims.splice(sims.indexOf(relay), 1);
     await until(() => session.health === 'offline', 'offline after the goodbye');
     // it comes back after a reboot, seq counting from 1 again
     const back = await sim({ deviceid: '1000dddddd' });
