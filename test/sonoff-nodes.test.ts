@@ -12,6 +12,7 @@ import type { SonoffSession } from '../src/sessions/sonoff-session';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 import { FirmwareServer, MAX_IMAGE_BYTES, sha256 } from '../src/sonoff/ota';
 import { mdnsUsers } from '../src/shared/mdns';
+import type { SonoffMeta } from '../src/nodes/sonoff-message';
 
 const catchNode = coreNode('common/25-catch.js');
 const statusNode = coreNode('common/25-status.js');
@@ -19,18 +20,7 @@ const nodes = [sonoffConfig, sonoffSwitch, sonoffPulse, sonoffOta, catchNode, st
 
 const ID = '1000abcdef';
 
-type Sonoff = {
-  deviceid: string;
-  outlet: number;
-  startup?: string;
-  pulse?: boolean;
-  pulseWidth?: number;
-  rssi?: number;
-  fwVersion?: string;
-  seq?: number;
-  source: string;
-};
-type Msg = Record<string, unknown> & { payload?: unknown; sonoff?: Sonoff };
+type Msg = Record<string, unknown> & { payload?: unknown; sonoff?: SonoffMeta };
 type CaughtMsg = Msg & { error: { message: string; source: { id: string } } };
 
 function cfg(port: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
