@@ -7,7 +7,20 @@ import { WiimClient, AUTO_ENDPOINTS } from '../src/wiim/client';
 import { prepareCommand } from '../src/wiim/commands';
 import { commandRequest } from '../src/nodes/wiim-values';
 import { identifyModel, inputsOf, loopSchemeOf } from '../src/wiim/models';
-import { modeToSource, parseEqBands, parseEqList, parseInfo, parsePlayerStatus, parseReply, parseSlaveList, textField, toSeconds } from '../src/wiim/parse';
+import {
+  modeToSource,
+  outputOfSoundCardMode,
+  parseActiveOutput,
+  parseEqBands,
+  parseEqList,
+  parseInfo,
+  parseOutput,
+  parsePlayerStatus,
+  parseReply,
+  parseSlaveList,
+  textField,
+  toSeconds,
+} from '../src/wiim/parse';
 import { WiimSession } from '../src/sessions/wiim-session';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 import { PROFILES, WIIM_PROFILES, type WiimProfileName } from '../src/sim/wiim-profiles';
@@ -127,14 +140,46 @@ describe('wiim real firmware: reply forms (public sources)', () => {
   });
 
   it('identifies models from project and uuid prefix (WiiM library consts.py), inputs from plm_support (python-linkplay InputMode)', () => {
-    assert.deepEqual(identifyModel(null, 'FF98F09C12345678'), { id: 'pro', name: 'WiiM Pro' });
-    assert.deepEqual(identifyModel('WiiM_Ultra', null), { id: 'ultra', name: 'WiiM Ultra' });
+    assert.deepEqual(
+      [identifyModel(null, 'FF98F09C12345678')].map((m) => [m.id, m.name]),
+      [['pro', 'WiiM Pro']],
+    );
+    assert.deepEqual(
+      [identifyModel('WiiM_Ultra', null)].map((m) => [m.id, m.name]),
+      [['ultra', 'WiiM Ultra']],
+    );
+    assert.equal(identifyModel(null, 'FF98F9ED00000000').name, 'WiiM Amp Ultra');
     assert.equal(identifyModel('UP2STREAM_AMP_V4', '0000').id, 'arylic');
     assert.equal(identifyModel('AudioPro_C10', null).id, 'audio-pro');
     assert.equal(identifyModel('SomethingElse', '12345678').id, 'unknown');
     assert.deepEqual(inputsOf('0x56'), ['wifi', 'line-in', 'bluetooth', 'optical', 'coaxial']);
     assert.deepEqual(inputsOf('10456'), ['wifi', 'line-in', 'bluetooth', 'optical', 'coaxial', 'hdmi', 'phono']);
     assert.equal(inputsOf(undefined), null);
+  });
+
+  it('names outputs per product as pywiim records them: 4 is the Ultra headphone jack, 7 the Amp Ultra HDMI or the Sound Lite speaker', () => {
+    const read = (body: object, project: string) => parseOutput(JSON.stringify(body), { ...ctx, outputs: identifyModel(project, null).outputs });
+    // pywiim docs, wiim#270: the Sound Lite's Speaker Out and Bluetooth Out, as the device answered
+    assert.equal(read({ hardware: '7', source: '0', audiocast: '0' }, 'WiiM_Sound_Lite_V2'), 'speaker');
+    assert.equal(read({ hardware: '7', source: '1', audiocast: '0' }, 'WiiM_Sound_Lite_V2'), 'bluetooth');
+    // pywiim wiim#86: on the Ultra hardware 4 is Headphone Out with source 0, Bluetooth Out with source 1
+    assert.equal(read({ hardware: '4', source: '0', audiocast: '0' }, 'WiiM_Ultra'), 'headphones');
+    assert.equal(read({ hardware: '4', source: '1', audiocast: '0' }, 'WiiM_Ultra'), 'bluetooth');
+    // pywiim wiim#122: 7 is HDMI out on the Amp Ultra; wiim#160: 8 is USB out
+    assert.equal(read({ hardware: '7', source: '0', audiocast: '0' }, 'WiiM_Amp_Ultra'), 'hdmi');
+    assert.equal(read({ hardware: '8', source: '0', audiocast: '0' }, 'WiiM_Ultra'), 'usb');
+    // pywiim's quick reference of the documented numbers, on a product the package does not know
+    assert.equal(read({ hardware: '2', source: '0', audiocast: '0' }, 'Some_OEM_Box'), 'line-out');
+    assert.equal(read({ hardware: '4', source: '0', audiocast: '0' }, 'Some_OEM_Box'), 'bluetooth');
+    assert.equal(read({ hardware: '7', source: '0', audiocast: '0' }, 'Some_OEM_Box'), 'output-7', 'a number that differs by product is not guessed');
+    // getActiveSoundCardOutputMode answers {"mode": "AUDIO_OUTPUT_AUX_MODE", ...}; the names are the WiiM library's AudioOutputHwMode
+    assert.equal(parseActiveOutput('{"index":"0","mode":"AUDIO_OUTPUT_AUX_MODE","cardId":"0"}', ctx), 'line-out');
+    assert.equal(parseActiveOutput('{"mode":"AUDIO_OUTPUT_SPEAKER_MODE"}', ctx), 'speaker');
+    assert.equal(outputOfSoundCardMode('AUDIO_OUTPUT_PHONE_JACK_MODE'), 'headphones');
+    assert.equal(outputOfSoundCardMode('AUDIO_OUTPUT_SPDIF_MODE'), 'optical');
+    assert.equal(outputOfSoundCardMode('AUDIO_OTHER_OUT_MODE'), 'other-out');
+    assert.throws(() => parseActiveOutput('unknown command', ctx), /unknown command/);
+    assert.throws(() => parseActiveOutput('{"mode":""}', ctx), /unexpected|not/);
   });
 
   it('tries 443, 4443, 8443, then 80 and 8080 in auto, as pywiim probes', () => {
@@ -375,6 +420,88 @@ describe('wiim models: each quirk against the profile that shows it', function (
     } finally {
       await bare.close();
       await close();
+    }
+  });
+
+  it('output: each product takes its own number for the outputs it has; the others are refused naming what it has, nothing sent', async () => {
+    // numbers and which product has which: pywiim api/constants.py and player/properties.py, WiiM library consts.py
+    const cases: Array<{ model: WiimProfileName; project?: string; sent: Record<string, number>; refused: string[]; says: RegExp }> = [
+      {
+        model: 'mini',
+        sent: { optical: 1, 'line-out': 2, bluetooth: 4 },
+        refused: ['coax', 'headphones', 'hdmi', 'usb', 'speaker'],
+        says: /^WiiM Mini has no \w+ output; it has optical, line-out, bluetooth$/,
+      },
+      { model: 'pro', sent: { optical: 1, 'line-out': 2, coax: 3, bluetooth: 4 }, refused: ['headphones', 'hdmi', 'usb', 'speaker'], says: /^WiiM Pro has no/ },
+      {
+        model: 'ultra',
+        sent: { optical: 1, 'line-out': 2, coax: 3, headphones: 4, usb: 8 },
+        refused: ['bluetooth', 'hdmi', 'speaker'],
+        says: /^WiiM Ultra has no/,
+      },
+      { model: 'amp', sent: { 'line-out': 2, speaker: 7, usb: 8 }, refused: ['optical', 'coax', 'headphones', 'hdmi'], says: /^WiiM Amp has no/ },
+      { model: 'amp', project: 'WiiM_Amp_Ultra', sent: { 'line-out': 2, hdmi: 7, usb: 8 }, refused: ['speaker', 'optical'], says: /^WiiM Amp Ultra has no/ },
+      {
+        model: 'amp',
+        project: 'WiiM_Sound_Lite_V2',
+        sent: { speaker: 7 },
+        refused: ['line-out', 'hdmi', 'bluetooth'],
+        says: /^WiiM Sound Lite has no \S+ output; it has speaker$/,
+      },
+      {
+        model: 'pro',
+        project: 'Some_OEM_Box',
+        sent: { optical: 1, 'line-out': 2, coax: 3, bluetooth: 4 },
+        refused: ['headphones', 'hdmi', 'usb', 'speaker'],
+        says: /differs by product, and Some_OEM_Box is not one the package knows; it takes optical, line-out, coax, bluetooth$/,
+      },
+    ];
+    for (const c of cases) {
+      const { sim, client, close } = await device(c.model);
+      try {
+        if (c.project) Object.assign(sim.state, { model: c.project, uuid: '0123456789ABCDEF' });
+        for (const [name, n] of Object.entries(c.sent)) {
+          await run(client, 'output', name);
+          assert.deepEqual(sim.requests.slice(-1), [`setAudioOutputHardwareMode:${n}`], `${c.project ?? c.model} ${name}`);
+          assert.equal((await run(client, 'output')).payload, name, `${c.project ?? c.model} reads ${name} back`);
+        }
+        for (const name of c.refused) {
+          const before = sim.requests.length;
+          await rejectsWith(run(client, 'output', name), 'argument', c.says);
+          assert.deepEqual(
+            sim.requests.slice(before).filter((r) => r !== 'getStatusEx'),
+            [],
+            `${c.project ?? c.model} ${name}: nothing sent`,
+          );
+        }
+      } finally {
+        await close();
+      }
+    }
+  });
+
+  it('output get: getActiveSoundCardOutputMode where the firmware answers getNewAudioOutputHardwareMode with unknown command, also on the slow tier', async () => {
+    const { sim, client, close } = await device('amp');
+    try {
+      sim.faults.unknownCommands = ['getNewAudioOutputHardwareMode'];
+      await run(client, 'output', 'speaker');
+      const before = sim.requests.length;
+      assert.equal((await run(client, 'output')).payload, 'speaker');
+      assert.deepEqual(sim.requests.slice(before), ['getNewAudioOutputHardwareMode', 'getActiveSoundCardOutputMode']);
+      sim.faults.unknownCommands = ['getNewAudioOutputHardwareMode', 'getActiveSoundCardOutputMode'];
+      await rejectsWith(run(client, 'output'), 'argument', /^output is a setting of .*; WiiM Amp does not have it/);
+    } finally {
+      await close();
+    }
+    const sim2 = new WiimSimulator({ name: 'Amp', model: 'amp' });
+    const { port } = await sim2.start({ port: 0 });
+    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https' });
+    try {
+      sim2.faults.unknownCommands = ['getNewAudioOutputHardwareMode'];
+      assert.equal((await session.refresh()).state.output, 'line-out');
+    } finally {
+      await session.close();
+      await sim2.stop();
     }
   });
 

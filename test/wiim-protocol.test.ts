@@ -357,6 +357,7 @@ describe('wiim protocol against the simulator over HTTPS', function () {
       modelId: 'mini',
       product: 'WiiM Mini',
       inputs: ['wifi', 'line-in', 'bluetooth'],
+      outputs: ['optical', 'line-out', 'bluetooth'],
       connection: 'wifi',
     });
     assert.equal((await client.command('meta')).payload, null, 'Failed while stopped is null');

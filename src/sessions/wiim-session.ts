@@ -338,7 +338,11 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private async readSlowTier(): Promise<void> {
     this.slowDirty = false;
     const unknown = (what: 'output' | 'eq') => (err: unknown) => {
-      if (err instanceof DeviceError && /unknown command/.test(err.message)) this.slowUnsupported.add(what);
+      // a model known to lack the setting is refused before sending (kind argument): never asked again either
+      if (err instanceof DeviceError && (err.kind === 'argument' || /unknown command/.test(err.message))) {
+        this.slowUnsupported.add(what);
+        return undefined;
+      }
       return softFail(err, undefined);
     };
     if (!this.slowUnsupported.has('output')) {

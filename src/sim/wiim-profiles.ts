@@ -23,8 +23,12 @@ export interface WiimProfile {
   /** loop numbers the device takes: WiiM's 0..4, Arylic's 0..5 (pywiim api/loop_mode.py) */
   loopScheme: 'wiim' | 'arylic';
   settings: readonly SimSetting[];
-  /** outputs by setAudioOutputHardwareMode number (pywiim api/constants.py) */
+  /** outputs by setAudioOutputHardwareMode number (pywiim api/constants.py, player/properties.py) */
   outputs: readonly number[];
+  /** the number that turns Bluetooth output on, where one does (4, except on the Ultra, whose 4 is its headphone jack: pywiim wiim#86) */
+  bluetoothOutput?: number;
+  /** getActiveSoundCardOutputMode's `mode` by output number, where the firmware has that getter (WiiM library consts.py AudioOutputHwMode) */
+  activeSoundCard?: Readonly<Record<number, string>>;
   /** EQLoad, EQOff, switchmode, setAlarmClock and timeSync answer an empty body (pywiim api/base.py) */
   emptyAcks?: boolean;
   /** EQOff answers `unknown command` (Arylic) */
@@ -66,7 +70,8 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     plmSupport: '0x6',
     loopScheme: 'wiim',
     settings: WIIM_SETTINGS,
-    outputs: [1, 2],
+    outputs: [1, 2, 4],
+    bluetoothOutput: 4,
   },
   pro: {
     name: 'pro',
@@ -77,6 +82,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     loopScheme: 'wiim',
     settings: [...WIIM_SETTINGS, 'balance'],
     outputs: [1, 2, 3, 4],
+    bluetoothOutput: 4,
     eqGetStatUnknown: true,
     userEqPresets: ['bass up treble down'],
     idleNone: true,
@@ -90,6 +96,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     loopScheme: 'wiim',
     settings: [...WIIM_SETTINGS, 'balance'],
     outputs: [1, 2, 3, 4],
+    bluetoothOutput: 4,
     wired: true,
     slavesArray: true,
     eqListWrapped: true,
@@ -102,7 +109,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     plmSupport: '0x10456',
     loopScheme: 'arylic',
     settings: [...WIIM_SETTINGS, 'balance', 'sub', 'trigger'],
-    outputs: [1, 2, 3, 4],
+    outputs: [1, 2, 3, 4, 8],
   },
   amp: {
     name: 'amp',
@@ -112,7 +119,8 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     plmSupport: '0x416',
     loopScheme: 'wiim',
     settings: [...WIIM_SETTINGS, 'balance', 'sub'],
-    outputs: [2, 7],
+    outputs: [2, 7, 8],
+    activeSoundCard: { 2: 'AUDIO_OUTPUT_AUX_MODE', 7: 'AUDIO_OUTPUT_SPEAKER_MODE' },
   },
   arylic: {
     name: 'arylic',

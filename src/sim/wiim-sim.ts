@@ -106,6 +106,8 @@ export interface WiimSimFaults extends CommonFaults {
   hang: boolean;
   /** send the reply one byte at a time, this many ms apart (0 = off) */
   slowDripMs: number;
+  /** commands answered `unknown command`, as firmware without them answers (by the part before the first colon) */
+  unknownCommands: string[];
 }
 
 const EQ_LIST = [
@@ -150,8 +152,10 @@ const EQ_BAND_NAMES = ['band31hz', 'band63hz', 'band125hz', 'band250hz', 'band50
 
 /** The settings of the models beyond the Mini. */
 export interface WiimSimSettings {
-  /** setAudioOutputHardwareMode number */
+  /** setAudioOutputHardwareMode number of the wired (or jack, speaker) output in use */
   output: number;
+  /** Bluetooth output is on: getNewAudioOutputHardwareMode keeps `hardware` and says `source` 1 (pywiim wiim#270, wiim#86) */
+  bluetoothOut: boolean;
   balance: number;
   led: boolean;
   buttons: boolean;
@@ -166,6 +170,7 @@ export interface WiimSimSettings {
 function defaultSettings(): WiimSimSettings {
   return {
     output: 2,
+    bluetoothOut: false,
     balance: 0,
     led: true,
     buttons: true,
@@ -178,7 +183,7 @@ function defaultSettings(): WiimSimSettings {
 }
 
 function defaultFaults(): WiimSimFaults {
-  return { ...commonFaults(), closeIdleAfterMs: 0, hexMeta: true, hang: false, slowDripMs: 0 };
+  return { ...commonFaults(), closeIdleAfterMs: 0, hexMeta: true, hang: false, slowDripMs: 0, unknownCommands: [] };
 }
 
 export function defaultWiimState(name = 'WiiM Mini-8FA2'): WiimSimState {
@@ -847,6 +852,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
     const unknown: Reply = { body: 'unknown command' };
     const set = this.settings;
     const flag = (v: string | undefined) => (v === '1' ? true : v === '0' ? false : undefined);
+    if (this.faults.unknownCommands.includes(head)) return unknown;
     switch (head) {
       case 'EQOff':
         if (p.eqOffUnknown) return unknown;
@@ -880,12 +886,16 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       }
       case 'getNewAudioOutputHardwareMode':
         if (this.lacks('output')) return unknown;
-        return this.json({ hardware: String(set.output === 4 ? 2 : set.output), source: set.output === 4 ? '1' : '0', audiocast: '0' });
+        return this.json({ hardware: String(set.output), source: set.bluetoothOut ? '1' : '0', audiocast: '0' });
+      case 'getActiveSoundCardOutputMode':
+        if (this.lacks('output') || !p.activeSoundCard) return unknown;
+        return this.json({ index: '0', mode: p.activeSoundCard[set.output] ?? 'AUDIO_OTHER_OUT_MODE', cardId: '0', devName: '', audioCast: '0' });
       case 'setAudioOutputHardwareMode': {
         if (this.lacks('output')) return unknown;
         const n = Number(parts[1]);
         if (parts.length !== 2 || !p.outputs.includes(n)) return this.failed();
-        set.output = n;
+        if (n === p.bluetoothOutput) set.bluetoothOut = true;
+        else Object.assign(set, { output: n, bluetoothOut: false });
         return this.ok();
       }
       case 'getChannelBalance':

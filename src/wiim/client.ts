@@ -20,7 +20,6 @@ import {
   parsePlayerStatus,
   classifyReply,
   parseEqBands,
-  parseOutput,
   parsePresets,
   parseReply,
   type WiimEqBands,
@@ -291,7 +290,7 @@ export class WiimClient {
   }
 
   private ctx(request: string): ReplyContext {
-    return { request, host: this.host };
+    return { request, host: this.host, outputs: this.facts?.outputs };
   }
 
   /**
@@ -312,7 +311,7 @@ export class WiimClient {
     this.presetCountCache = r.info.presets || undefined;
     const scheme = loopSchemeOf(r.info.modelId, r.info.firmware);
     if (this.facts && this.facts.loopScheme !== scheme) this.lastPlayer = undefined;
-    this.facts = { modelId: r.info.modelId, product: r.info.product, inputs: r.info.inputs, loopScheme: scheme };
+    this.facts = { modelId: r.info.modelId, product: r.info.product, inputs: r.info.inputs, outputs: r.model.outputs, loopScheme: scheme };
     return { ...r, body };
   }
 
@@ -327,9 +326,9 @@ export class WiimClient {
     return parseEqBands(await this.request('EQGetBand'), this.ctx('EQGetBand'));
   }
 
-  /** The output in use (getNewAudioOutputHardwareMode). */
+  /** The output in use: getNewAudioOutputHardwareMode, or getActiveSoundCardOutputMode where only that is known. */
   async output(): Promise<string> {
-    return parseOutput(await this.request('getNewAudioOutputHardwareMode'), this.ctx('getNewAudioOutputHardwareMode'));
+    return (await this.run(prepareCommand({ command: 'output', arg: undefined }))).payload as string;
   }
 
   async metaInfo(): Promise<WiimMeta | null> {

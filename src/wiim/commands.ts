@@ -13,7 +13,7 @@
  */
 
 import { DeviceError, argumentError } from '../shared/errors';
-import { hasSetting, lacksSettingMessage, type LoopScheme, type ModelId, type Setting } from './models';
+import { DOCUMENTED_OUTPUTS, hasSetting, lacksSettingMessage, type LoopScheme, type ModelId, type OutputName, type OutputTable, type Setting } from './models';
 import { CONTROL_CHARACTERS } from '../shared/text';
 
 export const WIIM_COMMANDS = [
@@ -88,6 +88,7 @@ export type ReplyKind =
   | 'wifi'
   | 'slaves'
   | 'output'
+  | 'active-output'
   | 'number'
   | 'sub'
   | 'on-off'
@@ -151,6 +152,8 @@ export interface DeviceFacts {
   product: string;
   /** the inputs the device has, or null when it does not say */
   inputs: string[] | null;
+  /** the product's outputs, or null when the package does not know them */
+  outputs: OutputTable | null;
   loopScheme: LoopScheme;
 }
 
@@ -246,7 +249,7 @@ export interface WiimCommandArgs {
   group: undefined;
   /** a device command string, sent as typed */
   raw: string;
-  /** an output name of OUTPUTS, or nothing to read it */
+  /** a name of OUTPUT_NAMES (or `coaxial`), or nothing to read it */
   output: string | undefined;
   /** -1.0 (left) .. 1.0 (right), or nothing to read it */
   balance: number | undefined;
@@ -283,11 +286,8 @@ export interface SubSetting {
 export const EQ_BANDS = [31, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000] as const;
 export type EqBandHz = (typeof EQ_BANDS)[number];
 
-/**
- * Output names → setAudioOutputHardwareMode numbers (pywiim api/constants.py:
- * 1 optical, 2 line out, 3 coax, 4 Bluetooth; 7 HDMI on the Amp Ultra).
- */
-export const OUTPUTS: Readonly<Record<string, number>> = { optical: 1, 'line-out': 2, coax: 3, coaxial: 3, bluetooth: 4, hdmi: 7 };
+/** The names `output` takes; which a product has, and their numbers, are in models.ts. */
+export const OUTPUT_NAMES: readonly OutputName[] = ['optical', 'line-out', 'coax', 'bluetooth', 'headphones', 'hdmi', 'usb', 'speaker'];
 
 /** A command with its argument. */
 export type WiimCommandRequest = { [C in WiimCommandName]: { command: C; arg: WiimCommandArgs[C] } }[WiimCommandName];
@@ -727,6 +727,17 @@ function gated(command: WiimCommandName, setting: Setting, build: (ctx: CommandC
   };
 }
 
+/** The number of an output on this product; a product without it, or one whose outputs are not known, is refused for names whose number differs by product. */
+function outputNumber(name: OutputName, device: DeviceFacts | undefined): number {
+  const product = device?.product ?? 'this device';
+  const own = device?.outputs;
+  const n = (own ?? DOCUMENTED_OUTPUTS)[name];
+  if (n !== undefined) return n;
+  if (own) throw argumentError(`${product} has no ${name} output; it has ${Object.keys(own).join(', ')}`);
+  const documented = Object.keys(DOCUMENTED_OUTPUTS).join(', ');
+  throw argumentError(`the number of the ${name} output differs by product, and ${product} is not one the package knows; it takes ${documented}`);
+}
+
 /** A number within a range, not necessarily whole. */
 function within(n: number, what: string, min: number, max: number): number {
   if (!Number.isFinite(n) || n < min || n > max) throw argumentError(`${what} must be a number from ${min} to ${max}, got ${describeValue(n)}`);
@@ -764,11 +775,20 @@ function eqBandsRequest(bands: Partial<Record<EqBandHz, number>>): string {
 function prepareSetting(request: SettingRequest): PreparedCommand {
   switch (request.command) {
     case 'output': {
-      if (request.arg === undefined) return gated('output', 'output', () => ({ request: 'getNewAudioOutputHardwareMode', reply: 'output' }));
-      const name = text(request.arg, TEXT_ARGS.output).toLowerCase();
-      const n = OUTPUTS[name];
-      if (n === undefined) throw argumentError(`output must be one of ${Object.keys(OUTPUTS).join(', ')}, got ${describeValue(request.arg)}`);
-      return gated('output', 'output', () => ({ request: `setAudioOutputHardwareMode:${n}`, reply: 'ack', applied: name === 'coaxial' ? 'coax' : name }));
+      if (request.arg === undefined) {
+        // getActiveSoundCardOutputMode where getNewAudioOutputHardwareMode is not known (community wiim-httpapi OpenAPI)
+        const fallback = { request: 'getActiveSoundCardOutputMode', reply: 'active-output' } as const;
+        return gated('output', 'output', () => ({ request: 'getNewAudioOutputHardwareMode', reply: 'output', fallback }));
+      }
+      const given = text(request.arg, TEXT_ARGS.output).toLowerCase();
+      const name = given === 'coaxial' ? 'coax' : given;
+      if (!(OUTPUT_NAMES as readonly string[]).includes(name)) {
+        throw argumentError(`output must be one of ${OUTPUT_NAMES.join(', ')}, got ${describeValue(request.arg)}`);
+      }
+      return gated('output', 'output', (ctx) => {
+        const n = outputNumber(name as OutputName, ctx.device);
+        return { request: `setAudioOutputHardwareMode:${n}`, reply: 'ack', applied: name };
+      });
     }
     case 'balance': {
       if (request.arg === undefined) return gated('balance', 'balance', () => ({ request: 'getChannelBalance', reply: 'number' }));

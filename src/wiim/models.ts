@@ -10,34 +10,65 @@ export interface ModelInfo {
   id: ModelId;
   /** the product name, or the `project` as the device names itself */
   name: string;
+  /** the outputs the product has, or null when the package does not know them */
+  outputs: OutputTable | null;
 }
+
+/** The outputs `setAudioOutputHardwareMode` selects. */
+export type OutputName = 'optical' | 'line-out' | 'coax' | 'bluetooth' | 'headphones' | 'hdmi' | 'usb' | 'speaker';
+
+/** A product's outputs and the number that selects each. */
+export type OutputTable = Readonly<Partial<Record<OutputName, number>>>;
+
+/*
+ * The numbers are pywiim's api/constants.py AUDIO_OUTPUT_MODE_* and WiiM's
+ * library consts.py AudioOutputHwMode; which product has which output is
+ * pywiim's player/properties.py available_output_modes. Some numbers mean
+ * different outputs on different products (4, 7), so each product has its
+ * own table and a name is only sent to a product known to have it.
+ */
+const MINI_OUTPUTS: OutputTable = { optical: 1, 'line-out': 2, bluetooth: 4 };
+const PRO_OUTPUTS: OutputTable = { optical: 1, 'line-out': 2, coax: 3, bluetooth: 4 };
+// 4 is the Ultra's headphone jack (AUDIO_OUTPUT_PHONE_JACK_MODE; pywiim wiim#86): its Bluetooth output shows only as `source` 1
+const ULTRA_OUTPUTS: OutputTable = { optical: 1, 'line-out': 2, coax: 3, headphones: 4, usb: 8 };
+// the WiiM library gives the Amps SPEAKER_OUT (7); pywiim gives them line out and USB out (8, wiim#160)
+const AMP_OUTPUTS: OutputTable = { 'line-out': 2, speaker: 7, usb: 8 };
+// on the Amp Ultra 7 is HDMI ARC out (pywiim wiim#122)
+const AMP_ULTRA_OUTPUTS: OutputTable = { 'line-out': 2, hdmi: 7, usb: 8 };
+// on the Sound Lite 7 is its speaker, and Bluetooth output shows as `source` 1 (pywiim wiim#270)
+const SOUND_OUTPUTS: OutputTable = { speaker: 7 };
+
+/** For a product whose outputs are not known: only the names whose numbers the API document gives every device (pywiim's quick reference: 1-4). */
+export const DOCUMENTED_OUTPUTS: OutputTable = { optical: 1, 'line-out': 2, coax: 3, bluetooth: 4 };
 
 /** uuid prefixes of WiiM devices (WiiM's `wiim` library, consts.py `wiimDeviceType`). */
 const UUID_PREFIX: Readonly<Record<string, ModelInfo>> = {
-  FF970016: { id: 'mini', name: 'WiiM Mini' },
-  FF98F09C: { id: 'pro', name: 'WiiM Pro' },
-  FF98F3C7: { id: 'pro', name: 'WiiM Pro' },
-  FF98FCDE: { id: 'pro-plus', name: 'WiiM Pro Plus' },
-  FF98F0BC: { id: 'pro-plus', name: 'WiiM Pro Plus' },
-  FF98F359: { id: 'amp', name: 'WiiM Amp' },
-  FF98FC04: { id: 'amp', name: 'WiiM Amp' },
-  FF98F2F7: { id: 'amp', name: 'WiiM Amp' },
-  FF49BC43: { id: 'amp', name: 'WiiM Amp' },
-  FF98FC37: { id: 'amp', name: 'WiiM Amp Pro' },
-  FF98F9ED: { id: 'amp', name: 'WiiM Amp Ultra' },
-  FF98F7F4: { id: 'ultra', name: 'WiiM Ultra' },
+  FF970016: { id: 'mini', name: 'WiiM Mini', outputs: MINI_OUTPUTS },
+  FF98F09C: { id: 'pro', name: 'WiiM Pro', outputs: PRO_OUTPUTS },
+  FF98F3C7: { id: 'pro', name: 'WiiM Pro', outputs: PRO_OUTPUTS },
+  FF98FCDE: { id: 'pro-plus', name: 'WiiM Pro Plus', outputs: PRO_OUTPUTS },
+  FF98F0BC: { id: 'pro-plus', name: 'WiiM Pro Plus', outputs: PRO_OUTPUTS },
+  FF98F359: { id: 'amp', name: 'WiiM Amp', outputs: AMP_OUTPUTS },
+  FF98FC04: { id: 'amp', name: 'WiiM Amp', outputs: AMP_OUTPUTS },
+  FF98F2F7: { id: 'amp', name: 'WiiM Amp', outputs: AMP_OUTPUTS },
+  FF49BC43: { id: 'amp', name: 'WiiM Amp', outputs: AMP_OUTPUTS },
+  FF98FC37: { id: 'amp', name: 'WiiM Amp Pro', outputs: AMP_OUTPUTS },
+  FF98F9ED: { id: 'amp', name: 'WiiM Amp Ultra', outputs: AMP_ULTRA_OUTPUTS },
+  FF98F7F4: { id: 'ultra', name: 'WiiM Ultra', outputs: ULTRA_OUTPUTS },
 };
 
 /** `project` values (python-linkplay manufacturers.py PROJECTID_LOOKUP). */
 const PROJECT: Readonly<Record<string, ModelInfo>> = {
-  Muzo_Mini: { id: 'mini', name: 'WiiM Mini' },
-  WiiM_Pro_with_gc4a: { id: 'pro', name: 'WiiM Pro' },
-  WiiM_Pro_Plus: { id: 'pro-plus', name: 'WiiM Pro Plus' },
-  WiiM_Ultra: { id: 'ultra', name: 'WiiM Ultra' },
-  WiiM_AMP: { id: 'amp', name: 'WiiM Amp' },
-  WiiM_Amp_4layer: { id: 'amp', name: 'WiiM Amp' },
-  WiiM_Amp_Pro: { id: 'amp', name: 'WiiM Amp Pro' },
-  WiiM_Amp_Ultra: { id: 'amp', name: 'WiiM Amp Ultra' },
+  Muzo_Mini: { id: 'mini', name: 'WiiM Mini', outputs: MINI_OUTPUTS },
+  WiiM_Pro_with_gc4a: { id: 'pro', name: 'WiiM Pro', outputs: PRO_OUTPUTS },
+  WiiM_Pro_Plus: { id: 'pro-plus', name: 'WiiM Pro Plus', outputs: PRO_OUTPUTS },
+  WiiM_Ultra: { id: 'ultra', name: 'WiiM Ultra', outputs: ULTRA_OUTPUTS },
+  WiiM_AMP: { id: 'amp', name: 'WiiM Amp', outputs: AMP_OUTPUTS },
+  WiiM_Amp_4layer: { id: 'amp', name: 'WiiM Amp', outputs: AMP_OUTPUTS },
+  WiiM_Amp_Pro: { id: 'amp', name: 'WiiM Amp Pro', outputs: AMP_OUTPUTS },
+  WiiM_Amp_Ultra: { id: 'amp', name: 'WiiM Amp Ultra', outputs: AMP_ULTRA_OUTPUTS },
+  // pywiim tests (wiim#270); its other settings are not modelled, so they are sent and seen
+  WiiM_Sound_Lite_V2: { id: 'unknown', name: 'WiiM Sound Lite', outputs: SOUND_OUTPUTS },
 };
 
 /** The model from getStatusEx's `project` and `uuid`; Arylic and Audio Pro by their project names. */
@@ -46,9 +77,9 @@ export function identifyModel(project: string | null, uuid: string | null): Mode
   const byUuid = uuid ? UUID_PREFIX[uuid.slice(0, 8).toUpperCase()] : undefined;
   if (byUuid) return byUuid;
   // python-linkplay manufacturers.py: Arylic projects are ARYLIC_*, UP2STREAM_* or RP00*; Audio Pro's AudioPro_*
-  if (project && /^(ARYLIC|UP2STREAM|RP00|S10P)/i.test(project)) return { id: 'arylic', name: project };
-  if (project && /^AudioPro/i.test(project)) return { id: 'audio-pro', name: project };
-  return { id: 'unknown', name: project ?? 'unknown' };
+  if (project && /^(ARYLIC|UP2STREAM|RP00|S10P)/i.test(project)) return { id: 'arylic', name: project, outputs: null };
+  if (project && /^AudioPro/i.test(project)) return { id: 'audio-pro', name: project, outputs: null };
+  return { id: 'unknown', name: project ?? 'unknown', outputs: null };
 }
 
 /** plm_support bits → input names (python-linkplay consts.py InputMode; the value is hex). */

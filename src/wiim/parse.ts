@@ -8,7 +8,7 @@
 import { DeviceError } from '../shared/errors';
 import { parseDeviceJson } from '../shared/json';
 import { EQ_BANDS, loopToMode, type ReplyKind, type Repeat } from './commands';
-import { identifyModel, inputsOf, type LoopScheme, type ModelId } from './models';
+import { identifyModel, inputsOf, type LoopScheme, type ModelId, type ModelInfo, type OutputTable } from './models';
 
 export type ReplyClass =
   | { kind: 'ok' } // plain `OK`
@@ -55,6 +55,8 @@ export interface ReplyContext {
   request: string;
   /** the device's address (for messages, and `ip` of `info` when the device has none) */
   host: string;
+  /** the product's outputs, to name the `hardware` numbers that differ by product */
+  outputs?: OutputTable | null;
 }
 
 function shortCommand(request: string): string {
@@ -306,6 +308,8 @@ export interface WiimInfo {
   product: string;
   /** the inputs the device has (plm_support), or null when it does not say */
   inputs: string[] | null;
+  /** the outputs the `output` command can select, or null when the package does not know the product's */
+  outputs: string[] | null;
   /** wired (Ethernet) or wifi; a wired device reports no signal */
   connection: 'wired' | 'wifi';
 }
@@ -333,11 +337,10 @@ function isWired(o: Record<string, unknown>): boolean {
   return str(o.essid) === null && num(o.RSSI, 0) === 0 && String(o.netstat ?? '0') === '0';
 }
 
-export function normaliseInfo(o: Record<string, unknown>, host: string): WiimInfo {
+export function normaliseInfo(o: Record<string, unknown>, host: string, model = modelOf(o)): WiimInfo {
   const essid = str(o.essid);
   const rssi = num(o.RSSI, Number.NaN);
   const wired = isWired(o);
-  const model = identifyModel(str(o.project) ?? str(o.priv_prj), str(o.uuid));
   return {
     name: str(o.DeviceName) ?? str(o.ssid) ?? host,
     model: str(o.project) ?? str(o.priv_prj) ?? 'unknown',
@@ -352,14 +355,20 @@ export function normaliseInfo(o: Record<string, unknown>, host: string): WiimInf
     modelId: model.id,
     product: model.name,
     inputs: inputsOf(o.plm_support),
+    outputs: model.outputs ? Object.keys(model.outputs) : null,
     connection: wired ? 'wired' : 'wifi',
   };
 }
 
-export function parseInfo(body: string, ctx: ReplyContext): { info: WiimInfo; raw: Record<string, unknown> } {
+function modelOf(o: Record<string, unknown>): ModelInfo {
+  return identifyModel(str(o.project) ?? str(o.priv_prj), str(o.uuid));
+}
+
+export function parseInfo(body: string, ctx: ReplyContext): { info: WiimInfo; raw: Record<string, unknown>; model: ModelInfo } {
   const o = asObject(classifyReply(body), ctx);
   if (o.firmware === undefined && o.uuid === undefined && o.DeviceName === undefined) throw replyError({ kind: 'json', value: o }, ctx);
-  return { info: normaliseInfo(o, ctx.host), raw: o };
+  const model = modelOf(o);
+  return { info: normaliseInfo(o, ctx.host, model), raw: o, model };
 }
 
 // ---------------------------------------------------------------- meta
@@ -544,16 +553,51 @@ export function parseEqBands(body: string, ctx: ReplyContext): WiimEqBands {
   return { enabled: stat === 'on', preset: str(o.Name), bands };
 }
 
-/** Output names by getNewAudioOutputHardwareMode `hardware` number (pywiim api/constants.py; 0 and 2 are both line out). */
-export const OUTPUT_NAMES: Readonly<Record<number, string>> = { 0: 'line-out', 1: 'optical', 2: 'line-out', 3: 'coax', 4: 'bluetooth', 7: 'hdmi' };
+/** `hardware` numbers that name the same output on every product (pywiim AUDIO_OUTPUT_MODE_MAP; 0 is an undocumented line out). */
+const COMMON_OUTPUT_NUMBERS: Readonly<Record<number, string>> = { 0: 'line-out', 1: 'optical', 2: 'line-out', 3: 'coax', 4: 'bluetooth', 8: 'usb' };
+
+/** The name of a `hardware` number: the product's own first (4 and 7 differ by product), else the common one, else `output-<n>`. */
+export function outputName(n: number, outputs: OutputTable | null | undefined): string {
+  const own = outputs ? Object.entries(outputs).find(([, m]) => m === n)?.[0] : undefined;
+  return own ?? COMMON_OUTPUT_NUMBERS[n] ?? `output-${n}`;
+}
 
 /** getNewAudioOutputHardwareMode {hardware, source, audiocast}; source "1" means Bluetooth output is active (pywiim). */
 export function parseOutput(body: string, ctx: ReplyContext): string {
   const o = asObject(classifyReply(body), ctx);
   if (String(o.source ?? '') === '1') return 'bluetooth';
   const n = num(o.hardware, Number.NaN);
-  if (!Number.isFinite(n)) throw replyError({ kind: 'json', value: o }, ctx);
-  return OUTPUT_NAMES[n] ?? 'unknown';
+  if (!Number.isInteger(n)) throw replyError({ kind: 'json', value: o }, ctx);
+  return outputName(n, ctx.outputs);
+}
+
+/** Sound-card mode names (WiiM's library consts.py AudioOutputHwMode); others lose AUDIO_(OUTPUT_) and _MODE. */
+const SOUND_CARD_MODES: Readonly<Record<string, string>> = {
+  AUDIO_OUTPUT_SPDIF_MODE: 'optical',
+  AUDIO_OUTPUT_AUX_MODE: 'line-out',
+  AUDIO_OUTPUT_COAX_MODE: 'coax',
+  AUDIO_OUTPUT_PHONE_JACK_MODE: 'headphones',
+  AUDIO_OUTPUT_SPEAKER_MODE: 'speaker',
+};
+
+/** An output name from a sound-card mode such as "AUDIO_OUTPUT_AUX_MODE" (getActiveSoundCardOutputMode, UPnP commonevent). */
+export function outputOfSoundCardMode(mode: string): string {
+  return (
+    SOUND_CARD_MODES[mode] ??
+    mode
+      .replace(/^AUDIO_(OUTPUT_)?/, '')
+      .replace(/_MODE$/, '')
+      .toLowerCase()
+      .replace(/_/g, '-')
+  );
+}
+
+/** getActiveSoundCardOutputMode {index, mode: "AUDIO_OUTPUT_AUX_MODE", cardId, devName, ...}: the getter where getNewAudioOutputHardwareMode is unknown. */
+export function parseActiveOutput(body: string, ctx: ReplyContext): string {
+  const o = asObject(classifyReply(body), ctx);
+  const mode = str(o.mode);
+  if (mode === null || !/^[A-Z0-9_]+$/.test(mode)) throw replyError({ kind: 'json', value: o }, ctx);
+  return outputOfSoundCardMode(mode);
 }
 
 /** getChannelBalance: a number -1.0 .. 1.0, plain or as JSON. */
@@ -666,6 +710,8 @@ export function parseReply(kind: ReplyKind, body: string, ctx: ReplyContext): un
       return parseEqBands(body, ctx);
     case 'output':
       return parseOutput(body, ctx);
+    case 'active-output':
+      return parseActiveOutput(body, ctx);
     case 'number':
       return parseNumberReply(body, ctx);
     case 'sub':
