@@ -647,16 +647,6 @@ export class SeqTracker {
     this.restarted = true;
   }
 
-  /**
-   * A seq from an HTTP reply: the device's own current counter, so records
-   * older than it are stale from now on.
-   */
-  observe(seq: number | undefined): void {
-    if (seq === undefined) return;
-    this.last = seq;
-    this.restarted = false;
-  }
-
   check(seq: number | undefined): SeqVerdict {
     if (seq === undefined) return 'new';
     if (this.last === undefined) {
