@@ -802,7 +802,7 @@ async function measureFloor(ports: object, settleMs: number, seconds: number): P
 
 /**
  * Part 5: 100 WiiM devices and 100 DIY relays. Part 7 (`mixed`): the same,
- * and 50 stock relays in encrypted LAN mode and 50 POWR3 meters, each with
+ * and 50 stock relays and 50 POWR3 meters in encrypted LAN mode, each with
  * a node (sonoff-switch, sonoff-sensor); its rows are its own, so that part
  * 5's keep their meaning.
  */
@@ -858,7 +858,7 @@ async function scale(mixed: boolean): Promise<void> {
       );
     });
     const devices = ports.wiim.length + ports.sonoff.length;
-    const label = mixed ? `scale, ${devices} devices with 50 encrypted relays and 50 meters` : 'scale';
+    const label = mixed ? `scale, ${devices} devices with 50 encrypted relays and 50 encrypted meters` : 'scale';
     // the baseline is measured just like the full run (same settling, same
     // window), so that the difference is the devices and not the age of the process
     const settleMs = 12000;
@@ -889,7 +889,7 @@ async function scale(mixed: boolean): Promise<void> {
       rssPerDeviceKB: rssPer,
       requests: { wiim: after.wiimRequests - before.wiimRequests, sonoff: after.sonoffRequests - before.sonoffRequests },
       polledDevices: { wiim: after.wiimPolled, sonoff: after.sonoffPolled },
-      ...(mixed ? { mix: { wiim: n, diyRelays: n, encryptedRelays: 50, meters: 50 } } : {}),
+      ...(mixed ? { mix: { wiim: n, diyRelays: n, encryptedRelays: 50, encryptedMeters: 50 } } : {}),
     };
     rows.push({
       measure: `${label}: ${mixed ? '' : `${devices} devices, `}CPU of Node-RED over ${seconds} s`,

@@ -8,8 +8,8 @@ import { SonoffSimulator } from '../src/sim/sonoff-sim';
  * The devices of the scale benchmark, in their own process so that their
  * CPU does not count against Node-RED: N WiiM and N SONOFF simulators on
  * ephemeral loopback ports, and with `encrypted=K` and `meters=M` also K
- * stock relays in encrypted LAN mode (each with its devicekey) and M POWR3
- * meters. Prints one JSON line with the ports; answers
+ * stock relays and M POWR3 meters, all in encrypted LAN mode (each with its
+ * own devicekey: POWR3s are stock devices). Prints one JSON line with the ports; answers
  * "stats" on stdin with the request counts; exits when stdin closes.
  */
 async function main(): Promise<void> {
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   }
   const extra: Array<{ devicekey?: string; model?: 'powr3' }> = [
     ...Array.from({ length: count('encrypted') }, () => ({ devicekey: randomUUID() })),
-    ...Array.from({ length: count('meters') }, () => ({ model: 'powr3' as const })),
+    ...Array.from({ length: count('meters') }, () => ({ model: 'powr3' as const, devicekey: randomUUID() })),
   ];
   for (const [i, options] of extra.entries()) {
     // meters report changing readings, as a load on them would

@@ -135,6 +135,24 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
     assert.deepEqual(resends[0].body, { deviceid: ID, data: { sledOnline: 'on' } });
   });
 
+  it('meters polled as often as the quiet time: no resend races a poll that brings a reading; resends once the readings stop', async () => {
+    await setup({ model: 'powr3' }, { pollInterval: METER_QUIET_MS / 1000 });
+    // the first read half a second before a poll tick: the quiet time then runs out just before the next poll, and later on the tick of each poll
+    await clock.advance(METER_QUIET_MS - 500 - (clock.now() % METER_QUIET_MS));
+    session.register({});
+    await clock.idle();
+    assert.equal(session.kind, 'meter');
+    for (let i = 0; i < 6; i++) {
+      sim.stepReadings();
+      await clock.advance(METER_QUIET_MS);
+    }
+    assert.ok(sim.requestsTo('info').length >= 6, 'polled all along');
+    assert.deepEqual(sim.requestsTo('sledonline'), [], 'every poll brought a new reading');
+    await clock.advance(METER_QUIET_MS * (METER_RESENDS_MAX + 2));
+    const resends = sim.requestsTo('sledonline').length;
+    assert.ok(resends >= 1 && resends <= METER_RESENDS_MAX, `${resends} resends once the readings stopped`);
+  });
+
   it('multi-channel power-on state sends the whole configure list with the others kept', async () => {
     await setup({ multi: true });
     sim.outlets[2].startup = 'on';

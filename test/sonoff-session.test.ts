@@ -105,6 +105,32 @@ describe('sonoff session against the simulator', () => {
     await until(() => sim.openConnections === 0, 'no connection open after the poll');
   });
 
+  it('a poll that answers the bytes of an earlier one still reports the change back after a command in between', async () => {
+    await setup(false, { pollInterval: 2 });
+    const seen = changes();
+    session.register({});
+    await clock.idle();
+    await clock.advance(2000);
+    assert.equal(session.outletState(0)?.on, false);
+    const seq = sim.seq;
+    await clock.drive(session.setSwitch(0, true));
+    assert.equal(session.outletState(0)?.on, true);
+    // someone switched it back at the relay, and it answers exactly as before our command
+    sim.outlets[0].on = false;
+    sim.seq = seq;
+    const polls = sim.requestsTo('info').length;
+    await clock.advance(2000);
+    assert.equal(sim.requestsTo('info').length, polls + 1);
+    assert.equal(session.outletState(0)?.on, false);
+    assert.deepEqual(
+      seen.filter((c) => !c.initial).map((c) => [c.state.on, c.source]),
+      [
+        [true, 'command'],
+        [false, 'poll'],
+      ],
+    );
+  });
+
   it('coalesces a burst of switch commands: fewer requests, the last value wins, every caller gets the confirmed state', async () => {
     await setup(true);
     await session.readState('refresh');

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
 import type { OutletChange, SonoffSession, StateSource } from '../sessions/sonoff-session';
 import { READINGS_CHANGE } from '../sessions/sonoff-session';
-import { READING_NAMES, readingsOfState as readingsOf, type Readings } from '../sonoff/codec';
+import { READING_NAMES, readingsOfState, type Readings } from '../sonoff/codec';
 import { deviceNode } from './device-node';
 
 /** sonoff-sensor: a meter's or sensor's readings, when they change (push or poll), or when asked. */
@@ -32,7 +32,7 @@ export = function (RED: NodeAPI) {
     /** The payload: every reading the device has, or the one picked; undefined when it has none of it. */
     const payloadOf = (r: Readings): Readings | number | undefined => (one ? r[one] : Object.keys(r).length > 0 ? r : undefined);
     const meta = (session: SonoffSession, source: StateSource, seq: number | undefined) => ({
-      deviceid: session.state?.deviceid ?? session.deviceid,
+      deviceid: session.reportedDeviceid,
       kind: session.kind,
       source,
       ...(seq === undefined ? {} : { seq }),
@@ -44,7 +44,7 @@ export = function (RED: NodeAPI) {
       device: def.device,
       subscribe: true,
       idle(session, health): NodeStatus | undefined {
-        const r = session.state ? readingsOf(session.state) : {};
+        const r = session.readings;
         const shown = (one ? [one] : READING_NAMES).filter((k) => r[k] !== undefined).slice(0, 3);
         if (health === 'offline' || shown.length === 0) return undefined;
         return { fill: 'green', shape: 'dot', text: shown.map((k) => `${r[k]} ${UNITS[k]}`).join(', ') };
@@ -59,8 +59,7 @@ export = function (RED: NodeAPI) {
         node.send({ topic: self.config?.deviceName, payload, sonoff: meta(session, change.source, change.seq) });
       },
       async input(msg, session) {
-        const state = await session.readState('refresh');
-        msg.payload = payloadOf(readingsOf(state));
+        msg.payload = payloadOf(readingsOfState(await session.readState('refresh')));
         msg.sonoff = meta(session, 'refresh', session.seqNumber);
       },
     });

@@ -1,6 +1,6 @@
 import type { Clock, ClockTimer } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
-import type { DiscoveredService } from '../shared/mdns';
+import { sameTxt, type DiscoveredService } from '../shared/mdns';
 import {
   SeqTracker,
   checkOutlet,
@@ -35,7 +35,8 @@ import {
   type StartupValue,
 } from '../sonoff/codec';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
-import { acquireSonoffWatcher, deviceidOf, type WatcherLease } from '../sonoff/discovery';
+import { aesKey } from '../sonoff/crypto';
+import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } from '../sonoff/discovery';
 import { DeviceSession, openSession, type SessionEvents, type StateSource } from './device-session';
 import type { PollGate } from './poll-gate';
 
@@ -51,6 +52,8 @@ export const LIVENESS_MS = 60_000;
 export const METER_QUIET_MS = 10_000;
 /** Resends in a row without a reading in between; then the session waits for the device to speak first. */
 export const METER_RESENDS_MAX = 3;
+/** A regular poll due this soon may bring the meter's reading: the keep-alive waits for its answer. */
+export const METER_POLL_WAIT_MS = 1000;
 
 export interface SonoffSessionOptions {
   deviceid: string;
@@ -116,7 +119,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   readonly client: SonoffClient;
   private readonly name: string | undefined;
   private readonly timeoutMs: number;
-  private readonly devicekey: string | undefined;
+  /** the AES key for TXT records, derived from the devicekey once */
+  private readonly txtKey: Buffer | undefined;
   /** an encrypted record we could not read (no key, wrong key): the device is there but unusable */
   private keyProblem: DeviceError | undefined;
   private current: SonoffState | undefined;
@@ -133,10 +137,16 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private addressKnown: boolean;
   private familyRead: Promise<void> | undefined;
   private pending: SonoffState | undefined;
+  /** the state object of the last read and the session's state right after it (see readInfo) */
+  private lastRead: { state?: SonoffState; after?: SonoffState } = {};
+  /** when the next regular poll is due, and whether one is under way (the meter keep-alive waits for its answer) */
+  private pollDueAt = Number.POSITIVE_INFINITY;
+  private polling = false;
+  /** the meter keep-alive is due again once the regular poll has its answer */
+  private meterAfterPoll = false;
   private readonly addressWaiters = new Set<(err?: DeviceError) => void>();
-  private readonly onUp = (s: DiscoveredService) => this.onService(s);
-  private readonly onUpdate = (s: DiscoveredService) => this.onService(s);
-  private readonly onDown = (s: DiscoveredService) => this.onWithdrawn(s);
+  /** the last TXT record read: the same one again (an address change, a repeat) is not parsed or decrypted again */
+  private lastTxt: Readonly<Record<string, string>> | undefined;
 
   constructor(options: SonoffSessionOptions) {
     super({
@@ -152,7 +162,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.model = options.model ?? 'auto';
     this.name = options.name;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.devicekey = options.devicekey || undefined;
+    this.txtKey = options.devicekey ? aesKey(options.devicekey) : undefined;
     this.staticHost = !!options.host;
     this.addressKnown = this.staticHost;
     this.pollIntervalMs = Math.max(0, (options.pollInterval ?? 0) * 1000);
@@ -161,7 +171,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       port: this.staticHost ? (options.port ?? DEFAULT_SONOFF_PORT) : DEFAULT_SONOFF_PORT,
       deviceid: this.deviceid,
       timeoutMs: this.timeoutMs,
-      devicekey: this.devicekey,
+      devicekey: options.devicekey,
     });
     this.on('health', (h) => {
       // a device that was offline starts its seq afresh (docs/architecture.md)
@@ -174,6 +184,16 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   /** The last known state (a copy), or undefined before the first reply or record. */
   get state(): SonoffState | undefined {
     return this.current ? cloneState(this.current) : undefined;
+  }
+
+  /** The readings as last known (a new object, without copying the rest of the state). */
+  get readings(): Readings {
+    return this.current ? readingsOfState(this.current) : {};
+  }
+
+  /** The deviceid the device reported, else the configured one (without copying the state). */
+  get reportedDeviceid(): string {
+    return this.current?.deviceid ?? this.deviceid;
   }
 
   get family(): Family | undefined {
@@ -304,16 +324,21 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   /** One `info` read; `probe` reads go out even while the device is offline. */
-  private async readInfo(source: 'refresh' | 'poll', probe: boolean): Promise<void> {
-    await this.ready();
-    return this.send(
-      async () => {
-        const { reply, state } = await this.client.readState();
-        // an HTTP reply's seq does not feed the mDNS tracker: the documents do not say the counters are one (see confirm)
-        this.applyState(state, source, reply.seq);
-      },
-      { probe },
-    );
+  private readInfo(source: 'refresh' | 'poll', probe: boolean): Promise<void> {
+    // a chain rather than async frames: this runs on every poll
+    const read = () => this.send(() => this.client.readState().then(({ reply, state }) => this.applyRead(state, source, reply.seq)), { probe });
+    return this.addressKnown ? read() : this.ready().then(read);
+  }
+
+  private applyRead(state: SonoffState, source: 'refresh' | 'poll', seq: number | undefined): void {
+    // an HTTP reply's seq does not feed the mDNS tracker: the documents do not say the counters are one (see confirm)
+    if (state === this.lastRead.state && this.current === this.lastRead.after) {
+      // the same reply as last time, over the state it left: laying it over again would change nothing
+      if (seq !== undefined) this.lastSeq = seq;
+      return;
+    }
+    this.applyState(state, source, seq);
+    this.lastRead = { state, after: this.current };
   }
 
   async signalStrength(): Promise<number> {
@@ -358,12 +383,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.running = true;
     if (!this.staticHost) {
       this.lease = acquireSonoffWatcher();
-      const w = this.lease.watcher;
-      w.on('up', this.onUp);
-      w.on('update', this.onUpdate);
-      w.on('down', this.onDown);
-      for (const s of w.services) this.onService(s);
-      w.query();
+      const listener: SonoffRecordListener = { service: (s) => this.onService(s), withdrawn: () => this.onWithdrawn() };
+      this.lease.follow(this.deviceid, listener);
+      this.lease.watcher.query();
     } else {
       // a first read: the state, the family, and whether the device is there
       this.readInfo('poll', true)
@@ -372,7 +394,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     }
     this.schedulePoll();
     this.lastHeard = this.clock.now();
-    this.scheduleLiveness(LIVENESS_MS);
+    // regular polls at least as often read the device anyway, and their failures count the same way
+    if (this.pollIntervalMs <= 0 || this.pollIntervalMs > LIVENESS_MS) this.scheduleLiveness(LIVENESS_MS);
   }
 
   protected stop(): void {
@@ -384,14 +407,10 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     for (const finish of [...this.addressWaiters]) finish(new DeviceError('closed', `${this.describe()}: the session stopped before mDNS found the device`));
     this.clock.clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
-    if (this.lease) {
-      const w = this.lease.watcher;
-      w.removeListener('up', this.onUp);
-      w.removeListener('update', this.onUpdate);
-      w.removeListener('down', this.onDown);
-      this.lease.release();
-      this.lease = undefined;
-    }
+    this.pollDueAt = Number.POSITIVE_INFINITY;
+    this.meterAfterPoll = false;
+    this.lease?.release();
+    this.lease = undefined;
   }
 
   protected releaseConnection(): void {
@@ -431,7 +450,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
    * nothing would notice. When nothing has been heard for LIVENESS_MS, one
    * read (getState in LAN mode, info in DIY mode) goes out; failures count
    * towards offlineAfter, retried with the backoff delay; once offline, the
-   * probe loop takes over.
+   * probe loop takes over. Not run beside regular polls that are as frequent.
    */
   private scheduleLiveness(delay: number): void {
     if (!this.running || this.isClosed) return;
@@ -454,6 +473,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
    * Meters report only while "active"; SonoffLAN keeps them so by resending
    * `sledonline` with the LED's current state when no reading came for a
    * while. Bounded: METER_RESENDS_MAX in a row, then it waits for a reading.
+   * A regular poll under way may bring the reading: its answer is awaited
+   * first, so that polls about as frequent as the quiet time do not each
+   * race a resend.
    */
   private scheduleMeterKeepAlive(): void {
     if (!this.running || this.isClosed || this.kind !== 'meter' || this.meterTimer || this.meterResends >= METER_RESENDS_MAX) return;
@@ -462,6 +484,10 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       this.meterTimer = undefined;
       if (this.clock.now() - this.lastReading < METER_QUIET_MS) return this.scheduleMeterKeepAlive();
       if (this.health === 'offline' || !this.addressKnown) return this.scheduleMeterKeepAlive();
+      if (this.polling || this.pollDueAt <= this.clock.now() + METER_POLL_WAIT_MS) {
+        this.meterAfterPoll = true;
+        return;
+      }
       this.meterResends++;
       const led = this.current?.led ?? true;
       this.send(() => this.client.request(encodeLed(led)), { probe: true }).then(
@@ -480,16 +506,26 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     // a device that answers garbage is asked less and less often
     const delay = this.health === 'faulty' ? Math.max(this.pollIntervalMs, this.retryDelay()) : this.pollDelay(this.pollIntervalMs);
     this.idleFor(delay);
+    this.pollDueAt = this.clock.now() + delay;
     this.pollTimer = this.clock.setTimeout(() => {
       this.pollTimer = undefined;
+      this.pollDueAt = Number.POSITIVE_INFINITY;
       // while offline the probe loop reads instead
       if (this.health === 'offline' || !this.addressKnown) {
         this.schedulePoll();
         return;
       }
+      this.polling = true;
       this.regularPoll(() => this.readInfo('poll', true))
         .catch(() => undefined)
-        .finally(() => this.schedulePoll());
+        .finally(() => {
+          this.polling = false;
+          this.schedulePoll();
+          if (this.meterAfterPoll) {
+            this.meterAfterPoll = false;
+            this.scheduleMeterKeepAlive();
+          }
+        });
     }, delay);
   }
 
@@ -608,12 +644,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.kind === 'th' ? encodeThSwitch(on) : encodeSwitch(on);
   }
 
-  private isMine(s: DiscoveredService): boolean {
-    return deviceidOf(s) === this.deviceid;
-  }
-
+  /** A record of this device (the shared watcher routes by deviceid). */
   private onService(s: DiscoveredService): void {
-    if (this.isClosed || !this.isMine(s)) return;
+    if (this.isClosed) return;
     const host = s.address ?? s.host;
     if (host && s.port !== undefined) {
       const cur = this.client.address;
@@ -623,7 +656,14 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         this.emitEvent('address', { host, port: s.port });
       }
     }
-    const t = parseTxtState(s.txt, this.devicekey);
+    // the record read last time (the address moved, or it came again): its state is known, and the seq check has seen it
+    if (this.lastTxt && sameTxt(this.lastTxt, s.txt)) {
+      if (this.keyProblem) this.markOffline(this.keyProblem);
+      else this.noteSuccess(true);
+      return;
+    }
+    this.lastTxt = s.txt;
+    const t = parseTxtState(s.txt, this.txtKey);
     if (t.keyProblem) {
       this.keyProblem = t.keyProblem;
       this.markOffline(t.keyProblem);
@@ -635,9 +675,10 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.noteSuccess(true);
   }
 
-  private onWithdrawn(s: DiscoveredService): void {
-    if (this.isClosed || !this.isMine(s)) return;
+  private onWithdrawn(): void {
+    if (this.isClosed) return;
     this.seq.markRestart();
+    this.lastTxt = undefined;
     this.markOffline(new DeviceError('offline', `${this.describe()} withdrew its mDNS record`));
   }
 }

@@ -225,7 +225,8 @@ function strip(inst: DiscoveredService & { announced?: boolean }): DiscoveredSer
   return { ...rest, txt: { ...rest.txt } };
 }
 
-function sameTxt(a: Record<string, string>, b: Record<string, string>): boolean {
+/** True when two TXT records hold the same keys and values. */
+export function sameTxt(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }

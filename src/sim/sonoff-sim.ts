@@ -64,6 +64,11 @@ export interface SonoffSimOptions {
   dropOnDeviceid?: boolean;
   /** the device's web server takes one connection at a time and resets the others */
   oneConnection?: boolean;
+  /**
+   * quirk: the `seq` of HTTP replies runs this far ahead of the TXT
+   * record's (the documents do not say that the two counters are one)
+   */
+  replySeqAhead?: number;
   /** meters: how long they report after `sledonline`; default 10 s */
   activeMs?: number;
   /** readings change (and are pushed) this often; 0 (default) = only through stepReadings() */
@@ -422,7 +427,7 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
   }
 
   private reply(reply: { error: number; data?: Record<string, unknown> }): Reply {
-    const out: Record<string, unknown> = { seq: this.seq, error: reply.error };
+    const out: Record<string, unknown> = { seq: this.seq + (this.options.replySeqAhead ?? 0), error: reply.error };
     if (reply.data && this.devicekey) Object.assign(out, { encrypt: true }, sealJson(reply.data, this.devicekey));
     else if (reply.data) out.data = this.dataAsString ? JSON.stringify(reply.data) : reply.data;
     return { body: JSON.stringify(out), type: 'application/json' };

@@ -1,5 +1,5 @@
 import { DeviceError } from '../shared/errors';
-import { DeviceConnection, deviceRequest } from '../shared/http';
+import { DeviceConnection, deviceRequest, type DeviceReply } from '../shared/http';
 import {
   encodeInfo,
   encodeOtaFlash,
@@ -22,7 +22,7 @@ import {
   type SonoffState,
   type StartupValue,
 } from './codec';
-import { sealedRequestBody } from './crypto';
+import { aesKey, sealedRequestBody } from './crypto';
 
 export const DEFAULT_SONOFF_PORT = 8081;
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -76,8 +76,11 @@ export class SonoffClient {
   private port: number;
   private readonly timeoutMs: number;
   private readonly connection: DeviceConnection;
-  private readonly devicekey: string | undefined;
+  /** the AES key, derived from the devicekey once rather than per message */
+  private readonly key: Buffer | undefined;
   private sendBlank = false;
+  /** the last `info` reply: a relay answers the same bytes poll after poll, and those are not read again */
+  private lastInfo: { body: string; reply: SonoffReply; state?: SonoffState } | undefined;
   private cachedOrigin: string | undefined;
   private closed = false;
 
@@ -86,7 +89,7 @@ export class SonoffClient {
     this.host = options.host;
     this.port = options.port ?? DEFAULT_SONOFF_PORT;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.devicekey = options.devicekey || undefined;
+    this.key = options.devicekey ? aesKey(options.devicekey) : undefined;
     this.connection = new DeviceConnection({ connectTimeoutMs: this.timeoutMs });
   }
 
@@ -100,7 +103,7 @@ export class SonoffClient {
 
   /** True when requests go out encrypted (a devicekey is set). */
   get encrypted(): boolean {
-    return this.devicekey !== undefined;
+    return this.key !== undefined;
   }
 
   /** True once the device showed that it wants `"deviceid": ""` (422 quirk). */
@@ -115,53 +118,60 @@ export class SonoffClient {
     this.cachedOrigin = undefined;
   }
 
-  /** Sends one request; returns the parsed reply or throws a DeviceError. */
-  async request(req: SonoffRequest, timeoutMs?: number): Promise<SonoffReply> {
-    if (this.closed) throw new DeviceError('closed', 'the SONOFF client is closed');
+  /**
+   * Sends one request; returns the parsed reply or throws a DeviceError.
+   * Promise chains rather than nested async functions: this runs for every
+   * poll of every relay, and each async frame is one more object to collect.
+   */
+  request(req: SonoffRequest, timeoutMs?: number): Promise<SonoffReply> {
+    if (this.closed) return Promise.reject(new DeviceError('closed', 'the SONOFF client is closed'));
     const id = this.sendBlank ? '' : this.deviceid;
-    try {
-      return await this.postRetrying(req, id, timeoutMs);
-    } catch (err) {
+    return this.postRetrying(req, id, timeoutMs, 0).catch((err: unknown) => {
       // the 422 case, and firmware that drops the connection instead of answering 422
       // (MINIR3 1.4, BASICR3 3.7.6: Sonoff_Devices_DIY_Tools #132): once more with an empty deviceid
       const refusedId = err instanceof DeviceError && err.code === 422;
       if (id === '' || !(refusedId || isReset(err))) throw err;
-      try {
-        const reply = await this.post(req, '', timeoutMs);
-        this.sendBlank = true;
-        return reply;
-      } catch (retryErr) {
-        if (retryErr instanceof DeviceError && (retryErr.code === 422 || !refusedId)) throw err;
-        throw retryErr;
-      }
-    }
+      return this.post(req, '', timeoutMs).then(
+        (reply) => {
+          this.sendBlank = true;
+          return reply;
+        },
+        (retryErr: unknown) => {
+          if (retryErr instanceof DeviceError && (retryErr.code === 422 || !refusedId)) throw err;
+          throw retryErr;
+        },
+      );
+    });
   }
 
   /** One request, sent again when the device reset it before answering (see RESET_RETRIES). */
-  private async postRetrying(req: SonoffRequest, deviceid: string, timeoutMs?: number): Promise<SonoffReply> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.post(req, deviceid, timeoutMs);
-      } catch (err) {
-        if (!isReset(err) || attempt >= RESET_RETRIES || this.closed) throw err;
-        // real time, like the connection's own timers: it spaces real sockets
-        await new Promise((resolve) => setTimeout(resolve, RESET_RETRY_MS));
-      }
-    }
+  private postRetrying(req: SonoffRequest, deviceid: string, timeoutMs: number | undefined, attempt: number): Promise<SonoffReply> {
+    return this.post(req, deviceid, timeoutMs).catch((err: unknown) => {
+      if (!isReset(err) || attempt >= RESET_RETRIES || this.closed) throw err;
+      // real time, like the connection's own timers: it spaces real sockets
+      return new Promise((resolve) => setTimeout(resolve, RESET_RETRY_MS)).then(() => this.postRetrying(req, deviceid, timeoutMs, attempt + 1));
+    });
   }
 
-  private async post(req: SonoffRequest, deviceid: string, timeoutMs?: number): Promise<SonoffReply> {
-    const reply = await deviceRequest(this.connection, {
+  private post(req: SonoffRequest, deviceid: string, timeoutMs?: number): Promise<SonoffReply> {
+    return deviceRequest(this.connection, {
       origin: this.origin,
       path: `/zeroconf/${req.endpoint}`,
       method: 'POST',
-      body: this.devicekey ? sealedRequestBody(deviceid, req.data, this.devicekey) : requestBody(deviceid, req),
+      body: this.key ? sealedRequestBody(deviceid, req.data, this.key) : requestBody(deviceid, req),
       headers: JSON_HEADERS,
       timeoutMs: timeoutMs ?? this.timeoutMs,
-    });
+    }).then((reply) => this.read(req.endpoint, reply));
+  }
+
+  private read(endpoint: string, reply: DeviceReply): SonoffReply {
     // some firmware answers a command it does not know with an HTML page: for the ping, an answer is all we ask (SonoffLAN local.py)
-    if (req.endpoint === 'getState' && reply.status === 200 && !reply.body.trimStart().startsWith('{')) return { error: 0 };
-    return parseReply(reply.status, reply.body, req.endpoint, this.devicekey);
+    if (endpoint === 'getState' && reply.status === 200 && !reply.body.trimStart().startsWith('{')) return { error: 0 };
+    if (endpoint !== 'info' || reply.status !== 200) return parseReply(reply.status, reply.body, endpoint, this.key);
+    if (reply.body === this.lastInfo?.body) return this.lastInfo.reply;
+    const read = parseReply(reply.status, reply.body, endpoint, this.key);
+    this.lastInfo = { body: reply.body, reply: read };
+    return read;
   }
 
   // single-channel
@@ -207,16 +217,20 @@ export class SonoffClient {
    * The device's state: `info` in DIY mode; in LAN mode `getState`, the
    * request SonoffLAN (local.py) sends, which may answer without data.
    */
-  async readState(): Promise<{ reply: SonoffReply; state: SonoffState }> {
-    if (!this.devicekey) return this.info();
-    const reply = await this.request({ endpoint: 'getState', data: {} });
-    return { reply, state: normaliseState(reply.data ?? {}) };
+  readState(): Promise<{ reply: SonoffReply; state: SonoffState }> {
+    if (!this.key) return this.info();
+    return this.request({ endpoint: 'getState', data: {} }).then((reply) => ({ reply, state: normaliseState(reply.data ?? {}) }));
   }
 
-  async info(): Promise<{ reply: SonoffReply; state: SonoffState }> {
-    const reply = await this.request(encodeInfo());
-    if (!reply.data) throw new DeviceError('protocol', 'info reply carries no data');
-    return { reply, state: normaliseState(reply.data) };
+  /** `info`; the same bytes as the last time give the same state object, so that a session can see that nothing changed. */
+  info(): Promise<{ reply: SonoffReply; state: SonoffState }> {
+    return this.request(encodeInfo()).then((reply) => {
+      if (!reply.data) throw new DeviceError('protocol', 'info reply carries no data');
+      const last = this.lastInfo;
+      if (last?.reply !== reply) return { reply, state: normaliseState(reply.data) };
+      last.state ??= normaliseState(reply.data);
+      return { reply, state: last.state };
+    });
   }
 
   /** Lets the idle connection go now (see DeviceConnection.release). */

@@ -10,7 +10,7 @@
 import { DeviceError, argumentError } from '../shared/errors';
 import { parseDeviceJson } from '../shared/json';
 import { CONTROL_CHARACTERS, quoted } from '../shared/text';
-import { NEEDS_KEY_MESSAGE, WRONG_KEY_MESSAGE, openJson } from './crypto';
+import { NEEDS_KEY_MESSAGE, WRONG_KEY_MESSAGE, openJson, type DeviceKey } from './crypto';
 
 export type OnOff = 'on' | 'off';
 export type StartupValue = 'on' | 'off' | 'stay';
@@ -266,7 +266,7 @@ export interface SonoffReply {
  * A non-zero `error` becomes DeviceError 'device' with the code; anything
  * unreadable becomes 'protocol'.
  */
-export function parseReply(status: number, body: string, endpoint?: string, devicekey?: string): SonoffReply {
+export function parseReply(status: number, body: string, endpoint?: string, devicekey?: DeviceKey): SonoffReply {
   let parsed: unknown;
   try {
     parsed = parseDeviceJson(body);
@@ -579,7 +579,7 @@ export interface TxtState {
  * state JSON is data1+data2+data3+data4 joined in key order, whatever order
  * the entries came in and whatever the chunk sizes.
  */
-export function parseTxtState(txt: Readonly<Record<string, string>>, devicekey?: string): TxtState {
+export function parseTxtState(txt: Readonly<Record<string, string>>, devicekey?: DeviceKey): TxtState {
   const out: TxtState = { encrypted: txt.encrypt === 'true' || txt.encrypt === '1' };
   if (txt.id) out.deviceid = txt.id;
   if (txt.type) out.type = txt.type;
@@ -645,16 +645,6 @@ export class SeqTracker {
   /** The record was withdrawn (goodbye) or the device went offline: the next seq starts afresh. */
   markRestart(): void {
     this.restarted = true;
-  }
-
-  /**
-   * A seq from an HTTP reply: the device's own current counter, so records
-   * older than it are stale from now on.
-   */
-  observe(seq: number | undefined): void {
-    if (seq === undefined) return;
-    this.last = seq;
-    this.restarted = false;
   }
 
   check(seq: number | undefined): SeqVerdict {

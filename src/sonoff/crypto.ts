@@ -19,14 +19,25 @@ export function aesKey(devicekey: string): Buffer {
   return createHash('md5').update(devicekey, 'utf8').digest();
 }
 
+/**
+ * A devicekey as the functions below take it: the key itself, or the AES key
+ * already derived from it with aesKey (a client derives it once, not per
+ * message).
+ */
+export type DeviceKey = string | Buffer;
+
+function keyOf(devicekey: DeviceKey): Buffer {
+  return typeof devicekey === 'string' ? aesKey(devicekey) : devicekey;
+}
+
 export interface Sealed {
   iv: string;
   data: string;
 }
 
 /** Encrypts `plaintext` with a fresh IV (or the one given, for tests and the simulator's determinism). */
-export function seal(plaintext: string, devicekey: string, iv: Buffer = randomBytes(16)): Sealed {
-  const cipher = createCipheriv('aes-128-cbc', aesKey(devicekey), iv);
+export function seal(plaintext: string, devicekey: DeviceKey, iv: Buffer = randomBytes(16)): Sealed {
+  const cipher = createCipheriv('aes-128-cbc', keyOf(devicekey), iv);
   const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return { iv: iv.toString('base64'), data: data.toString('base64') };
 }
@@ -36,12 +47,12 @@ export function seal(plaintext: string, devicekey: string, iv: Buffer = randomBy
  * (almost always) or as text that is not JSON, so callers parse the result
  * and treat both the same way: never as state.
  */
-export function open(sealed: Sealed, devicekey: string): string {
+export function open(sealed: Sealed, devicekey: DeviceKey): string {
   const iv = Buffer.from(sealed.iv, 'base64');
   const data = Buffer.from(sealed.data, 'base64');
   if (iv.length !== 16 || data.length === 0 || data.length % 16 !== 0) throw new DeviceError('protocol', WRONG_KEY_MESSAGE);
   try {
-    const decipher = createDecipheriv('aes-128-cbc', aesKey(devicekey), iv);
+    const decipher = createDecipheriv('aes-128-cbc', keyOf(devicekey), iv);
     const plain = Buffer.concat([decipher.update(data), decipher.final()]);
     // some firmware leaves 0x02 bytes after the PKCS7 padding (SonoffLAN #1160)
     let end = plain.length;
@@ -53,7 +64,7 @@ export function open(sealed: Sealed, devicekey: string): string {
 }
 
 /** Decrypts and parses one JSON object; anything else means a wrong key. */
-export function openJson(sealed: Sealed, devicekey: string): Record<string, unknown> {
+export function openJson(sealed: Sealed, devicekey: DeviceKey): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(open(sealed, devicekey));
@@ -69,7 +80,7 @@ export function openJson(sealed: Sealed, devicekey: string): Record<string, unkn
  * `sequence` string are what both public clients send; the device checks
  * neither.
  */
-export function sealedRequestBody(deviceid: string, params: Record<string, unknown>, devicekey: string, now: number = Date.now()): string {
+export function sealedRequestBody(deviceid: string, params: Record<string, unknown>, devicekey: DeviceKey, now: number = Date.now()): string {
   const { iv, data } = seal(JSON.stringify(params), devicekey);
   return JSON.stringify({ sequence: String(now), deviceid, selfApikey: '123', encrypt: true, iv, data });
 }

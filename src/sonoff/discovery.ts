@@ -46,18 +46,48 @@ export async function discoverSonoff(timeoutMs: number): Promise<DiscoveredSonof
   return out.sort((a, b) => a.deviceid.localeCompare(b.deviceid));
 }
 
-const sharedWatcher = new SharedResource(
+/** What a session hears of its own device on the shared watcher. */
+export interface SonoffRecordListener {
+  /** a record appeared, or its TXT or address changed */
+  service(s: DiscoveredService): void;
+  /** the record was withdrawn (goodbye) */
+  withdrawn(s: DiscoveredService): void;
+}
+
+/**
+ * The shared watcher and, per deviceid, the sessions that follow it: a
+ * record is handed to its own device's listeners only, so that a push costs
+ * the same with one relay or a few hundred.
+ */
+interface Router {
+  watcher: ServiceWatcher;
+  byId: Map<string, Set<SonoffRecordListener>>;
+}
+
+const sharedWatcher = new SharedResource<Router>(
   () => {
-    const watcher = new ServiceWatcher(EWELINK_SERVICE);
-    // many sessions listen on the one watcher
-    watcher.setMaxListeners(0);
-    return watcher;
+    const router: Router = { watcher: new ServiceWatcher(EWELINK_SERVICE), byId: new Map() };
+    const route = (s: DiscoveredService, down: boolean) => {
+      const listeners = router.byId.get(deviceidOf(s));
+      if (!listeners) return;
+      for (const l of listeners) {
+        if (down) l.withdrawn(s);
+        else l.service(s);
+      }
+    };
+    router.watcher.on('up', (s) => route(s, false));
+    router.watcher.on('update', (s) => route(s, false));
+    router.watcher.on('down', (s) => route(s, true));
+    return router;
   },
-  (watcher) => watcher.close(),
+  (router) => router.watcher.close(),
 );
 
 export interface WatcherLease {
   readonly watcher: ServiceWatcher;
+  /** Hands `listener` the records of `deviceid`, those known now first. */
+  follow(deviceid: string, listener: SonoffRecordListener): void;
+  /** Stops following and gives the lease back. */
   release(): void;
 }
 
@@ -68,7 +98,27 @@ export interface WatcherLease {
  */
 export function acquireSonoffWatcher(): WatcherLease {
   const lease = sharedWatcher.acquire();
-  return { watcher: lease.value, release: lease.release };
+  const { watcher, byId } = lease.value;
+  let followed: { deviceid: string; listener: SonoffRecordListener } | undefined;
+  return {
+    watcher,
+    follow(deviceid, listener) {
+      let set = byId.get(deviceid);
+      if (!set) byId.set(deviceid, (set = new Set()));
+      set.add(listener);
+      followed = { deviceid, listener };
+      for (const s of watcher.services) if (deviceidOf(s) === deviceid) listener.service(s);
+    },
+    release() {
+      if (followed) {
+        const set = byId.get(followed.deviceid);
+        set?.delete(followed.listener);
+        if (set?.size === 0) byId.delete(followed.deviceid);
+        followed = undefined;
+      }
+      lease.release();
+    },
+  };
 }
 
 /** Sessions holding the shared watcher (0 when it is closed). Tests read it. */

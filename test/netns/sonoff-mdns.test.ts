@@ -87,6 +87,30 @@ describe('sonoff over mDNS (network namespace)', function () {
     );
   });
 
+  for (const [ahead, how] of [
+    [1, 'equal to'],
+    [100, 'far above'],
+  ] as const) {
+    it(`an accepted command's reply with a seq ${how} the next record's does not make the push that follows stale`, async () => {
+      const relay = await sim({ deviceid: `1000ab00${ahead === 1 ? '01' : '99'}`, replySeqAhead: ahead });
+      relay.seq = 40; // well above a rebooted relay's seq
+      await helper.load(nodes, flow([{ id: 'cfg', deviceid: relay.deviceid }]));
+      const session = sessionOf('cfg');
+      await until(() => session.state !== undefined && session.address?.port === relay.address.port, 'address and state from mDNS', 8000);
+      const outs = collect<Msg>('out');
+      node('sw-cfg').receive({ payload: true });
+      await until(() => outs.length === 1, 'command output');
+      const replySeq = relay.seq + ahead;
+      assert.deepEqual([outs[0].payload, outs[0].sonoff?.source, outs[0].sonoff?.seq], [true, 'command', replySeq], "the reply's seq is shown");
+      // the button: a record whose seq is at or below the reply's
+      relay.pressButton(0);
+      assert.ok(relay.seq <= replySeq);
+      await until(() => outs.length === 2, 'the push after the command');
+      assert.deepEqual([outs[1].payload, outs[1].sonoff?.source, outs[1].sonoff?.seq], [false, 'push', relay.seq]);
+      assert.equal(session.outletState(0)?.on, false);
+    });
+  }
+
   it('follows a change of port; a withdrawn record means offline; a rebooted relay (low seq) is taken afresh', async () => {
     const relay = await sim({ deviceid: '1000dddddd' });
     await helper.load(nodes, flow([{ id: 'cfg', deviceid: '1000dddddd' }]));
