@@ -372,6 +372,55 @@ describe('wiim-status with UPnP events in Node-RED', function () {
     await until(() => sim.upnp.subscriptions === 0, 'UNSUBSCRIBE on redeploy');
   });
 
+  it('mute, play state, a track with & < and non-ASCII, the source and the loop (both spellings) reach the flow as push, with no poll between', async () => {
+    sim.reset();
+    await helper.load(nodes, flow());
+    const seen = collect<Msg & { wiim?: { source?: string } }>('out');
+    await until(() => sim.upnp.subscriptions === 3 && seen.some((m) => (m.payload as { repeat?: string }).repeat !== undefined), 'events live');
+    const polls = sim.count('getPlayerStatus');
+    type Payload = { muted?: boolean; state?: string; title?: string; artist?: string; source?: string; repeat?: string; shuffle?: boolean };
+    /** a change made on the device, and the output after it that shows it, sent as push */
+    const onDevice = async (change: (s: WiimSimulator) => void, what: string, test: (p: Payload) => boolean) => {
+      const from = seen.length;
+      sim.device(change);
+      await until(() => seen.slice(from).some((m) => test(m.payload as Payload)), what);
+      assert.equal(seen.slice(from).find((m) => test(m.payload as Payload))?.wiim?.source, 'push', what);
+    };
+    await onDevice(
+      (s) => (s.state.muted = true),
+      'mute',
+      (p) => p.muted === true,
+    );
+    sim.state.tracks[2] = { title: 'Fish & <Chips> ü 東京', artist: 'Ærø', album: 'X', artwork: '', durationMs: 200000 };
+    await onDevice(
+      (s) => s.playTrack(2),
+      'play state and track',
+      (p) => p.state === 'playing' && p.title === 'Fish & <Chips> ü 東京' && p.artist === 'Ærø',
+    );
+    await onDevice(
+      (s) => s.setStatus('pause'),
+      'paused',
+      (p) => p.state === 'paused',
+    );
+    await onDevice(
+      (s) => (s.state.mode = 41),
+      'source',
+      (p) => p.source === 'bluetooth',
+    );
+    await onDevice(
+      (s) => (s.state.loop = 0),
+      'loop (LoopMode)',
+      (p) => p.repeat === 'all' && p.shuffle === false,
+    );
+    sim.upnp.faults.loopMpde = true;
+    await onDevice(
+      (s) => (s.state.loop = 1),
+      'loop (LoopMpde)',
+      (p) => p.repeat === 'one',
+    );
+    assert.equal(sim.count('getPlayerStatus'), polls, 'no poll went out');
+  });
+
   it('a follower joining or leaving, and an output switched on the device, reach the flow as push; the group read is no poll', async () => {
     sim.reset();
     await helper.load(nodes, flow());

@@ -224,7 +224,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     this.groupDirty = true;
     void this.send(() => this.client.slaveList(), { key: 'group-event' }).then(
       (slaves) => {
-        if (this.isClosed || !this.running || this.current?.group === 'follower') return;
+        if (this.isClosed || !this.running || !this.current || this.current.group === 'follower') return;
         this.groupDirty = false;
         const members = (list: unknown) => JSON.stringify((list as { followers?: unknown } | undefined)?.followers ?? []);
         const moved = members(this.lastRaw.slaves) !== members(slaves);
