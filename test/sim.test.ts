@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { parseCli, USAGE, UsageError } from '../src/sim/cli';
+import { parseCli, runCli, USAGE, UsageError } from '../src/sim/cli';
 import { makeFirmwareImage, SonoffSimulator, type SonoffSimOptions } from '../src/sim/sonoff-sim';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 
@@ -267,6 +267,61 @@ describe('wiim-sonoff-sim command line', () => {
     });
     assert.deepEqual(parseCli(['--help']), { family: 'help' });
     assert.deepEqual(parseCli(['sonoff', '--help']), { family: 'help' });
+  });
+
+  it("reads the WiiM's UPnP fault switches", () => {
+    const base = { family: 'wiim', port: 0, host: '127.0.0.1', name: 'WiiM Simulator', protocol: 'https', mdns: false, model: 'mini' };
+    assert.deepEqual(parseCli(['wiim', '--no-upnp']), { ...base, upnp: false });
+    assert.deepEqual(parseCli(['wiim', '--events-stop', '--renew-412', '--grant-timeout', '20', '--loop-mpde', '--didl-json']), {
+      ...base,
+      upnpFaults: { eventsStop: true, renew412: true, grantedTimeoutS: 20, loopMpde: true, didlJson: true },
+    });
+    for (const argv of [
+      ['wiim', '--grant-timeout', '0'],
+      ['wiim', '--grant-timeout', '1.5'],
+      ['wiim', '--grant-timeout'],
+      ['wiim', '--no-upnp', '--events-stop'],
+      ['wiim', '--no-upnp=1'],
+      ['sonoff', '--didl-json'],
+    ]) {
+      assert.throws(() => parseCli(argv), UsageError, argv.join(' '));
+    }
+  });
+
+  it('starts a WiiM with the UPnP switches it read, or with no UPnP (real time)', async () => {
+    const start = async (argv: string[]) => {
+      const lines: string[] = [];
+      const command = parseCli(argv);
+      assert.ok(command.family === 'wiim');
+      const stop = await runCli(command, (line) => lines.push(line));
+      return { stop, text: lines.join('\n') };
+    };
+    const a = await start(['wiim', '--http', '--renew-412', '--grant-timeout', '40']);
+    try {
+      const url = new URL(/UPnP description \(events\) at (\S+?);/.exec(a.text)?.[1] ?? '');
+      const desc = await (await fetch(url)).text();
+      const path = /<eventSubURL>([^<]+)<\/eventSubURL>/.exec(desc)?.[1] ?? '';
+      const subscribe = (headers: Record<string, string>) =>
+        new Promise<http.IncomingMessage>((resolve, reject) => {
+          const req = http.request({ method: 'SUBSCRIBE', host: url.hostname, port: url.port, path, headers, agent: false }, (res) => {
+            res.resume();
+            resolve(res);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      // the callback leads nowhere: the sim's initial NOTIFY fails quietly
+      const sub = await subscribe({ CALLBACK: '<http://127.0.0.1:9/>', NT: 'upnp:event', TIMEOUT: 'Second-1800' });
+      assert.deepEqual([sub.statusCode, sub.headers.timeout], [200, 'Second-40']);
+      const renewal = await subscribe({ SID: String(sub.headers.sid), TIMEOUT: 'Second-1800' });
+      assert.equal(renewal.statusCode, 412);
+    } finally {
+      await a.stop();
+    }
+    const b = await start(['wiim', '--http', '--no-upnp']);
+    await b.stop();
+    assert.match(b.text, /no UPnP/);
+    assert.doesNotMatch(b.text, /UPnP description/);
   });
 
   it('refuses unknown flags, bad values and a missing family', () => {

@@ -73,6 +73,35 @@ describe('wiim UPnP protocol', () => {
     }
   });
 
+  it("reads WiiM's commonevent output_mode into output, and Slave add/rm as group changes", () => {
+    const common = (mode: string) =>
+      lastChange(
+        `<Event><InstanceID val="0"><commonevent val="${JSON.stringify({ category: 'hardware', body: { output_mode: mode } }).replace(/"/g, '&quot;')}"/></InstanceID></Event>`,
+      );
+    const outputs: Record<string, string> = {
+      AUDIO_OUTPUT_SPDIF_MODE: 'optical',
+      AUDIO_OUTPUT_AUX_MODE: 'line-out',
+      AUDIO_OUTPUT_COAX_MODE: 'coax',
+      AUDIO_OUTPUT_PHONE_JACK_MODE: 'headphones',
+      AUDIO_OUTPUT_SPEAKER_MODE: 'speaker',
+      AUDIO_OUTPUT_USB_DAC_MODE: 'usb-dac',
+      AUDIO_HDMI_ARC_MODE: 'hdmi-arc',
+    };
+    for (const [mode, output] of Object.entries(outputs)) assert.deepEqual(parseNotify('renderingControl', common(mode)).state, { output }, mode);
+    const other = lastChange(
+      '<Event><InstanceID val="0"><commonevent val="{&quot;category&quot;:&quot;network&quot;,&quot;body&quot;:{}}"/></InstanceID></Event>',
+    );
+    assert.deepEqual(parseNotify('renderingControl', other).state, {});
+    const slaves = parseNotify(
+      'renderingControl',
+      lastChange('<Event><InstanceID val="0"><Slave action="add" val="10.0.0.7"/><Slave action="rm" val="10.0.0.8"/></InstanceID></Event>'),
+    );
+    assert.deepEqual(slaves.extras.slaves, [
+      { action: 'add', value: '10.0.0.7' },
+      { action: 'rm', value: '10.0.0.8' },
+    ]);
+  });
+
   it('reads DIDL sent as JSON', () => {
     assert.deepEqual(
       parseTrackMeta('{"title":"T","artist":"A","album":"B","albumArtURI":"http://x/y.jpg","sampleRate":"48000","bitDepth":"24","bitRate":"0"}'),
@@ -341,6 +370,104 @@ describe('wiim-status with UPnP events in Node-RED', function () {
     await until(() => statuses.some((m) => /^wiim-status\.status\.stopped · wiim-status\.source\.live$/.test(m.status.text ?? '')), 'the status says live');
     await helper.unload();
     await until(() => sim.upnp.subscriptions === 0, 'UNSUBSCRIBE on redeploy');
+  });
+
+  it('mute, play state, a track with & < and non-ASCII, the source and the loop (both spellings) reach the flow as push, with no poll between', async () => {
+    sim.reset();
+    await helper.load(nodes, flow());
+    const seen = collect<Msg & { wiim?: { source?: string } }>('out');
+    await until(() => sim.upnp.subscriptions === 3 && seen.some((m) => (m.payload as { repeat?: string }).repeat !== undefined), 'events live');
+    const polls = sim.count('getPlayerStatus');
+    type Payload = { muted?: boolean; state?: string; title?: string; artist?: string; source?: string; repeat?: string; shuffle?: boolean };
+    /** a change made on the device, and the output after it that shows it, sent as push */
+    const onDevice = async (change: (s: WiimSimulator) => void, what: string, test: (p: Payload) => boolean) => {
+      const from = seen.length;
+      sim.device(change);
+      await until(() => seen.slice(from).some((m) => test(m.payload as Payload)), what);
+      assert.equal(seen.slice(from).find((m) => test(m.payload as Payload))?.wiim?.source, 'push', what);
+    };
+    await onDevice(
+      (s) => (s.state.muted = true),
+      'mute',
+      (p) => p.muted === true,
+    );
+    sim.state.tracks[2] = { title: 'Fish & <Chips> ü 東京', artist: 'Ærø', album: 'X', artwork: '', durationMs: 200000 };
+    await onDevice(
+      (s) => s.playTrack(2),
+      'play state and track',
+      (p) => p.state === 'playing' && p.title === 'Fish & <Chips> ü 東京' && p.artist === 'Ærø',
+    );
+    await onDevice(
+      (s) => s.setStatus('pause'),
+      'paused',
+      (p) => p.state === 'paused',
+    );
+    await onDevice(
+      (s) => (s.state.mode = 41),
+      'source',
+      (p) => p.source === 'bluetooth',
+    );
+    await onDevice(
+      (s) => (s.state.loop = 0),
+      'loop (LoopMode)',
+      (p) => p.repeat === 'all' && p.shuffle === false,
+    );
+    sim.upnp.faults.loopMpde = true;
+    await onDevice(
+      (s) => (s.state.loop = 1),
+      'loop (LoopMpde)',
+      (p) => p.repeat === 'one',
+    );
+    assert.equal(sim.count('getPlayerStatus'), polls, 'no poll went out');
+  });
+
+  it('a follower joining or leaving, and an output switched on the device, reach the flow as push; the group read is no poll', async () => {
+    sim.reset();
+    await helper.load(nodes, flow());
+    const seen = collect<Msg & { wiim?: { source?: string; raw?: { slaves?: { followers?: unknown[] } } } }>('out');
+    await until(() => sim.upnp.subscriptions === 3 && seen.some((m) => (m.payload as { output?: string }).output === 'line-out'), 'events live, output read');
+    const polls = sim.count('getPlayerStatus');
+    const groupReads = sim.count('multiroom:getSlaveList');
+    type Seen = (typeof seen)[number];
+    /** a change made on the device, and the first output after it that passes `test` */
+    const onDevice = async (change: (s: WiimSimulator) => void, what: string, test: (m: Seen) => boolean): Promise<Seen> => {
+      const from = seen.length;
+      sim.device(change);
+      await until(() => seen.slice(from).some(test), what);
+      return seen.slice(from).find(test) as Seen;
+    };
+    const follower = (ip: string) => ({ name: ip, ip, uuid: `FF970016A6FE22C1660AB4${ip.slice(-1)}`, volume: 20, mute: false });
+    const joined = await onDevice(
+      (s) => s.state.followers.push(follower('127.0.0.7')),
+      'a follower by event',
+      (m) => (m.payload as { group?: string }).group === 'leader',
+    );
+    assert.equal(joined.wiim?.source, 'push');
+    assert.deepEqual(joined.changed, ['group']);
+    assert.equal(joined.wiim?.raw?.slaves?.followers?.length, 1);
+    const second = await onDevice(
+      (s) => s.state.followers.push(follower('127.0.0.8')),
+      'a second follower by event',
+      (m) => m.wiim?.raw?.slaves?.followers?.length === 2,
+    );
+    assert.equal(second.wiim?.source, 'push');
+    assert.deepEqual(second.changed, ['group'], 'still the leader, with another member');
+    const left = await onDevice(
+      (s) => (s.state.followers = []),
+      'the followers gone by event',
+      (m) => (m.payload as { group?: string }).group === 'solo',
+    );
+    assert.equal(left.wiim?.source, 'push');
+    const output = await onDevice(
+      (s) => (s.settings.output = 1),
+      'the output by event',
+      (m) => (m.payload as { output?: string }).output === 'optical',
+    );
+    assert.equal(output.wiim?.source, 'push');
+    assert.deepEqual(output.changed, ['output']);
+    assert.equal(sim.count('getPlayerStatus'), polls, 'no poll went out');
+    assert.equal(sim.count('multiroom:getSlaveList'), groupReads + 3, 'one read of the group per Slave event');
+    assert.ok(sim.upnp.log.some((l) => l.startsWith('NOTIFY rc')));
   });
 
   it('events off never subscribes', async () => {

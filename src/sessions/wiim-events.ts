@@ -9,6 +9,7 @@ import {
   SubscribeError,
   unsubscribe,
   type EventState,
+  type ParsedEvent,
   type ServiceName,
   type UpnpService,
 } from '../wiim/upnp';
@@ -30,6 +31,8 @@ export interface WiimEventsOptions {
   onState(state: EventState, service: ServiceName): void;
   /** events started or stopped flowing */
   onLive(live: boolean): void;
+  /** the group's members changed (RenderingControl `Slave` add/rm): the follower list should be read again */
+  onSlaves?(changes: Array<{ action: string; value: string }>): void;
   /** a NOTIFY went missing (a gap in SEQ): the state should be read in full */
   onGap?(): void;
   /** a line for the log, at most once per cause */
@@ -173,15 +176,16 @@ export class WiimEvents {
 
   private deliver(gen: number, service: ServiceName, body: string): void {
     if (gen !== this.generation) return;
-    let state: EventState;
+    let event: ParsedEvent;
     try {
-      state = parseNotify(service, body).state;
+      event = parseNotify(service, body);
     } catch {
       this.unreadable++;
       return;
     }
     this.received++;
-    if (Object.keys(state).length > 0) this.options.onState(state, service);
+    if (Object.keys(event.state).length > 0) this.options.onState(event.state, service);
+    if (event.extras.slaves) this.options.onSlaves?.(event.extras.slaves);
   }
 
   private scheduleRenew(gen: number, live: Live, grantedS: number): void {

@@ -143,6 +143,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         timeoutMs: options.timeoutMs ?? 5000,
         log: options.log,
         onState: (state) => this.onPush(state),
+        onSlaves: () => this.onGroupEvent(),
         onGap: () => {
           if (this.running) void this.poll('poll').catch(() => undefined);
         },
@@ -207,8 +208,34 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     if (merged.position === undefined && prev?.position !== undefined && prev.state === 'playing') {
       merged.position = prev.position + Math.floor((this.clock.now() - this.stateAt) / 1000);
     }
+    // an output the device reported by event stands until the slow tier reads another
+    if (merged.output !== undefined) this.slow.output = merged.output;
     this.pushed++;
     this.update(merged, 'push');
+  }
+
+  /**
+   * A follower joined or left (RenderingControl's `Slave` event): the
+   * follower list is read now rather than with the next slow poll, and the
+   * group reaches the flow as pushed. Events coalesce into one read.
+   */
+  private onGroupEvent(): void {
+    if (this.isClosed || !this.running) return;
+    this.groupDirty = true;
+    void this.send(() => this.client.slaveList(), { key: 'group-event' }).then(
+      (slaves) => {
+        if (this.isClosed || !this.running || !this.current || this.current.group === 'follower') return;
+        this.groupDirty = false;
+        const members = (list: unknown) => JSON.stringify((list as { followers?: unknown } | undefined)?.followers ?? []);
+        const moved = members(this.lastRaw.slaves) !== members(slaves);
+        this.followers = slaves.count;
+        this.lastRaw = { ...this.lastRaw, slaves };
+        this.pushed++;
+        // the role may stay `leader` while its members change: that is a change of the group too
+        this.update({ group: slaves.count > 0 ? 'leader' : 'solo' }, 'push', undefined, moved ? 'group' : undefined);
+      },
+      () => undefined,
+    );
   }
 
   private wasOffline = false;
@@ -378,7 +405,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** A reading (or an expected effect) of the device: it is online. */
-  private update(next: EventState, source: StateSource, requesters?: ReadonlySet<object>): WiimStateEvent {
+  private update(next: EventState, source: StateSource, requesters?: ReadonlySet<object>, alsoChanged?: string): WiimStateEvent {
     const prev = this.current;
     const now = this.clock.now();
     const state: WiimState = { ...prev, ...next, online: true };
@@ -394,6 +421,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         if (positionJumped(prev, state, (now - this.stateAt) / 1000)) changed.push(f);
       } else if (prev[f] !== state[f]) changed.push(f);
     }
+    if (alsoChanged && !changed.includes(alsoChanged)) changed.push(alsoChanged);
     // the session's own object, replaced and never changed: listeners read it,
     // nodes copy it into their messages. A reading equal to the last (an idle
     // device) keeps the last object, so that no copy per poll ages into V8's

@@ -8,10 +8,12 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { SonoffSimulator, type SimModel } from './sonoff-sim';
 import { WiimSimulator } from './wiim-sim';
+import type { UpnpFaults } from './wiim-upnp-sim';
 import { isWiimProfile, WIIM_PROFILES, type WiimProfileName } from './wiim-profiles';
 
 export const USAGE = `usage:
   wiim-sonoff-sim wiim   [--port N] [--host H] [--name NAME] [--http] [--model M] [--firmware V] [--mdns]
+                         [--no-upnp] [--events-stop] [--renew-412] [--grant-timeout S] [--loop-mpde] [--didl-json]
   wiim-sonoff-sim sonoff [--port N] [--host H] [--deviceid ID] [--multi] [--model M] [--devicekey KEY]
                          [--drop-deviceid] [--one-connection] [--mdns]
   wiim-sonoff-sim --help
@@ -22,6 +24,13 @@ export const USAGE = `usage:
   --http         WiiM over plain HTTP instead of HTTPS with a self-signed certificate
   --model M      the model to answer as: ${WIIM_PROFILES.join(', ')} (mini)
   --firmware V   the firmware version it reports (the model's own)
+  UPnP events of the WiiM (faults, for trying a flow's fallback):
+  --no-upnp         no UPnP at all: no description, no subscriptions (the device is polled)
+  --events-stop     subscriptions are granted, but no event is ever sent
+  --renew-412       every renewal is answered 412 Precondition Failed (as after a reboot)
+  --grant-timeout S grant subscriptions for S seconds, whatever was asked for
+  --loop-mpde       PlayQueue's loop mode spelled LoopMpde, as some firmware does
+  --didl-json       track metadata as JSON instead of DIDL-Lite, as some firmware does
   --deviceid ID  the SONOFF device ID, 10 hex digits (1000abcdef)
   --multi        a 4-channel SONOFF relay (MINIR3 protocol) instead of a single channel
   --model M      relay (default), d1 (dimmer), powr2 or powr3 (meters), th (sensor); readings change every 5 s
@@ -32,7 +41,20 @@ export const USAGE = `usage:
 
 export type CliCommand =
   | { family: 'help' }
-  | { family: 'wiim'; port: number; host: string; name: string; protocol: 'https' | 'http'; mdns: boolean; model: WiimProfileName; firmware?: string }
+  | {
+      family: 'wiim';
+      port: number;
+      host: string;
+      name: string;
+      protocol: 'https' | 'http';
+      mdns: boolean;
+      model: WiimProfileName;
+      firmware?: string;
+      /** false: no UPnP server at all */
+      upnp?: false;
+      /** the UPnP fault switches asked for */
+      upnpFaults?: Partial<Omit<UpnpFaults, 'noUpnp'>>;
+    }
   | {
       family: 'sonoff';
       port: number;
@@ -63,6 +85,12 @@ const FLAGS = {
   devicekey: { type: 'string' },
   'drop-deviceid': { type: 'boolean' },
   'one-connection': { type: 'boolean' },
+  'no-upnp': { type: 'boolean' },
+  'events-stop': { type: 'boolean' },
+  'renew-412': { type: 'boolean' },
+  'grant-timeout': { type: 'string' },
+  'loop-mpde': { type: 'boolean' },
+  'didl-json': { type: 'boolean' },
 } as const;
 
 const MODELS: readonly SimModel[] = ['relay', 'd1', 'powr2', 'powr3', 'th'];
@@ -70,7 +98,7 @@ const MODELS: readonly SimModel[] = ['relay', 'd1', 'powr2', 'powr3', 'th'];
 const CLI_READINGS_EVERY_MS = 5000;
 
 const FAMILY_FLAGS = {
-  wiim: ['name', 'http', 'model', 'firmware'],
+  wiim: ['name', 'http', 'model', 'firmware', 'no-upnp', 'events-stop', 'renew-412', 'grant-timeout', 'loop-mpde', 'didl-json'],
   sonoff: ['deviceid', 'multi', 'model', 'devicekey', 'drop-deviceid', 'one-connection'],
 } as const;
 
@@ -81,6 +109,31 @@ function readFlags(args: string[]) {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+const FAULT_FLAGS = {
+  eventsStop: 'events-stop',
+  renew412: 'renew-412',
+  grantedTimeoutS: 'grant-timeout',
+  loopMpde: 'loop-mpde',
+  didlJson: 'didl-json',
+} as const;
+const flagOf = (fault: string) => FAULT_FLAGS[fault as keyof typeof FAULT_FLAGS];
+
+/** The UPnP fault switches of a WiiM command line; undefined when none is set. */
+function upnpFaultsOf(values: ReturnType<typeof readFlags>): Partial<Omit<UpnpFaults, 'noUpnp'>> | undefined {
+  const faults: Partial<Omit<UpnpFaults, 'noUpnp'>> = {};
+  if (values['events-stop']) faults.eventsStop = true;
+  if (values['renew-412']) faults.renew412 = true;
+  if (values['loop-mpde']) faults.loopMpde = true;
+  if (values['didl-json']) faults.didlJson = true;
+  const grant = values['grant-timeout'];
+  if (grant !== undefined) {
+    // UDA 1.1: TIMEOUT is Second-<n>, n a positive number of seconds
+    if (!/^\d{1,6}$/.test(grant) || Number(grant) < 1) throw new UsageError(`--grant-timeout must be a number of seconds (1-999999), got "${grant}"`);
+    faults.grantedTimeoutS = Number(grant);
+  }
+  return Object.keys(faults).length > 0 ? faults : undefined;
 }
 
 /** Reads a command line (without `node` and the script); throws UsageError. */
@@ -105,7 +158,13 @@ export function parseCli(argv: string[]): CliCommand {
     if (!isWiimProfile(model)) throw new UsageError(`--model must be one of ${WIIM_PROFILES.join(', ')}, got "${model}"`);
     const firmware = values.firmware;
     if (firmware !== undefined && !/^[\w.-]+$/.test(firmware)) throw new UsageError(`--firmware must be a version like 4.8.618971, got "${firmware}"`);
-    return { family, port, host, name, protocol: values.http ? 'http' : 'https', mdns, model, ...(firmware ? { firmware } : {}) };
+    const out: CliCommand = { family, port, host, name, protocol: values.http ? 'http' : 'https', mdns, model, ...(firmware ? { firmware } : {}) };
+    const faults = upnpFaultsOf(values);
+    if (values['no-upnp']) {
+      if (faults) throw new UsageError(`--${Object.keys(faults).map(flagOf).join(', --')} needs UPnP, which --no-upnp turns off`);
+      out.upnp = false;
+    } else if (faults) out.upnpFaults = faults;
+    return out;
   }
   const deviceid = values.deviceid ?? '1000abcdef';
   // eWeLink device IDs are 10 hex digits, as in the TXT record's id
@@ -125,14 +184,16 @@ export function parseCli(argv: string[]): CliCommand {
 export async function runCli(command: Exclude<CliCommand, { family: 'help' }>, log: (line: string) => void = console.log): Promise<() => Promise<void>> {
   if (command.family === 'wiim') {
     const { name, protocol, host, port, mdns, model, firmware } = command;
-    const sim = new WiimSimulator({ name, protocol, host, port, mdns, model, firmware });
+    const sim = new WiimSimulator({ name, protocol, host, port, mdns, model, firmware, ...(command.upnp === false ? { upnpPort: false as const } : {}) });
+    Object.assign(sim.upnp.faults, command.upnpFaults);
     const { url } = await sim.start();
     log(
       `WiiM simulator "${command.name}" (${model}, firmware ${sim.state.firmware}) at ${url}/httpapi.asp?command=getStatusEx${command.mdns ? ', announced over mDNS' : ''}`,
     );
     if (sim.fingerprint) log(`certificate SHA-256: ${sim.fingerprint}`);
     if (sim.clientCertificate) log(`mutual TLS: give the client this certificate and key\n${sim.clientCertificate.cert}${sim.clientCertificate.key}`);
-    log(`UPnP description (events) at ${sim.descriptionUrl}`);
+    if (command.upnp === false) log('no UPnP (--no-upnp): the device is polled');
+    else log(`UPnP description (events) at ${sim.descriptionUrl}${command.upnpFaults ? `; faults: ${JSON.stringify(command.upnpFaults)}` : ''}`);
     return () => sim.stop();
   }
   const sim = new SonoffSimulator({

@@ -147,6 +147,19 @@ const SWITCH_MODES: Record<string, number> = {
   PCUSB: 51,
 };
 
+/**
+ * The firmware's name of each setAudioOutputHardwareMode number, as its
+ * commonevent sends it (WiiM's `wiim` library consts.py: SPDIF, AUX, COAX;
+ * the Bluetooth and HDMI names are the simulator's own).
+ */
+const OUTPUT_MODES: Record<number, string> = {
+  1: 'AUDIO_OUTPUT_SPDIF_MODE',
+  2: 'AUDIO_OUTPUT_AUX_MODE',
+  3: 'AUDIO_OUTPUT_COAX_MODE',
+  4: 'AUDIO_OUTPUT_BLUETOOTH_MODE',
+  7: 'AUDIO_OUTPUT_HDMI_MODE',
+};
+
 /** EQSetBand's band names by index (WiiM HTTP API: band31hz ... band16khz). */
 const EQ_BAND_NAMES = ['band31hz', 'band63hz', 'band125hz', 'band250hz', 'band500hz', 'band1khz', 'band2khz', 'band4khz', 'band8khz', 'band16khz'];
 
@@ -357,6 +370,8 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       trackIndex: s.trackIndex,
       track: this.track,
       position: this.position,
+      followers: s.followers.map((f) => f.ip),
+      output: this.lacks('output') ? '' : (OUTPUT_MODES[this.settings.output] ?? `AUDIO_OUTPUT_${this.settings.output}_MODE`),
     };
   }
 

@@ -44,6 +44,10 @@ export interface UpnpModel {
   track: { title: string; artist: string; album: string; artwork: string; durationMs: number };
   /** ms */
   position: number;
+  /** the followers' addresses, when this device leads a group */
+  followers: string[];
+  /** the output's mode name as the firmware sends it in a commonevent (AUDIO_OUTPUT_..._MODE); empty when the model has no output setting */
+  output: string;
 }
 
 type Service = 'avt' | 'rc' | 'pq';
@@ -92,6 +96,9 @@ interface Sub {
   expiresAt: number;
   /** the state last announced (without the position) */
   last: string;
+  /** RenderingControl: the group members and the output last announced (their changes are sent, not their state) */
+  followers: string[];
+  output: string;
   /** NOTIFYs leave in order, one after the other */
   chain: Promise<void>;
 }
@@ -219,6 +226,8 @@ export class UpnpSim {
         seq: 0,
         expiresAt: Date.now() + granted * 1000,
         last: '',
+        followers: [...this.model().followers],
+        output: this.model().output,
         chain: Promise.resolve(),
       };
       this.subs.set(sub.sid, sub);
@@ -291,16 +300,37 @@ export class UpnpSim {
     });
   }
 
+  /**
+   * RenderingControl's changes that are events rather than state: a
+   * `Slave` element per follower that joined or left, and WiiM's
+   * `commonevent` when the output changed (what WiiM's `wiim` library and
+   * pywiim read). Remembered as announced.
+   */
+  private rcChanges(sub: Sub): string {
+    if (sub.service !== 'rc') return '';
+    const m = this.model();
+    let out = '';
+    for (const ip of m.followers) if (!sub.followers.includes(ip)) out += `<Slave action="add" val="${esc(ip)}"/>`;
+    for (const ip of sub.followers) if (!m.followers.includes(ip)) out += `<Slave action="rm" val="${esc(ip)}"/>`;
+    if (m.output !== sub.output && m.output !== '') {
+      out += `<commonevent val="${esc(JSON.stringify({ category: 'hardware', body: { output_mode: m.output } }))}"/>`;
+    }
+    sub.followers = [...m.followers];
+    sub.output = m.output;
+    return out;
+  }
+
   private announce(sub: Sub, initial: boolean): void {
     if (!this.subs.has(sub.sid)) return;
+    const changes = initial ? '' : this.rcChanges(sub);
     const key = this.variables(sub.service, false);
-    if (!initial && key === sub.last) return;
+    if (!initial && key === sub.last && changes === '') return;
     const trackStarted =
       sub.service === 'avt' && sub.last !== '' && /CurrentTrack val="(\d+)"/.exec(sub.last)?.[1] !== /CurrentTrack val="(\d+)"/.exec(key)?.[1];
     sub.last = key;
     if (this.faults.eventsStop) return;
     const ns = sub.service === 'rc' ? 'urn:schemas-upnp-org:metadata-1-0/RCS/' : 'urn:schemas-upnp-org:metadata-1-0/AVT/';
-    const event = `<Event xmlns="${ns}"><InstanceID val="0">${this.variables(sub.service, initial || trackStarted)}</InstanceID></Event>`;
+    const event = `<Event xmlns="${ns}"><InstanceID val="0">${this.variables(sub.service, initial || trackStarted)}${changes}</InstanceID></Event>`;
     const body = `<?xml version="1.0"?><e:propertyset xmlns:e="urn:schemas-upnp-org:event-1-0"><e:property><LastChange>${esc(event)}</LastChange></e:property></e:propertyset>`;
     const seq = initial ? 0 : sub.seq;
     sub.seq = seq + 1;

@@ -368,9 +368,42 @@ function trackFromJson(v: string): EventState {
   return out;
 }
 
+/**
+ * WiiM's output names by the firmware's mode name (WiiM's `wiim` library,
+ * consts.py AudioOutputHwMode); another mode is named after itself.
+ */
+// same table as parse.ts outputOfSoundCardMode (issue 14)
+const OUTPUT_MODES: Readonly<Record<string, string>> = {
+  AUDIO_OUTPUT_SPDIF_MODE: 'optical',
+  AUDIO_OUTPUT_AUX_MODE: 'line-out',
+  AUDIO_OUTPUT_COAX_MODE: 'coax',
+  AUDIO_OUTPUT_PHONE_JACK_MODE: 'headphones',
+  AUDIO_OUTPUT_SPEAKER_MODE: 'speaker',
+};
+
+function outputOfMode(mode: string): string {
+  const m = mode.trim().toUpperCase();
+  return (
+    OUTPUT_MODES[m] ??
+    m
+      .replace(/^AUDIO_(OUTPUT_)?/, '')
+      .replace(/_MODE$/, '')
+      .toLowerCase()
+      .replace(/_/g, '-')
+  );
+}
+
+/** `{"category":"hardware","body":{"output_mode":"AUDIO_OUTPUT_AUX_MODE"}}` → `line-out`; undefined for any other commonevent. */
+function outputOfCommonEvent(event: unknown): string | undefined {
+  if (!event || typeof event !== 'object') return undefined;
+  const { category, body } = event as { category?: unknown; body?: unknown };
+  const mode = body && typeof body === 'object' ? (body as { output_mode?: unknown }).output_mode : undefined;
+  return category === 'hardware' && typeof mode === 'string' && mode.trim() !== '' ? outputOfMode(mode) : undefined;
+}
+
 export interface ParsedEvent {
   state: EventState;
-  /** WiiM's `commonevent` JSON values and `Slave` changes, as sent */
+  /** WiiM's `commonevent` JSON values (an output change is also in `state.output`) and `Slave` changes (group members), as sent */
   extras: { commonevent?: unknown[]; slaves?: Array<{ action: string; value: string }> };
 }
 
@@ -438,6 +471,10 @@ function readInstance(service: ServiceName, instance: unknown, state: EventState
           return c;
         }
       });
+      for (const c of extras.commonevent) {
+        const output = outputOfCommonEvent(c);
+        if (output !== undefined) state.output = output;
+      }
     }
     const slaves = list(child(instance, 'Slave')).map((n) => ({ action: attr(n, 'action') ?? '', value: attr(n, 'val') ?? '' }));
     if (slaves.length > 0) extras.slaves = slaves;
