@@ -27,8 +27,10 @@ export interface WiimProfile {
   outputs: readonly number[];
   /** the number that turns Bluetooth output on, where one does (4, except on the Ultra, whose 4 is its headphone jack: pywiim wiim#86) */
   bluetoothOutput?: number;
-  /** getActiveSoundCardOutputMode's `mode` by output number, where the firmware has that getter (WiiM library consts.py AudioOutputHwMode) */
-  activeSoundCard?: Readonly<Record<number, string>>;
+  /** sound-card mode names by output number, as getActiveSoundCardOutputMode and commonevent give them (WiiM library consts.py AudioOutputHwMode; others AUDIO_OTHER_OUT_MODE) */
+  soundCardModes: Readonly<Record<number, string>>;
+  /** the firmware has getActiveSoundCardOutputMode */
+  activeSoundCardGetter?: boolean;
   /** EQLoad, EQOff, switchmode, setAlarmClock and timeSync answer an empty body (pywiim api/base.py) */
   emptyAcks?: boolean;
   /** EQOff answers `unknown command` (Arylic) */
@@ -61,6 +63,9 @@ export interface WiimProfile {
 
 const WIIM_SETTINGS: readonly SimSetting[] = ['output', 'led', 'buttons', 'eq-bands'];
 
+/** optical, line out and coax by their sound-card names (WiiM library consts.py AudioOutputHwMode) */
+const DIGITAL_AND_LINE = { 1: 'AUDIO_OUTPUT_SPDIF_MODE', 2: 'AUDIO_OUTPUT_AUX_MODE', 3: 'AUDIO_OUTPUT_COAX_MODE' } as const;
+
 export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
   mini: {
     name: 'mini',
@@ -70,6 +75,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     plmSupport: '0x6',
     loopScheme: 'wiim',
     settings: WIIM_SETTINGS,
+    soundCardModes: DIGITAL_AND_LINE,
     outputs: [1, 2, 4],
     bluetoothOutput: 4,
   },
@@ -81,6 +87,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     plmSupport: '0x56',
     loopScheme: 'wiim',
     settings: [...WIIM_SETTINGS, 'balance'],
+    soundCardModes: DIGITAL_AND_LINE,
     outputs: [1, 2, 3, 4],
     bluetoothOutput: 4,
     eqGetStatUnknown: true,
@@ -95,6 +102,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     plmSupport: '0x56',
     loopScheme: 'wiim',
     settings: [...WIIM_SETTINGS, 'balance'],
+    soundCardModes: DIGITAL_AND_LINE,
     outputs: [1, 2, 3, 4],
     bluetoothOutput: 4,
     wired: true,
@@ -109,6 +117,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     plmSupport: '0x10456',
     loopScheme: 'arylic',
     settings: [...WIIM_SETTINGS, 'balance', 'sub', 'trigger'],
+    soundCardModes: { ...DIGITAL_AND_LINE, 4: 'AUDIO_OUTPUT_PHONE_JACK_MODE' },
     outputs: [1, 2, 3, 4, 8],
   },
   amp: {
@@ -120,7 +129,8 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     loopScheme: 'wiim',
     settings: [...WIIM_SETTINGS, 'balance', 'sub'],
     outputs: [2, 7, 8],
-    activeSoundCard: { 2: 'AUDIO_OUTPUT_AUX_MODE', 7: 'AUDIO_OUTPUT_SPEAKER_MODE' },
+    soundCardModes: { 2: 'AUDIO_OUTPUT_AUX_MODE', 7: 'AUDIO_OUTPUT_SPEAKER_MODE' },
+    activeSoundCardGetter: true,
   },
   arylic: {
     name: 'arylic',
@@ -130,6 +140,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     plmSupport: '0x1e',
     loopScheme: 'arylic',
     settings: ['led', 'buttons', 'balance'],
+    soundCardModes: {},
     outputs: [],
     emptyAcks: true,
     eqOffUnknown: true,
@@ -147,6 +158,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     plmSupport: '0x6',
     loopScheme: 'arylic',
     settings: ['led', 'buttons'],
+    soundCardModes: {},
     outputs: [],
     mutualTls: true,
   },

@@ -147,19 +147,6 @@ const SWITCH_MODES: Record<string, number> = {
   PCUSB: 51,
 };
 
-/**
- * The firmware's name of each setAudioOutputHardwareMode number, as its
- * commonevent sends it (WiiM's `wiim` library consts.py: SPDIF, AUX, COAX;
- * the Bluetooth and HDMI names are the simulator's own).
- */
-const OUTPUT_MODES: Record<number, string> = {
-  1: 'AUDIO_OUTPUT_SPDIF_MODE',
-  2: 'AUDIO_OUTPUT_AUX_MODE',
-  3: 'AUDIO_OUTPUT_COAX_MODE',
-  4: 'AUDIO_OUTPUT_BLUETOOTH_MODE',
-  7: 'AUDIO_OUTPUT_HDMI_MODE',
-};
-
 /** EQSetBand's band names by index (WiiM HTTP API: band31hz ... band16khz). */
 const EQ_BAND_NAMES = ['band31hz', 'band63hz', 'band125hz', 'band250hz', 'band500hz', 'band1khz', 'band2khz', 'band4khz', 'band8khz', 'band16khz'];
 
@@ -371,7 +358,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       track: this.track,
       position: this.position,
       followers: s.followers.map((f) => f.ip),
-      output: this.lacks('output') ? '' : (OUTPUT_MODES[this.settings.output] ?? `AUDIO_OUTPUT_${this.settings.output}_MODE`),
+      output: this.lacks('output') ? '' : this.soundCardMode(),
     };
   }
 
@@ -851,6 +838,11 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
     return out;
   }
 
+  /** The output in use by its sound-card mode name (getActiveSoundCardOutputMode, commonevent). */
+  private soundCardMode(): string {
+    return this.profile.soundCardModes[this.settings.output] ?? 'AUDIO_OTHER_OUT_MODE';
+  }
+
   private lacks(setting: SimSetting): boolean {
     return !this.profile.settings.includes(setting);
   }
@@ -903,8 +895,8 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
         if (this.lacks('output')) return unknown;
         return this.json({ hardware: String(set.output), source: set.bluetoothOut ? '1' : '0', audiocast: '0' });
       case 'getActiveSoundCardOutputMode':
-        if (this.lacks('output') || !p.activeSoundCard) return unknown;
-        return this.json({ index: '0', mode: p.activeSoundCard[set.output] ?? 'AUDIO_OTHER_OUT_MODE', cardId: '0', devName: '', audioCast: '0' });
+        if (this.lacks('output') || !p.activeSoundCardGetter) return unknown;
+        return this.json({ index: '0', mode: this.soundCardMode(), cardId: '0', devName: '', audioCast: '0' });
       case 'setAudioOutputHardwareMode': {
         if (this.lacks('output')) return unknown;
         const n = Number(parts[1]);

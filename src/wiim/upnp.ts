@@ -13,7 +13,7 @@ import http from 'node:http';
 import { XMLParser } from 'fast-xml-parser';
 import { DeviceError } from '../shared/errors';
 import { loopToMode } from './commands';
-import type { WiimPlayerStatus } from './parse';
+import { outputOfSoundCardMode, type WiimPlayerStatus } from './parse';
 
 /** The description's usual port; plain HTTP, not the httpapi port (see the module note). */
 export const UPNP_PORT = 49152;
@@ -368,37 +368,12 @@ function trackFromJson(v: string): EventState {
   return out;
 }
 
-/**
- * WiiM's output names by the firmware's mode name (WiiM's `wiim` library,
- * consts.py AudioOutputHwMode); another mode is named after itself.
- */
-// same table as parse.ts outputOfSoundCardMode (issue 14)
-const OUTPUT_MODES: Readonly<Record<string, string>> = {
-  AUDIO_OUTPUT_SPDIF_MODE: 'optical',
-  AUDIO_OUTPUT_AUX_MODE: 'line-out',
-  AUDIO_OUTPUT_COAX_MODE: 'coax',
-  AUDIO_OUTPUT_PHONE_JACK_MODE: 'headphones',
-  AUDIO_OUTPUT_SPEAKER_MODE: 'speaker',
-};
-
-function outputOfMode(mode: string): string {
-  const m = mode.trim().toUpperCase();
-  return (
-    OUTPUT_MODES[m] ??
-    m
-      .replace(/^AUDIO_(OUTPUT_)?/, '')
-      .replace(/_MODE$/, '')
-      .toLowerCase()
-      .replace(/_/g, '-')
-  );
-}
-
 /** `{"category":"hardware","body":{"output_mode":"AUDIO_OUTPUT_AUX_MODE"}}` → `line-out`; undefined for any other commonevent. */
 function outputOfCommonEvent(event: unknown): string | undefined {
   if (!event || typeof event !== 'object') return undefined;
   const { category, body } = event as { category?: unknown; body?: unknown };
   const mode = body && typeof body === 'object' ? (body as { output_mode?: unknown }).output_mode : undefined;
-  return category === 'hardware' && typeof mode === 'string' && mode.trim() !== '' ? outputOfMode(mode) : undefined;
+  return category === 'hardware' && typeof mode === 'string' && mode.trim() !== '' ? outputOfSoundCardMode(mode.trim().toUpperCase()) : undefined;
 }
 
 export interface ParsedEvent {
