@@ -76,6 +76,23 @@ function fire(target: string, msg: Msg, outId: string, timeoutMs = 10000): Promi
 }
 
 /** Times `fn`, which returns whether the reply was right; wrong ones are counted, not timed. */
+
+/** A wiim-config node for a simulator on loopback, as every part uses it; `fields` add to it or override it. */
+function benchWiimConfig(id: string, name: string, port: number, fields: Record<string, string> = {}): Record<string, string> {
+  return {
+    id,
+    type: 'wiim-config',
+    name,
+    host: '127.0.0.1',
+    port: String(port),
+    protocol: 'https',
+    timeout: '5000',
+    pollPlaying: '1',
+    pollIdle: '5',
+    fingerprint: '',
+    ...fields,
+  };
+}
 async function timed(samples: number[], wrong: { n: number; last?: string }, fn: () => Promise<true | string>): Promise<void> {
   const t0 = performance.now();
   const ok = await fn().catch((err: unknown) => String(err));
@@ -122,18 +139,7 @@ async function overheadAndState(): Promise<void> {
     await loadPlain(
       NODES,
       withTab([
-        {
-          id: 'wcfg',
-          type: 'wiim-config',
-          name: 'Bench WiiM',
-          host: '127.0.0.1',
-          port: String(wiim.port),
-          protocol: 'https',
-          timeout: '5000',
-          pollPlaying: '1',
-          pollIdle: '5',
-          fingerprint: '',
-        },
+        benchWiimConfig('wcfg', 'Bench WiiM', wiim.port),
         { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['wout']] },
         { id: 'wout', type: 'helper' },
         {
@@ -462,18 +468,7 @@ async function overheadAndState(): Promise<void> {
     // --- command to visible state: wiim-command volume -> the wiim-status output that shows it
     await helper.setFlows(
       withTab([
-        {
-          id: 'wcfg',
-          type: 'wiim-config',
-          name: 'Bench WiiM',
-          host: '127.0.0.1',
-          port: String(wiim.port),
-          protocol: 'https',
-          timeout: '5000',
-          pollPlaying: '1',
-          pollIdle: '5',
-          fingerprint: '',
-        },
+        benchWiimConfig('wcfg', 'Bench WiiM', wiim.port),
         { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['wout']] },
         { id: 'wout', type: 'helper' },
         { id: 'wst', type: 'wiim-status', device: 'wcfg', output: 'change', meta: false, wires: [['stout']] },
@@ -604,18 +599,7 @@ async function burst(): Promise<void> {
     await loadPlain(
       NODES,
       withTab([
-        {
-          id: 'bcfg',
-          type: 'wiim-config',
-          name: 'Burst',
-          host: '127.0.0.1',
-          port: String(wiim.port),
-          protocol: 'https',
-          timeout: '5000',
-          pollPlaying: '1',
-          pollIdle: '5',
-          fingerprint: '',
-        },
+        benchWiimConfig('bcfg', 'Burst', wiim.port),
         { id: 'bcmd', type: 'wiim-command', device: 'bcfg', command: '', value: '', wires: [['bout']] },
         { id: 'bout', type: 'helper' },
         { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
@@ -822,20 +806,8 @@ async function scale(mixed: boolean): Promise<void> {
     const flows: object[] = [tab];
     const credentials: Record<string, Record<string, string>> = {};
     ports.wiim.forEach((port, i) => {
-      flows.push({
-        id: `wcfg${i}`,
-        type: 'wiim-config',
-        name: `WiiM ${i}`,
-        host: '127.0.0.1',
-        port: String(port),
-        protocol: 'https',
-        timeout: '5000',
-        pollPlaying: '1',
-        pollIdle: '5',
-        fingerprint: '',
-        // this row measures polling; the events rows are section 6
-        events: 'off',
-      });
+      // this row measures polling; the events rows are section 6
+      flows.push(benchWiimConfig(`wcfg${i}`, `WiiM ${i}`, port, { events: 'off' }));
       flows.push({ id: `wst${i}`, type: 'wiim-status', z: 'bench', device: `wcfg${i}`, output: 'change', meta: false, x: 200, y: 40 + i * 40, wires: [[]] });
     });
     ports.sonoff.forEach((s, i) => {
@@ -944,11 +916,10 @@ async function eventLatency(mode: 'events' | 'poll1' | 'poll5', samples: number)
   const sim = new WiimSimulator({ name: 'Bench events' });
   const { port } = await sim.start({ port: 0 });
   const poll = mode === 'poll5' ? '5' : mode === 'poll1' ? '1' : '60';
-  const cfg = { id: 'cfg', type: 'wiim-config', name: 'Bench', host: '127.0.0.1', port: String(port), protocol: 'https', timeout: '5000', fingerprint: '' };
   await helper.load(
     NODES,
     withTab([
-      { ...cfg, pollPlaying: poll, pollIdle: poll, events: mode === 'events' ? 'auto' : 'off', upnpPort: String(sim.upnp.port) },
+      benchWiimConfig('cfg', 'Bench', port, { pollPlaying: poll, pollIdle: poll, events: mode === 'events' ? 'auto' : 'off', upnpPort: String(sim.upnp.port) }),
       { id: 'st', type: 'wiim-status', device: 'cfg', output: 'change', meta: false, wires: [['out']] },
       { id: 'out', type: 'helper' },
     ]),
@@ -1010,20 +981,9 @@ async function eventScale(
     const tab = { id: 'bench', type: 'tab', label: 'bench' };
     const flows: object[] = [tab];
     ports.wiim.forEach((port, i) => {
-      flows.push({
-        id: `wcfg${i}`,
-        type: 'wiim-config',
-        name: `WiiM ${i}`,
-        host: '127.0.0.1',
-        port: String(port),
-        protocol: 'https',
-        timeout: '5000',
-        pollPlaying: '1',
-        pollIdle: events ? '5' : '1',
-        fingerprint: '',
-        events: events ? 'auto' : 'off',
-        upnpPort: String(ports.upnp[i]),
-      });
+      flows.push(
+        benchWiimConfig(`wcfg${i}`, `WiiM ${i}`, port, { pollIdle: events ? '5' : '1', events: events ? 'auto' : 'off', upnpPort: String(ports.upnp[i]) }),
+      );
       flows.push({ id: `wst${i}`, type: 'wiim-status', z: 'bench', device: `wcfg${i}`, output: 'change', meta: false, x: 200, y: 40 + i * 40, wires: [[]] });
     });
     const nr = await startNodeRed({ flows, quiet: true });
