@@ -13,7 +13,18 @@
  */
 
 import { DeviceError, argumentError } from '../shared/errors';
-import { DOCUMENTED_OUTPUTS, hasSetting, lacksSettingMessage, type LoopScheme, type ModelId, type OutputName, type OutputTable, type Setting } from './models';
+import {
+  DOCUMENTED_OUTPUTS,
+  OUTPUT_NAMES,
+  hasSetting,
+  isOutputName,
+  lacksSettingMessage,
+  type LoopScheme,
+  type ModelId,
+  type OutputName,
+  type OutputTable,
+  type Setting,
+} from './models';
 import { CONTROL_CHARACTERS } from '../shared/text';
 
 export const WIIM_COMMANDS = [
@@ -285,9 +296,6 @@ export interface SubSetting {
 /** The ten bands of the graphic EQ, in Hz (EQSetBand's band31hz ... band16khz). */
 export const EQ_BANDS = [31, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000] as const;
 export type EqBandHz = (typeof EQ_BANDS)[number];
-
-/** The names `output` takes; which a product has, and their numbers, are in models.ts. */
-export const OUTPUT_NAMES: readonly OutputName[] = ['optical', 'line-out', 'coax', 'bluetooth', 'headphones', 'hdmi', 'usb', 'speaker'];
 
 /** A command with its argument. */
 export type WiimCommandRequest = { [C in WiimCommandName]: { command: C; arg: WiimCommandArgs[C] } }[WiimCommandName];
@@ -782,11 +790,9 @@ function prepareSetting(request: SettingRequest): PreparedCommand {
       }
       const given = text(request.arg, TEXT_ARGS.output).toLowerCase();
       const name = given === 'coaxial' ? 'coax' : given;
-      if (!(OUTPUT_NAMES as readonly string[]).includes(name)) {
-        throw argumentError(`output must be one of ${OUTPUT_NAMES.join(', ')}, got ${describeValue(request.arg)}`);
-      }
+      if (!isOutputName(name)) throw argumentError(`output must be one of ${OUTPUT_NAMES.join(', ')}, got ${describeValue(request.arg)}`);
       return gated('output', 'output', (ctx) => {
-        const n = outputNumber(name as OutputName, ctx.device);
+        const n = outputNumber(name, ctx.device);
         return { request: `setAudioOutputHardwareMode:${n}`, reply: 'ack', applied: name };
       });
     }

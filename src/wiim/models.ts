@@ -14,8 +14,13 @@ export interface ModelInfo {
   outputs: OutputTable | null;
 }
 
-/** The outputs `setAudioOutputHardwareMode` selects. */
-export type OutputName = 'optical' | 'line-out' | 'coax' | 'bluetooth' | 'headphones' | 'hdmi' | 'usb' | 'speaker';
+/** The outputs `setAudioOutputHardwareMode` selects; which a product has, and their numbers, are in the tables below. */
+export const OUTPUT_NAMES = ['optical', 'line-out', 'coax', 'bluetooth', 'headphones', 'hdmi', 'usb', 'speaker'] as const;
+export type OutputName = (typeof OUTPUT_NAMES)[number];
+
+export function isOutputName(name: string): name is OutputName {
+  return (OUTPUT_NAMES as readonly string[]).includes(name);
+}
 
 /** A product's outputs and the number that selects each. */
 export type OutputTable = Readonly<Partial<Record<OutputName, number>>>;
