@@ -1,5 +1,5 @@
 import { DeviceError } from '../shared/errors';
-import { DeviceConnection, deviceRequest, type DeviceReply } from '../shared/http';
+import { DeviceConnection, deviceRequest, isConnectionReset, type DeviceReply } from '../shared/http';
 import {
   encodeInfo,
   encodeOtaFlash,
@@ -39,10 +39,6 @@ export const OTA_FLASH_TIMEOUT_MS = 120_000;
  */
 export const RESET_RETRIES = 3;
 export const RESET_RETRY_MS = 100;
-
-function isReset(err: unknown): boolean {
-  return err instanceof DeviceError && err.kind === 'network' && (err.code === 'UND_ERR_SOCKET' || err.code === 'ECONNRESET' || err.code === 'EPIPE');
-}
 
 const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
 
@@ -130,7 +126,7 @@ export class SonoffClient {
       // the 422 case, and firmware that drops the connection instead of answering 422
       // (MINIR3 1.4, BASICR3 3.7.6: Sonoff_Devices_DIY_Tools #132): once more with an empty deviceid
       const refusedId = err instanceof DeviceError && err.code === 422;
-      if (id === '' || !(refusedId || isReset(err))) throw err;
+      if (id === '' || !(refusedId || isConnectionReset(err))) throw err;
       return this.post(req, '', timeoutMs).then(
         (reply) => {
           this.sendBlank = true;
@@ -147,7 +143,7 @@ export class SonoffClient {
   /** One request, sent again when the device reset it before answering (see RESET_RETRIES). */
   private postRetrying(req: SonoffRequest, deviceid: string, timeoutMs: number | undefined, attempt: number): Promise<SonoffReply> {
     return this.post(req, deviceid, timeoutMs).catch((err: unknown) => {
-      if (!isReset(err) || attempt >= RESET_RETRIES || this.closed) throw err;
+      if (!isConnectionReset(err) || attempt >= RESET_RETRIES || this.closed) throw err;
       // real time, like the connection's own timers: it spaces real sockets
       return new Promise((resolve) => setTimeout(resolve, RESET_RETRY_MS)).then(() => this.postRetrying(req, deviceid, timeoutMs, attempt + 1));
     });
