@@ -207,7 +207,7 @@ async function overheadAndState(): Promise<void> {
           return res.statusCode === 200 && body === 'OK' && wiim.state.volume === v ? true : `raw: ${res.statusCode} ${body}`;
         },
       ],
-      // undici's lowest API, which our transport uses: no body stream per reply
+      // undici's lowest API: no body stream per reply (our transport has its own HTTP/1.1, src/shared/http.ts)
       [
         'dispatch',
         (v) =>
@@ -298,7 +298,7 @@ async function overheadAndState(): Promise<void> {
       figure: fmtMs(wm.dispatch),
       target: '',
       verdict: '',
-      note: `${w.dispatch.length} correct; what our transport is built on`,
+      note: `${w.dispatch.length} correct; the cheapest way undici offers`,
     });
     rows.push({
       measure: 'WiiM volume: core http request',

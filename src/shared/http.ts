@@ -15,8 +15,8 @@ import { ReplyError, ReplyReader, type Reply } from './http-reply';
  * reply, an idle device's every poll is a new connection (WiiM devices drop
  * idle ones within 3 s, a SONOFF relay serves one at a time), and undici's
  * per-connection and per-request machinery (parser instance, request object,
- * body stream, a SocketError with a stack trace for every closed socket) was
- * a third of such a poll's CPU (see bench/README.md).
+ * a SocketError with a stack trace for every closed socket) was a large part
+ * of such a poll's CPU (bench/README.md, part 7).
  */
 export interface DeviceConnectionOptions {
   /** for https origins: the TLS context (it holds no device state, so many devices share one) */
