@@ -183,7 +183,7 @@ export class DeviceConnection {
   }
 
   /** Closes the connection for good; a request still running or waiting is refused. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
     this.discard();
     const refused = new DeviceError('closed', 'the connection to the device is closed');
