@@ -1,3 +1,4 @@
+import { sonoffSessionOnFakeClock } from './helpers/sonoff-session-fixture';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { rejectsWith } from './helpers/assert';
@@ -64,11 +65,7 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
   });
 
   async function setup(simOptions: SonoffSimOptions, options: Partial<SonoffSessionOptions> = {}): Promise<OutletChange[]> {
-    sim = new SonoffSimulator({ deviceid: ID, ...simOptions });
-    const { port } = await sim.start();
-    clock = new FakeClock();
-    session = new SonoffSession({ deviceid: ID, host: '127.0.0.1', port, model: 'auto', pollInterval: 0, clock, ...options });
-    clock.busyWhile(() => session.queue.sending);
+    ({ sim, session, clock } = await sonoffSessionOnFakeClock({ ...simOptions, deviceid: ID }, options));
     const seen: OutletChange[] = [];
     session.on('state', (c) => seen.push(c));
     return seen;

@@ -1,3 +1,4 @@
+import { sonoffSessionOnFakeClock } from './helpers/sonoff-session-fixture';
 import assert from 'node:assert/strict';
 import { rejectsWith } from './helpers/assert';
 import { FakeClock } from './helpers/fake-clock';
@@ -24,11 +25,7 @@ describe('sonoff session against the simulator', () => {
 
   /** A relay and a session on the fake clock; time waits for requests on the wire. */
   async function setup(multi: boolean, options: Partial<SonoffSessionOptions> = {}): Promise<void> {
-    sim = new SonoffSimulator({ deviceid: ID, multi });
-    const { port } = await sim.start();
-    clock = new FakeClock();
-    session = new SonoffSession({ deviceid: ID, host: '127.0.0.1', port, model: 'auto', pollInterval: 0, clock, ...options });
-    clock.busyWhile(() => session.queue.sending);
+    ({ sim, session, clock } = await sonoffSessionOnFakeClock({ deviceid: ID, multi }, options));
   }
 
   /** Moves the clock on a second at a time, `seconds` times: when (ms from now) requests reached the relay. */

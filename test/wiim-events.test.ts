@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { FakeClock } from './helpers/fake-clock';
+import { wiimSessionFixture } from './helpers/wiim-session-fixture';
 import { collect, coreNode, helper, nextMessage, withTab, type Msg } from './helpers/runtime';
 import wiimConfig from '../src/nodes/wiim-config';
 import wiimStatus from '../src/nodes/wiim-status';
@@ -144,27 +144,11 @@ describe('wiim UPnP protocol', () => {
 
 describe('wiim session with UPnP events', function () {
   this.timeout(20000);
-  const sim = new WiimSimulator({ name: 'Events Room' });
-  let port: number;
-  let clock: FakeClock;
-  const sessions: WiimSession[] = [];
-
-  before(async () => {
-    ({ port } = await sim.start({ port: 0 }));
-  });
-  after(() => sim.stop());
-  beforeEach(() => {
-    sim.reset();
-    clock = new FakeClock();
-  });
-  afterEach(async () => {
-    for (const s of sessions.splice(0)) await s.close();
-  });
+  const fx = wiimSessionFixture('Events Room');
+  const { sim } = fx;
 
   function open(options: Partial<WiimSessionOptions> = {}): { session: WiimSession; seen: WiimStateEvent[] } {
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', clock, descriptionUrl: sim.descriptionUrl, ...options });
-    sessions.push(session);
-    clock.busyWhile(() => sessions.some((s) => s.queue.sending));
+    const session = fx.open({ descriptionUrl: sim.descriptionUrl, ...options });
     const seen: WiimStateEvent[] = [];
     session.on('state', (e) => seen.push(e));
     session.register({});
@@ -203,11 +187,11 @@ describe('wiim session with UPnP events', function () {
   it('renews before expiry, subscribes afresh after 412, and polls slowly while events flow', async () => {
     const { session } = open();
     await until(() => session.live, 'events live');
-    await clock.advance(1740_000);
+    await fx.clock.advance(1740_000);
     await until(() => log('RENEW') === 3, 'renewals');
     assert.equal(log('SUBSCRIBE'), 3);
     sim.upnp.faults.renew412 = true;
-    await clock.advance(1740_000);
+    await fx.clock.advance(1740_000);
     await until(() => log('SUBSCRIBE') >= 4, 'fresh subscriptions after 412');
     // polls: the first one, then one per minute of consistency reads
     const polls = sim.count('getPlayerStatus');
@@ -219,7 +203,7 @@ describe('wiim session with UPnP events', function () {
     sim.upnp.faults.didlJson = true;
     const { session } = open();
     await until(() => session.live, 'events live');
-    await clock.advance(10_000);
+    await fx.clock.advance(10_000);
     await until(() => log('RENEW') === 3, 'renewed at half the grant');
     sim.device((s) => s.playTrack(2));
     await until(() => session.state?.title === 'Freddie Freeloader' && session.state.bitDepth === 16, 'metadata by JSON');
@@ -230,7 +214,7 @@ describe('wiim session with UPnP events', function () {
     await until(() => session.live, 'events live');
     sim.upnp.faults.eventsStop = true;
     sim.device((s) => (s.state.volume = 12));
-    await clock.advance(60_000);
+    await fx.clock.advance(60_000);
     await until(() => session.state?.volume === 12, 'the poll saw it');
     await until(() => log('SUBSCRIBE') >= 6, 'resubscribed');
   });
@@ -240,23 +224,23 @@ describe('wiim session with UPnP events', function () {
     await until(() => session.live, 'events live');
     const upnpPort = sim.upnp.port;
     await sim.stop();
-    await clock.advance(60_000);
+    await fx.clock.advance(60_000);
     await until(() => session.health === 'offline', 'offline');
-    await sim.start({ port, upnpPort });
-    for (let i = 0; i < 20 && session.health !== 'online'; i++) await clock.advance(30_000);
+    await sim.start({ port: fx.port, upnpPort });
+    for (let i = 0; i < 20 && session.health !== 'online'; i++) await fx.clock.advance(30_000);
     await until(() => log('SUBSCRIBE') >= 6 && session.live, 'subscribed afresh');
   });
 
   it('a device without UPnP is polled as before; events off never subscribes', async () => {
     sim.upnp.faults.noUpnp = true;
     const a = open();
-    await clock.advance(5000);
+    await fx.clock.advance(5000);
     assert.equal(a.session.live, false);
     assert.ok(sim.count('getPlayerStatus') >= 2);
     await a.session.close();
     sim.upnp.faults.noUpnp = false;
     const b = open({ events: 'off' });
-    await clock.advance(10_000);
+    await fx.clock.advance(10_000);
     assert.equal(b.session.events, undefined);
     assert.equal(log('SUBSCRIBE'), 0);
   });
@@ -318,11 +302,11 @@ describe('wiim session with UPnP events', function () {
       const { session } = open();
       if (i % 25 === 0) await until(() => session.live, 'events live');
       await session.close();
-      sessions.splice(0);
+      fx.sessions.splice(0);
     }
     await until(() => sim.upnp.subscriptions === 0, 'no subscription left');
     assert.equal(openCallbackServers(), 0);
-    assert.equal(clock.pending, 0);
+    assert.equal(fx.clock.pending, 0);
   });
 });
 

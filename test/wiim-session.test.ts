@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { rejectsWith } from './helpers/assert';
-import { FakeClock } from './helpers/fake-clock';
+import { wiimSessionFixture } from './helpers/wiim-session-fixture';
 import { until } from './helpers/wait';
 import { prepareCommand } from '../src/wiim/commands';
 import { commandRequest } from '../src/nodes/wiim-values';
-import { WiimSimulator } from '../src/sim/wiim-sim';
-import { WiimSession, type WiimSessionOptions, type WiimStateEvent } from '../src/sessions/wiim-session';
+import { WiimSession, type WiimStateEvent } from '../src/sessions/wiim-session';
 import { PollGate } from '../src/sessions/poll-gate';
 import { KEEP_ALIVE_MS } from '../src/shared/http';
 
@@ -14,30 +13,9 @@ const command = (session: WiimSession, name: string, value?: unknown) => session
 
 describe('wiim session against the simulator', function () {
   this.timeout(20000);
-  const sim = new WiimSimulator({ name: 'Test Room' });
-  let port: number;
-  let clock: FakeClock;
-  const sessions: WiimSession[] = [];
-
-  before(async () => {
-    ({ port } = await sim.start({ port: 0 }));
-  });
-  after(() => sim.stop());
-  beforeEach(() => {
-    sim.reset();
-    clock = new FakeClock();
-  });
-  afterEach(async () => {
-    for (const s of sessions.splice(0)) await s.close();
-  });
-
-  /** A session on the fake clock; time waits for its requests to end. */
-  function open(options: Partial<WiimSessionOptions> = {}): WiimSession {
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', clock, ...options });
-    sessions.push(session);
-    clock.busyWhile(() => sessions.some((s) => s.queue.sending));
-    return session;
-  }
+  const fx = wiimSessionFixture('Test Room');
+  const { sim, sessions } = fx;
+  const open = fx.open;
 
   function events(session: WiimSession): WiimStateEvent[] {
     const out: WiimStateEvent[] = [];
@@ -65,16 +43,16 @@ describe('wiim session against the simulator', function () {
     const seen = events(session);
     const polls = () => sim.count('getPlayerStatus');
     session.register({});
-    await clock.tick();
+    await fx.clock.tick();
     assert.equal(polls(), 1, 'the first poll at once');
     assert.equal(seen[0].source, 'poll');
-    assert.equal((clock.nextAt as number) % 5000, 0, 'the next poll on a multiple of the idle interval');
-    await clock.advance(20_000);
+    assert.equal((fx.clock.nextAt as number) % 5000, 0, 'the next poll on a multiple of the idle interval');
+    await fx.clock.advance(20_000);
     assert.equal(polls(), 5);
     sim.state.status = 'play';
-    await clock.tick(); // this poll finds it playing
+    await fx.clock.tick(); // this poll finds it playing
     const n = polls();
-    await clock.advance(10_000);
+    await fx.clock.advance(10_000);
     assert.equal(polls(), n + 10, 'every second while playing');
     assert.equal(seen.at(-1)?.state.state, 'playing');
   });
@@ -83,13 +61,13 @@ describe('wiim session against the simulator', function () {
     const session = open({ pollPlayingMs: 1000, pollIdleMs: 1000 });
     const user = {};
     session.register(user);
-    await clock.advance(3000);
+    await fx.clock.advance(3000);
     const n = sim.requests.length;
     assert.ok(n > 0);
     session.deregister(user);
-    await clock.advance(60_000);
+    await fx.clock.advance(60_000);
     assert.equal(sim.requests.length, n);
-    assert.equal(clock.pending, 0, 'no timer left');
+    assert.equal(fx.clock.pending, 0, 'no timer left');
   });
 
   it('names the source of each state: poll, refresh (a message asked), command', async () => {
@@ -97,13 +75,13 @@ describe('wiim session against the simulator', function () {
     const session = open({ pollIdleMs: 5000 });
     const seen = events(session);
     session.register({});
-    await clock.tick();
+    await fx.clock.tick();
     const requester = {};
     const refreshed = await session.refresh(requester);
     assert.equal(refreshed.source, 'refresh');
     assert.ok(refreshed.requesters?.has(requester));
     await command(session, 'volume', 44);
-    await clock.idle(); // the re-poll that confirms the command
+    await fx.clock.idle(); // the re-poll that confirms the command
     assert.deepEqual(
       seen.map((e) => e.source),
       ['poll', 'refresh', 'command', 'poll'],
@@ -114,12 +92,12 @@ describe('wiim session against the simulator', function () {
 
   it('a regular poll waits for a slot in the poll gate; a refresh asked for by a node does not', async () => {
     sim.state.status = 'stop';
-    const gate = new PollGate(1, 60_000, clock);
+    const gate = new PollGate(1, 60_000, fx.clock);
     let endOther!: () => void;
     const other = gate.run(() => new Promise<void>((resolve) => (endOther = resolve))); // another device's poll holds the only slot
     const session = open({ pollGate: gate });
     session.register({});
-    await clock.tick();
+    await fx.clock.tick();
     assert.deepEqual(gate.load, { running: 1, waiting: 1 }, 'the first poll at the gate');
     assert.equal(sim.count('getPlayerStatus'), 0, 'the first poll waits for the slot');
     await session.refresh();
@@ -127,7 +105,7 @@ describe('wiim session against the simulator', function () {
     endOther();
     await other;
     await until(() => sim.count('getPlayerStatus') === 2, 'the poll after the slot was freed');
-    await clock.idle();
+    await fx.clock.idle();
     assert.deepEqual(gate.load, { running: 0, waiting: 0 });
   });
 
@@ -156,29 +134,29 @@ describe('wiim session against the simulator', function () {
     const seen = events(session);
     const before = sim.connectionsAccepted;
     session.register({});
-    await clock.tick();
-    assert.ok((clock.nextIn as number) < KEEP_ALIVE_MS, 'the next poll falls within the keep-alive');
-    await clock.tick();
-    await clock.tick();
+    await fx.clock.tick();
+    assert.ok((fx.clock.nextIn as number) < KEEP_ALIVE_MS, 'the next poll falls within the keep-alive');
+    await fx.clock.tick();
+    await fx.clock.tick();
     assert.equal(seen.length, 3);
     assert.equal(sim.connectionsAccepted - before, 1, 'the polls share one connection');
     assert.equal(sim.openConnections, 1);
     sim.state.status = 'stop';
-    await clock.tick();
+    await fx.clock.tick();
     assert.equal(seen.at(-1)?.state.state, 'stopped');
-    assert.ok((clock.nextIn as number) > KEEP_ALIVE_MS);
+    assert.ok((fx.clock.nextIn as number) > KEEP_ALIVE_MS);
     await until(() => sim.openConnections === 0, 'the idle device to have no connection open after its poll');
   });
 
   it('commands a moment apart share one connection, though the re-poll after each finds the device idle', async () => {
     const session = open({ pollPlayingMs: 1000, pollIdleMs: 3000, keepAliveMs: 600_000 });
     session.register({});
-    await clock.tick();
+    await fx.clock.tick();
     await until(() => sim.openConnections === 0, 'the first poll to let its connection go');
     const before = sim.connectionsAccepted;
     for (const volume of [10, 20, 30]) {
       await command(session, 'volume', volume);
-      await clock.advance(100); // a slider moved by hand
+      await fx.clock.advance(100); // a slider moved by hand
     }
     assert.equal(sim.state.volume, 30);
     assert.equal(sim.count('getPlayerStatus'), 4, 'each command was confirmed by a re-poll');
@@ -193,13 +171,13 @@ describe('wiim session against the simulator', function () {
     const health: string[] = [];
     session.on('health', (h) => health.push(h));
     session.register({});
-    await clock.tick();
+    await fx.clock.tick();
     assert.equal(session.health, 'online');
     await sim.stop();
     const delays: number[] = [];
     for (let i = 0; i < 5; i++) {
-      await clock.tick();
-      delays.push(clock.nextIn as number);
+      await fx.clock.tick();
+      delays.push(fx.clock.nextIn as number);
     }
     // two failed polls retried after 1 and 2 s; the third makes it offline, and the probes back off to the cap
     assert.deepEqual(delays, [1000, 2000, 4000, 8000, 8000]);
@@ -209,14 +187,14 @@ describe('wiim session against the simulator', function () {
     assert.equal(offline.source, 'poll');
     assert.deepEqual(offline.changed, ['online']);
     assert.equal(offline.state.volume, 30, 'the last known state goes with it');
-    await sim.start({ port });
+    await sim.start({ port: fx.port });
     const n = sim.requests.length;
     await rejectsWith(command(session, 'volume', 20), 'offline', /is offline/);
     assert.equal(sim.requests.length, n, 'nothing was sent');
-    await clock.tick();
+    await fx.clock.tick();
     assert.deepEqual(health, ['online', 'offline', 'online']);
     assert.equal(seen.at(-1)?.state.online, true);
-    assert.ok((clock.nextIn as number) <= 1250, 'regular polls again');
+    assert.ok((fx.clock.nextIn as number) <= 1250, 'regular polls again');
     assert.equal((await command(session, 'volume', 20)).payload, 20);
   });
 
@@ -231,8 +209,8 @@ describe('wiim session against the simulator', function () {
       session.register({});
       const delays: number[] = [];
       for (let i = 0; i < 6; i++) {
-        await clock.tick();
-        delays.push(clock.nextIn as number);
+        await fx.clock.tick();
+        delays.push(fx.clock.nextIn as number);
       }
       assert.deepEqual(delays, [1000, 2000, 4000, 8000, 8000, 8000]);
       assert.equal(sim.count('getPlayerStatus'), 6);
@@ -241,10 +219,10 @@ describe('wiim session against the simulator', function () {
       // a command still goes out (the device may take it), and its unreadable reply says so
       await rejectsWith(command(session, 'volume', 20), 'protocol');
       sim.faults[fault] = false;
-      await clock.tick();
+      await fx.clock.tick();
       assert.deepEqual(health, ['faulty', 'online']);
       assert.equal(session.state?.online, true);
-      assert.ok((clock.nextIn as number) <= 1250, 'regular polls again');
+      assert.ok((fx.clock.nextIn as number) <= 1250, 'regular polls again');
     });
   }
 
@@ -253,14 +231,14 @@ describe('wiim session against the simulator', function () {
     await sim.stop();
     await rejectsWith(command(session, 'pause'), 'network');
     assert.equal(session.health, 'offline');
-    await sim.start({ port });
-    await clock.tick();
+    await sim.start({ port: fx.port });
+    await fx.clock.tick();
     assert.equal(session.health, 'online', 'the probe found it');
-    assert.equal(clock.pending, 0, 'no polls without a listener');
+    assert.equal(fx.clock.pending, 0, 'no polls without a listener');
   });
 
   it('(real time) polls on the system clock', async () => {
-    const session = new WiimSession({ host: '127.0.0.1', port, protocol: 'https', pollPlayingMs: 100, pollIdleMs: 100 });
+    const session = new WiimSession({ host: '127.0.0.1', port: fx.port, protocol: 'https', pollPlayingMs: 100, pollIdleMs: 100 });
     sessions.push(session);
     session.register({});
     await until(() => sim.count('getPlayerStatus') >= 3, 'three polls');
