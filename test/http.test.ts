@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
+import { createSelfSignedCertificate } from '../src/sim/cert';
 import { ReplyReader, ReplyError, MAX_REPLY_BYTES } from '../src/shared/http-reply';
 import { DeviceConnection, deviceRequest, isConnectionReset } from '../src/shared/http';
 import { DeviceError } from '../src/shared/errors';
@@ -276,5 +278,34 @@ describe('http transport against servers we did not write', () => {
       server.requests.map((r) => r.split(' ')[1]),
       ['/a'],
     );
+  });
+});
+
+describe('http transport: TLS session resumption', () => {
+  it('offers the last session to the next connection, and the device resumes it; not when resumption is off', async () => {
+    const { key, cert } = createSelfSignedCertificate('resumption test');
+    const resumed: boolean[] = [];
+    const server = tls.createServer({ key, cert }, (socket) => {
+      resumed.push(socket.isSessionReused());
+      socket.on('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const origin = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const secureContext = tls.createSecureContext({});
+    try {
+      for (const resumeSessions of [true, false]) {
+        resumed.length = 0;
+        const connection = new DeviceConnection({ secureContext, resumeSessions });
+        for (let i = 0; i < 3; i++) {
+          assert.equal((await deviceRequest(connection, { origin, path: '/a', timeoutMs: 2000 })).body, 'ok');
+          connection.release(); // each request on a new connection, as an idle device's polls
+        }
+        await connection.close();
+        assert.deepEqual(resumed, resumeSessions ? [false, true, true] : [false, false, false]);
+      }
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

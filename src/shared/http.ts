@@ -63,6 +63,9 @@ const SAFE_PATH = /^\/[\x21-\x7e]*$/;
 const SAFE_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const SAFE_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** What tls.connect itself calls to offer a session; not in Node's typings, so looked up, with the option as the fallback. */
+const setSession = (tls.TLSSocket.prototype as unknown as { setSession?: (this: TLSSocket, session: Buffer) => void }).setSession;
+
 /** The code of a connection the device closed, without an error, before its reply was whole. */
 export const SOCKET_CLOSED = 'SOCKET_CLOSED';
 const RESET_CODES = new Set([SOCKET_CLOSED, 'ECONNRESET', 'EPIPE']);
@@ -241,8 +244,11 @@ export class DeviceConnection {
         secureContext: this.secureContext,
         // the device's own self-signed certificate; `verify` pins it where asked
         rejectUnauthorized: false,
-        session: this.session,
+        session: setSession ? undefined : this.session,
       });
+      // given as an option, tls.connect decodes the session twice (as it builds the socket, and again after);
+      // set here, before the TCP connection is up, it is decoded once and offered all the same
+      if (this.session && setSession) setSession.call(tlsSocket, this.session);
       if (this.resumeSessions) tlsSocket.on('session', (session: Buffer) => (this.session = session));
       socket = tlsSocket;
     } else {
