@@ -67,7 +67,7 @@ const SAFE_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const setSession = (tls.TLSSocket.prototype as unknown as { setSession?: (this: TLSSocket, session: Buffer) => void }).setSession;
 
 /** The code of a connection the device closed, without an error, before its reply was whole. */
-export const SOCKET_CLOSED = 'SOCKET_CLOSED';
+const SOCKET_CLOSED = 'SOCKET_CLOSED';
 const RESET_CODES = new Set([SOCKET_CLOSED, 'ECONNRESET', 'EPIPE']);
 
 /** True when the device closed or reset the connection before replying (the request may not have been read). */
@@ -82,7 +82,7 @@ export function deviceRequest(connection: DeviceConnection, req: DeviceRequest):
 
 /** One request: its deadline, its reply as it arrives, its outcome (once). */
 class Exchange {
-  reader: ReplyReader;
+  readonly reader: ReplyReader;
   /** sent on a connection that had carried replies before (it may be one the device is closing) */
   onReusedSocket = false;
   retried = false;
