@@ -14,8 +14,8 @@ import { until } from './helpers/wait';
 // chunked servers, a bare-LF embedded server, 100 Continue.
 
 /** Feeds `raw` to a reader in pieces of `step` bytes; the reply once whole. */
-function read(raw: string, step = raw.length, method = 'GET') {
-  const reader = new ReplyReader(method);
+function read(raw: string, step = raw.length) {
+  const reader = new ReplyReader();
   const bytes = Buffer.from(raw, 'latin1');
   let reply;
   for (let i = 0; i < bytes.length && !reply; i += step) reply = reader.push(bytes.subarray(i, i + step));

@@ -48,9 +48,6 @@ export class ReplyReader {
   private done: Reply | undefined;
   private seen = 0;
 
-  /** for a HEAD-less client: a 204 or 304 reply has no body whatever its headers say */
-  constructor(private readonly method: string = 'GET') {}
-
   /** Bytes of the reply received so far (a reply cut off at 0 was never begun). */
   get received(): number {
     return this.seen;
@@ -124,7 +121,8 @@ export class ReplyReader {
       }
     }
     const http11 = status[1] === '1';
-    const noBody = this.method === 'HEAD' || code === 204 || code === 304 || code === 101;
+    // no body whatever the headers say (the transport sends no HEAD)
+    const noBody = code === 204 || code === 304 || code === 101;
     if (noBody) this.mode = 'none';
     else if (chunked) this.mode = 'chunked';
     else if (length !== undefined) {

@@ -96,7 +96,7 @@ class Exchange {
     private readonly resolve: (reply: DeviceReply) => void,
     private readonly reject: (err: unknown) => void,
   ) {
-    this.reader = new ReplyReader(req.method ?? 'GET');
+    this.reader = new ReplyReader();
     // the whole request, waiting and connecting included, so that a reply dripping in byte by byte cannot outlive it
     this.deadline = setTimeout(() => {
       this.onDeadline?.();
@@ -215,10 +215,11 @@ export class DeviceConnection {
     if (!exchange) return;
     this.current = exchange;
     const origin = exchange.req.origin;
-    if (this.socket && this.ready && this.origin === origin) {
+    const reuse = this.socket !== undefined && this.ready && this.origin === origin;
+    exchange.onReusedSocket = reuse && this.served > 0;
+    if (reuse) {
       clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
-      exchange.onReusedSocket = this.served > 0;
       this.write(exchange);
       return;
     }
@@ -321,25 +322,18 @@ export class DeviceConnection {
   private onClose(socket: Socket, err: Error | undefined): void {
     if (socket !== this.socket) return;
     const exchange = this.current;
-    const ended = exchange && !err ? exchange.reader.end() : undefined;
-    this.socket = undefined;
-    this.ready = false;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    socket.destroy();
+    this.current = undefined;
+    this.discard();
     if (!exchange) return;
+    const ended = err ? undefined : exchange.reader.end();
     if (ended) {
-      this.served++;
-      this.current = undefined;
       exchange.succeed(ended);
       return this.next();
     }
-    this.current = undefined;
     const failure = err instanceof DeviceError ? err : describe(err, exchange.req);
     // a kept-alive connection the device had already closed fails before the device could read the request: safe to send again, once
     if (exchange.onReusedSocket && !exchange.retried && exchange.reader.received === 0 && isConnectionReset(failure)) {
       exchange.retried = true;
-      exchange.onReusedSocket = false;
       this.waiting.unshift(exchange);
     } else exchange.fail(failure);
     this.next();
