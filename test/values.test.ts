@@ -4,7 +4,7 @@ import { numberOf } from '../src/nodes/values';
 import { commandRequest } from '../src/nodes/wiim-values';
 import { onOffOf, otaUrlOf, outletOf, startupOf, widthOf, wifiOf } from '../src/nodes/sonoff-values';
 import { encodeOtaFlash, encodeWifi } from '../src/sonoff/codec';
-import { prepareCommand, WIIM_COMMANDS, type CommandContext, type WiimCommandName } from '../src/wiim/commands';
+import { isSessionCommand, prepareCommand, WIIM_COMMANDS, type CommandContext, type WiimCommandName } from '../src/wiim/commands';
 
 const hex64 = 'a'.repeat(64);
 
@@ -74,6 +74,9 @@ describe('message values: wiim-command', () => {
     'member-mute': { ip: '10.0.0.7', muted: 1 },
     notify: 'http://h/ding.mp3',
     firmware: 'check',
+    announce: { url: 'http://h/ding.mp3', volume: '40', mode: 'interrupt' },
+    queue: undefined,
+    'queue-play': '2',
   };
   const device: CommandContext = {
     player: { volume: 40, muted: false, duration: 300, repeat: 'all', shuffle: false },
@@ -85,6 +88,11 @@ describe('message values: wiim-command', () => {
     for (const name of WIIM_COMMANDS) {
       const request = commandRequest(name, SAMPLES[name]);
       assert.equal(request.command, name);
+      if (isSessionCommand(name)) {
+        // a sequence the session runs, never one command string
+        assert.throws(() => prepareCommand(request), /runs through the device's session/);
+        continue;
+      }
       const prepared = prepareCommand(request);
       assert.equal(prepared.command, name);
       assert.notEqual(prepared.build(device).request, '', name);

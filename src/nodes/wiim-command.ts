@@ -3,7 +3,9 @@ import { stringSetting } from './settings';
 import type { WiimSession } from '../sessions/wiim-session';
 import { resolveCommand } from './wiim-message';
 import { commandRequest } from './wiim-values';
-import { prepareCommand } from '../wiim/commands';
+import { isSessionCommand, prepareCommand } from '../wiim/commands';
+import { noteStarted } from '../sessions/wiim-announce';
+import { runSessionCommand } from './wiim-session-commands';
 import { deviceNode } from './device-node';
 
 /**
@@ -41,7 +43,16 @@ export = function (RED: NodeAPI) {
           const resolved = resolveCommand(fixed, fixedValue, msg);
           command = resolved.command;
           const request = commandRequest(resolved.command, resolved.value);
+          if (isSessionCommand(request.command)) {
+            // announce and the play queue: a sequence the session runs (src/nodes/wiim-session-commands.ts)
+            const done = await runSessionCommand(RED, def.device, session, request as Parameters<typeof runSessionCommand>[3]);
+            out.payload = done.payload;
+            out.wiim = done.wiim;
+            return { fill: 'green', shape: 'dot', text: request.command };
+          }
           const result = await session.command(prepareCommand(request));
+          // what plays now, for an announcement's restore
+          noteStarted(session, result.command, result.applied);
           out.payload = result.payload;
           out.wiim = { command: result.command, request: result.request, raw: result.raw };
           // the command and what it set, as the core http request node shows its result, then the device's health

@@ -17,6 +17,7 @@ import {
   type WiimCommandRequest,
 } from '../wiim/commands';
 import { numberOf } from './values';
+import { announceOf, queueIndexOf } from './wiim-announce-values';
 
 /**
  * wiim-command's message values as typed command arguments: numeric strings,
@@ -255,6 +256,11 @@ export function commandRequest(command: string, value: unknown): WiimCommandRequ
       if (v !== 'check' && v !== 'start' && v !== 'status') throw argumentError(`firmware takes "check", "start" or "status", got ${describeValue(value)}`);
       return { command, arg: v };
     }
+    case 'announce':
+      return { command, arg: announceOf(value) };
+    case 'queue-play':
+      return { command, arg: queueIndexOf(value) };
+    case 'queue':
     case 'pause':
     case 'resume':
     case 'toggle':

@@ -59,6 +59,10 @@ export interface WiimProfile {
   mcuLed?: boolean;
   /** HTTPS only with a client certificate (Audio Pro on 4443, pywiim api/ssl.py) */
   mutualTls?: boolean;
+  /** the vendor PlayQueue service answers BrowseQueue and PlayQueueWithIndex (WiiM Pro / Pro Plus: mjcumming/wiim user guide, "Queue management") */
+  playQueue?: boolean;
+  /** ContentDirectory, whose Browse of Q:0 lists the queue (WiiM Amp / Ultra: the same guide) */
+  contentDirectory?: boolean;
 }
 
 const WIIM_SETTINGS: readonly SimSetting[] = ['output', 'led', 'buttons', 'eq-bands'];
@@ -93,6 +97,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     eqGetStatUnknown: true,
     userEqPresets: ['bass up treble down'],
     idleNone: true,
+    playQueue: true,
   },
   'pro-plus': {
     name: 'pro-plus',
@@ -108,6 +113,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     wired: true,
     slavesArray: true,
     eqListWrapped: true,
+    playQueue: true,
   },
   ultra: {
     name: 'ultra',
@@ -119,6 +125,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     settings: [...WIIM_SETTINGS, 'balance', 'sub', 'trigger'],
     soundCardModes: { ...DIGITAL_AND_LINE, 4: 'AUDIO_OUTPUT_PHONE_JACK_MODE' },
     outputs: [1, 2, 3, 4, 8],
+    contentDirectory: true,
   },
   amp: {
     name: 'amp',
@@ -131,6 +138,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     outputs: [2, 7, 8],
     soundCardModes: { 2: 'AUDIO_OUTPUT_AUX_MODE', 7: 'AUDIO_OUTPUT_SPEAKER_MODE' },
     activeSoundCardGetter: true,
+    contentDirectory: true,
   },
   arylic: {
     name: 'arylic',

@@ -1,9 +1,10 @@
-import type http from 'node:http';
+import http from 'node:http';
+import net from 'node:net';
 import { createSelfSignedCertificate, type SelfSignedCertificate } from './cert';
 import type { AdvertisedInstance } from './mdns-advertiser';
 import { commonFaults, SimServer, type CommonFaults, type Reply, type TlsSettings } from './sim-server';
 import { PROFILES, type SimSetting, type WiimProfile, type WiimProfileName } from './wiim-profiles';
-import { UpnpSim, type UpnpModel } from './wiim-upnp-sim';
+import { UpnpSim, type ControlReply, type UpnpModel } from './wiim-upnp-sim';
 
 /**
  * A WiiM / LinkPlay device on loopback: the API of "HTTP API for WiiM Mini"
@@ -164,6 +165,8 @@ export interface WiimSimSettings {
   eqBands: number[];
   /** the URLs of playPromptUrl, in order */
   prompts: string[];
+  /** the prompts the firmware played over the music (modes 10-20 while playing); the others were accepted and stayed silent */
+  promptsPlayed: string[];
   updating: boolean;
 }
 
@@ -178,6 +181,7 @@ function defaultSettings(): WiimSimSettings {
     trigger: false,
     eqBands: Array.from({ length: 10 }, () => 50),
     prompts: [],
+    promptsPlayed: [],
     updating: false,
   };
 }
@@ -266,11 +270,24 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
   clientCertificate: SelfSignedCertificate | undefined;
   /** the device's settings beyond the Mini's (wiim-profiles.ts) */
   settings = defaultSettings();
-  /** the UPnP description, subscriptions and NOTIFYs (see wiim-upnp-sim.ts) */
+  /** the UPnP description, subscriptions, NOTIFYs and control actions (see wiim-upnp-sim.ts) */
   readonly upnp = new UpnpSim(
     () => this.host,
     () => this.upnpModel(),
+    (service, action, args) => this.control(service, action, args),
   );
+  /**
+   * How long a URL (`play:`) or a prompt plays once the device has fetched
+   * it, in ms; 0: until endMedia() is called (the control API of tests).
+   */
+  mediaLengthMs = 0;
+  /** every fetch of a URL the device was told to play, in order (only http: URLs on loopback are fetched: the sim reaches no other network) */
+  readonly fetches: Array<{ url: string; status: number; bytes: number; body: Buffer; prompt: boolean }> = [];
+  /** the URL or prompt playing now, and what its end restores */
+  private media: { token: number; prompt: boolean; duckedFrom?: number; timer?: NodeJS.Timeout } | undefined;
+  private mediaToken = 0;
+  /** fetches in flight (tests on a fake clock wait for them) */
+  fetching = 0;
 
   constructor(options: WiimSimOptions = {}) {
     super(options.host, 5000);
@@ -359,7 +376,98 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       position: this.position,
       followers: s.followers.map((f) => f.ip),
       output: this.lacks('output') ? '' : this.soundCardMode(),
+      contentDirectory: !!this.profile.contentDirectory,
     };
+  }
+
+  /** The URL of a track of the queue (the sim's tracks have none of their own). */
+  trackUrl(index: number): string {
+    return `http://media.example.invalid/kind-of-blue/${index + 1}.flac`;
+  }
+
+  private didlItem(t: SimTrack, id: string, url: string): string {
+    const x = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const d = Math.floor(t.durationMs / 1000);
+    const hms = `${Math.floor(d / 3600)}:${String(Math.floor(d / 60) % 60).padStart(2, '0')}:${String(d % 60).padStart(2, '0')}`;
+    return (
+      `<item id="${id}" parentID="Q:0" restricted="1"><dc:title>${x(t.title)}</dc:title><upnp:artist>${x(t.artist)}</upnp:artist>` +
+      `<upnp:album>${x(t.album)}</upnp:album><upnp:albumArtURI>${x(t.artwork)}</upnp:albumArtURI>` +
+      `<res protocolInfo="http-get:*:audio/flac:*" duration="${hms}.000">${x(url)}</res><upnp:class>object.item.audioItem.musicTrack</upnp:class></item>`
+    );
+  }
+
+  private didl(items: string): string {
+    return (
+      `<DIDL-Lite xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:upnp="urn:schemas-upnp-org:metadata-1-0/upnp/" ` +
+      `xmlns="urn:schemas-upnp-org:metadata-1-0/DIDL-Lite/">${items}</DIDL-Lite>`
+    );
+  }
+
+  /**
+   * The UPnP control actions the integrations call (pywiim upnp/client.py,
+   * upnp/playqueue.py): AVTransport GetMediaInfo and GetPositionInfo on
+   * every model with UPnP; PlayQueue BrowseQueue and PlayQueueWithIndex, and
+   * ContentDirectory Browse of Q:0, on the models that have them.
+   */
+  private control(service: string, action: string, args: Record<string, string>): ControlReply | undefined {
+    const s = this.state;
+    const x = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+    const hms = (ms: number) => {
+      const d = Math.max(0, Math.floor(ms / 1000));
+      return `${Math.floor(d / 3600)}:${String(Math.floor(d / 60) % 60).padStart(2, '0')}:${String(d % 60).padStart(2, '0')}`;
+    };
+    const streaming = s.mode >= 10 && s.mode <= 20 && s.status !== 'stop' ? s.url : '';
+    if (service === 'avt' && action === 'GetMediaInfo') {
+      return {
+        out: {
+          NrTracks: String(s.tracks.length),
+          MediaDuration: hms(this.track.durationMs),
+          CurrentURI: streaming,
+          CurrentURIMetaData: '',
+          PlayMedium: 'NETWORK',
+        },
+      };
+    }
+    if (service === 'avt' && action === 'GetPositionInfo') {
+      return {
+        out: {
+          Track: String(s.trackIndex + 1),
+          TrackDuration: hms(this.track.durationMs),
+          TrackURI: streaming,
+          RelTime: hms(this.position),
+          AbsTime: hms(this.position),
+        },
+      };
+    }
+    if (service === 'pq' && this.profile.playQueue && action === 'BrowseQueue') {
+      if (args.QueueName !== 'CurrentQueue') return { error: 402, description: 'Invalid Args' };
+      const tracks = s.tracks
+        .map(
+          (t, i) =>
+            `<Track${i + 1}><URL>${x(this.trackUrl(i))}</URL><Metadata>${x(this.didl(this.didlItem(t, String(i + 1), this.trackUrl(i))))}</Metadata><Source>OnlineMusic</Source><Id>${i + 1}</Id></Track${i + 1}>`,
+        )
+        .join('');
+      const list =
+        `<?xml version="1.0"?><PlayList><ListName>CurrentQueue</ListName><ListInfo><QueueVersion>2.0</QueueVersion><SourceName>Local</SourceName>` +
+        `<TotalNumber>${s.tracks.length}</TotalNumber><TrackNumber>${s.trackIndex + 1}</TrackNumber><LastPlayIndex>${s.trackIndex + 1}</LastPlayIndex></ListInfo><Tracks>${tracks}</Tracks></PlayList>`;
+      return { out: { QueueContext: list } };
+    }
+    if (service === 'pq' && this.profile.playQueue && action === 'PlayQueueWithIndex') {
+      const i = Number(args.Index);
+      if (args.QueueName !== 'CurrentQueue' || !Number.isInteger(i) || i < 1 || i > s.tracks.length) return { error: 402, description: 'Invalid Args' };
+      this.device(() => {
+        s.mode = 10;
+        s.url = this.trackUrl(i - 1);
+        this.playTrack(i - 1);
+      });
+      return { out: {} };
+    }
+    if (service === 'cd' && this.profile.contentDirectory && action === 'Browse') {
+      if (args.ObjectID !== 'Q:0') return { error: 701, description: 'No such object' };
+      const items = s.tracks.map((t, i) => this.didlItem(t, `Q:0/${i + 1}`, this.trackUrl(i))).join('');
+      return { out: { Result: this.didl(items), NumberReturned: String(s.tracks.length), TotalMatches: String(s.tracks.length), UpdateID: '1' } };
+    }
+    return undefined;
   }
 
   /** What a LinkPlay device puts in its `_linkplay._tcp` record. */
@@ -374,6 +482,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
   }
 
   async stop(): Promise<void> {
+    this.cancelMedia();
     await this.upnp.stop();
     await this.shutdown();
   }
@@ -398,6 +507,9 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
     this.faults = defaultFaults();
     this.requests.length = 0;
     this.upnp.reset();
+    this.cancelMedia();
+    this.mediaLengthMs = 0;
+    this.fetches.length = 0;
     this.urlTrack = null;
     this.positionMs = 0;
     this.since = Date.now();
@@ -431,10 +543,124 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
 
   /** Starts the given track index from its beginning (playing). */
   playTrack(index: number): void {
+    this.cancelMedia();
     this.urlTrack = null;
     this.state.trackIndex = Math.max(0, Math.min(index, this.state.tracks.length - 1));
     this.state.status = 'play';
     this.position = 0;
+  }
+
+  // ------------------------------------------------------------ media the device fetches
+
+  /** http: on a loopback address: the sim fetches it; anything else plays unfetched (no traffic leaves loopback). */
+  private fetchable(url: string): URL | undefined {
+    try {
+      const u = new URL(url);
+      const host = u.hostname.replace(/^\[|\]$/g, '');
+      return u.protocol === 'http:' && (host.startsWith('127.') || host === '::1' || host === 'localhost') ? u : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One GET from the device's own address, as the firmware fetches a URL it is told to play; resolves true for a 2xx with its body read. */
+  private fetchMedia(u: URL, prompt: boolean): Promise<boolean> {
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const localAddress = net.isIPv4(host) && net.isIPv4(this.host) ? this.host : undefined;
+    this.fetching++;
+    return new Promise<boolean>((resolve) => {
+      const req = http.get({ host, port: u.port || 80, path: `${u.pathname}${u.search}`, localAddress, agent: false, timeout: 5000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          const status = res.statusCode ?? 0;
+          this.fetches.push({ url: u.href, status, bytes: body.length, body, prompt });
+          resolve(status >= 200 && status < 300);
+        });
+        res.on('error', () => resolve(false));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => {
+        this.fetches.push({ url: u.href, status: 0, bytes: 0, body: Buffer.alloc(0), prompt });
+        resolve(false);
+      });
+    }).finally(() => this.fetching--);
+  }
+
+  /** A URL or prompt that was playing stops mattering: another command took over. */
+  private cancelMedia(): void {
+    if (this.media?.timer) clearTimeout(this.media.timer);
+    if (this.media?.duckedFrom !== undefined) this.state.volume = this.media.duckedFrom;
+    this.media = undefined;
+    this.mediaToken++;
+  }
+
+  /** `play:<url>`: loading while the device fetches it, playing for mediaLengthMs, then stopped; stopped at once when it cannot be fetched. */
+  private startUrl(url: string): void {
+    this.cancelMedia();
+    this.playTrack(0);
+    this.urlTrack = trackFromUrl(url);
+    const u = this.fetchable(url);
+    if (!u) return;
+    const token = this.mediaToken;
+    this.media = { token, prompt: false };
+    this.state.status = 'loading';
+    void this.fetchMedia(u, false).then((ok) => {
+      if (this.media?.token !== token) return;
+      this.device(() => {
+        if (!ok) {
+          this.media = undefined;
+          this.setStatus('stop');
+          return;
+        }
+        this.state.status = 'play';
+        this.position = 0;
+        this.scheduleEnd(token);
+      });
+    });
+  }
+
+  /** playPromptUrl over a source that has it: the music lowered while the prompt is fetched and plays, then brought back. */
+  private startPrompt(url: string): void {
+    if (this.media?.prompt) this.cancelMedia();
+    const token = ++this.mediaToken;
+    const duckedFrom = this.state.volume;
+    this.media = { token, prompt: true, duckedFrom };
+    this.state.volume = Math.floor(duckedFrom / 3);
+    const u = this.fetchable(url);
+    const fetched = u ? this.fetchMedia(u, true) : Promise.resolve(true);
+    void fetched.then((ok) => {
+      if (this.media?.token !== token) return;
+      if (!ok) this.device(() => this.endMedia());
+      else this.scheduleEnd(token);
+    });
+  }
+
+  private scheduleEnd(token: number): void {
+    if (this.mediaLengthMs <= 0 || this.media?.token !== token) return;
+    this.media.timer = setTimeout(() => {
+      if (this.media?.token === token) this.device(() => this.endMedia());
+    }, this.mediaLengthMs);
+  }
+
+  /** The URL or prompt playing now ends (control API): a URL stops the player; a prompt gives the music its volume back. */
+  endMedia(): void {
+    const m = this.media;
+    if (!m) return;
+    if (m.timer) clearTimeout(m.timer);
+    this.media = undefined;
+    if (m.prompt) {
+      if (m.duckedFrom !== undefined) this.state.volume = m.duckedFrom;
+      return;
+    }
+    this.setStatus('stop');
+    this.position = 0;
+  }
+
+  /** Whether a URL or prompt is playing now (fetched and not yet ended). */
+  get mediaPlaying(): boolean {
+    return this.media !== undefined;
   }
 
   // ------------------------------------------------------------ HTTP
@@ -613,6 +839,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
         const n = Number(parts[1]);
         const p = s.presets.find((x) => x.number === n);
         if (!p || n > s.presetKeys) return this.failed();
+        this.cancelMedia();
         s.url = p.url;
         s.mode = 10;
         this.playTrack(0);
@@ -661,6 +888,8 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       priv_prj: s.model,
       Release: '20220805',
       group: s.leader ? '1' : '0',
+      // a follower names its leader (pywiim reads master_ip)
+      ...(s.leader ? { master_ip: s.leader, master_uuid: '' } : {}),
       wmrm_version: '4.2',
       internet: '1',
       uuid: s.uuid,
@@ -717,12 +946,14 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
         s.url = arg;
         s.mode = this.profile.apiMode ? 20 : 10;
         s.playlist = null;
-        this.playTrack(0);
+        // a follower told to play a URL leaves its group (mjcumming/wiim TTS guide, "Group behavior")
+        s.leader = null;
         // a bare URL carries no tags: the device shows its file name and no artist or album
-        this.urlTrack = trackFromUrl(arg);
+        this.startUrl(arg);
         return this.ok();
       case 'playlist':
       case 'hex_playlist': {
+        this.cancelMedia();
         const index = Number(parts[parts.length - 1]);
         const body = parts.slice(2, -1).join(':');
         const u = sub === 'hex_playlist' ? Buffer.from(body, 'hex').toString('utf8') : body;
@@ -743,6 +974,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
         this.setStatus(s.status === 'play' ? 'pause' : 'play');
         return this.ok();
       case 'stop':
+        this.cancelMedia();
         this.setStatus('stop');
         this.position = 0;
         return this.ok();
@@ -780,7 +1012,10 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       case 'switchmode': {
         const mode = SWITCH_MODES[arg];
         if (mode === undefined) return this.failed();
+        this.cancelMedia();
         s.mode = mode;
+        // an input plays what arrives at it: switching to one plays
+        if (mode >= 40) this.setStatus('play');
         return this.ok();
       }
       default:
@@ -979,8 +1214,16 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
           return this.ok();
         }
         if (sub === 'playPromptUrl') {
-          if (!/^[a-z][a-z0-9+.-]*:/i.test(parts.slice(2).join(':'))) return this.failed();
-          set.prompts.push(parts.slice(2).join(':'));
+          const url = parts.slice(2).join(':');
+          if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) return this.failed();
+          set.prompts.push(url);
+          // the firmware lowers the music and brings it back only over network, USB, radio, preset and playlist playback (modes 10-20:
+          // pywiim NATIVE_NOTIFICATION_PROMPT_SOURCES); over Spotify, AirPlay, Bluetooth, the inputs or an idle player it accepts and stays silent
+          // (mjcumming/wiim #174: "there is a Pause, but not text"; pywiim ADR 012)
+          if (this.state.status === 'play' && this.state.mode >= 10 && this.state.mode <= 20) {
+            set.promptsPlayed.push(url);
+            this.startPrompt(url);
+          }
           return this.ok();
         }
         if (sub === 'switchmode' && p.emptyAcks) return this.blankOk(command);

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { XMLParser } from 'fast-xml-parser';
 import { urlHost } from './sim-server';
 
 /**
@@ -48,9 +49,27 @@ export interface UpnpModel {
   followers: string[];
   /** the output's mode name as the firmware sends it in a commonevent (AUDIO_OUTPUT_..._MODE); empty when the model has no output setting */
   output: string;
+  /** the description lists ContentDirectory (the models that browse their queue as Q:0) */
+  contentDirectory: boolean;
 }
 
-type Service = 'avt' | 'rc' | 'pq';
+/** A control action's answer: its out arguments, or a UPnP error code (401 Invalid Action, 402 Invalid Args, 718 Invalid InstanceID ...). */
+export type ControlReply = { out: Record<string, string> } | { error: number; description: string };
+
+/** The device side of a control action (the simulator's state); undefined: the service has no such action (401). */
+export type ControlHandler = (service: 'avt' | 'rc' | 'pq' | 'cd', action: string, args: Record<string, string>) => ControlReply | undefined;
+
+/** SOAP bodies are read with a kept XML parser, no entities expanded (the sim writes no parser of its own). */
+const soapParser = new XMLParser({
+  processEntities: true,
+  htmlEntities: false,
+  ignoreAttributes: true,
+  parseTagValue: false,
+  removeNSPrefix: true,
+  trimValues: false,
+});
+
+type Service = 'avt' | 'rc' | 'pq' | 'cd';
 
 const PATHS: Record<Service, { type: string; id: string; scpd: string; control: string; event: string }> = {
   avt: {
@@ -73,6 +92,13 @@ const PATHS: Record<Service, { type: string; id: string; scpd: string; control: 
     scpd: '/sim/pq/scpd.xml',
     control: '/sim/pq/ctl',
     event: '/sim/pq/evt',
+  },
+  cd: {
+    type: 'urn:schemas-upnp-org:service:ContentDirectory:1',
+    id: 'urn:upnp-org:serviceId:ContentDirectory',
+    scpd: '/sim/cd/scpd.xml',
+    control: '/sim/cd/ctl',
+    event: '/sim/cd/evt',
   },
 };
 
@@ -119,9 +145,13 @@ export class UpnpSim {
   private readonly sockets = new Set<Socket>();
   private boundPort = 0;
 
+  /** control actions received, in order: `<service> <action>` */
+  readonly actions: string[] = [];
+
   constructor(
     private readonly host: () => string,
     private readonly model: () => UpnpModel,
+    private readonly control: ControlHandler = () => undefined,
   ) {}
 
   get port(): number {
@@ -180,6 +210,7 @@ export class UpnpSim {
   reset(): void {
     this.faults = defaultUpnpFaults();
     this.log.length = 0;
+    this.actions.length = 0;
     this.subs.clear();
   }
 
@@ -189,15 +220,25 @@ export class UpnpSim {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    req.resume();
     const reply = (status: number, headers: Record<string, string> = {}, body = '') => {
       res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
     };
-    if (this.faults.noUpnp) return reply(404);
     const path = req.url ?? '';
+    const controlled = (Object.keys(PATHS) as Service[]).find((s) => PATHS[s].control === path);
+    if (req.method === 'POST' && controlled && !this.faults.noUpnp && (controlled !== 'cd' || this.model().contentDirectory)) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const { status, body } = this.soap(controlled, Buffer.concat(chunks).toString('utf8'));
+        reply(status, { 'Content-Type': 'text/xml; charset="utf-8"' }, body);
+      });
+      return;
+    }
+    req.resume();
+    if (this.faults.noUpnp) return reply(404);
     if (req.method === 'GET' && path === '/description.xml') return reply(200, { 'Content-Type': 'text/xml' }, this.description());
-    const service = (Object.keys(PATHS) as Service[]).find((s) => PATHS[s].event === path);
+    const service = (Object.keys(PATHS) as Service[]).find((s) => PATHS[s].event === path && s !== 'cd');
     if (!service) return reply(404);
     const sid = req.headers.sid;
     if (req.method === 'SUBSCRIBE') {
@@ -245,9 +286,44 @@ export class UpnpSim {
     reply(405);
   }
 
+  /** One SOAP action (UDA 1.1, 3.2): its out arguments, or a UPnPError fault with HTTP 500. */
+  private soap(service: Service, body: string): { status: number; body: string } {
+    const type = PATHS[service].type;
+    const envelope = (inner: string) =>
+      `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" ` +
+      `s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>${inner}</s:Body></s:Envelope>`;
+    const fault = (code: number, description: string) => ({
+      status: 500,
+      body: envelope(
+        `<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0">` +
+          `<errorCode>${code}</errorCode><errorDescription>${esc(description)}</errorDescription></UPnPError></detail></s:Fault>`,
+      ),
+    });
+    let action = '';
+    const args: Record<string, string> = {};
+    try {
+      const doc = soapParser.parse(body) as Record<string, Record<string, Record<string, unknown>>>;
+      const inner = doc.Envelope?.Body ?? {};
+      action = Object.keys(inner)[0] ?? '';
+      const given = inner[action];
+      if (given && typeof given === 'object') for (const [k, v] of Object.entries(given)) args[k] = typeof v === 'string' ? v : String(v ?? '');
+    } catch {
+      return fault(402, 'Invalid Args');
+    }
+    this.actions.push(`${service} ${action}`);
+    const answer = this.control(service, action, args);
+    if (!answer) return fault(401, 'Invalid Action');
+    if ('error' in answer) return fault(answer.error, answer.description);
+    const out = Object.entries(answer.out)
+      .map(([k, v]) => `<${k}>${esc(v)}</${k}>`)
+      .join('');
+    return { status: 200, body: envelope(`<u:${action}Response xmlns:u="${type}">${out}</u:${action}Response>`) };
+  }
+
   private description(): string {
     const m = this.model();
     const services = (Object.keys(PATHS) as Service[])
+      .filter((s) => s !== 'cd' || m.contentDirectory)
       .map(
         (s) =>
           `<service><serviceType>${PATHS[s].type}</serviceType><serviceId>${PATHS[s].id}</serviceId><SCPDURL>${PATHS[s].scpd}</SCPDURL>` +

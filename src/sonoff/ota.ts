@@ -1,12 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import fs from 'node:fs/promises';
-import http from 'node:http';
-import net from 'node:net';
-import os from 'node:os';
-import type { AddressInfo } from 'node:net';
-import { DeviceError, argumentError } from '../shared/errors';
-import { systemClock, type Clock, type ClockTimer } from '../shared/clock';
+import { createHash } from 'node:crypto';
+import { argumentError, type DeviceError } from '../shared/errors';
+import type { Clock } from '../shared/clock';
+import { FileServer, loadFile, type LoadableFile } from '../shared/file-server';
+
+export { localAddressFor } from '../shared/file-server';
 
 /** The largest image a DIY relay accepts: 508 KB. */
 export const MAX_IMAGE_BYTES = 508 * 1024;
@@ -38,38 +35,6 @@ export function sha256(image: Buffer): string {
   return createHash('sha256').update(image).digest('hex');
 }
 
-function plainAddress(a: string | undefined): string {
-  if (!a) return '';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
-}
-
-function ipv4ToInt(a: string): number {
-  return a.split('.').reduce((n, part) => (n << 8) + Number(part), 0) >>> 0;
-}
-
-/**
- * The local address the device can reach us on: 127.0.0.1 for a loopback
- * device, else the IPv4 interface on the device's subnet, else the first
- * external IPv4 address.
- */
-export function localAddressFor(deviceAddress: string): string {
-  if (deviceAddress.startsWith('127.') || deviceAddress === '::1' || deviceAddress === 'localhost') return '127.0.0.1';
-  if (net.isIPv4(deviceAddress)) {
-    const dev = ipv4ToInt(deviceAddress);
-    let fallback: string | undefined;
-    for (const list of Object.values(os.networkInterfaces())) {
-      for (const i of list ?? []) {
-        if (i.family !== 'IPv4' || i.internal) continue;
-        fallback ??= i.address;
-        const mask = ipv4ToInt(i.netmask);
-        if ((ipv4ToInt(i.address) & mask) === (dev & mask)) return i.address;
-      }
-    }
-    if (fallback) return fallback;
-  }
-  return '0.0.0.0';
-}
-
 export interface FirmwareServerOptions {
   image: Buffer;
   /** the only client address that may download (the device's IP) */
@@ -83,131 +48,17 @@ export interface FirmwareServerOptions {
 }
 
 /**
- * A one-shot HTTP server for one firmware image: an ephemeral port, Range
- * support (206 with Content-Range, 416 for ranges outside the image), only
- * for the device's address (everyone else gets 403), and only at the one
- * unguessable path of its `url`, which the flash request names (any other
- * path gets 404). It closes itself after `timeoutMs`, or when the caller
- * calls close() once the flash is over.
+ * The one-shot server of one firmware image (src/shared/file-server.ts):
+ * only for the device's address, only at the unguessable path that the
+ * flash request names, and only while the flash runs.
  */
-export class FirmwareServer {
-  readonly image: Buffer;
-  readonly allow: string;
-  private readonly server: http.Server;
-  private readonly onProgress?: (bytesServed: number, total: number) => void;
-  private readonly timeoutMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private served = 0;
-  private hostForUrl = '127.0.0.1';
-  private portNumber = 0;
-  private closing: Promise<void> | undefined;
-  /** a fresh random path per server: another program on the device's address cannot guess it */
-  private readonly path = `/${randomBytes(16).toString('hex')}/firmware.bin`;
-  /** requests refused because they came from another address */
-  refused = 0;
-
+export class FirmwareServer extends FileServer {
   constructor(options: FirmwareServerOptions) {
-    this.image = options.image;
-    this.allow = plainAddress(options.allow);
-    this.onProgress = options.onProgress;
-    this.timeoutMs = options.timeoutMs ?? 300_000;
-    this.hostForUrl = options.bindAddress ?? localAddressFor(this.allow);
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.keepAliveTimeout = 1000;
+    super({ ...options, body: options.image, fileName: 'firmware.bin' });
   }
 
-  /** Starts listening; resolves with the download URL to hand to the device. */
-  async start(): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, this.hostForUrl, () => {
-        this.server.removeListener('error', reject);
-        resolve();
-      });
-    });
-    this.portNumber = (this.server.address() as AddressInfo).port;
-    this.timer = setTimeout(() => void this.close(), this.timeoutMs);
-    return this.url;
-  }
-
-  get url(): string {
-    const host = this.hostForUrl === '0.0.0.0' ? '127.0.0.1' : this.hostForUrl;
-    return `http://${host}:${this.portNumber}${this.path}`;
-  }
-
-  get bytesServed(): number {
-    return this.served;
-  }
-
-  get listening(): boolean {
-    return this.server.listening;
-  }
-
-  close(): Promise<void> {
-    if (!this.closing) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = undefined;
-      this.closing = new Promise((resolve) => {
-        this.server.close(() => resolve());
-        this.server.closeAllConnections();
-      });
-    }
-    return this.closing;
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (plainAddress(req.socket.remoteAddress) !== this.allow) {
-      this.refused++;
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden\n');
-      return;
-    }
-    if (req.url !== this.path) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return;
-    }
-    const size = this.image.length;
-    let start = 0;
-    let end = size - 1;
-    let partial = false;
-    const range = req.headers.range;
-    if (range) {
-      const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-      if (!m || (m[1] === '' && m[2] === '')) {
-        res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
-        return;
-      }
-      if (m[1] === '') {
-        start = Math.max(0, size - Number(m[2]));
-      } else {
-        start = Number(m[1]);
-        if (m[2] !== '') end = Math.min(end, Number(m[2]));
-      }
-      if (start >= size || start > end) {
-        res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
-        return;
-      }
-      partial = true;
-    }
-    const body = this.image.subarray(start, end + 1);
-    const headers: http.OutgoingHttpHeaders = {
-      'content-type': 'application/octet-stream',
-      'content-length': body.length,
-      'accept-ranges': 'bytes',
-    };
-    if (partial) headers['content-range'] = `bytes ${start}-${end}/${size}`;
-    res.writeHead(partial ? 206 : 200, headers);
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    res.end(body, () => {
-      this.served += body.length;
-      this.onProgress?.(this.served, size);
-    });
+  get image(): Buffer {
+    return this.body;
   }
 }
 
@@ -215,11 +66,7 @@ export class FirmwareServer {
 export const IMAGE_READ_TIMEOUT_MS = 10_000;
 
 /** The part of a FileHandle that loadImage uses (tests hand in a stalled one). */
-export interface ImageFile {
-  stat(): Promise<{ isFile(): boolean }>;
-  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
-  close(): Promise<void>;
-}
+export type ImageFile = LoadableFile;
 
 export interface LoadImageOptions {
   /** default IMAGE_READ_TIMEOUT_MS */
@@ -229,62 +76,18 @@ export interface LoadImageOptions {
   open?: (path: string) => Promise<ImageFile>;
 }
 
-function openImage(path: string): Promise<ImageFile> {
-  return fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-}
-
 /**
- * Reads an image for OTA from a path or Buffer input. A path names a regular
- * file, absolute or relative to Node-RED's working directory; anything else
- * (a device such as /dev/zero, a FIFO, a directory) is refused, checked on
- * the open descriptor so that the path cannot change in between. At most
- * MAX_IMAGE_BYTES + 1 bytes are read, within a deadline. A path that cannot
- * be opened gets one message whatever the reason (missing, no permission, a
- * directory): the flow's author needs to know which path, not what else the
- * file system holds.
+ * Reads an image for OTA from a path or Buffer input: a regular file of at
+ * most MAX_IMAGE_BYTES, read within a deadline (loadFile).
  */
 export async function loadImage(source: string | Buffer, options: LoadImageOptions = {}): Promise<Buffer> {
   if (Buffer.isBuffer(source)) return source;
-  const clock = options.clock ?? systemClock;
-  const timeoutMs = options.timeoutMs ?? IMAGE_READ_TIMEOUT_MS;
-  const unreadable = () => argumentError(`cannot read the firmware image at ${source}: give the path of a regular file that Node-RED can read`);
-  let timer: ClockTimer | undefined;
-  let timedOut = false;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = clock.setTimeout(() => {
-      timedOut = true;
-      // 'argument', not 'timeout': the path is at fault, not the device
-      reject(argumentError(`cannot read the firmware image at ${source} within ${timeoutMs / 1000} s`));
-    }, timeoutMs);
-    timer.unref?.();
+  return loadFile(source, {
+    maxBytes: MAX_IMAGE_BYTES,
+    timeoutMs: options.timeoutMs ?? IMAGE_READ_TIMEOUT_MS,
+    what: 'the firmware image',
+    tooLarge,
+    clock: options.clock,
+    open: options.open,
   });
-  const opening = (options.open ?? openImage)(source);
-  const reading = opening.then(
-    async (file) => {
-      try {
-        if (!(await file.stat()).isFile()) throw unreadable();
-        const buffer = Buffer.alloc(MAX_IMAGE_BYTES + 1);
-        let length = 0;
-        while (length < buffer.length && !timedOut) {
-          const { bytesRead } = await file.read(buffer, length, buffer.length - length, length);
-          if (bytesRead === 0) break;
-          length += bytesRead;
-        }
-        if (length > MAX_IMAGE_BYTES) throw tooLarge(undefined);
-        return buffer.subarray(0, length);
-      } finally {
-        // after the deadline the read may still hang: the handle closes when it returns
-        void file.close().catch(() => undefined);
-      }
-    },
-    (err: unknown) => {
-      throw err instanceof DeviceError ? err : unreadable();
-    },
-  );
-  reading.catch(() => undefined); // after a timeout nobody awaits it
-  try {
-    return await Promise.race([reading, deadline]);
-  } finally {
-    clock.clearTimeout(timer);
-  }
 }

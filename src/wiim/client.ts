@@ -377,6 +377,8 @@ export class WiimClient {
     const parsed = this.read(built, reply, raw, request, ctx);
     if (reply === 'eq-list') this.eqListCache = parsed as string[];
     let payload = isAck(reply) ? (built.applied ?? true) : parsed;
+    // the slots a model has: getStatusEx preset_key (pywiim and WiiM's library read it so)
+    if (reply === 'presets' && ctx.presetCount !== undefined) payload = { ...(parsed as object), slots: ctx.presetCount };
     for (const next of built.then ?? []) {
       const body = await this.request(next.request);
       const value = this.read(built, next.reply, body, next.request, ctx);

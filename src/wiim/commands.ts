@@ -26,6 +26,7 @@ import {
   type Setting,
 } from './models';
 import { CONTROL_CHARACTERS } from '../shared/text';
+import type { AnnounceRequest } from './announce';
 
 export const WIIM_COMMANDS = [
   'play',
@@ -73,9 +74,21 @@ export const WIIM_COMMANDS = [
   'member-mute',
   'notify',
   'firmware',
+  // announcements and the play queue (src/sessions/wiim-announce.ts, wiim-queue.ts)
+  'announce',
+  'queue',
+  'queue-play',
 ] as const;
 
 export type WiimCommandName = (typeof WIIM_COMMANDS)[number];
+
+/** The commands that are not one device command string but a sequence a session runs (announce, the play queue). */
+export const SESSION_COMMANDS = ['announce', 'queue', 'queue-play'] as const satisfies readonly WiimCommandName[];
+export type SessionCommandName = (typeof SESSION_COMMANDS)[number];
+
+export function isSessionCommand(name: string): name is SessionCommandName {
+  return (SESSION_COMMANDS as readonly string[]).includes(name);
+}
 
 export function isWiimCommand(name: unknown): name is WiimCommandName {
   return typeof name === 'string' && (WIIM_COMMANDS as readonly string[]).includes(name);
@@ -279,6 +292,11 @@ export interface WiimCommandArgs {
   /** a URL played over what plays */
   notify: string;
   firmware: 'check' | 'start' | 'status';
+  /** a URL, a file or a Buffer played over what plays, and the music given back (src/wiim/announce.ts) */
+  announce: AnnounceRequest;
+  queue: undefined;
+  /** the index of a track in the queue (1 is the first) */
+  'queue-play': number;
 }
 
 export interface SubSetting {
@@ -671,7 +689,13 @@ export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
     case 'meta':
       return fixed(request.command, 'getMetaInfo', 'meta');
     case 'presets':
-      return fixed(request.command, 'getPresetInfo', 'presets');
+      // the slots come from getStatusEx preset_key (the client adds them to the reply)
+      return { command: 'presets', needs: ['presetCount'], build: () => ({ request: 'getPresetInfo', reply: 'presets' }) };
+    case 'announce':
+    case 'queue':
+    case 'queue-play':
+      // not one command string: a sequence the session runs (src/sessions/wiim-announce.ts, wiim-queue.ts)
+      throw argumentError(`${request.command} is not sent as one device command; it runs through the device's session`);
     case 'wifi-state':
       return fixed(request.command, 'wlanGetConnectState', 'wifi');
     case 'join': {

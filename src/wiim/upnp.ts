@@ -89,7 +89,7 @@ export function decodeXml(s: string): string {
 }
 
 /** A child element by local name (namespace prefixes vary between firmware). */
-function child(node: unknown, local: string): unknown {
+export function child(node: unknown, local: string): unknown {
   if (!node || typeof node !== 'object') return undefined;
   for (const [k, v] of Object.entries(node as XmlNode)) {
     if (k === local || k.endsWith(`:${local}`)) return v;
@@ -97,10 +97,10 @@ function child(node: unknown, local: string): unknown {
   return undefined;
 }
 
-const list = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+export const list = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** An element's text, decoded (an element with attributes keeps its text under #text). */
-function text(node: unknown): string | undefined {
+export function text(node: unknown): string | undefined {
   if (typeof node === 'string') return decodeXml(node);
   if (Array.isArray(node)) return text(node[0]);
   if (node && typeof node === 'object') {
@@ -156,7 +156,7 @@ export interface UpnpReply {
 }
 
 /** One plain-HTTP request with a timeout and a body cap (the device's UPnP server has no TLS). */
-export function upnpRequest(method: string, url: string, headers: Record<string, string>, timeoutMs: number): Promise<UpnpReply> {
+export function upnpRequest(method: string, url: string, headers: Record<string, string>, timeoutMs: number, body?: string): Promise<UpnpReply> {
   return new Promise((resolve, reject) => {
     let u: URL;
     try {
@@ -188,7 +188,7 @@ export function upnpRequest(method: string, url: string, headers: Record<string,
     );
     req.on('timeout', () => req.destroy(new DeviceError('timeout', `${method} ${url}: no answer within ${timeoutMs} ms`)));
     req.on('error', (err) => reject(err instanceof DeviceError ? err : new DeviceError('network', `${method} ${url}: ${err.message}`)));
-    req.end();
+    req.end(body);
   });
 }
 
@@ -320,9 +320,15 @@ export function parseTrackMeta(value: string): EventState {
   const v = value.trim();
   if (v === '' || v === 'NOT_IMPLEMENTED') return {};
   if (v.startsWith('{')) return trackFromJson(v);
-  const item = child(child(parseXml(v), 'DIDL-Lite'), 'item');
-  const it = list(item)[0];
-  if (!it) return {};
+  return parseDidlItems(v)[0] ?? {};
+}
+
+/** Every item of a DIDL-Lite document (a ContentDirectory Browse result holds one per track), in order. */
+export function parseDidlItems(didl: string): EventState[] {
+  return list(child(child(parseXml(didl.trim()), 'DIDL-Lite'), 'item')).map(didlItem);
+}
+
+function didlItem(it: unknown): EventState {
   const res = list(child(it, 'res'))[0];
   const out: EventState = {
     title: meaningful(text(child(it, 'title'))),
