@@ -161,6 +161,26 @@ describe('example flows against the simulators', function () {
       assert.equal(ultra.settings.trigger, true);
     });
 
+    it('announcements: a doorbell from a file and a TTS Buffer, the music back after each; the queue', async () => {
+      const sound = path.join(tmp, 'doorbell.mp3');
+      fs.writeFileSync(sound, Buffer.concat([Buffer.from('ID3\u0004\u0000\u0000\u0000\u0000\u0000\u0000', 'latin1'), Buffer.alloc(500)]));
+      ultra.mediaLengthMs = 200;
+      ultra.state.mode = 40;
+      ultra.setStatus('play');
+      await load('wiim-command - announcements', 'ex_an_cmd', {
+        wiim: { ...onUltra().wiim, upnpPort: String(ultra.upnp.port), events: 'off' },
+        announceFile: sound,
+      });
+      const door = (await press('doorbell (file)')).payload as { method: string; resumed: boolean };
+      assert.deepEqual([door.method, door.resumed], ['interrupt', true]);
+      assert.equal(ultra.fetches.length, 1);
+      assert.equal(ultra.state.mode, 40, 'back on line-in');
+      const tts = (await press('TTS clip (a Buffer)')).payload as { method: string };
+      assert.equal(tts.method, 'interrupt');
+      assert.equal(ultra.fetches.length, 2);
+      assert.equal(((await press('what is queued')).payload as unknown[]).length, 3);
+    });
+
     it('doorbell and firmware', async () => {
       await load('wiim-command - doorbell', 'ex_nf_cmd', onUltra());
       await press('doorbell');

@@ -40,12 +40,12 @@ type AnnouncePayload = {
   durationMs: number;
 };
 
-function cfg(id: string, sim: WiimSimulator, port: number, extra: Record<string, unknown> = {}) {
+function cfg(id: string, sim: WiimSimulator, host: string, port: number, extra: Record<string, unknown> = {}) {
   return {
     id,
     type: 'wiim-config',
     name: sim.state.name,
-    host: sim.host,
+    host,
     port: String(port),
     protocol: 'https',
     timeout: '2000',
@@ -64,6 +64,11 @@ describe('wiim-command: announce, queue and presets', function () {
   const kitchen = new WiimSimulator({ name: 'Kitchen', model: 'mini', host: '127.0.0.3' });
   const ultra = new WiimSimulator({ name: 'Study', model: 'ultra', host: '127.0.0.4' });
   const sims = [living, kitchen, ultra];
+  const hostOf = new Map<WiimSimulator, string>([
+    [living, '127.0.0.2'],
+    [kitchen, '127.0.0.3'],
+    [ultra, '127.0.0.4'],
+  ]);
   const ports = new Map<WiimSimulator, number>();
   let clock: FakeClock;
   /** a loopback server for URL announcements: what the device fetches */
@@ -98,7 +103,7 @@ describe('wiim-command: announce, queue and presets', function () {
     settings.wiimSonoffClock = clock;
     const flow: Array<Record<string, unknown>> = [];
     for (const [i, s] of sims.entries()) {
-      flow.push(cfg(`c${i}`, s, ports.get(s) as number));
+      flow.push(cfg(`c${i}`, s, hostOf.get(s) as string, ports.get(s) as number));
       flow.push({ id: `cmd${i}`, type: 'wiim-command', device: `c${i}`, command: '', value: '', wires: [['out']] });
     }
     flow.push(
@@ -126,9 +131,8 @@ describe('wiim-command: announce, queue and presets', function () {
     sim.endMedia();
   }
 
-  async function finished(run: ReturnType<typeof send>) {
-    const r = await clock.drive(run, 500, 400);
-    return r;
+  function finished<T>(run: Promise<T>): Promise<T> {
+    return clock.drive(run, 500, 400);
   }
 
   function playing(sim: WiimSimulator, mode: number, url = '') {
@@ -259,9 +263,9 @@ describe('wiim-command: announce, queue and presets', function () {
   });
 
   it('a follower: the announcement plays on its leader, and the group stays', async () => {
-    kitchen.state.leader = living.host;
+    kitchen.state.leader = '127.0.0.2';
     kitchen.state.mode = 99;
-    living.state.followers = [{ name: 'Kitchen', ip: kitchen.host, uuid: kitchen.state.uuid, volume: 30, mute: false }];
+    living.state.followers = [{ name: 'Kitchen', ip: '127.0.0.3', uuid: kitchen.state.uuid, volume: 30, mute: false }];
     await load();
     playing(living, 10, 'http://radio.example.invalid/jazz.mp3');
     const run = send(kitchen, { url: soundsUrl, mode: 'interrupt', volume: 50 });
@@ -271,7 +275,7 @@ describe('wiim-command: announce, queue and presets', function () {
     assert.deepEqual(r.out.payload.device, { name: 'Living room', host: '127.0.0.2' });
     assert.deepEqual(actions(kitchen), [], 'nothing played on the follower');
     assert.ok(actions(living).includes(`setPlayerCmd:play:${soundsUrl}`));
-    assert.equal(kitchen.state.leader, living.host);
+    assert.equal(kitchen.state.leader, '127.0.0.2');
     assert.equal(living.state.followers.length, 1);
   });
 

@@ -141,6 +141,7 @@ async function runBatch(line: Line): Promise<void> {
         if (!accepted) method = 'interrupt';
       }
       if (method === 'interrupt') {
+        if (!interrupted) await recorded.url?.();
         interrupted = true;
         await playInterrupt(line, p.job, recorded.player);
       }
@@ -184,6 +185,8 @@ async function runBatch(line: Line): Promise<void> {
 interface Recorded {
   player: RecordedPlayer;
   source: string;
+  /** reads the URL that plays, where a stream plays (once, before the first interrupt) */
+  url?: () => Promise<string | undefined>;
 }
 
 function run(session: WiimSession, request: WiimCommandRequest) {
@@ -221,11 +224,13 @@ async function record(target: AnnounceTarget): Promise<Recorded> {
     shuffle: status.shuffle ?? null,
   };
   const ours = started.get(session);
+  const recorded: Recorded = { player, source: status.source };
   if (sourceFamily(mode) === 'stream' && status.state !== 'stopped') {
     if (ours?.preset !== undefined) player.preset = ours.preset;
-    else player.url = (await playingUrl(target)) ?? ours?.url;
+    // read only before the first interrupt (a prompt needs no URL): until then the stream still plays
+    else recorded.url = async () => (player.url ??= (await playingUrl(target)) ?? ours?.url);
   }
-  return { player, source: status.source };
+  return recorded;
 }
 
 /** The URL the device plays, from UPnP; undefined where the device has no UPnP or does not say. */
@@ -354,7 +359,14 @@ async function playInterrupt(line: Line, job: AnnounceJob, before: RecordedPlaye
     const url = server ? server.url : (request.source as { url: string }).url;
     await run(session, { command: 'play', arg: url });
     const end = job.at + request.timeoutS * 1000;
-    const started = await waitFor(session, clock, Math.min(end, clock.now() + START_DEADLINE_MS), (s) => s.state === 'playing');
+    // a served clip shorter than a poll may be over before a read sees it playing: fetched whole and no longer loading counts
+    const fetched = () => server !== undefined && server.bytesServed >= server.body.length;
+    const started = await waitFor(
+      session,
+      clock,
+      Math.min(end, clock.now() + START_DEADLINE_MS),
+      (s) => s.state === 'playing' || (fetched() && s.state !== 'loading'),
+    );
     if (!started) {
       await run(session, wiimRequest('stop')).catch(() => undefined);
       throw new DeviceError('network', `the device did not start playing the announcement within ${START_DEADLINE_MS / 1000} s: it could not fetch ${url}`);
