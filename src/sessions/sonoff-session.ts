@@ -271,7 +271,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.send(async () => {
       const on = !this.outletState(o)?.on;
       const change: SonoffState = { outlets: [{ outlet: o, on }] };
-      return this.inFlight(change, async () => this.confirm(await this.client.request(this.switchRequest(family, o, on)), change, o));
+      // computed from the state known now: never sent twice
+      const req = { ...this.switchRequest(family, o, on), idempotent: false as const };
+      return this.inFlight(change, async () => this.confirm(await this.client.request(req), change, o));
     });
   }
 

@@ -12,6 +12,7 @@ import {
   encodeSwitch,
   encodeSwitches,
   encodeWifi,
+  isIdempotent,
   normaliseState,
   parseReply,
   requestBody,
@@ -33,9 +34,10 @@ export const OTA_FLASH_TIMEOUT_MS = 120_000;
  * A device's web server takes one connection at a time and resets the
  * others, so a request can be reset before the device read it. Such a
  * request is sent again, this many times, RESET_RETRY_MS apart (SonoffLAN
- * local.py retries up to 10 times). Safe because every command we send is an
- * absolute value (on, off, a width, a brightness), never a relative step:
- * doing it twice leaves the device as doing it once.
+ * local.py retries up to 10 times), if it is idempotent (an absolute value:
+ * on, off, a width, a brightness; codec.ts isIdempotent): doing it twice
+ * leaves the device as doing it once. A toggle or an OTA step is never sent
+ * again.
  */
 export const RESET_RETRIES = 3;
 export const RESET_RETRY_MS = 100;
@@ -126,7 +128,7 @@ export class SonoffClient {
       // the 422 case, and firmware that drops the connection instead of answering 422
       // (MINIR3 1.4, BASICR3 3.7.6: Sonoff_Devices_DIY_Tools #132): once more with an empty deviceid
       const refusedId = err instanceof DeviceError && err.code === 422;
-      if (id === '' || !(refusedId || isConnectionReset(err))) throw err;
+      if (id === '' || !(refusedId || (isConnectionReset(err) && isIdempotent(req)))) throw err;
       return this.post(req, '', timeoutMs).then(
         (reply) => {
           this.sendBlank = true;
@@ -143,7 +145,7 @@ export class SonoffClient {
   /** One request, sent again when the device reset it before answering (see RESET_RETRIES). */
   private postRetrying(req: SonoffRequest, deviceid: string, timeoutMs: number | undefined, attempt: number): Promise<SonoffReply> {
     return this.post(req, deviceid, timeoutMs).catch((err: unknown) => {
-      if (!isConnectionReset(err) || attempt >= RESET_RETRIES || this.closed) throw err;
+      if (!isConnectionReset(err) || attempt >= RESET_RETRIES || this.closed || !isIdempotent(req)) throw err;
       // real time, like the connection's own timers: it spaces real sockets
       return new Promise((resolve) => setTimeout(resolve, RESET_RETRY_MS)).then(() => this.postRetrying(req, deviceid, timeoutMs, attempt + 1));
     });
@@ -157,6 +159,7 @@ export class SonoffClient {
       body: this.key ? sealedRequestBody(deviceid, req.data, this.key) : requestBody(deviceid, req),
       headers: JSON_HEADERS,
       timeoutMs: timeoutMs ?? this.timeoutMs,
+      idempotent: isIdempotent(req),
     }).then((reply) => this.read(req.endpoint, reply));
   }
 

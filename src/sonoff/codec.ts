@@ -38,6 +38,36 @@ export type Endpoint =
 export interface SonoffRequest {
   endpoint: Endpoint;
   data: Record<string, unknown>;
+  /** false for a request that acts again each time even where its endpoint does not (a toggle); see isIdempotent */
+  idempotent?: false;
+}
+
+/**
+ * Whether a request to the endpoint, sent twice, leaves the device as sent
+ * once: reads and absolute values (on, off, a width, a brightness). Only
+ * such a request goes again when the connection closes under it
+ * (DeviceRequest.idempotent); the OTA steps never do.
+ */
+const IDEMPOTENT_ENDPOINTS: Readonly<Record<Endpoint, boolean>> = {
+  switch: true,
+  startup: true,
+  pulse: true,
+  switches: true,
+  startups: true,
+  pulses: true,
+  signal_strength: true,
+  wifi: true,
+  ota_unlock: false,
+  ota_flash: false,
+  info: true,
+  getState: true,
+  dimmable: true,
+  sledonline: true,
+};
+
+/** Whether the request may be sent again (see IDEMPOTENT_ENDPOINTS). */
+export function isIdempotent(request: SonoffRequest): boolean {
+  return request.idempotent !== false && IDEMPOTENT_ENDPOINTS[request.endpoint];
 }
 
 /** The body sent to `POST /zeroconf/<endpoint>`. */
