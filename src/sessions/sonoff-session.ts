@@ -654,7 +654,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
    * that decrypts with its key may move it or tell its state; one that does
    * not (or is not encrypted at all) is ignored once the device's address is
    * known, so it neither moves it nor marks it offline, and "check the
-   * devicekey" then comes only from the device's own replies. A DIY device
+   * devicekey" then comes only from the device's own replies; a goodbye
+   * only makes the session ask the device (onWithdrawn). A DIY device
    * has no key, and nothing tells its real record from a forged one.
    */
   private onService(s: DiscoveredService): void {
@@ -700,6 +701,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   private onWithdrawn(): void {
     if (this.isClosed) return;
+    // a goodbye carries nothing to decrypt, so anyone can send one: a device with a key is asked, and its own answer decides
+    if (this.txtKey && this.addressKnown) {
+      this.debug?.(`${this.describe()}: its mDNS record was withdrawn; asking the device`);
+      void this.readInfo('poll', true).catch(() => undefined);
+      return;
+    }
     this.seq.markRestart();
     this.lastTxt = undefined;
     this.markOffline(new DeviceError('offline', `${this.describe()} withdrew its mDNS record`));

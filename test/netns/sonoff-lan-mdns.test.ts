@@ -69,7 +69,7 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
     assert.equal(session.state, undefined);
   });
 
-  it('a second announcer of the same deviceid with records that do not decrypt neither moves the device, nor marks it offline, nor blames the key; the real relay keeps working', async () => {
+  it('a second announcer of the same deviceid with records that do not decrypt, or a goodbye, neither moves the device, nor marks it offline, nor blames the key; the real relay keeps working', async () => {
     const relay = await sim({ deviceid: '1000abab05' });
     await helper.load(nodes, flow('1000abab05', { type: 'sonoff-switch', outlet: '0', payloadType: 'boolean' }), { cfg: { devicekey: KEY } });
     const session = sessionOf();
@@ -79,7 +79,8 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
     // the records as the session gets them: its listener was added first, so it has handled each one before this one sees it
     const watcher = acquireSonoffWatcher();
     const seen: Array<Readonly<Record<string, string>>> = [];
-    watcher.follow('1000abab05', { service: (s) => seen.push(s.txt), withdrawn: () => undefined });
+    let goodbyes = 0;
+    watcher.follow('1000abab05', { service: (s) => seen.push(s.txt), withdrawn: () => goodbyes++ });
     const elsewhere = await freePort();
     const forged = [
       // ciphertext that is not, under the device's key
@@ -99,7 +100,14 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
         }));
         spoof.start();
         await until(() => seen.some((t) => t.seq === seq), `forged record ${i} reached the session`);
-        await spoof.stop(false);
+        // the first leaves without a word, the second says goodbye: the session asks the device, which answers
+        const reads = relay.requests.length;
+        await spoof.stop(i === 1);
+        if (i === 1) {
+          await until(() => goodbyes === 1, 'the goodbye reached the session');
+          assert.equal(session.health, 'online', 'a goodbye alone does not mark it offline');
+          await until(() => relay.requests.length > reads, 'the device asked after the goodbye');
+        }
         assert.deepEqual(session.address, real, `forged record ${i}: the address stays`);
         assert.equal(session.health, 'online', `forged record ${i}: still online`);
         assert.doesNotMatch(session.lastError?.message ?? '', /devicekey/, `forged record ${i}: the key is not blamed`);
