@@ -27,16 +27,9 @@ describe('sonoff device families by data', () => {
     assert.equal(d1.family, 'single');
   });
 
-  it('reads POWR2/S31 strings as W, V, A and POWR3/S40/S60/S61 numbers as hundredths with day and month energy', () => {
-    assert.deepEqual(readingsOf({ power: '12.50', voltage: '230.10', current: '0.05' }), { power: 12.5, voltage: 230.1, current: 0.05 });
-    assert.deepEqual(readingsOf({ power: 1250, voltage: 23010, current: 5, dayKwh: 12, monthKwh: 345 }), {
-      power: 12.5,
-      voltage: 230.1,
-      current: 0.05,
-      energyToday: 0.12,
-      energyMonth: 3.45,
-    });
+  it('a meter by its readings, whatever else the data says (units: sonoff-meter-units.test.ts)', () => {
     assert.equal(kindOf({ switch: 'on', power: '1' }), 'meter');
+    assert.equal(kindOf({ switches: [{ outlet: 0, switch: 'on' }], dayKwh: 3 }), 'meter');
   });
 
   it('reads TH and THR3 readings, ignoring 0 and absurd values', () => {
