@@ -69,6 +69,7 @@ describe('sonoff meter units by device family (replies quoted from public source
   });
 
   it('S31 (uiid 32) in LAN mode: TXT type enhanced_plug and plain numbers (mattsaxon/sonoff-lan-mode-homeassistant issue 13)', () => {
+    // the record came encrypted; the issue logs its decrypted data, which stands here as a plain record's data1
     const decrypted =
       '{"alarmVValue":[-1,-1],"alarmCValue":[-1,-1],"alarmPValue":[-1,-1],"switch":"off","startup":"stay","pulse":"off","pulseWidth":500,"sledOnline":"on","power":0,"voltage":118.72,"current":0}';
     const txt = parseTxtState({ txtvers: '1', id: '1000384980', type: 'enhanced_plug', apivers: '1', seq: '76', data1: decrypted });

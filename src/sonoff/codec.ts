@@ -423,7 +423,11 @@ export function meterFamilyOf(data: Record<string, unknown>): MeterFamily | unde
   return undefined;
 }
 
-/** TXT `type` `enhanced_plug` is the POWR2 family (SonoffLAN core/devices.py DIY table; an S31's record, SonoffLAN issue 1200). */
+/**
+ * TXT `type` `enhanced_plug` is the POWR2 family (SonoffLAN core/devices.py
+ * DIY table; S31s announce it: mattsaxon/sonoff-lan-mode-homeassistant issue
+ * 13, SonoffLAN issue 1200). No source names the POWR3 family's type.
+ */
 export function meterFamilyOfType(type: string | undefined): MeterFamily | undefined {
   return type === 'enhanced_plug' ? 'powr2' : undefined;
 }
