@@ -306,7 +306,13 @@ describe('wiim models: each quirk against the profile that shows it', function (
       assert.equal(sim.settings.led, false);
       await run(client, 'member-volume', { ip: '10.0.0.8', volume: 12 });
       await run(client, 'member-mute', { ip: '10.0.0.8', muted: false });
-      assert.deepEqual(sim.requests.slice(-2), ['multiroom:SlaveVolume:10.0.0.8:12', 'multiroom:SlaveMute:10.0.0.8:0']);
+      // each asks the leader for its followers first
+      assert.deepEqual(sim.requests.slice(-4), [
+        'multiroom:getSlaveList',
+        'multiroom:SlaveVolume:10.0.0.8:12',
+        'multiroom:getSlaveList',
+        'multiroom:SlaveMute:10.0.0.8:0',
+      ]);
       assert.deepEqual([sim.state.followers[0].volume, sim.state.followers[0].mute], [12, false]);
     } finally {
       await close();
