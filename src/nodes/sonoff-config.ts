@@ -23,7 +23,7 @@ interface SonoffConfigDef extends NodeDef {
 const STATIC_HOST_DEFAULT_POLL_S = 10;
 const TEST_TIMEOUT_MS = 4000;
 const MIN_TIMEOUT_MS = 500;
-const MODELS: readonly SonoffModel[] = ['auto', 'single', 'multi', 'dimmer', 'meter', 'th'];
+const MODELS: readonly SonoffModel[] = ['auto', 'single', 'multi', 'dimmer', 'meter', 'powr2', 'powr3', 'th'];
 
 /** The credential the editor keeps out of the flow file; never logged, never in a status or output. */
 interface SonoffCredentials {

@@ -22,6 +22,8 @@ import {
   READING_NAMES,
   readingsOfState,
   type DeviceKind,
+  type MeterFamily,
+  type MeterHint,
   type Readings,
   mergeState,
   parseTxtState,
@@ -41,7 +43,8 @@ import { DeviceSession, openSession, type SessionEvents, type StateSource } from
 import type { PollGate } from './poll-gate';
 
 export type { StateSource } from './device-session';
-export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'th';
+/** `powr2` and `powr3`: a meter whose unit family the user set (MeterFamily in src/sonoff/codec.ts) */
+export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'powr2' | 'powr3' | 'th';
 
 /** The `outlet` of a change that is not an outlet's: the device's readings changed (meters, sensors). */
 export const READINGS_CHANGE = -1;
@@ -198,13 +201,25 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   get family(): Family | undefined {
     if (this.model === 'single' || this.model === 'multi') return this.model;
-    return this.model === 'auto' ? this.current?.family : 'single';
+    // the POWR3 family switches through `switches` (SonoffLAN uiid 190), the POWR2 through `switch`: both learned from the data
+    return this.model === 'auto' || this.meterModel ? this.current?.family : 'single';
   }
 
   /** What the device is: forced by the model, else learned from its data; a relay until it says otherwise. */
   get kind(): DeviceKind {
+    if (this.meterModel) return 'meter';
     if (this.model === 'dimmer' || this.model === 'meter' || this.model === 'th') return this.model;
     return this.current?.kind ?? 'relay';
+  }
+
+  /** the meter family the model setting names, if it names one */
+  private get meterModel(): MeterFamily | undefined {
+    return this.model === 'powr2' || this.model === 'powr3' ? this.model : undefined;
+  }
+
+  /** How to read the meter's units: the model setting, else what the device showed before (its data, its TXT type). */
+  private get meterHint(): MeterHint {
+    return { set: this.meterModel, known: this.current?.meterFamily };
   }
 
   get address(): { host: string; port: number } | undefined {
@@ -326,7 +341,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   /** One `info` read; `probe` reads go out even while the device is offline. */
   private readInfo(source: 'refresh' | 'poll', probe: boolean): Promise<void> {
     // a chain rather than async frames: this runs on every poll
-    const read = () => this.send(() => this.client.readState().then(({ reply, state }) => this.applyRead(state, source, reply.seq)), { probe });
+    const read = () => this.send(() => this.client.readState(this.meterHint).then(({ reply, state }) => this.applyRead(state, source, reply.seq)), { probe });
     return this.addressKnown ? read() : this.ready().then(read);
   }
 
@@ -663,7 +678,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       return;
     }
     this.lastTxt = s.txt;
-    const t = parseTxtState(s.txt, this.txtKey);
+    const t = parseTxtState(s.txt, this.txtKey, this.meterHint);
     if (t.keyProblem) {
       this.keyProblem = t.keyProblem;
       this.markOffline(t.keyProblem);

@@ -219,6 +219,29 @@ export function modeToSource(mode: number): string {
   return names[mode] ?? 'unknown';
 }
 
+/**
+ * `vendor` names a source the mode hides: with the generic network mode
+ * (10–19) some firmware reports what plays only there. A WiiM Ultra on 5.2
+ * playing a USB stick says mode 10 and vendor "UDiskLocal" (pywiim issue 21:
+ * any "UDisk…" is USB); pywiim's parser maps these music-service vendors the
+ * same way. python-linkplay reads no vendor. Chromecast's vendors stay `wifi`.
+ */
+const VENDOR_SOURCES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^udisk/i, 'usb'],
+  [/^(amazon ?music|prime)$/i, 'amazon'],
+  [/^qobuz$/i, 'qobuz'],
+  [/^tidal$/i, 'tidal'],
+  [/^deezer$/i, 'deezer'],
+];
+
+/** The source from `mode`, and from `vendor` where the mode is the generic network value (VENDOR_SOURCES). */
+export function sourceOf(mode: number, vendor: unknown): string {
+  const source = modeToSource(mode);
+  if (source !== 'wifi' || mode < 10 || mode > 19 || typeof vendor !== 'string') return source;
+  const name = vendor.trim();
+  return VENDOR_SOURCES.find(([re]) => re.test(name))?.[1] ?? source;
+}
+
 const STATES: Record<string, PlayState> = {
   play: 'playing',
   playing: 'playing',
@@ -268,7 +291,7 @@ export function normalisePlayerStatus(o: Record<string, unknown>, scheme: LoopSc
     state: STATES[String(o.status ?? '').toLowerCase()] ?? 'stopped',
     volume: num(o.vol),
     muted: String(o.mute) === '1',
-    source: modeToSource(mode),
+    source: sourceOf(mode, o.vendor),
     repeat: loop.repeat,
     shuffle: loop.shuffle,
     position,
