@@ -75,6 +75,7 @@ export = function (RED: NodeAPI) {
           timeoutMs: Math.max(MIN_TIMEOUT_MS, numberSetting(def.timeout, DEFAULT_TIMEOUT_MS)),
           clock,
           name: stringSetting(def.name) || undefined,
+          debug: (message) => this.debug(message),
         }),
     });
     const self = this as unknown as { session?: SonoffSession; savedDevice?: SavedDevice };

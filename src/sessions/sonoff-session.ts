@@ -37,7 +37,7 @@ import {
   type StartupValue,
 } from '../sonoff/codec';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
-import { aesKey } from '../sonoff/crypto';
+import { aesKey, WRONG_KEY_MESSAGE } from '../sonoff/crypto';
 import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } from '../sonoff/discovery';
 import { DeviceSession, openSession, type SessionEvents, type StateSource } from './device-session';
 import type { PollGate } from './poll-gate';
@@ -77,6 +77,8 @@ export interface SonoffSessionOptions {
   devicekey?: string;
   /** the time polls, probes, backoff, the 200 ms gap and the wait for mDNS run on (default: the system clock) */
   clock?: Clock;
+  /** a line for the debug log (an mDNS record that was not taken) */
+  debug?: (message: string) => void;
 }
 
 /** One outlet as the session knows it: what commands and reads resolve with. */
@@ -124,6 +126,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private readonly timeoutMs: number;
   /** the AES key for TXT records, derived from the devicekey once */
   private readonly txtKey: Buffer | undefined;
+  private readonly debug: ((message: string) => void) | undefined;
   /** an encrypted record we could not read (no key, wrong key): the device is there but unusable */
   private keyProblem: DeviceError | undefined;
   private current: SonoffState | undefined;
@@ -166,6 +169,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.name = options.name;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.txtKey = options.devicekey ? aesKey(options.devicekey) : undefined;
+    this.debug = options.debug;
     this.staticHost = !!options.host;
     this.addressKnown = this.staticHost;
     this.pollIntervalMs = Math.max(0, (options.pollInterval ?? 0) * 1000);
@@ -659,9 +663,31 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.kind === 'th' ? encodeThSwitch(on) : encodeSwitch(on);
   }
 
-  /** A record of this device (the shared watcher routes by deviceid). */
+  /**
+   * A record of this device (the shared watcher routes by deviceid). Anyone
+   * on the LAN can announce a deviceid: for an encrypted device only a record
+   * that decrypts with its key may move it or tell its state; one that does
+   * not (or is not encrypted at all) is ignored once the device's address is
+   * known, so it neither moves it nor marks it offline, and "check the
+   * devicekey" then comes only from the device's own replies; a goodbye
+   * only makes the session ask the device (onWithdrawn). A DIY device
+   * has no key, and nothing tells its real record from a forged one.
+   */
   private onService(s: DiscoveredService): void {
     if (this.isClosed) return;
+    // the record read last time (the address moved, or it came again): its state is known, and the seq check has seen it
+    const repeat = this.lastTxt !== undefined && sameTxt(this.lastTxt, s.txt);
+    const t = repeat ? undefined : parseTxtState(s.txt, this.txtKey, this.meterHint);
+    if (t && this.txtKey && !(t.encrypted && t.data)) {
+      if (this.addressKnown) {
+        this.debug?.(`${this.describe()}: an mDNS record from ${s.address ?? s.host ?? '?'} that does not decrypt with the devicekey was ignored`);
+        return;
+      }
+      // nothing else reaches the device yet: the hint is all there is (a record that decrypts clears it)
+      this.keyProblem = t.keyProblem ?? new DeviceError('protocol', WRONG_KEY_MESSAGE);
+      this.markOffline(this.keyProblem);
+      return;
+    }
     const host = s.address ?? s.host;
     if (host && s.port !== undefined) {
       const cur = this.client.address;
@@ -671,14 +697,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         this.emitEvent('address', { host, port: s.port });
       }
     }
-    // the record read last time (the address moved, or it came again): its state is known, and the seq check has seen it
-    if (this.lastTxt && sameTxt(this.lastTxt, s.txt)) {
+    if (!t) {
       if (this.keyProblem) this.markOffline(this.keyProblem);
       else this.noteSuccess(true);
       return;
     }
     this.lastTxt = s.txt;
-    const t = parseTxtState(s.txt, this.txtKey, this.meterHint);
     if (t.keyProblem) {
       this.keyProblem = t.keyProblem;
       this.markOffline(t.keyProblem);
@@ -692,6 +716,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   private onWithdrawn(): void {
     if (this.isClosed) return;
+    // a goodbye carries nothing to decrypt, so anyone can send one: a device with a key is asked, and its own answer decides
+    if (this.txtKey && this.addressKnown) {
+      this.debug?.(`${this.describe()}: its mDNS record was withdrawn; asking the device`);
+      void this.readInfo('poll', true).catch(() => undefined);
+      return;
+    }
     this.seq.markRestart();
     this.lastTxt = undefined;
     this.markOffline(new DeviceError('offline', `${this.describe()} withdrew its mDNS record`));
