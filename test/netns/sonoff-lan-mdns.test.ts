@@ -7,6 +7,7 @@ import sonoffSensor from '../../src/nodes/sonoff-sensor';
 import type { SonoffSession } from '../../src/sessions/sonoff-session';
 import { acquireSonoffWatcher, discoverSonoff } from '../../src/sonoff/discovery';
 import { MdnsAdvertiser } from '../../src/sim/mdns-advertiser';
+import { SonoffSimulator } from '../../src/sim/sonoff-sim';
 import { mdnsRelays } from '../helpers/mdns-relays';
 import { freePort } from '../helpers/net';
 
@@ -156,5 +157,38 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
     meter.stepReadings();
     await until(() => outs.length === 2, 'pushed reading');
     assert.deepEqual([outs[1].payload, outs[1].sonoff?.source], [19.75, 'push']);
+  });
+
+  describe('Test connection with the saved devicekey (the editor endpoint)', () => {
+    before(() => helper.startServer());
+    after(() => helper.stopServer());
+
+    it('goes to where the session found the deviceid, and to no other host unless the key is typed', async () => {
+      const meter = await sim({ deviceid: '1000abab09', model: 'powr3' });
+      // the same key would open this one too: it must not be lent to it
+      const other = new SonoffSimulator({ deviceid: '1000abab09', model: 'powr3', devicekey: KEY });
+      await other.start({ port: 0 });
+      try {
+        await helper.load(nodes, flow('1000abab09', { type: 'sonoff-sensor', reading: 'all' }), { cfg: { devicekey: KEY } });
+        const session = sessionOf();
+        await until(() => session.address !== undefined, 'the address from mDNS', 8000);
+        const test = async (form: Record<string, unknown>) =>
+          (await helper.request().post('/sonoff-config/test').send(form).expect(200)).body as { ok: boolean; family?: string; error?: string };
+        const saved = { id: 'cfg', deviceid: '1000abab09', devicekey: '__PWRD__' };
+        const found = await test({ ...saved, host: '' });
+        assert.equal(found.ok, true, JSON.stringify(found));
+        assert.equal(found.family, 'meter');
+        const same = await test({ ...saved, host: '127.0.0.1', port: String(meter.address.port) });
+        assert.equal(same.ok, true, JSON.stringify(same));
+        const elsewhere = await test({ ...saved, host: '127.0.0.1', port: String(other.address.port) });
+        assert.match(elsewhere.error ?? '', /the saved devicekey is only for the saved device/);
+        // the same form with a session on another deviceid is no found address either
+        const wrongId = await test({ ...saved, deviceid: '1000abab10', host: '' });
+        assert.match(wrongId.error ?? '', /enter a host to test/);
+        assert.equal(other.requests.length, 0, 'nothing reached the other host');
+      } finally {
+        await other.stop();
+      }
+    });
   });
 });
