@@ -21,6 +21,7 @@ import {
   type SonoffReply,
   type SonoffRequest,
   type SonoffState,
+  type MeterHint,
   type StartupValue,
 } from './codec';
 import { aesKey, sealedRequestBody } from './crypto';
@@ -78,7 +79,7 @@ export class SonoffClient {
   private readonly key: Buffer | undefined;
   private sendBlank = false;
   /** the last `info` reply: a relay answers the same bytes poll after poll, and those are not read again */
-  private lastInfo: { body: string; reply: SonoffReply; state?: SonoffState } | undefined;
+  private lastInfo: { body: string; reply: SonoffReply; state?: SonoffState; meterKey?: string } | undefined;
   private cachedOrigin: string | undefined;
   private closed = false;
 
@@ -215,20 +216,22 @@ export class SonoffClient {
   /**
    * The device's state: `info` in DIY mode; in LAN mode `getState`, the
    * request SonoffLAN (local.py) sends, which may answer without data.
+   * `meter` says how to read a meter's units where its data does not.
    */
-  readState(): Promise<{ reply: SonoffReply; state: SonoffState }> {
-    if (!this.key) return this.info();
-    return this.request({ endpoint: 'getState', data: {} }).then((reply) => ({ reply, state: normaliseState(reply.data ?? {}) }));
+  readState(meter?: MeterHint): Promise<{ reply: SonoffReply; state: SonoffState }> {
+    if (!this.key) return this.info(meter);
+    return this.request({ endpoint: 'getState', data: {} }).then((reply) => ({ reply, state: normaliseState(reply.data ?? {}, meter) }));
   }
 
-  /** `info`; the same bytes as the last time give the same state object, so that a session can see that nothing changed. */
-  info(): Promise<{ reply: SonoffReply; state: SonoffState }> {
+  /** `info`; the same bytes as the last time, read with the same meter hint, give the same state object, so that a session can see that nothing changed. */
+  info(meter?: MeterHint): Promise<{ reply: SonoffReply; state: SonoffState }> {
     return this.request(encodeInfo()).then((reply) => {
       if (!reply.data) throw new DeviceError('protocol', 'info reply carries no data');
       const last = this.lastInfo;
-      if (last?.reply !== reply) return { reply, state: normaliseState(reply.data) };
-      last.state ??= normaliseState(reply.data);
-      return { reply, state: last.state };
+      if (last?.reply !== reply) return { reply, state: normaliseState(reply.data, meter) };
+      const key = `${meter?.set}/${meter?.known}`;
+      if (!last.state || last.meterKey !== key) Object.assign(last, { state: normaliseState(reply.data, meter), meterKey: key });
+      return { reply, state: last.state as SonoffState };
     });
   }
 
