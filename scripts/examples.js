@@ -24,10 +24,11 @@ function exampleFiles(options = {}) {
 
 /**
  * @param {string[]} files
- * @param {{ wiim?: object, sonoff?: object, otaImage?: string, announceFile?: string }} devices
- *   properties to set on every wiim-config / sonoff-config node, a
- *   firmware path for the OTA example's inject node, and a sound file for
- *   the announcement example's doorbell
+ * @param {{ wiim?: object, sonoff?: object, configs?: Record<string, object>, otaImage?: string, announceFile?: string }} devices
+ *   properties to set on every wiim-config / sonoff-config node, then on the
+ *   config node of each id in `configs` (a device of its own), a firmware
+ *   path for the OTA example's inject node, and a sound file for the
+ *   announcement example's doorbell
  * @returns {object[]} one flow; config nodes with the same id appear once
  */
 function loadFlows(files, devices = {}) {
@@ -39,6 +40,7 @@ function loadFlows(files, devices = {}) {
       seen.add(node.id);
       if (node.type === 'wiim-config' && devices.wiim) Object.assign(node, devices.wiim);
       if (node.type === 'sonoff-config' && devices.sonoff) Object.assign(node, devices.sonoff);
+      if (devices.configs && devices.configs[node.id]) Object.assign(node, devices.configs[node.id]);
       if (node.type === 'inject' && devices.otaImage && node.z === 'ex_so_tab') node.payload = devices.otaImage;
       if (node.type === 'inject' && devices.announceFile && node.z === 'ex_an_tab' && node.topic === 'announce' && node.payloadType === 'json')
         node.payload = JSON.stringify({ ...JSON.parse(node.payload), file: devices.announceFile });
