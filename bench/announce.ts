@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { coreNode, helper, node } from '../test/helpers/runtime';
 import { loadPlain } from './plain-runtime';
+import { benchWiimConfig } from './measure';
 import { fmtMs, median, percentile, sleep } from './stats';
 import wiimConfig from '../src/nodes/wiim-config';
 import wiimCommand from '../src/nodes/wiim-command';
@@ -71,6 +72,18 @@ function outputOf(id: string, timeoutMs: number): Promise<Record<string, unknown
   });
 }
 
+/** A row judged on the median of its samples. */
+function judged(measure: string, samples: number[], targetMs: number, target: string, note: string): AnnounceRow {
+  const m = median(samples);
+  return {
+    measure,
+    figure: fmtMs(m),
+    target,
+    verdict: m <= targetMs ? 'PASS' : 'MISS',
+    note: `p90 ${fmtMs(percentile(samples, 90))}; ${note}`,
+  };
+}
+
 export async function announceRows(samples = { prompt: 200, interrupt: 15 }): Promise<AnnounceRow[]> {
   const sim = new WiimSimulator({ name: 'Announce bench', model: 'pro' });
   const { port } = await sim.start({ port: 0, upnpPort: 0 });
@@ -79,21 +92,7 @@ export async function announceRows(samples = { prompt: 200, interrupt: 15 }): Pr
   try {
     const flow: Array<Record<string, unknown>> = [
       { id: 'tab', type: 'tab', label: 'bench' },
-      {
-        id: 'cfg',
-        type: 'wiim-config',
-        z: 'tab',
-        name: 'Announce bench',
-        host: '127.0.0.1',
-        port: String(port),
-        protocol: 'https',
-        timeout: '5000',
-        pollPlaying: '1',
-        pollIdle: '5',
-        fingerprint: '',
-        events: 'auto',
-        upnpPort: String(sim.upnp.port),
-      },
+      { ...benchWiimConfig('cfg', 'Announce bench', port, { events: 'auto', upnpPort: String(sim.upnp.port) }), z: 'tab' },
       { id: 'cmd', type: 'wiim-command', z: 'tab', device: 'cfg', command: '', value: '', wires: [['out']] },
       // a listener keeps the session running, so that UPnP events flow
       { id: 'st', type: 'wiim-status', z: 'tab', device: 'cfg', output: 'change', meta: false, wires: [[]] },
@@ -125,14 +124,15 @@ export async function announceRows(samples = { prompt: 200, interrupt: 15 }): Pr
       if (!ok || arrived === undefined) wrong++;
       else if (i >= 20) prompt.push(arrived - t0);
     }
-    const pm = median(prompt);
-    rows.push({
-      measure: 'announce, prompt: message in → command at the device',
-      figure: fmtMs(pm),
-      target: '≤ 20 ms median',
-      verdict: pm <= 20 ? 'PASS' : 'MISS',
-      note: `p90 ${fmtMs(percentile(prompt, 90))}; ${prompt.length} samples after 20 warm-up, ${wrong} wrong; getStatusEx, getPlayerStatus, playPromptUrl over HTTPS to a simulator on loopback`,
-    });
+    rows.push(
+      judged(
+        'announce, prompt: message in → command at the device',
+        prompt,
+        20,
+        '≤ 20 ms median',
+        `${prompt.length} samples after 20 warm-up, ${wrong} wrong; getStatusEx, getPlayerStatus, playPromptUrl over HTTPS to a simulator on loopback`,
+      ),
+    );
 
     // interrupt: the announcement's end → the music back (line-in switched back)
     const back: number[] = [];
@@ -158,14 +158,15 @@ export async function announceRows(samples = { prompt: 200, interrupt: 15 }): Pr
       if (!ok || arrived === undefined) wrong++;
       else back.push(arrived - t0);
     }
-    const bm = median(back);
-    rows.push({
-      measure: 'announce, interrupt: end → music back, events on',
-      figure: fmtMs(bm),
-      target: '≤ 1.5 s median',
-      verdict: bm <= 1500 ? 'PASS' : 'MISS',
-      note: `p90 ${fmtMs(percentile(back, 90))}; ${back.length} samples, ${wrong} wrong; TransportState by UPnP NOTIFY, then vol, mute, switchmode`,
-    });
+    rows.push(
+      judged(
+        'announce, interrupt: end → music back, events on',
+        back,
+        1500,
+        '≤ 1.5 s median',
+        `${back.length} samples, ${wrong} wrong; TransportState by UPnP NOTIFY, then vol, mute, switchmode`,
+      ),
+    );
   } finally {
     await helper.unload();
     await sim.stop();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -10,7 +11,8 @@ import wiimConfig from '../src/nodes/wiim-config';
 import wiimCommand from '../src/nodes/wiim-command';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 import type { WiimSession } from '../src/sessions/wiim-session';
-import { MAX_ANNOUNCE_BYTES, sniffAudio } from '../src/wiim/announce';
+import { MAX_ANNOUNCE_BYTES, announcementCommand, restorePlan, sniffAudio, type RecordedPlayer } from '../src/wiim/announce';
+import { prepareCommand, type CommandContext } from '../src/wiim/commands';
 import { parseQueueContext } from '../src/wiim/queue';
 
 const catchNode = coreNode('common/25-catch.js');
@@ -94,6 +96,7 @@ describe('wiim-command: announce, queue and presets', function () {
     clock = new FakeClock();
   });
   afterEach(async () => {
+    for (const s of sims) delete (s.requests as { push?: unknown }).push;
     await helper.unload();
     delete settings.wiimSonoffClock;
   });
@@ -248,6 +251,38 @@ describe('wiim-command: announce, queue and presets', function () {
       await assert.rejects(fetch(f.url), 'the server is gone once the announcement is over');
     });
 
+    it('while it plays: HEAD and a range answered to the device, anyone else refused', async () => {
+      await load();
+      playing(living, 40);
+      const run = send(living, { buffer: MP3, mode: 'interrupt' });
+      await until(() => living.mediaPlaying && living.state.status === 'play', 'the announcement playing');
+      const url = new URL(living.fetches[0].url);
+      // players retry and seek: from the device's own address (127.0.0.2)
+      const ask = (headers: Record<string, string>, method = 'GET', localAddress = '127.0.0.2') =>
+        new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+          const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method, headers, localAddress, agent: false }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      const head = await ask({}, 'HEAD');
+      assert.equal(head.status, 200);
+      assert.equal(head.headers['content-length'], String(MP3.length));
+      assert.equal(head.headers['content-type'], 'audio/mpeg');
+      assert.equal(head.body.length, 0);
+      const part = await ask({ range: 'bytes=10-19' });
+      assert.equal(part.status, 206);
+      assert.equal(part.headers['content-range'], `bytes 10-19/${MP3.length}`);
+      assert.ok(part.body.equals(MP3.subarray(10, 20)));
+      assert.equal((await ask({}, 'GET', '127.0.0.1')).status, 403, 'another address');
+      living.endMedia();
+      const r = await finished(run);
+      assert.ok(r.out, r.caught?.error.message);
+    });
+
     it('a file in prompt mode: served until the device fetched it', async () => {
       await load();
       const file = path.join(tmp, 'doorbell.mp3');
@@ -279,23 +314,20 @@ describe('wiim-command: announce, queue and presets', function () {
     assert.equal(living.state.followers.length, 1);
   });
 
-  it('two announcements in a row: restored once, after the last; both outputs after it', async () => {
+  it('two announcements in a row: restored once, after the last; both outputs after it, in order', async () => {
     await load();
     playing(living, 10, 'http://radio.example.invalid/jazz.mp3');
-    const first = send(living, { url: soundsUrl, volume: 70 });
-    const second = outcome<Msg & { payload: AnnouncePayload }, CaughtMsg>(
-      cmdOf(living),
-      { topic: 'announce', payload: { url: `${soundsUrl}?2`, volume: 70 } },
-      25000,
-      'out',
-    );
+    // each output, with what the device had received when it left
+    const left: Array<{ tag: unknown; requests: string[]; volume: number }> = [];
+    (node('out') as unknown as EventEmitter).on('input', (m: Msg) => left.push({ tag: m.tag, requests: actions(living), volume: living.state.volume }));
+    node(cmdOf(living)).receive({ topic: 'announce', payload: { url: soundsUrl, volume: 70 }, tag: 'first' });
+    node(cmdOf(living)).receive({ topic: 'announce', payload: { url: `${soundsUrl}?2`, volume: 70 }, tag: 'second' });
     await playThrough(living);
     // the announcer sees the first end on its next poll, then sends the second
     for (let i = 0; i < 10 && !living.requests.includes(`setPlayerCmd:play:${soundsUrl}?2`); i++) await clock.advance(500);
     await playThrough(living);
-    const [a, b] = await clock.drive(Promise.all([first, second]), 500, 400);
-    assert.ok(a.out && b.out);
-    assert.deepEqual(actions(living), [
+    for (let i = 0; i < 20 && left.length < 2; i++) await clock.advance(500);
+    const all = [
       'setPlayerCmd:vol:70',
       `setPlayerCmd:play:${soundsUrl}`,
       'setPlayerCmd:vol:70',
@@ -303,7 +335,17 @@ describe('wiim-command: announce, queue and presets', function () {
       'setPlayerCmd:vol:30',
       'setPlayerCmd:mute:0',
       'setPlayerCmd:play:http://radio.example.invalid/jazz.mp3',
-    ]);
+    ];
+    assert.deepEqual(actions(living), all);
+    assert.deepEqual(
+      left.map((l) => l.tag),
+      ['first', 'second'],
+      'both outputs, in the order the messages came',
+    );
+    for (const l of left) {
+      assert.deepEqual(l.requests, all, `${String(l.tag)} left after the whole restore`);
+      assert.equal(l.volume, 30);
+    }
   });
 
   describe('failures reach the Catch node, after the restore', () => {
@@ -327,6 +369,54 @@ describe('wiim-command: announce, queue and presets', function () {
       assert.match(r.caught.error.message, /did not end within 5 s/);
       assert.equal(living.state.volume, 30);
       assert.equal(living.state.mode, 40);
+    });
+
+    /** The device reads the first request that starts with `prefix`, then drops the connection without a reply. */
+    function dropFirst(sim: WiimSimulator, prefix: string): void {
+      const push = sim.requests.push.bind(sim.requests);
+      // an own, hidden push: gone again once it dropped one (the request log compares as a plain array)
+      Object.defineProperty(sim.requests, 'push', {
+        configurable: true,
+        enumerable: false,
+        value: (...items: string[]) => {
+          if (items.some((r) => r.startsWith(prefix))) {
+            delete (sim.requests as { push?: unknown }).push;
+            sim.faults.drop = true; // read when the simulator answers, right after this
+            setImmediate(() => (sim.faults.drop = false));
+          }
+          return push(...items);
+        },
+      });
+    }
+
+    it('a connection dropped under the announcement: sent once, never again (it would play twice); restored, then the error', async () => {
+      await load();
+      playing(living, 40);
+      dropFirst(living, 'setPlayerCmd:play:');
+      const r = await finished(send(living, { url: soundsUrl, volume: 60 }));
+      assert.ok(r.caught, 'an error');
+      assert.match(r.caught.error.message, /closed the connection before replying; the request was not sent again/);
+      assert.deepEqual(actions(living), [
+        'setPlayerCmd:vol:60',
+        `setPlayerCmd:play:${soundsUrl}`,
+        'setPlayerCmd:vol:30',
+        'setPlayerCmd:mute:0',
+        'setPlayerCmd:switchmode:line-in',
+      ]);
+      assert.equal(living.state.volume, 30);
+    });
+
+    it("a connection dropped under the restore's switchmode: that one goes again (it sets a state), and the music is back", async () => {
+      await load();
+      playing(living, 43);
+      dropFirst(living, 'setPlayerCmd:switchmode:');
+      const run = send(living, { url: soundsUrl, volume: 60 });
+      await playThrough(living);
+      const r = await finished(run);
+      assert.ok(r.out, r.caught?.error.message);
+      assert.equal(r.out.payload.resumed, true);
+      assert.deepEqual(actions(living).slice(-2), ['setPlayerCmd:switchmode:optical', 'setPlayerCmd:switchmode:optical']);
+      assert.equal(living.state.mode, 43);
     });
 
     it('an offline device: the error, and nothing played', async () => {
@@ -430,6 +520,44 @@ describe('wiim-command: announce, queue and presets', function () {
   });
 
   describe('the pure parts', () => {
+    it("marks what may go again after a dropped connection: the announcement never, the restore's state-setting steps yes, a preset press no", () => {
+      const ctx: CommandContext = { player: { duration: 600 } as CommandContext['player'] };
+      const idempotent = (p: ReturnType<typeof prepareCommand>) => p.build(ctx).idempotent;
+      assert.equal(idempotent(announcementCommand('prompt', soundsUrl)), false);
+      assert.equal(idempotent(announcementCommand('interrupt', soundsUrl)), false);
+      assert.match(announcementCommand('interrupt', 'http://h/a b.mp3').build(ctx).request, /^setPlayerCmd:play:http/);
+      const before: RecordedPlayer = {
+        state: 'playing',
+        mode: 11,
+        volume: 20,
+        muted: false,
+        position: 90,
+        duration: 600,
+        repeat: 'all',
+        shuffle: false,
+        url: 'http://h/t.mp3',
+      };
+      const marks = (p: RecordedPlayer) =>
+        restorePlan(p).steps.map((step) => [step.command, idempotent(prepareCommand(step as Parameters<typeof prepareCommand>[0]))]);
+      assert.deepEqual(marks(before), [
+        ['volume', true],
+        ['mute', true],
+        ['play', true],
+        ['seek', true],
+        ['repeat', true],
+      ]);
+      assert.deepEqual(marks({ ...before, mode: 43 }), [
+        ['volume', true],
+        ['mute', true],
+        ['source', true],
+      ]);
+      assert.deepEqual(marks({ ...before, url: undefined, preset: 2 }), [
+        ['volume', true],
+        ['mute', true],
+        ['preset', false],
+      ]);
+    });
+
     it('reads the audio type from the first bytes', () => {
       assert.equal(sniffAudio(MP3), 'mp3');
       assert.equal(sniffAudio(Buffer.from([0xff, 0xfb, 0x90, 0x64, 0, 0])), 'mp3');

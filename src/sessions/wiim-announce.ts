@@ -7,6 +7,7 @@ import {
   AUDIO_CONTENT_TYPES,
   END_POLL_MS,
   START_DEADLINE_MS,
+  announcementCommand,
   chooseMethod,
   restorePlan,
   sourceFamily,
@@ -329,7 +330,7 @@ async function playPrompt(line: Line, job: AnnounceJob): Promise<boolean> {
   const server = job.body ? await serve(session, job.body, request.timeoutS) : undefined;
   try {
     const url = server ? server.url : (request.source as { url: string }).url;
-    await run(session, { command: 'notify', arg: url });
+    await session.command(announcementCommand('prompt', url));
     if (!server) return true;
     const deadline = job.at + request.timeoutS * 1000;
     while (server.bytesServed < server.body.length) {
@@ -357,19 +358,17 @@ async function playInterrupt(line: Line, job: AnnounceJob, before: RecordedPlaye
   const server = job.body ? await serve(session, job.body, request.timeoutS) : undefined;
   try {
     const url = server ? server.url : (request.source as { url: string }).url;
-    await run(session, { command: 'play', arg: url });
+    await session.command(announcementCommand('interrupt', url));
     const end = job.at + request.timeoutS * 1000;
     // a served clip shorter than a poll may be over before a read sees it playing: fetched whole and no longer loading counts
     const fetched = () => server !== undefined && server.bytesServed >= server.body.length;
-    const started = await waitFor(
-      session,
-      clock,
-      Math.min(end, clock.now() + START_DEADLINE_MS),
-      (s) => s.state === 'playing' || (fetched() && s.state !== 'loading'),
-    );
+    // 10 s, or the whole timeout where that is shorter
+    const startBy = Math.min(end, clock.now() + START_DEADLINE_MS);
+    const waitedS = Math.max(0, Math.round((startBy - clock.now()) / 100) / 10);
+    const started = await waitFor(session, clock, startBy, (s) => s.state === 'playing' || (fetched() && s.state !== 'loading'));
     if (!started) {
       await run(session, wiimRequest('stop')).catch(() => undefined);
-      throw new DeviceError('network', `the device did not start playing the announcement within ${START_DEADLINE_MS / 1000} s: it could not fetch ${url}`);
+      throw new DeviceError('network', `the device did not start playing the announcement within ${waitedS} s: it could not fetch ${url}`);
     }
     const ended = await waitFor(session, clock, end, (s) => s.state !== 'playing' && s.state !== 'loading');
     if (!ended) {

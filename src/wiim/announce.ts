@@ -15,7 +15,7 @@
 
 import { argumentError } from '../shared/errors';
 import { CONTROL_CHARACTERS } from '../shared/text';
-import { describeValue as describeValueOf } from './commands';
+import { describeValue as describeValueOf, prepareCommand, type PreparedCommand } from './commands';
 import { modeToSource } from './parse';
 
 /** The largest file or Buffer served as an announcement: 10 MiB. */
@@ -172,6 +172,19 @@ export interface RecordedPlayer {
 export function chooseMethod(mode: AnnounceMode, player: RecordedPlayer, volumeGiven: boolean): 'prompt' | 'interrupt' {
   if (mode !== 'auto') return mode;
   return !volumeGiven && player.state === 'playing' && promptCapable(player.mode) ? 'prompt' : 'interrupt';
+}
+
+/**
+ * The request that plays the announcement: playPromptUrl, or play with its
+ * URL. Sent again it acts again (the clip starts over, a served file is
+ * fetched twice), so it never goes again after a dropped connection, though
+ * `play` with a URL is otherwise an absolute state (DeviceRequest.idempotent).
+ * The restore's steps keep their own marking: volume, mute, switchmode, seek,
+ * loop mode and the stream's play set a state; a preset press acts again.
+ */
+export function announcementCommand(method: 'prompt' | 'interrupt', url: string): PreparedCommand {
+  const prepared = prepareCommand(method === 'prompt' ? { command: 'notify', arg: url } : { command: 'play', arg: url });
+  return { ...prepared, build: (ctx) => ({ ...prepared.build(ctx), idempotent: false }) };
 }
 
 /** One step of the restore, in the order sent; each is a wiim-command command and its argument. */

@@ -8,12 +8,12 @@
  */
 
 import { DeviceError } from '../shared/errors';
-import { child, list, parseXml, text, upnpRequest } from './upnp';
+import { SERVICE_TYPES, child, list, parseXml, text, upnpRequest } from './upnp';
 
 export const CONTROL_TYPES = {
-  avTransport: 'urn:schemas-upnp-org:service:AVTransport:1',
+  avTransport: SERVICE_TYPES.avTransport,
   contentDirectory: 'urn:schemas-upnp-org:service:ContentDirectory:1',
-  playQueue: 'urn:schemas-wiimu-com:service:PlayQueue:1',
+  playQueue: SERVICE_TYPES.playQueue,
 } as const;
 export type ControlService = keyof typeof CONTROL_TYPES;
 
