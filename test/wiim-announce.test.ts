@@ -10,6 +10,7 @@ import { freePort } from './helpers/net';
 import wiimConfig from '../src/nodes/wiim-config';
 import wiimCommand from '../src/nodes/wiim-command';
 import { WiimSimulator } from '../src/sim/wiim-sim';
+import { WiimClient } from '../src/wiim/client';
 import type { WiimSession } from '../src/sessions/wiim-session';
 import { MAX_ANNOUNCE_BYTES, announcementCommand, restorePlan, sniffAudio, type RecordedPlayer } from '../src/wiim/announce';
 import { prepareCommand, type CommandContext } from '../src/wiim/commands';
@@ -152,6 +153,9 @@ describe('wiim-command: announce, queue and presets', function () {
       assert.ok(r.out, r.caught?.error.message);
       assert.deepEqual(actions(living), [`setPlayerCmd:playPromptUrl:${soundsUrl}`]);
       const p = r.out.payload;
+      assert.deepEqual(Object.keys(p).sort(), ['device', 'durationMs', 'method', 'played', 'resumed', 'sourceBefore']);
+      assert.equal(p.played, true);
+      assert.ok(Number.isInteger(p.durationMs) && p.durationMs >= 0);
       assert.equal(p.method, 'prompt');
       assert.equal(p.resumed, true);
       assert.equal(p.sourceBefore, 'wifi');
@@ -186,6 +190,18 @@ describe('wiim-command: announce, queue and presets', function () {
         assert.equal(living.state.volume, 30);
       });
     }
+
+    it('a paused input: switched back all the same (an input cannot be paused)', async () => {
+      await load();
+      playing(living, 41);
+      living.setStatus('pause');
+      const run = send(living, soundsUrl);
+      await playThrough(living);
+      const r = await finished(run);
+      assert.ok(r.out, r.caught?.error.message);
+      assert.deepEqual(actions(living), [`setPlayerCmd:play:${soundsUrl}`, 'setPlayerCmd:vol:30', 'setPlayerCmd:mute:0', 'setPlayerCmd:switchmode:bluetooth']);
+      assert.equal(r.out.payload.resumed, true);
+    });
 
     it('a URL stream: interrupt, then the same URL again (read from UPnP GetMediaInfo)', async () => {
       await load();
@@ -292,6 +308,7 @@ describe('wiim-command: announce, queue and presets', function () {
       assert.ok(r.out, r.caught?.error.message);
       assert.equal(r.out.payload.method, 'prompt');
       assert.equal(living.fetches.length, 1);
+      assert.match(living.fetches[0].url, /^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{32}\/announcement\.mp3$/, 'by IP, at an unguessable path');
       assert.ok(living.fetches[0].body.equals(MP3));
       await assert.rejects(fetch(living.fetches[0].url));
     });
@@ -352,8 +369,11 @@ describe('wiim-command: announce, queue and presets', function () {
     it('an unreachable URL: the device never plays it; fails after 10 s, volume restored', async () => {
       await load();
       const dead = `http://127.0.0.1:${await freePort()}/gone.mp3`;
+      const t0 = clock.now();
       const r = await finished(send(living, { url: dead, volume: 80 }));
       assert.ok(r.caught);
+      // given up once 10 s passed without playing, at the first look after it (the status is read every 500 ms)
+      assert.ok(clock.now() - t0 >= 10_000 && clock.now() - t0 <= 10_500, `failed at ${clock.now() - t0} ms of the clock`);
       assert.match(r.caught.error.message, /did not start playing the announcement within 10 s: it could not fetch/);
       assert.equal(living.state.volume, 30);
       assert.deepEqual(actions(living).slice(-2), ['setPlayerCmd:vol:30', 'setPlayerCmd:mute:0']);
@@ -502,6 +522,14 @@ describe('wiim-command: announce, queue and presets', function () {
       assert.match(p.caught.error.message, /cannot play a queue index/);
     });
 
+    it('presets on a model with UPnP (Pro) as on one without (Mini): they come from the HTTP API', async () => {
+      await load();
+      const pro = await finished(outcome<Msg, CaughtMsg>(cmdOf(living), { topic: 'presets' }));
+      assert.ok(pro.out, pro.caught?.error.message);
+      assert.equal((pro.out.payload as { slots: number }).slots, living.state.presetKeys);
+      assert.deepEqual(living.upnp.actions, [], 'no UPnP action for presets');
+    });
+
     it('presets: names, URLs, artwork and the slots from preset_key', async () => {
       await load();
       const r = await finished(outcome<Msg, CaughtMsg>(cmdOf(kitchen), { topic: 'presets' }));
@@ -556,6 +584,45 @@ describe('wiim-command: announce, queue and presets', function () {
         ['mute', true],
         ['preset', false],
       ]);
+    });
+
+    it('presets as the WiiM HTTP API documents getPresetInfo (2.8.2, a url of "unknow"), with the slots from getStatusEx preset_key', async () => {
+      // a device that answers as the document gives it (not our simulator): getStatusEx with preset_key, getPresetInfo with preset_list
+      const replies: Record<string, string> = {
+        getStatusEx: JSON.stringify({
+          uuid: 'FF31F09E',
+          DeviceName: 'Kitchen',
+          project: 'WiiM_Pro_with_gc4a',
+          firmware: 'Linkplay.4.8.618780',
+          preset_key: '12',
+        }),
+        getPresetInfo:
+          '{"preset_num": 2, "preset_list": [{"number": 1, "name": "BBC Radio Norfolk", "url": "http:\\/\\/as-hls-ww-live.akamaized.net\\/bbc_radio_norfolk.m3u8", "source": "Linkplay Radio", "picurl": "http:\\/\\/cdn-profiles.tunein.com\\/s6852\\/images\\/logoq.jpg"}, ' +
+          '{"number": 8, "name": "1. Country Heat", "url": "unknow", "source": "Amazon Music", "picurl": "https:\\/\\/m.media-amazon.com\\/images\\/I\\/heat.jpg"}]}',
+      };
+      const device = http.createServer((req, res) => {
+        const command = new URL(req.url ?? '/', 'http://x').searchParams.get('command') ?? '';
+        res.writeHead(200, { 'content-type': 'text/html' }).end(replies[command] ?? 'unknown command');
+      });
+      await new Promise<void>((r) => device.listen(0, '127.0.0.1', r));
+      const client = new WiimClient({ host: '127.0.0.1', port: (device.address() as { port: number }).port, protocol: 'http' });
+      try {
+        const p = (await client.command('presets')).payload as { count: number; slots: number; presets: Array<Record<string, unknown>> };
+        assert.equal(p.slots, 12);
+        assert.equal(p.count, 2);
+        assert.deepEqual(p.presets[0], {
+          number: 1,
+          name: 'BBC Radio Norfolk',
+          url: 'http://as-hls-ww-live.akamaized.net/bbc_radio_norfolk.m3u8',
+          source: 'Linkplay Radio',
+          artwork: 'http://cdn-profiles.tunein.com/s6852/images/logoq.jpg',
+        });
+        assert.equal(p.presets[1].number, 8);
+        assert.equal(p.presets[1].name, '1. Country Heat');
+      } finally {
+        await client.close();
+        await new Promise<void>((r) => device.close(() => r()));
+      }
     });
 
     it('reads the audio type from the first bytes', () => {
