@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import http from 'node:http';
 import { coreNode, helper, node } from '../test/helpers/runtime';
 import { loadPlain } from './plain-runtime';
 import { benchWiimConfig } from './measure';
@@ -30,8 +31,6 @@ export interface AnnounceRow {
   verdict: 'PASS' | 'MISS';
   note: string;
 }
-
-const SOUND = 'http://sounds.example.invalid/ding.mp3';
 
 /** When the simulator received a command starting with `prefix`, after `since` (performance.now()). */
 function watchRequests(sim: WiimSimulator): (prefix: string, since: number) => Promise<number> {
@@ -84,7 +83,12 @@ function judged(measure: string, samples: number[], targetMs: number, target: st
   };
 }
 
-export async function announceRows(samples = { prompt: 200, interrupt: 15 }): Promise<AnnounceRow[]> {
+export async function announceRows(samples = { prompt: 200, interrupt: 30 }): Promise<AnnounceRow[]> {
+  // the sound on loopback: the simulator fetches it and plays it until endMedia() (a URL elsewhere would play as an endless stream)
+  const mp3 = Buffer.concat([Buffer.from('ID3\u0004\u0000\u0000\u0000\u0000\u0000\u0000', 'latin1'), Buffer.alloc(2000)]);
+  const sounds = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': mp3.length }).end(mp3));
+  await new Promise<void>((r) => sounds.listen(0, '127.0.0.1', r));
+  const SOUND = `http://127.0.0.1:${(sounds.address() as { port: number }).port}/ding.mp3`;
   const sim = new WiimSimulator({ name: 'Announce bench', model: 'pro' });
   const { port } = await sim.start({ port: 0, upnpPort: 0 });
   const at = watchRequests(sim);
@@ -170,6 +174,7 @@ export async function announceRows(samples = { prompt: 200, interrupt: 15 }): Pr
   } finally {
     await helper.unload();
     await sim.stop();
+    await new Promise<void>((r) => sounds.close(() => r()));
   }
   return rows;
 }

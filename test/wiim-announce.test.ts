@@ -331,6 +331,51 @@ describe('wiim-command: announce, queue and presets', function () {
     assert.equal(living.state.followers.length, 1);
   });
 
+  it("a follower whose leader has no wiim-config in the flow: the leader is reached with the follower's protocol and port", async () => {
+    const leader = new WiimSimulator({ name: 'Hall', model: 'pro', host: '127.0.0.5' });
+    const follower = new WiimSimulator({ name: 'Porch', model: 'mini', host: '127.0.0.6' });
+    const { port } = await leader.start({ port: 0, upnpPort: 0 });
+    try {
+      // the same port on another address: what the follower's settings give for the leader
+      await follower.start({ port, upnpPort: 0 });
+      follower.state.leader = '127.0.0.5';
+      follower.state.mode = 99;
+      leader.state.followers = [{ name: 'Porch', ip: '127.0.0.6', uuid: follower.state.uuid, volume: 30, mute: false }];
+      playing(leader, 40);
+      settings.wiimSonoffClock = clock;
+      await helper.load(
+        nodes,
+        withTab([
+          cfg('cf', follower, '127.0.0.6', port),
+          { id: 'cmdf', type: 'wiim-command', device: 'cf', command: '', value: '', wires: [['out']] },
+          { id: 'out', type: 'helper' },
+          { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+          { id: 'caught', type: 'helper' },
+        ]),
+      );
+      clock.busyWhile(() => leader.fetching > 0);
+      const run = outcome<Msg & { payload: AnnouncePayload }, CaughtMsg>('cmdf', { topic: 'announce', payload: { url: soundsUrl, volume: 50 } }, 25000);
+      await playThrough(leader);
+      const r = await finished(run);
+      assert.ok(r.out, r.caught?.error.message);
+      assert.deepEqual(r.out.payload.device, { name: 'Hall', host: '127.0.0.5' });
+      assert.deepEqual(actions(leader), [
+        'setPlayerCmd:vol:50',
+        `setPlayerCmd:play:${soundsUrl}`,
+        'setPlayerCmd:vol:30',
+        'setPlayerCmd:mute:0',
+        'setPlayerCmd:switchmode:line-in',
+      ]);
+      assert.deepEqual(actions(follower), [], 'nothing played on the follower');
+      assert.equal(follower.state.leader, '127.0.0.5');
+      assert.equal(leader.state.followers.length, 1);
+    } finally {
+      await helper.unload();
+      await leader.stop();
+      await follower.stop();
+    }
+  });
+
   it('two announcements in a row: restored once, after the last; both outputs after it, in order', async () => {
     await load();
     playing(living, 10, 'http://radio.example.invalid/jazz.mp3');

@@ -93,7 +93,15 @@ async function announceTarget(RED: NodeAPI, configId: string, session: WiimSessi
     events: 'off',
     clock,
   });
-  return { session: temporary, descriptionUrl: descriptionUrl(leader, undefined), release: () => temporary.close() };
+  // the output names the device that played it: the leader's own name, which only it can tell
+  let name: string | undefined;
+  try {
+    name = ((await temporary.command(prepareCommand(wiimRequest('info')))).payload as { name?: string }).name;
+  } catch (err) {
+    await temporary.close();
+    throw err;
+  }
+  return { session: temporary, name, descriptionUrl: descriptionUrl(leader, undefined), release: () => temporary.close() };
 }
 
 /** The bytes of a file or Buffer, checked: a regular file, at most 10 MiB, audio of a known type, before anything is sent or served. */

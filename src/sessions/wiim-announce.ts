@@ -50,6 +50,8 @@ export interface AnnounceResult {
 /** Where the announcement plays: the device, or its leader. */
 export interface AnnounceTarget {
   session: WiimSession;
+  /** the device's name for the output, where the session has none of its own (a leader's temporary session) */
+  name?: string;
   /** the UPnP description of that device (for the URL being played) */
   descriptionUrl: string;
   /** called once the run is over: a session opened for the leader alone is closed */
@@ -162,7 +164,7 @@ async function runBatch(line: Line): Promise<void> {
       restoreError = err;
     }
   }
-  const device = { name: session.name, host: session.client.host };
+  const device = { name: line.target.name ?? session.name, host: session.client.host };
   const wasPlaying = recorded.player.state === 'playing' || recorded.player.state === 'loading';
   for (const o of outcomes) {
     if ('error' in o) o.pending.reject(o.error);
