@@ -9,6 +9,7 @@ import { FakeClock } from './helpers/fake-clock';
 import { freePort } from './helpers/net';
 import wiimConfig from '../src/nodes/wiim-config';
 import wiimCommand from '../src/nodes/wiim-command';
+import wiimStatus from '../src/nodes/wiim-status';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 import { WiimClient } from '../src/wiim/client';
 import type { WiimSession } from '../src/sessions/wiim-session';
@@ -589,6 +590,48 @@ describe('wiim-command: announce, queue and presets', function () {
         source: 'newTuneIn',
         artwork: 'https://img.example.invalid/jazz.png',
       });
+    });
+  });
+
+  describe('with UPnP events', () => {
+    it('the end comes by event: no status read while the announcement plays, and the music is back after it', async () => {
+      // real time: events arrive by NOTIFY; the callback server on a port the system picks
+      settings.wiimSonoffCallbackPort = 0;
+      try {
+        playing(living, 40);
+        await helper.load(
+          nodes.concat(wiimStatus as (RED: unknown) => void),
+          withTab([
+            cfg('c0', living, '127.0.0.2', ports.get(living) as number, { events: 'on' }),
+            { id: 'cmd0', type: 'wiim-command', device: 'c0', command: '', value: '', wires: [['out']] },
+            // a listener keeps the session subscribed
+            { id: 'st', type: 'wiim-status', device: 'c0', output: 'change', meta: false, wires: [[]] },
+            { id: 'out', type: 'helper' },
+            { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+            { id: 'caught', type: 'helper' },
+          ]),
+        );
+        const session = (node('c0') as unknown as { session: WiimSession }).session;
+        await until(() => session.live, 'events live');
+        const run = outcome<Msg & { payload: AnnouncePayload }, CaughtMsg>('cmd0', { topic: 'announce', payload: { url: soundsUrl, volume: 60 } }, 20000);
+        await until(() => living.mediaPlaying && living.state.status === 'play' && session.state?.state === 'playing', 'the announcement playing, by event');
+        const reads = living.count('getPlayerStatus');
+        // longer than the 500 ms a status read would come after without events
+        await new Promise((r) => setTimeout(r, 1200));
+        assert.equal(living.count('getPlayerStatus'), reads, 'no status read while events flow');
+        living.device((s) => s.endMedia());
+        const r = await run;
+        assert.ok(r.out, r.caught?.error.message);
+        assert.equal(r.out.payload.resumed, true);
+        assert.deepEqual(actions(living).slice(-4), [
+          `setPlayerCmd:play:${soundsUrl}`,
+          'setPlayerCmd:vol:30',
+          'setPlayerCmd:mute:0',
+          'setPlayerCmd:switchmode:line-in',
+        ]);
+      } finally {
+        delete settings.wiimSonoffCallbackPort;
+      }
     });
   });
 
