@@ -124,6 +124,28 @@ describe('wiim-command: announce, queue and presets', function () {
 
   const cmdOf = (sim: WiimSimulator) => `cmd${sims.indexOf(sim)}`;
 
+  /** The first request starting with `prefix` meets `fault` (set just for it: the simulator reads its faults as it answers). */
+  function faultOnFirst(sim: WiimSimulator, prefix: string, fault: (f: WiimSimulator['faults']) => void): void {
+    const push = sim.requests.push.bind(sim.requests);
+    // an own, hidden push: gone again once it struck (the request log compares as a plain array)
+    Object.defineProperty(sim.requests, 'push', {
+      configurable: true,
+      enumerable: false,
+      value: (...items: string[]) => {
+        if (items.some((r) => r.startsWith(prefix))) {
+          delete (sim.requests as { push?: unknown }).push;
+          const saved = structuredClone(sim.faults);
+          fault(sim.faults);
+          setImmediate(() => (sim.faults = saved));
+        }
+        return push(...items);
+      },
+    });
+  }
+
+  /** The device reads the first request that starts with `prefix`, then drops the connection without a reply. */
+  const dropFirst = (sim: WiimSimulator, prefix: string) => faultOnFirst(sim, prefix, (f) => (f.drop = true));
+
   /** Sends an announcement; returns the run, which the test drives on the fake clock. */
   function send(sim: WiimSimulator, payload: unknown) {
     return outcome<Msg & { payload: AnnouncePayload }, CaughtMsg>(cmdOf(sim), { topic: 'announce', payload }, 25000);
@@ -164,6 +186,25 @@ describe('wiim-command: announce, queue and presets', function () {
       // the firmware lowered the music for the prompt and fetched it from the URL given
       assert.deepEqual(living.settings.promptsPlayed, [soundsUrl]);
       await until(() => living.fetches.length === 1, 'the prompt fetched');
+    });
+
+    it('network radio on firmware without playPromptUrl (it answers unknown command, mjcumming/wiim TTS guide): auto interrupts and plays the radio again', async () => {
+      await load();
+      playing(living, 10, 'http://radio.example.invalid/jazz.mp3');
+      faultOnFirst(living, 'setPlayerCmd:playPromptUrl:', (f) => (f.unknownCommands = ['setPlayerCmd']));
+      const run = send(living, soundsUrl);
+      await playThrough(living);
+      const r = await finished(run);
+      assert.ok(r.out, r.caught?.error.message);
+      assert.equal(r.out.payload.method, 'interrupt');
+      assert.equal(r.out.payload.resumed, true);
+      assert.deepEqual(actions(living), [
+        `setPlayerCmd:playPromptUrl:${soundsUrl}`,
+        `setPlayerCmd:play:${soundsUrl}`,
+        'setPlayerCmd:vol:30',
+        'setPlayerCmd:mute:0',
+        'setPlayerCmd:play:http://radio.example.invalid/jazz.mp3',
+      ]);
     });
 
     for (const [name, mode, input] of [
@@ -436,24 +477,6 @@ describe('wiim-command: announce, queue and presets', function () {
       assert.equal(living.state.volume, 30);
       assert.equal(living.state.mode, 40);
     });
-
-    /** The device reads the first request that starts with `prefix`, then drops the connection without a reply. */
-    function dropFirst(sim: WiimSimulator, prefix: string): void {
-      const push = sim.requests.push.bind(sim.requests);
-      // an own, hidden push: gone again once it dropped one (the request log compares as a plain array)
-      Object.defineProperty(sim.requests, 'push', {
-        configurable: true,
-        enumerable: false,
-        value: (...items: string[]) => {
-          if (items.some((r) => r.startsWith(prefix))) {
-            delete (sim.requests as { push?: unknown }).push;
-            sim.faults.drop = true; // read when the simulator answers, right after this
-            setImmediate(() => (sim.faults.drop = false));
-          }
-          return push(...items);
-        },
-      });
-    }
 
     it('a connection dropped under the announcement: sent once, never again (it would play twice); restored, then the error', async () => {
       await load();
