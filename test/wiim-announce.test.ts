@@ -346,7 +346,10 @@ describe('wiim-command: announce, queue and presets', function () {
       const file = path.join(tmp, 'doorbell.mp3');
       fs.writeFileSync(file, MP3);
       playing(living, 10, 'http://radio.example.invalid/jazz.mp3');
-      const r = await finished(send(living, { file, mode: 'prompt' }));
+      const run = send(living, { file, mode: 'prompt' });
+      // reading the file and starting its server take real time, which the fake clock must not race past
+      await until(() => living.fetches.length === 1, 'the file fetched');
+      const r = await finished(run);
       assert.ok(r.out, r.caught?.error.message);
       assert.equal(r.out.payload.method, 'prompt');
       assert.equal(living.fetches.length, 1);
