@@ -1,15 +1,3 @@
-import type { EventEmitter } from 'node:events';
-import http from 'node:http';
-import { coreNode, helper, node } from '../test/helpers/runtime';
-import { loadPlain } from './plain-runtime';
-import { benchWiimConfig } from './measure';
-import { fmtMs, median, percentile, sleep } from './stats';
-import wiimConfig from '../src/nodes/wiim-config';
-import wiimCommand from '../src/nodes/wiim-command';
-import wiimStatus from '../src/nodes/wiim-status';
-import { WiimSimulator } from '../src/sim/wiim-sim';
-import type { WiimSession } from '../src/sessions/wiim-session';
-
 /**
  * The announcement rows of the benchmark (issue 24):
  * - prompt: an `announce` message in → playPromptUrl at the device, over
@@ -23,6 +11,18 @@ import type { WiimSession } from '../src/sessions/wiim-session';
  * run.ts calls `announceRows()` and adds the rows to its table; alone:
  * `node dist/bench/announce.js`.
  */
+
+import type { EventEmitter } from 'node:events';
+import http from 'node:http';
+import { coreNode, helper, node } from '../test/helpers/runtime';
+import { loadPlain } from './plain-runtime';
+import { benchWiimConfig } from './measure';
+import { fmtMs, median, percentile, sleep } from './stats';
+import wiimConfig from '../src/nodes/wiim-config';
+import wiimCommand from '../src/nodes/wiim-command';
+import wiimStatus from '../src/nodes/wiim-status';
+import { WiimSimulator } from '../src/sim/wiim-sim';
+import type { WiimSession } from '../src/sessions/wiim-session';
 
 export interface AnnounceRow {
   measure: string;

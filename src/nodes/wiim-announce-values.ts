@@ -1,8 +1,3 @@
-import { argumentError } from '../shared/errors';
-import { DEFAULT_ANNOUNCE_TIMEOUT_S, checkAnnounce, type AnnounceMode, type AnnounceRequest } from '../wiim/announce';
-import { describeValue } from '../wiim/commands';
-import { numberOf } from './values';
-
 /**
  * The message values of `announce` and `queue-play` as typed arguments:
  * a URL, a Buffer, or {url | file | buffer, volume, mode, timeout} with
@@ -10,6 +5,11 @@ import { numberOf } from './values';
  * (mode, volume, timeout, the URL's scheme) is checked here, before
  * anything is sent or served (src/wiim/announce.ts checkAnnounce).
  */
+
+import { argumentError } from '../shared/errors';
+import { DEFAULT_ANNOUNCE_TIMEOUT_S, checkAnnounce, type AnnounceMode, type AnnounceRequest } from '../wiim/announce';
+import { describeValue } from '../wiim/commands';
+import { numberOf } from './values';
 
 const KEYS = ['url', 'file', 'buffer', 'volume', 'mode', 'timeout'];
 

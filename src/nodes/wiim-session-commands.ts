@@ -1,3 +1,11 @@
+/**
+ * wiim-command's commands that a session runs rather than one device
+ * command (announce, queue, queue-play): the node edge finds what they need
+ * in the flow (the config's UPnP port, the leader's config node), loads a
+ * file, and hands typed values to src/sessions/wiim-announce.ts and
+ * wiim-queue.ts.
+ */
+
 import type { NodeAPI } from 'node-red';
 import { systemClock, type Clock } from '../shared/clock';
 import { loadFile } from '../shared/file-server';
@@ -8,14 +16,6 @@ import { MAX_ANNOUNCE_BYTES, checkAudio, leaderAddress, tooLargeAudio, type Anno
 import { prepareCommand, wiimRequest, type SessionCommandName, type WiimCommandRequest } from '../wiim/commands';
 import { UPNP_PORT } from '../wiim/upnp';
 import { numberSetting, optionalNumberSetting, stringSetting } from './settings';
-
-/**
- * wiim-command's commands that a session runs rather than one device
- * command (announce, queue, queue-play): the node edge finds what they need
- * in the flow (the config's UPnP port, the leader's config node), loads a
- * file, and hands typed values to src/sessions/wiim-announce.ts and
- * wiim-queue.ts.
- */
 
 /** How long reading an announcement file may take: a stalled network mount must not hold the node. */
 const FILE_READ_TIMEOUT_MS = 10_000;

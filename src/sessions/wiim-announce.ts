@@ -1,3 +1,15 @@
+/**
+ * The `announce` command of wiim-command: the announcement's run on one
+ * device (the leader, for a follower), the music given back after it.
+ *
+ * Announcements for one device form a line: one that arrives while another
+ * plays waits its turn. The player is recorded before the first of a run
+ * and restored once after the last, so that two doorbells in a row never
+ * leave the announcement's volume behind; the outputs of the whole run
+ * leave after that restore, in order, and so do its failures (the restore
+ * always runs first). The rules are in src/wiim/announce.ts.
+ */
+
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Clock, ClockTimer } from '../shared/clock';
@@ -20,18 +32,6 @@ import { prepareCommand, wiimRequest, type WiimCommandRequest } from '../wiim/co
 import type { WiimPlayerStatus } from '../wiim/parse';
 import { controlUrls, control } from './wiim-queue';
 import type { WiimSession, WiimStateEvent } from './wiim-session';
-
-/**
- * The `announce` command of wiim-command: the announcement's run on one
- * device (the leader, for a follower), the music given back after it.
- *
- * Announcements for one device form a line: one that arrives while another
- * plays waits its turn. The player is recorded before the first of a run
- * and restored once after the last, so that two doorbells in a row never
- * leave the announcement's volume behind; the outputs of the whole run
- * leave after that restore, in order, and so do its failures (the restore
- * always runs first). The rules are in src/wiim/announce.ts.
- */
 
 /** The one output of an announcement (msg.payload). */
 export interface AnnounceResult {

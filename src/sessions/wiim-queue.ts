@@ -1,14 +1,14 @@
-import { DeviceError } from '../shared/errors';
-import { CURRENT_QUEUE, parseBrowseResult, parseQueueContext, queueIndex, type QueueItem } from '../wiim/queue';
-import { UPNP_INVALID_ACTION, fetchControlUrls, soapAction, type ControlUrls } from '../wiim/upnp-control';
-import type { WiimSession } from './wiim-session';
-
 /**
  * The play queue of wiim-command (`queue`, `queue-play`): UPnP control
  * actions through the device's request queue, so that they never run beside
  * another request to the device. The control URLs are read from the
  * description once per session, and again after a failure.
  */
+
+import { DeviceError } from '../shared/errors';
+import { CURRENT_QUEUE, parseBrowseResult, parseQueueContext, queueIndex, type QueueItem } from '../wiim/queue';
+import { UPNP_INVALID_ACTION, fetchControlUrls, soapAction, type ControlUrls } from '../wiim/upnp-control';
+import type { WiimSession } from './wiim-session';
 
 export interface QueueReading {
   items: QueueItem[];

@@ -1,3 +1,11 @@
+/**
+ * Serving one local file to one device, as sonoff-ota serves a firmware
+ * image and wiim-command an announcement: a one-shot HTTP server on the
+ * address the device can reach us on, at an unguessable path, for that
+ * device's address only; and the loading of a file from a path that must
+ * name a regular file, read up to a limit within a deadline.
+ */
+
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { constants as fsConstants } from 'node:fs';
@@ -8,14 +16,6 @@ import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { DeviceError, argumentError } from './errors';
 import { systemClock, type Clock, type ClockTimer } from './clock';
-
-/**
- * Serving one local file to one device, as sonoff-ota serves a firmware
- * image and wiim-command an announcement: a one-shot HTTP server on the
- * address the device can reach us on, at an unguessable path, for that
- * device's address only; and the loading of a file from a path that must
- * name a regular file, read up to a limit within a deadline.
- */
 
 function plainAddress(a: string | undefined): string {
   if (!a) return '';
