@@ -318,9 +318,9 @@ describe('reliability: faults', function () {
         sessions.map((x) => x.health),
         ['faulty', 'faulty'],
       );
-      // polls at the interval until the third bad reply, then 2^n s apart up to the 30 s cap (the WiiM backs off from its first bad reply)
+      // one backoff rule for both families: from the first bad reply, 2^n s apart up to the 30 s cap
       assert.deepEqual(pollTimes.wiim, [1, 2, 4, 8, 16, 32]);
-      assert.deepEqual(pollTimes.relay, [1, 2, 3, 7, 15, 31]);
+      assert.deepEqual(pollTimes.relay, [1, 2, 4, 8, 16, 32]);
       assert.equal(wiim.count('getPlayerStatus'), polled.wiim + 6);
       assert.equal(relay.requestsTo('info').length, polled.relay + 6);
       await until(() => ['wst', 'wcmd', 'ssw'].every((id) => shown(id).at(-1)?.text.endsWith('.status.badreplies')), 'bad replies on every node');
@@ -425,7 +425,8 @@ describe('reliability: faults', function () {
         await clock.advance(2000);
         assert.equal(relay.requestsTo('info').length, polls + 2, 'two polls');
         await relay.setOffline(true);
-        await clock.advance(3000);
+        // polls 1 and 2 s apart: after a failure the next waits the backoff delay
+        await clock.advance(4000);
         assert.equal(session.health, 'offline', 'offline after three failed polls');
         await until(() => status.some((s) => /offline/.test(s.status.text) && s.status.fill === 'red'), 'an offline status');
         await refused('rsw', { payload: true }, /is offline/);

@@ -222,7 +222,10 @@ describe('sonoff session against the simulator', () => {
     const health: string[] = [];
     session.on('health', (h) => health.push(h));
     sim.faults.drop = true; // the relay reads each request and hangs up: every read fails, and the log shows it
-    await clock.advance(3000); // three polls, a second apart
+    // polls at 1, 2 and 4 s: after a failure the next waits the backoff delay (1, then 2 s), or the interval if longer
+    await clock.advance(3000);
+    assert.deepEqual(health, [], 'two failures are not yet offline');
+    await clock.advance(1000);
     assert.deepEqual(health, ['offline']);
     const n = sim.requests.length;
     await rejectsWith(session.setSwitch(0, true), 'offline', /is offline/);
@@ -253,8 +256,8 @@ describe('sonoff session against the simulator', () => {
       const health: string[] = [];
       session.on('health', (h) => health.push(h));
       session.register({});
-      // the first read at once, polls a second apart until the third bad reply, then 4, 8 and 8 s (the cap) apart
-      assert.deepEqual(await requestTimes(40), [1000, 2000, 6000, 14_000, 22_000, 30_000, 38_000]);
+      // the first read at once, then each poll after the backoff delay of the bad replies so far: 1, 2, 4 and 8 s (the cap)
+      assert.deepEqual(await requestTimes(40), [1000, 3000, 7000, 15_000, 23_000, 31_000, 39_000]);
       assert.equal(sim.requests.length, 8, 'the first read and seven polls');
       assert.deepEqual(health, ['faulty']);
       assert.equal(session.lastError?.kind, 'protocol');

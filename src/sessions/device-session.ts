@@ -78,6 +78,12 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   private closed = false;
   private lastAskedAt = Number.NEGATIVE_INFINITY;
   private probeTimer: ClockTimer | undefined;
+  /** the regular poll loop: on while users are registered; paused while the device is offline (the probe reads instead) */
+  private pollOn = false;
+  private pollPaused = false;
+  private pollTimer: ClockTimer | undefined;
+  private pollDue = Number.POSITIVE_INFINITY;
+  private pollRunning = false;
   protected readonly offlineAfter: number;
   private readonly backoffMinMs: number;
   private readonly backoffMaxMs: number;
@@ -119,7 +125,10 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   /** A node stops using the device: the last one stops timers and sockets. */
   deregister(user: object): void {
     if (!this.users.delete(user)) return;
-    if (this.users.size === 0) this.stop();
+    if (this.users.size === 0) {
+      this.stopPolling();
+      this.stop();
+    }
   }
 
   /** The config node closes: stop everything and fail what still waits. */
@@ -129,6 +138,7 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     this.users.clear();
     this.queue.close();
     this.stopProbing();
+    this.stopPolling();
     this.stop();
     await Promise.all([...this.closeHooks].map((hook) => hook()));
     this.closeHooks.clear();
@@ -164,15 +174,93 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     EventEmitter.prototype.emit.call(this, name, ...args);
   }
 
-  /** The delay before a regular poll due in about `ms`: see alignedDelay. */
-  protected pollDelay(ms: number): number {
-    return alignedDelay(ms, this.clock.now());
+  // ------------------------------------------------------------ the poll loop
+
+  /**
+   * Starts the regular reads: the first after `firstDelay` (default: the next
+   * aligned tick), then one interval after each read ends. The loop is the
+   * same for both families: reads pass the poll gate and fall on aligned
+   * ticks (alignedDelay), the connection goes when the next read is far off
+   * (idleFor), the loop pauses while the device is offline (the probe reads
+   * instead) and carries on when it is back, and after a failed or unreadable
+   * read the next waits the backoff delay (doubling per failure), or the
+   * interval if that is longer: backoff only ever slows the reads.
+   */
+  protected startPolling(firstDelay?: number): void {
+    this.pollOn = true;
+    this.schedulePoll(firstDelay);
   }
 
-  /** Runs a regular (timer) poll through the poll gate: see PollGate. */
-  protected regularPoll<T>(poll: () => Promise<T>): Promise<T> {
-    return this.gate.run(poll);
+  /** The next regular read is due from now: after a read on demand, or when the interval changes. */
+  protected reschedulePoll(): void {
+    if (this.pollOn) this.schedulePoll();
   }
+
+  private stopPolling(): void {
+    this.pollOn = false;
+    this.pollPaused = false;
+    this.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    this.pollDue = Number.POSITIVE_INFINITY;
+  }
+
+  /** When the next regular read is due (infinity: none is). */
+  protected get nextPollAt(): number {
+    return this.pollDue;
+  }
+
+  /** A regular read is under way. */
+  protected get pollInFlight(): boolean {
+    return this.pollRunning;
+  }
+
+  private schedulePoll(delay?: number): void {
+    this.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    this.pollDue = Number.POSITIVE_INFINITY;
+    if (!this.pollOn || this.closed) return;
+    this.pollPaused = this.healthState === 'offline';
+    if (this.pollPaused) return;
+    const interval = this.pollInterval();
+    if (interval <= 0 && delay === undefined) return;
+    // one backoff rule: after a failed or unreadable read, the backoff delay, but never sooner than the interval
+    const ms = delay ?? (this.consecutiveFailures > 0 ? Math.max(interval, this.retryDelay()) : alignedDelay(interval, this.clock.now()));
+    this.idleFor(ms);
+    this.pollDue = this.clock.now() + ms;
+    this.pollTimer = this.clock.setTimeout(() => {
+      this.pollTimer = undefined;
+      this.pollDue = Number.POSITIVE_INFINITY;
+      // went offline on a command (the probe takes over), or nowhere to read yet (SONOFF before mDNS)
+      if (this.healthState === 'offline' || !this.canPoll()) return this.schedulePoll();
+      this.pollRunning = true;
+      this.gate
+        .run(() => this.pollRead())
+        .catch(() => undefined)
+        .finally(() => {
+          this.pollRunning = false;
+          this.schedulePoll();
+          this.afterPoll();
+        });
+    }, ms);
+  }
+
+  /** The device is online again (or for the first time): the paused loop carries on. */
+  private resume(): void {
+    if (!this.pollPaused) return;
+    this.pollPaused = false;
+    if (this.pollOn && !this.pollTimer) this.schedulePoll();
+  }
+
+  /** The family's regular read (a probe read: it goes out whatever the health). */
+  protected abstract pollRead(): Promise<unknown>;
+  /** The time between regular reads now (WiiM's adapts to playback and events); 0: none. */
+  protected abstract pollInterval(): number;
+  /** Whether a read can go out now (SONOFF: once mDNS gave the address); if not, the loop waits an interval. */
+  protected canPoll(): boolean {
+    return true;
+  }
+  /** After each regular read, done or failed. */
+  protected afterPoll(): void {}
 
   /** Delay before the next read while the device fails or answers garbage: doubles per failure. */
   protected retryDelay(): number {
@@ -298,14 +386,12 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
 
   /** A short name for messages: the device's name or address. */
   protected abstract describe(): string;
-  /** Begin polling or listening (first user registered). */
+  /** Begin polling (startPolling) or listening: the first user registered. */
   protected abstract start(): void;
-  /** Stop timers and listeners (last user left, or close). The offline probe goes on until close. */
+  /** Stop the family's own timers and listeners (last user left, or close); the poll loop is stopped already. The offline probe goes on until close. */
   protected abstract stop(): void;
   /** One read of the offline device; a success brings it back online (through send or noteSuccess). */
   protected abstract probe(): Promise<unknown>;
-  /** The device is online again (or for the first time): carry on with regular polls. */
-  protected abstract resume(): void;
   /** Close the device's idle connection now (the next request opens another). */
   protected abstract releaseConnection(): void;
   /** Release sockets and dispatchers for good. */

@@ -1,4 +1,4 @@
-import type { Clock, ClockTimer } from '../shared/clock';
+import type { ClockTimer } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
 import { sameTxt, type DiscoveredService } from '../shared/mdns';
 import {
@@ -37,8 +37,7 @@ import {
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
 import { aesKey } from '../sonoff/crypto';
 import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } from '../sonoff/discovery';
-import { DeviceSession, openSession, type SessionEvents, type StateSource } from './device-session';
-import type { PollGate } from './poll-gate';
+import { DeviceSession, openSession, type SessionEvents, type SessionOptions, type StateSource } from './device-session';
 
 export type { StateSource } from './device-session';
 export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'th';
@@ -55,7 +54,7 @@ export const METER_RESENDS_MAX = 3;
 /** A regular poll due this soon may bring the meter's reading: the keep-alive waits for its answer. */
 export const METER_POLL_WAIT_MS = 1000;
 
-export interface SonoffSessionOptions {
+export interface SonoffSessionOptions extends SessionOptions {
   deviceid: string;
   /** empty: the address comes from mDNS (and follows it) */
   host?: string;
@@ -65,15 +64,9 @@ export interface SonoffSessionOptions {
   /** seconds between `info` polls; 0 = off */
   pollInterval?: number;
   timeoutMs?: number;
-  offlineAfter?: number;
-  backoffMinMs?: number;
-  backoffMaxMs?: number;
-  pollGate?: PollGate;
   name?: string;
   /** stock firmware in LAN mode: the device's key; requests, replies and TXT records are encrypted with it */
   devicekey?: string;
-  /** the time polls, probes, backoff, the 200 ms gap and the wait for mDNS run on (default: the system clock) */
-  clock?: Clock;
 }
 
 /** One outlet as the session knows it: what commands and reads resolve with. */
@@ -128,7 +121,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private lastSeq: number | undefined;
   private readonly seq = new SeqTracker();
   private lease: WatcherLease | undefined;
-  private pollTimer: ClockTimer | undefined;
   private livenessTimer: ClockTimer | undefined;
   private meterTimer: ClockTimer | undefined;
   private lastHeard = Number.NEGATIVE_INFINITY;
@@ -140,9 +132,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private pending: SonoffState | undefined;
   /** the state object of the last read and the session's state right after it (see readInfo) */
   private lastRead: { state?: SonoffState; after?: SonoffState } = {};
-  /** when the next regular poll is due, and whether one is under way (the meter keep-alive waits for its answer) */
-  private pollDueAt = Number.POSITIVE_INFINITY;
-  private polling = false;
   /** the meter keep-alive is due again once the regular poll has its answer */
   private meterAfterPoll = false;
   private readonly addressWaiters = new Set<(err?: DeviceError) => void>();
@@ -150,14 +139,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private lastTxt: Readonly<Record<string, string>> | undefined;
 
   constructor(options: SonoffSessionOptions) {
-    super({
-      minGapMs: 200,
-      offlineAfter: options.offlineAfter ?? 3,
-      backoffMinMs: options.backoffMinMs ?? 1000,
-      backoffMaxMs: options.backoffMaxMs ?? 30000,
-      pollGate: options.pollGate,
-      clock: options.clock,
-    });
+    super({ ...options, minGapMs: 200 });
     if (!options.deviceid && !options.host) throw new DeviceError('argument', 'a SONOFF device needs a deviceid (for mDNS) or a host');
     this.deviceid = options.deviceid;
     this.model = options.model ?? 'auto';
@@ -398,7 +380,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         .catch(() => undefined)
         .finally(() => this.idleFor(this.pollIntervalMs || Infinity));
     }
-    this.schedulePoll();
+    this.startPolling();
     this.lastHeard = this.clock.now();
     // regular polls at least as often read the device anyway, and their failures count the same way
     if (this.pollIntervalMs <= 0 || this.pollIntervalMs > LIVENESS_MS) this.scheduleLiveness(LIVENESS_MS);
@@ -411,9 +393,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.clock.clearTimeout(this.meterTimer);
     this.meterTimer = undefined;
     for (const finish of [...this.addressWaiters]) finish(new DeviceError('closed', `${this.describe()}: the session stopped before mDNS found the device`));
-    this.clock.clearTimeout(this.pollTimer);
-    this.pollTimer = undefined;
-    this.pollDueAt = Number.POSITIVE_INFINITY;
     this.meterAfterPoll = false;
     this.lease?.release();
     this.lease = undefined;
@@ -433,10 +412,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     // a record we cannot read stays unreadable until the key changes (a redeploy makes a new session)
     if (this.keyProblem) return;
     if (this.addressKnown) await this.readInfo('poll', true);
-  }
-
-  protected resume(): void {
-    // the poll timer runs on while the device is offline, and reads again once it is back
   }
 
   /** Anything from the device (a reply, an mDNS record) counts as heard. */
@@ -490,7 +465,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       this.meterTimer = undefined;
       if (this.clock.now() - this.lastReading < METER_QUIET_MS) return this.scheduleMeterKeepAlive();
       if (this.health === 'offline' || !this.addressKnown) return this.scheduleMeterKeepAlive();
-      if (this.polling || this.pollDueAt <= this.clock.now() + METER_POLL_WAIT_MS) {
+      if (this.pollInFlight || this.nextPollAt <= this.clock.now() + METER_POLL_WAIT_MS) {
         this.meterAfterPoll = true;
         return;
       }
@@ -507,32 +482,25 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     }, wait);
   }
 
-  private schedulePoll(): void {
-    if (!this.running || this.pollIntervalMs <= 0 || this.isClosed) return;
-    // a device that answers garbage is asked less and less often
-    const delay = this.health === 'faulty' ? Math.max(this.pollIntervalMs, this.retryDelay()) : this.pollDelay(this.pollIntervalMs);
-    this.idleFor(delay);
-    this.pollDueAt = this.clock.now() + delay;
-    this.pollTimer = this.clock.setTimeout(() => {
-      this.pollTimer = undefined;
-      this.pollDueAt = Number.POSITIVE_INFINITY;
-      // while offline the probe loop reads instead
-      if (this.health === 'offline' || !this.addressKnown) {
-        this.schedulePoll();
-        return;
-      }
-      this.polling = true;
-      this.regularPoll(() => this.readInfo('poll', true))
-        .catch(() => undefined)
-        .finally(() => {
-          this.polling = false;
-          this.schedulePoll();
-          if (this.meterAfterPoll) {
-            this.meterAfterPoll = false;
-            this.scheduleMeterKeepAlive();
-          }
-        });
-    }, delay);
+  /** `info` (getState in LAN mode) at the configured interval; 0: none (mDNS pushes the state). */
+  protected pollInterval(): number {
+    return this.pollIntervalMs;
+  }
+
+  protected pollRead(): Promise<void> {
+    return this.readInfo('poll', true);
+  }
+
+  /** Without a static host, reads wait for mDNS to give the address. */
+  protected override canPoll(): boolean {
+    return this.addressKnown;
+  }
+
+  /** A meter keep-alive that waited for this poll's answer is due now. */
+  protected override afterPoll(): void {
+    if (!this.meterAfterPoll) return;
+    this.meterAfterPoll = false;
+    this.scheduleMeterKeepAlive();
   }
 
   /** The family to encode with: fixed by the model, else learned from the device. */

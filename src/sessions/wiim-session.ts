@@ -1,7 +1,5 @@
-import type { Clock, ClockTimer } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
-import { DeviceSession, type Health, type StateSource } from './device-session';
-import type { PollGate } from './poll-gate';
+import { DeviceSession, type Health, type SessionOptions, type StateSource } from './device-session';
 import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
 import type { PreparedCommand, WiimCommandName } from '../wiim/commands';
 import type { WiimInfo, WiimMeta, WiimPlayerStatus } from '../wiim/parse';
@@ -14,19 +12,13 @@ import { WiimEvents } from './wiim-events';
  * wins), one adaptive poller however many wiim-status nodes listen, the last
  * known state with change detection, and the online state.
  */
-export interface WiimSessionOptions extends WiimClientOptions {
+export interface WiimSessionOptions extends WiimClientOptions, SessionOptions {
   /** a name for messages and msg.topic (default: the host) */
   name?: string;
   /** poll interval while playing (ms) */
   pollPlayingMs?: number;
   /** poll interval otherwise (ms) */
   pollIdleMs?: number;
-  offlineAfter?: number;
-  backoffMinMs?: number;
-  backoffMaxMs?: number;
-  pollGate?: PollGate;
-  /** the time polls and backoff run on (default: the system clock) */
-  clock?: Clock;
   /** UPnP events: `auto` uses them when the device offers them (default), `off` polls only */
   events?: 'auto' | 'off';
   /** `host[:port]` announced as the callback (empty: the address the device connection uses) */
@@ -104,9 +96,6 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private stateAt = 0;
   private lastRaw: WiimStateEvent['raw'] = {};
   private running = false;
-  /** the regular polls stopped while the device is offline (the offline probe reads instead) */
-  private paused = false;
-  private timer: ClockTimer | undefined;
   private polls = 0;
   private followers = 0;
   private groupDirty = true;
@@ -123,13 +112,8 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   constructor(options: WiimSessionOptions) {
     const pollPlayingMs = Math.max(100, options.pollPlayingMs ?? 1000);
-    super({
-      offlineAfter: options.offlineAfter ?? 3,
-      backoffMinMs: options.backoffMinMs ?? Math.min(1000, pollPlayingMs),
-      backoffMaxMs: options.backoffMaxMs ?? 30000,
-      pollGate: options.pollGate,
-      clock: options.clock,
-    });
+    // a failed poll of a fast-polled player is retried no later than its next poll would be
+    super({ ...options, backoffMinMs: options.backoffMinMs ?? Math.min(1000, pollPlayingMs) });
     this.client = new WiimClient(options);
     this.name = options.name && options.name.trim() !== '' ? options.name.trim() : this.client.host;
     this.pollPlayingMs = pollPlayingMs;
@@ -150,7 +134,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         },
         // the poll pace follows: slow while events flow, adaptive again without them
         onLive: () => {
-          if (this.running && !this.paused) this.schedule(this.nextDelay());
+          this.reschedulePoll();
           this.emitEvent('live', this.events?.live ?? false);
         },
       });
@@ -188,14 +172,12 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   protected start(): void {
     this.running = true;
-    this.schedule(0);
+    this.startPolling(0);
     this.events?.start();
   }
 
   protected stop(): void {
     this.running = false;
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
     this.stopping = this.events?.stop();
   }
 
@@ -253,12 +235,6 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     return this.poll('poll');
   }
 
-  protected resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    if (this.running && !this.timer) this.schedule(this.nextDelay());
-  }
-
   protected releaseConnection(): void {
     this.client.release();
   }
@@ -268,25 +244,10 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     await this.client.close();
   }
 
-  /** The poller runs while wiim-status nodes listen; while the device is offline, the session's probe reads instead. */
-  private schedule(ms: number): void {
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    if (!this.running || this.isClosed) return;
-    if (this.health === 'offline') {
-      this.paused = true;
-      return;
-    }
-    this.idleFor(ms);
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      if (this.health === 'offline') return this.schedule(0); // went offline on a command: the probe takes over
-      const pushedBefore = this.pushed;
-      void this.regularPoll(() => this.poll('poll'))
-        .then((event) => this.checkConsistency(event, pushedBefore))
-        .catch(() => undefined)
-        .finally(() => this.schedule(this.nextDelay()));
-    }, ms);
+  /** A regular poll (see DeviceSession's poll loop), and the check that events still flow. */
+  protected async pollRead(): Promise<void> {
+    const pushedBefore = this.pushed;
+    this.checkConsistency(await this.poll('poll'), pushedBefore);
   }
 
   /**
@@ -300,11 +261,11 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     if (missed.length > 0) this.events.resubscribe(`a poll found ${missed.join(', ')} changed without an event`);
   }
 
-  private nextDelay(): number {
-    if (this.consecutiveFailures > 0) return this.retryDelay();
-    if (this.events?.live) return this.pollDelay(this.pollEventsMs);
+  /** Fast while playing, slower otherwise, slow while events flow. */
+  protected pollInterval(): number {
+    if (this.events?.live) return this.pollEventsMs;
     const s = this.current?.state;
-    return this.pollDelay(s === 'playing' || s === 'loading' ? this.pollPlayingMs : this.pollIdleMs);
+    return s === 'playing' || s === 'loading' ? this.pollPlayingMs : this.pollIdleMs;
   }
 
   /** Reads the state now, emits it (source `refresh`) and resolves with the event. */
@@ -313,7 +274,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     try {
       return await this.poll('refresh', requester);
     } finally {
-      if (this.running) this.schedule(this.nextDelay());
+      this.reschedulePoll();
     }
   }
 
@@ -485,7 +446,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
       // confirm from the device at once, then carry on at the usual pace
       void this.poll('poll')
         .catch(() => undefined)
-        .finally(() => this.schedule(this.nextDelay()));
+        .finally(() => this.reschedulePoll());
     }
     return result;
   }
