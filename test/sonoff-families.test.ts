@@ -184,7 +184,7 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
     const snap = await settled(session.setLed(false));
     assert.equal(snap.device.led, false);
     assert.equal(sim.sledOnline, 'off');
-    const state = await settled(session.readState('refresh'));
+    const state = await settled(session.refresh());
     assert.equal(state.led, false);
   });
 });

@@ -414,7 +414,7 @@ describe('sonoff OTA', () => {
     server = new FirmwareServer({ image, allow: '127.0.0.1' });
     const url = await server.start();
     if (unlock) await client.otaUnlock();
-    await client.otaFlash(url, digest);
+    await client.otaFlash(encodeOtaFlash(url, digest));
   }
 
   it('flashes: unlock, then the device downloads with Range requests and checks sha256', async () => {
@@ -439,9 +439,9 @@ describe('sonoff OTA', () => {
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
     await client.otaUnlock();
     const url = `http://127.0.0.1:${(plain.address() as { port: number }).port}/fw.bin`;
-    await rejectsWith(client.otaFlash(url, sha256(image)), 'device', /Range/, 424);
+    await rejectsWith(client.otaFlash(encodeOtaFlash(url, sha256(image))), 'device', /Range/, 424);
     await new Promise((r) => plain.close(r));
-    await rejectsWith(client.otaFlash(url, sha256(image)), 'device', undefined, 424);
+    await rejectsWith(client.otaFlash(encodeOtaFlash(url, sha256(image))), 'device', undefined, 424);
   });
 
   it('408 when the download does not finish in time', async () => {
@@ -452,7 +452,12 @@ describe('sonoff OTA', () => {
     });
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     await client.otaUnlock();
-    await rejectsWith(client.otaFlash(`http://127.0.0.1:${(slow.address() as { port: number }).port}/fw.bin`, sha256(image)), 'device', /timed out/, 408);
+    await rejectsWith(
+      client.otaFlash(encodeOtaFlash(`http://127.0.0.1:${(slow.address() as { port: number }).port}/fw.bin`, sha256(image))),
+      'device',
+      /timed out/,
+      408,
+    );
     slow.closeAllConnections();
     await new Promise((r) => slow.close(r));
   });

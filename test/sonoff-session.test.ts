@@ -52,7 +52,7 @@ describe('sonoff session against the simulator', () => {
       session.setSwitch(0, true),
       session.setStartup(0, 'on'),
       session.signalStrength(),
-      session.readState('refresh'),
+      session.refresh(),
       session.setPulse(0, { pulse: true, width: 1000 }),
     ]);
     await clock.idle();
@@ -130,7 +130,7 @@ describe('sonoff session against the simulator', () => {
 
   it('coalesces a burst of switch commands: fewer requests, the last value wins, every caller gets the confirmed state', async () => {
     await setup(true);
-    await session.readState('refresh');
+    await session.refresh();
     sim.requests.length = 0;
     await clock.advance(GAP_MS); // past the gap: the first command goes out at once
     const values = [true, false, true, false, true, true, false, true, false, false];
@@ -147,7 +147,7 @@ describe('sonoff session against the simulator', () => {
 
   it('refuses bad arguments and sends nothing', async () => {
     await setup(false);
-    await session.readState('refresh');
+    await session.refresh();
     const before = sim.requests.length;
     await rejectsWith(session.setSwitch(1, true), 'argument', /outlet/);
     await rejectsWith(session.setSwitch(0.5, true), 'argument', /outlet/);
@@ -156,7 +156,7 @@ describe('sonoff session against the simulator', () => {
     // a value a typed caller should not have, refused all the same
     await rejectsWith(session.setStartup(0, 'later' as StartupValue), 'argument');
     await rejectsWith(session.setWifi('', 'pw'), 'argument');
-    await rejectsWith(session.otaFlash('ftp://x/y', 'a'.repeat(64)), 'argument');
+    await rejectsWith(flashUrl(session, 'ftp://x/y', 'a'.repeat(64)), 'argument');
     await rejectsWith(flashUrl(session, 'http://127.0.0.1/fw.bin', 'xyz'), 'argument');
     assert.equal(sim.requests.length, before);
   });
@@ -177,11 +177,12 @@ describe('sonoff session against the simulator', () => {
     );
   });
 
-  it('read() answers with the outlet as the device reports it, source refresh; snapshot() with the last known state', async () => {
+  it('refresh() reads the device as it reports itself now, source refresh; snapshot() answers with the last known state', async () => {
     await setup(true);
     const seen = changes();
     sim.outlets[2].on = true;
-    const snap = await session.read(2);
+    await session.refresh();
+    const snap = session.snapshot(2, 'refresh');
     assert.equal(snap.outlet, 2);
     assert.equal(snap.state.on, true);
     assert.equal(snap.source, 'refresh');

@@ -33,6 +33,12 @@ function isRead(value: unknown, text: string | undefined): boolean {
   return value === undefined || value === null || text === '' || text === 'status';
 }
 
+/** A read on demand, answered with the outlet as the device reports it now. */
+async function refreshed(session: SonoffSession, outlet: number): Promise<OutletSnapshot> {
+  await session.refresh();
+  return session.snapshot(outlet, 'refresh');
+}
+
 const textOf = (value: unknown): string | undefined => (typeof value === 'string' ? value.trim().toLowerCase() : undefined);
 
 const isObject = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Buffer.isBuffer(value);
@@ -48,7 +54,7 @@ const switchCommand: Run = async (session, payload, outlet) => {
   }
   const text = textOf(wanted);
   let snap: OutletSnapshot;
-  if (isRead(wanted, text)) snap = await session.read(target);
+  if (isRead(wanted, text)) snap = await refreshed(session, target);
   else if (text === 'toggle') snap = await session.toggle(target);
   else snap = await session.setSwitch(target, onOffOf(wanted));
   return { payload: snap.state.on, snapshot: snap };
@@ -63,7 +69,7 @@ function dimmerRun(session: SonoffSession, payload: unknown): Promise<OutletSnap
     return payload.brightness === undefined ? session.setSwitch(0, true) : session.setBrightness(brightnessOf(payload.brightness));
   }
   const text = textOf(payload);
-  if (isRead(payload, text)) return session.read(0);
+  if (isRead(payload, text)) return refreshed(session, 0);
   if (text === 'toggle') return session.toggle(0);
   if (typeof payload === 'number' || (text !== undefined && numberOf(text) !== undefined)) return session.setBrightness(brightnessOf(payload));
   return session.setSwitch(0, onOffOf(payload));
@@ -102,7 +108,7 @@ const COMMANDS: Record<string, Run> = {
     return { payload: rssi, snapshot: session.snapshot(outlet, 'command') };
   },
   async info(session, _value, outlet) {
-    const payload = infoPayload(session.deviceid, await session.readState('refresh'));
+    const payload = infoPayload(session.deviceid, await session.refresh());
     return { payload, snapshot: session.snapshot(outlet, 'refresh') };
   },
   async led(session, value) {
@@ -120,7 +126,7 @@ const COMMANDS: Record<string, Run> = {
     if (snap.state.pulseSwitch !== undefined) payload.switch = snap.state.pulseSwitch;
     return { payload, snapshot: snap };
   },
-  readings: async (session) => ({ payload: readingsOfState(await session.readState('refresh')) }),
+  readings: async (session) => ({ payload: readingsOfState(await session.refresh()) }),
 };
 
 /** The SONOFF commands, for the unknown-command refusal. */

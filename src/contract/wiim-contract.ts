@@ -1,7 +1,6 @@
 import type { WiimDeviceState } from '../api';
 import type { WiimSession, WiimStateEvent } from '../sessions/wiim-session';
 import type { CommandResult } from '../wiim/client';
-import { prepareCommand } from '../wiim/commands';
 import { Device, type FamilyContract } from './handle';
 import { commandRequest } from './wiim-values';
 
@@ -15,7 +14,7 @@ export const wiimContract: FamilyContract<WiimSession, WiimDeviceState, CommandR
   },
   // the session already leaves out the position moving on its own
   changeOf: (event) => ({ changed: event.changed, source: event.source }),
-  run: (session, command, value) => session.command(prepareCommand(commandRequest(command, value))),
+  run: (session, command, value) => session.command(commandRequest(command, value)),
   payloadOf: (result) => result.payload,
 };
 

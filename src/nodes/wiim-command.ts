@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { stringSetting } from './settings';
 import type { WiimSession } from '../sessions/wiim-session';
 import type { WiimHandle } from '../contract/wiim-contract';
-import { resolveCommand } from './wiim-message';
+import { resolveCommand } from '../contract/wiim-message';
 import { deviceNode } from './device-node';
 
 /**

@@ -14,7 +14,6 @@ import {
   encodeSwitch,
   encodeSwitches,
   encodeWifi,
-  encodeOtaFlash,
   encodeDimmable,
   encodeLed,
   encodeThSwitch,
@@ -299,15 +298,13 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.command(req, { outlets: [change] }, o, `pulse:${o}`);
   }
 
-  /** Reads `info` because a message asked: the outlet as the device reports it now (source 'refresh'). */
-  async read(outlet: number): Promise<OutletSnapshot> {
+  /**
+   * A read on demand (both families call it refresh): reads the device now
+   * because a message asked, updates the state (source `refresh`) and
+   * resolves with a copy of it.
+   */
+  async refresh(): Promise<SonoffState> {
     await this.readInfo('refresh', false);
-    return this.snapshot(outlet, 'refresh');
-  }
-
-  /** Reads `info` and updates the state; `source` is what the change events carry. Resolves with a copy of the state. */
-  async readState(source: 'refresh' | 'poll'): Promise<SonoffState> {
-    await this.readInfo(source, false);
     return this.state as SonoffState;
   }
 
@@ -353,12 +350,10 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.send(() => this.client.otaUnlock());
   }
 
-  /** Asks the relay to download and flash an image; the client allows the download its own, longer time. */
-  async otaFlash(downloadUrl: string, sha256: string): Promise<SonoffReply> {
-    // a bad URL or hash is refused before the queue (and the relay) sees it
-    encodeOtaFlash(downloadUrl, sha256);
+  /** Asks the relay to download and flash an image: `request` is encodeOtaFlash's, checked before it got here. */
+  async otaFlash(request: SonoffRequest): Promise<SonoffReply> {
     await this.ready();
-    return this.send(() => this.client.otaFlash(downloadUrl, sha256));
+    return this.send(() => this.client.otaFlash(request));
   }
 
   // ------------------------------------------------------------ internals

@@ -1,7 +1,7 @@
 import { DeviceError } from '../shared/errors';
 import { DeviceSession, type Health, type SessionOptions, type StateSource } from './device-session';
 import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
-import type { PreparedCommand, WiimCommandName } from '../wiim/commands';
+import { prepareCommand, type PreparedCommand, type WiimCommandName, type WiimCommandRequest } from '../wiim/commands';
 import type { WiimInfo, WiimMeta, WiimPlayerStatus } from '../wiim/parse';
 import { UPNP_PORT, type EventState } from '../wiim/upnp';
 import { WiimEvents } from './wiim-events';
@@ -417,12 +417,13 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /**
-   * Runs a command (checked by prepareCommand before it gets here) through
-   * the queue; volume commands coalesce (latest wins). After a command that
-   * changes the player, the state is updated at once and re-read from the
-   * device.
+   * Runs a command through the queue: a typed request is prepared here
+   * (prepareCommand refuses a bad argument before anything is queued); volume
+   * commands coalesce (latest wins). After a command that changes the player,
+   * the state is updated at once and re-read from the device.
    */
-  async command(prepared: PreparedCommand): Promise<CommandResult> {
+  async command(request: WiimCommandRequest | PreparedCommand): Promise<CommandResult> {
+    const prepared = 'build' in request ? request : prepareCommand(request);
     const result = await this.send(() => this.client.run(prepared), { key: prepared.command === 'volume' ? 'volume' : undefined });
     if (prepared.command === 'status') {
       const s = this.withExtras(result.payload as WiimPlayerStatus);
@@ -440,9 +441,10 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
       if (this.current && this.current.group !== 'follower') this.update({ ...this.current, group: this.followers > 0 ? 'leader' : 'solo' }, 'command');
       return result;
     }
-    const optimistic = this.optimistic(prepared.command, result.applied);
-    if (optimistic && this.current) this.update({ ...this.current, ...optimistic }, 'command');
-    if (optimistic && this.running) {
+    this.forget(prepared.command);
+    const expected = optimistic(prepared.command, result.applied, this.current);
+    if (expected && this.current) this.update({ ...this.current, ...expected }, 'command');
+    if (expected && this.running) {
       // confirm from the device at once, then carry on at the usual pace
       void this.poll('poll')
         .catch(() => undefined)
@@ -451,54 +453,54 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     return result;
   }
 
-  /** The expected effect of a command on the state; undefined for read-outs. */
-  private optimistic(command: WiimCommandName, applied: unknown): Partial<WiimPlayerStatus> | undefined {
-    const s = this.current;
-    switch (command) {
-      case 'volume':
-        return { volume: applied as number };
-      case 'mute':
-        return { muted: applied as boolean };
-      case 'repeat':
-        return applied as { repeat: WiimPlayerStatus['repeat']; shuffle: boolean };
-      case 'pause':
-        return s?.state === 'playing' ? { state: 'paused' } : {};
-      case 'resume':
-        return s?.state === 'paused' ? { state: 'playing' } : {};
-      case 'toggle':
-        return s?.state === 'playing' ? { state: 'paused' } : s?.state === 'paused' ? { state: 'playing' } : {};
-      case 'stop':
-        return { state: 'stopped' };
-      case 'play':
-      case 'playlist':
-      case 'preset':
-        return { state: 'loading' };
-      case 'source':
-        return { source: applied as string };
-      case 'join':
-        this.groupDirty = true;
-        return { group: 'follower' };
-      case 'leave':
-      case 'ungroup':
-        this.groupDirty = true;
-        this.followers = 0;
-        return { group: 'solo' };
-      case 'kick':
-        this.groupDirty = true;
-        return {};
-      case 'eq':
-      case 'eq-bands':
-      case 'output':
-        // the preset name and the output are read again with the confirming poll
-        this.slowDirty = true;
-        return command === 'output' && typeof applied === 'string' ? { output: applied } : {};
-      case 'next':
-      case 'prev':
-      case 'seek':
-        return {};
-      default:
-        return undefined;
-    }
+  /** What a command makes stale: the follower list after a change of group, the slow tier after an EQ or output change. */
+  private forget(command: WiimCommandName): void {
+    if (command === 'join' || command === 'leave' || command === 'ungroup' || command === 'kick') this.groupDirty = true;
+    if (command === 'leave' || command === 'ungroup') this.followers = 0;
+    // the preset name and the output are read again with the confirming poll
+    if (command === 'eq' || command === 'eq-bands' || command === 'output') this.slowDirty = true;
+  }
+}
+
+/** The expected effect of a command on the state `s`; undefined for read-outs. */
+function optimistic(command: WiimCommandName, applied: unknown, s: Readonly<WiimState> | undefined): Partial<WiimPlayerStatus> | undefined {
+  switch (command) {
+    case 'volume':
+      return { volume: applied as number };
+    case 'mute':
+      return { muted: applied as boolean };
+    case 'repeat':
+      return applied as { repeat: WiimPlayerStatus['repeat']; shuffle: boolean };
+    case 'pause':
+      return s?.state === 'playing' ? { state: 'paused' } : {};
+    case 'resume':
+      return s?.state === 'paused' ? { state: 'playing' } : {};
+    case 'toggle':
+      return s?.state === 'playing' ? { state: 'paused' } : s?.state === 'paused' ? { state: 'playing' } : {};
+    case 'stop':
+      return { state: 'stopped' };
+    case 'play':
+    case 'playlist':
+    case 'preset':
+      return { state: 'loading' };
+    case 'source':
+      return { source: applied as string };
+    case 'join':
+      return { group: 'follower' };
+    case 'leave':
+    case 'ungroup':
+      return { group: 'solo' };
+    case 'output':
+      return typeof applied === 'string' ? { output: applied } : {};
+    case 'kick':
+    case 'eq':
+    case 'eq-bands':
+    case 'next':
+    case 'prev':
+    case 'seek':
+      return {};
+    default:
+      return undefined;
   }
 }
 
