@@ -27,6 +27,8 @@ function freePort() {
  * @param {string} [options.userDir] kept as it is when given; a temporary one otherwise
  * @param {number} [options.port] 0 or absent: a free port
  * @param {object[]} [options.flows]
+ * @param {Record<string, object>} [options.credentials] the flow's credentials by node id (flows_cred.json, unencrypted:
+ *   credentialSecret is false)
  * @param {string} [options.httpAdminRoot]
  * @param {boolean} [options.quiet]
  * @param {string[]} [options.extraModules] further packages to link from node_modules (e.g. the dashboard)
@@ -34,6 +36,7 @@ function freePort() {
  * @param {string} [options.nodeRedDir] another Node-RED install (compat run)
  * @param {string} [options.nodeBinary] another node binary (compat run)
  * @param {object} [options.adminAuth] Node-RED's adminAuth setting (users with bcrypt hashes)
+ * @param {string} [options.lang] the runtime's language (Node-RED's `lang` setting: en-US, de, zh-CN...); absent: from the environment
  */
 async function startNodeRed(options = {}) {
   const userDir = options.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'nr-wiim-sonoff-'));
@@ -53,6 +56,7 @@ async function startNodeRed(options = {}) {
     JSON.stringify({ name: 'node-red-project', private: true, dependencies: { [pkg.name]: `file:${root}` } }, null, 2),
   );
   if (options.flows) fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(options.flows, null, 2));
+  if (options.credentials) fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(options.credentials, null, 2), { mode: 0o600 });
   const settings = {
     uiHost: '127.0.0.1',
     uiPort: port,
@@ -66,6 +70,7 @@ async function startNodeRed(options = {}) {
     logging: { console: { level: 'info' } },
   };
   if (options.adminAuth) settings.adminAuth = options.adminAuth;
+  if (options.lang) settings.lang = options.lang;
   fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
 
   const nodeRedDir = options.nodeRedDir || process.env.NODE_RED_DIR || path.dirname(require.resolve('node-red/package.json'));
@@ -84,6 +89,7 @@ async function startNodeRed(options = {}) {
 
   const adminRoot = (options.httpAdminRoot || '/').replace(/\/?$/, '/');
   const url = `http://127.0.0.1:${port}${adminRoot}`;
+  const started = startedFlowsText(nodeRedDir, options.lang);
   await new Promise((resolve, reject) => {
     const deadline = setTimeout(() => reject(new Error(`Node-RED did not start within 60 s:\n${output}`)), 60000);
     const exited = (code) => {
@@ -92,7 +98,7 @@ async function startNodeRed(options = {}) {
     };
     child.once('exit', exited);
     const check = setInterval(() => {
-      if (/Started flows|Server now running/.test(output) && /Started flows/.test(output)) {
+      if (output.includes(started)) {
         clearInterval(check);
         clearTimeout(deadline);
         child.removeListener('exit', exited);
@@ -121,6 +127,14 @@ async function startNodeRed(options = {}) {
       if (temporary) fs.rmSync(userDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The log line that says the flows run, in the runtime's language (its own catalogue, @node-red/runtime `nodes.flows.started-flows`). */
+function startedFlowsText(nodeRedDir, lang) {
+  if (!lang) return 'Started flows';
+  const runtimeDir = path.dirname(require.resolve('@node-red/runtime/package.json', { paths: [nodeRedDir] }));
+  const catalog = JSON.parse(fs.readFileSync(path.join(runtimeDir, 'locales', lang, 'runtime.json'), 'utf8'));
+  return catalog.nodes.flows['started-flows'];
 }
 
 module.exports = { startNodeRed, freePort };
