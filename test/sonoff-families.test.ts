@@ -7,14 +7,13 @@ import {
   LIVENESS_MS,
   METER_QUIET_MS,
   METER_RESENDS_MAX,
-  READINGS_CHANGE,
   SonoffSession,
-  type OutletChange,
   type SonoffSessionOptions,
+  type SonoffStateEvent,
 } from '../src/sessions/sonoff-session';
 import { SonoffSimulator, type SonoffSimOptions } from '../src/sim/sonoff-sim';
 import { RESET_RETRY_MS, SonoffClient } from '../src/sonoff/client';
-import { encodeDimmable, encodeThSwitch, kindOf, normaliseState, readingsOf } from '../src/sonoff/codec';
+import { encodeDimmable, encodeThSwitch, kindOf, normaliseState, readingsOf, readingsOfState } from '../src/sonoff/codec';
 
 const ID = '1000abcdef';
 
@@ -57,9 +56,9 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
     await sim?.stop();
   });
 
-  async function setup(simOptions: SonoffSimOptions, options: Partial<SonoffSessionOptions> = {}): Promise<OutletChange[]> {
+  async function setup(simOptions: SonoffSimOptions, options: Partial<SonoffSessionOptions> = {}): Promise<SonoffStateEvent[]> {
     ({ sim, session, clock } = await sonoffSessionOnFakeClock({ ...simOptions, deviceid: ID }, options));
-    const seen: OutletChange[] = [];
+    const seen: SonoffStateEvent[] = [];
     session.on('state', (c) => seen.push(c));
     return seen;
   }
@@ -89,8 +88,8 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
     const seen = await setup({ model: 'th' });
     await settled(session.setSwitch(0, true));
     assert.equal(sim.outlets[0].on, true);
-    const readings = seen.filter((c) => c.outlet === READINGS_CHANGE);
-    assert.deepEqual(readings[0].readings, { temperature: 21.5, humidity: 45 });
+    const readings = seen.filter((c) => c.changed.includes('temperature'));
+    assert.deepEqual(readingsOfState(readings[0].state), { temperature: 21.5, humidity: 45 });
   });
 
   it('liveness: a silent relay is pinged after a minute, goes offline after offlineAfter failures, and comes back', async () => {

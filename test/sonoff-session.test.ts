@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { rejectsWith } from './helpers/assert';
 import { FakeClock } from './helpers/fake-clock';
 import { until } from './helpers/wait';
-import { SonoffSession, type OutletChange, type SonoffSessionOptions } from '../src/sessions/sonoff-session';
+import { SonoffSession, type SonoffSessionOptions, type SonoffStateEvent } from '../src/sessions/sonoff-session';
 import { flashImage, flashUrl } from '../src/sessions/sonoff-flash';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 import { RESET_RETRIES } from '../src/sonoff/client';
@@ -40,8 +40,8 @@ describe('sonoff session against the simulator', () => {
     return sentAt;
   }
 
-  function changes(): OutletChange[] {
-    const out: OutletChange[] = [];
+  function changes(): SonoffStateEvent[] {
+    const out: SonoffStateEvent[] = [];
     session.on('state', (c) => out.push(c));
     return out;
   }
@@ -120,7 +120,11 @@ describe('sonoff session against the simulator', () => {
     assert.equal(sim.requestsTo('info').length, polls + 1);
     assert.equal(session.outletState(0)?.on, false);
     assert.deepEqual(
-      seen.filter((c) => !c.initial).map((c) => [c.state.on, c.source]),
+      // after the first state: the events that switched outlet 0
+      seen
+        .slice(1)
+        .filter((c) => c.changed.includes('outlets.0.on'))
+        .map((c) => [c.state.outlets[0].on, c.source]),
       [
         [true, 'command'],
         [false, 'poll'],
@@ -187,13 +191,16 @@ describe('sonoff session against the simulator', () => {
     assert.equal(snap.state.on, true);
     assert.equal(snap.source, 'refresh');
     assert.equal(snap.device.family, 'multi');
-    assert.ok(seen.length > 0 && seen.every((c) => c.source === 'refresh' && c.initial === true));
+    // one event for the device, naming each outlet's fields
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].source, 'refresh');
+    assert.ok(seen[0].changed.includes('outlets.2.on') && seen[0].changed.includes('outlets.0.on'), seen[0].changed.join());
     sim.outlets[2].on = false; // not read yet
     assert.deepEqual(session.snapshot(2, 'poll'), { ...snap, source: 'poll' });
     assert.deepEqual(session.snapshot(9, 'poll').state, { outlet: 9 }, 'an outlet it does not know');
   });
 
-  it('polls info, emits per-outlet changes with source poll, and follows pulse timers', async () => {
+  it('polls info, emits changes naming the outlet fields with source poll, and follows pulse timers', async () => {
     await setup(true, { pollInterval: 0.25 });
     session.register({});
     await clock.idle();
@@ -201,8 +208,8 @@ describe('sonoff session against the simulator', () => {
     sim.pressButton(2);
     await clock.advance(250);
     assert.deepEqual(
-      seen.map((c) => [c.outlet, c.state.on, c.source]),
-      [[2, true, 'poll']],
+      seen.map((c) => [c.changed, c.state.outlets[2].on, c.source]),
+      [[['outlets.2.on'], true, 'poll']],
     );
     await clock.advance(GAP_MS);
     await session.setPulse(3, { pulse: true, width: 500 });
@@ -212,7 +219,8 @@ describe('sonoff session against the simulator', () => {
     // the relay switches back by itself (on its own, real, timer); the next poll sees it
     await until(() => sim.outlets[3].on === false, 'the pulse to end');
     await clock.advance(250);
-    assert.deepEqual(seen.at(-1) && [seen.at(-1)?.outlet, seen.at(-1)?.state.on, seen.at(-1)?.source], [3, false, 'poll']);
+    const last = seen.at(-1);
+    assert.deepEqual(last && [last.changed, last.state.outlets[3].on, last.source], [['outlets.3.on'], false, 'poll']);
   });
 
   it('goes offline after failed reads, fails commands at once, probes with growing backoff, and comes back', async () => {

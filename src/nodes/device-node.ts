@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { DeviceError } from '../shared/errors';
+import type { StateEvent } from '../sessions/device-session';
 import { configOf, sessionOf, shorten, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
 
 /**
@@ -16,7 +17,7 @@ export type Done = (err?: Error) => void;
 export const SHARED_STATUS = ['working', 'done', 'online', 'connecting', 'offline', 'badreplies', 'error', 'unconfigured'] as const;
 export type SharedStatus = (typeof SHARED_STATUS)[number];
 
-export interface DeviceNodeSpec<S, Change, H> {
+export interface DeviceNodeSpec<S, Change extends StateEvent<unknown>, H> {
   /** the node type: status texts are `<type>.status.<name>` */
   type: string;
   /** the config node's type */
@@ -27,7 +28,7 @@ export interface DeviceNodeSpec<S, Change, H> {
   subscribe?: DeviceUser<Change>['subscribe'];
   /** The status at rest, from the session; undefined: the device's health. */
   idle?(session: S, health: UserHealth): NodeStatus | undefined;
-  /** A change of state that the node did not ask for (push, poll). */
+  /** A change of state that the node did not ask for: one its own message asked for answers through that message. */
   onState?(change: Change, session: S): void;
   /** Runs one message through the device handle: fills in `msg`, which is then sent. Resolves with a status to show, or nothing for the idle one. */
   input(msg: NodeMessageInFlow, device: H, session: S): Promise<NodeStatus | void>;
@@ -92,7 +93,7 @@ export function failureStatus(err: unknown): SharedStatus {
   return err instanceof DeviceError && (err.kind === 'offline' || err.isTransport) ? 'offline' : 'error';
 }
 
-export function deviceNode<S, Change, H>(RED: NodeAPI, node: Node, spec: DeviceNodeSpec<S, Change, H>): DeviceNode<Change, H> {
+export function deviceNode<S, Change extends StateEvent<unknown>, H>(RED: NodeAPI, node: Node, spec: DeviceNodeSpec<S, Change, H>): DeviceNode<Change, H> {
   const setStatus = statusSetter(node);
   const config = configOf<Change, H>(RED, spec.device, spec.configType);
   const session = config && sessionOf<S>(config);
@@ -117,7 +118,8 @@ export function deviceNode<S, Change, H>(RED: NodeAPI, node: Node, spec: DeviceN
     },
     state(change) {
       refresh();
-      if (session) spec.onState?.(change, session);
+      // the one echo rule of both families: an event this node's own command or read brought is answered by its message
+      if (session && !change.requesters?.has(node)) spec.onState?.(change, session);
     },
   };
   if (config) config.register(user);

@@ -3,7 +3,7 @@ import { argumentError } from '../shared/errors';
 import { stringSetting } from './settings';
 import { loadImage } from '../sonoff/ota';
 import { flashImage, flashUrl } from '../sessions/sonoff-flash';
-import type { OutletChange, SonoffSession } from '../sessions/sonoff-session';
+import type { SonoffSession, SonoffStateEvent } from '../sessions/sonoff-session';
 import { deviceNode, type DeviceNode } from './device-node';
 import { otaUrlOf } from '../contract/sonoff-values';
 
@@ -21,7 +21,7 @@ export = function (RED: NodeAPI) {
     const expectedSha256 = stringSetting(def.sha256).toLowerCase();
     let flashing = false;
 
-    const self: DeviceNode<OutletChange, unknown> = deviceNode<SonoffSession, OutletChange, unknown>(RED, this, {
+    const self: DeviceNode<SonoffStateEvent, unknown> = deviceNode<SonoffSession, SonoffStateEvent, unknown>(RED, this, {
       type: 'sonoff-ota',
       configType: 'sonoff-config',
       device: def.device,

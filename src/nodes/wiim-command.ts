@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { stringSetting } from './settings';
-import type { WiimSession } from '../sessions/wiim-session';
+import type { WiimSession, WiimStateEvent } from '../sessions/wiim-session';
 import type { WiimHandle } from '../contract/wiim-contract';
 import { resolveCommand } from '../contract/wiim-message';
 import { deviceNode } from './device-node';
@@ -28,7 +28,7 @@ export = function (RED: NodeAPI) {
     const fixed = stringSetting(def.command);
     const fixedValue = typeof def.value === 'string' ? def.value : def.value === undefined || def.value === null ? '' : String(def.value);
 
-    deviceNode<WiimSession, unknown, WiimHandle>(RED, this, {
+    deviceNode<WiimSession, WiimStateEvent, WiimHandle>(RED, this, {
       type: 'wiim-command',
       configType: 'wiim-config',
       device: def.device,

@@ -51,7 +51,7 @@ export = function (RED: NodeAPI) {
       out.topic = self.config?.deviceName ?? '';
       // a copy: a flow that changes msg.payload must not change the session's state
       out.payload = { ...event.state };
-      out.changed = event.changed;
+      out.changed = [...event.changed];
       out.wiim = { raw: event.raw, source: event.source };
       return out;
     };
@@ -63,7 +63,6 @@ export = function (RED: NodeAPI) {
       subscribe: { meta: def.meta === true || def.meta === 'true' },
       idle: (session, health) => (health === 'online' && session.state?.online ? live(statusOf(session.state), session.live) : undefined),
       onState(event) {
-        if (event.requesters?.has(node)) return; // answered by the input handler
         const wanted = everyPoll ? event.source !== 'command' : event.changed.length > 0;
         if (wanted) node.send(message({}, event));
       },

@@ -56,11 +56,31 @@ export interface SessionEvents {
   health: [Health, DeviceError | undefined];
 }
 
+/**
+ * A change of a device's state, one shape for both families (WiiM adds the
+ * raw replies). Per-outlet or per-field views are the nodes' business.
+ */
+export interface StateEvent<S> {
+  /** the session's own snapshot, replaced and never changed: read it, copy it before changing it */
+  state: Readonly<S>;
+  /** the fields that changed: `volume`, `outlets.2.on`, `power`; a WiiM poll that found nothing new has none */
+  changed: readonly string[];
+  source: StateSource;
+  /**
+   * The users whose command or read brought this state (requests coalesced
+   * into one name each of them). They answer through their own message, so
+   * a node skips an event that names it: the one way to avoid an echo.
+   */
+  requesters?: ReadonlySet<object>;
+}
+
 export interface SendOptions {
   /** requests with the same key coalesce while waiting: the latest wins */
   key?: string;
   /** a read that must go out even while offline (polls, probes) */
   probe?: boolean;
+  /** the user that asked (a node): named in the state events the request brings (StateEvent.requesters) */
+  requester?: object;
 }
 
 type SessionEventMap<Events> = Events & SessionEvents;
@@ -84,6 +104,10 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   private pollTimer: ClockTimer | undefined;
   private pollDue = Number.POSITIVE_INFINITY;
   private pollRunning = false;
+  /** who asked for each keyed request still waiting (coalesced requests gather here) */
+  private readonly waitingAskers = new Map<string, Set<object>>();
+  /** who asked for the request running now */
+  private askers: ReadonlySet<object> | undefined;
   protected readonly offlineAfter: number;
   private readonly backoffMinMs: number;
   private readonly backoffMaxMs: number;
@@ -281,18 +305,50 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
       const reason = this.lastFailure ? `: ${this.lastFailure.message}` : '';
       return Promise.reject(new DeviceError('offline', `${this.describe()} is offline${reason}`));
     }
-    return this.queue.run(task, options.key).then(
+    const key = options.key;
+    const asked = this.askersFor(key, options.requester);
+    const run = asked === undefined ? task : () => this.runAsked(asked, key, task);
+    return this.queue.run(run, key).then(
       (value) => {
         this.noteSuccess();
         return value;
       },
       (err: unknown) => {
+        if (key !== undefined && this.waitingAskers.get(key) === asked) this.waitingAskers.delete(key);
         if (err instanceof DeviceError && err.isTransport) this.noteFailure(err);
         else if (err instanceof DeviceError && err.kind === 'protocol') this.noteBadReply(err);
         else if (err instanceof DeviceError && err.kind === 'device') this.noteSuccess();
         throw err;
       },
     );
+  }
+
+  /** The askers of a request: a keyed one shares the set of the waiting request it joins. */
+  private askersFor(key: string | undefined, requester: object | undefined): Set<object> | undefined {
+    let asked = key === undefined ? undefined : this.waitingAskers.get(key);
+    if (requester === undefined) return asked;
+    if (!asked) {
+      asked = new Set();
+      if (key !== undefined) this.waitingAskers.set(key, asked);
+    }
+    asked.add(requester);
+    return asked;
+  }
+
+  private async runAsked<T>(asked: ReadonlySet<object>, key: string | undefined, task: () => Promise<T>): Promise<T> {
+    // from now on a request with this key is a new one, with askers of its own
+    if (key !== undefined && this.waitingAskers.get(key) === asked) this.waitingAskers.delete(key);
+    this.askers = asked;
+    try {
+      return await task();
+    } finally {
+      if (this.askers === asked) this.askers = undefined;
+    }
+  }
+
+  /** The users to name in a state event of `source` (StateEvent.requesters): those of the request running now; none for a push. */
+  protected requestersFor(source: StateSource): ReadonlySet<object> | undefined {
+    return source === 'push' || this.askers === undefined || this.askers.size === 0 ? undefined : this.askers;
   }
 
   /**

@@ -26,7 +26,7 @@ import {
   type Readings,
   mergeState,
   parseTxtState,
-  sameOutlet,
+  changedFields,
   type Family,
   type OnOff,
   type OutletState,
@@ -38,14 +38,11 @@ import {
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
 import { aesKey, WRONG_KEY_MESSAGE } from '../sonoff/crypto';
 import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } from '../sonoff/discovery';
-import { DeviceSession, openSession, type SessionEvents, type SessionOptions, type StateSource } from './device-session';
+import { DeviceSession, openSession, type SessionEvents, type SessionOptions, type StateEvent, type StateSource } from './device-session';
 
 export type { StateSource } from './device-session';
 /** `powr2` and `powr3`: a meter whose unit family the user set (MeterFamily in src/sonoff/codec.ts) */
 export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'powr2' | 'powr3' | 'th';
-
-/** The `outlet` of a change that is not an outlet's: the device's readings changed (meters, sensors). */
-export const READINGS_CHANGE = -1;
 
 /** Nothing heard for this long: ping the device, so that one that died without a word goes offline. */
 export const LIVENESS_MS = 60_000;
@@ -82,16 +79,11 @@ export interface OutletSnapshot {
   seq?: number;
 }
 
-/** One outlet's change, as the session reports it to nodes. */
-export interface OutletChange extends OutletSnapshot {
-  /** the first state known of the device: a baseline for status, not a change to report */
-  initial?: boolean;
-  /** with outlet READINGS_CHANGE: the readings the device has now */
-  readings?: Readings;
-}
+/** A SONOFF device's state event: the one shape of both families (`outlets.<n>.<field>` names an outlet's field). */
+export type SonoffStateEvent = StateEvent<SonoffState>;
 
 export interface SonoffSessionEvents extends SessionEvents {
-  state: [OutletChange];
+  state: [SonoffStateEvent];
   address: [{ host: string; port: number }];
 }
 
@@ -244,46 +236,52 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.ensureFamily();
   }
 
-  async setSwitch(outlet: number, on: boolean): Promise<OutletSnapshot> {
+  async setSwitch(outlet: number, on: boolean, requester?: object): Promise<OutletSnapshot> {
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
-    return this.command(this.switchRequest(family, o, on), { outlets: [{ outlet: o, on }] }, o, `switch:${o}`);
+    return this.command(this.switchRequest(family, o, on), { outlets: [{ outlet: o, on }] }, o, { key: `switch:${o}`, requester });
   }
 
   /** D1: on at a brightness of 1..100; 0 turns it off (the `dimmable` request takes only "on"). */
-  async setBrightness(brightness: number): Promise<OutletSnapshot> {
-    if (brightness === 0) return this.setSwitch(0, false);
+  async setBrightness(brightness: number, requester?: object): Promise<OutletSnapshot> {
+    if (brightness === 0) return this.setSwitch(0, false, requester);
     const b = checkBrightness(brightness);
     await this.familyFor(0);
     if (this.kind !== 'dimmer') throw new DeviceError('argument', `${this.describe()} is not a dimmer (it reports no brightness); set the model to dimmer`);
-    return this.command(encodeDimmable(b), { outlets: [{ outlet: 0, on: true, brightness: b }] }, 0, 'switch:0');
+    return this.command(encodeDimmable(b), { outlets: [{ outlet: 0, on: true, brightness: b }] }, 0, { key: 'switch:0', requester });
   }
 
   /** The network LED; the answer is the device's state with `led`. */
-  async setLed(on: boolean): Promise<OutletSnapshot> {
+  async setLed(on: boolean, requester?: object): Promise<OutletSnapshot> {
     await this.ready();
-    return this.send(async () => {
-      const reply = await this.client.request(encodeLed(on));
-      return this.confirm(reply, { outlets: [], led: on }, 0);
-    });
+    return this.send(
+      async () => {
+        const reply = await this.client.request(encodeLed(on));
+        return this.confirm(reply, { outlets: [], led: on }, 0);
+      },
+      { requester },
+    );
   }
 
   /** Flips the outlet, from the state known when the command goes out. */
-  async toggle(outlet: number): Promise<OutletSnapshot> {
+  async toggle(outlet: number, requester?: object): Promise<OutletSnapshot> {
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
     if (this.outletState(o)?.on === undefined) await this.readInfo('poll', false);
     await this.ready();
-    return this.send(async () => {
-      const on = !this.outletState(o)?.on;
-      const change: SonoffState = { outlets: [{ outlet: o, on }] };
-      // computed from the state known now: never sent twice
-      const req = { ...this.switchRequest(family, o, on), idempotent: false as const };
-      return this.inFlight(change, async () => this.confirm(await this.client.request(req), change, o));
-    });
+    return this.send(
+      async () => {
+        const on = !this.outletState(o)?.on;
+        const change: SonoffState = { outlets: [{ outlet: o, on }] };
+        // computed from the state known now: never sent twice
+        const req = { ...this.switchRequest(family, o, on), idempotent: false as const };
+        return this.inFlight(change, async () => this.confirm(await this.client.request(req), change, o));
+      },
+      { requester },
+    );
   }
 
-  async setStartup(outlet: number, value: StartupValue): Promise<OutletSnapshot> {
+  async setStartup(outlet: number, value: StartupValue, requester?: object): Promise<OutletSnapshot> {
     const startup = checkStartup(value);
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
@@ -293,10 +291,10 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       (a, b) => a.outlet - b.outlet,
     );
     const req = family === 'single' ? encodeStartup(startup) : encodeStartups(items);
-    return this.command(req, { outlets: [{ outlet: o, startup }] }, o, `startup:${o}`);
+    return this.command(req, { outlets: [{ outlet: o, startup }] }, o, { key: `startup:${o}`, requester });
   }
 
-  async setPulse(outlet: number, request: PulseRequest): Promise<OutletSnapshot> {
+  async setPulse(outlet: number, request: PulseRequest, requester?: object): Promise<OutletSnapshot> {
     // family unknown: a width no relay takes is refused before the family is read
     if (request.width !== undefined && this.family === undefined) checkPulseWidth(request.width, 'single');
     const family = await this.familyFor(outlet);
@@ -316,7 +314,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       req = encodePulses([{ outlet: o, pulse, width: pulse ? width : undefined, switch: sw }]);
       change.pulseSwitch = sw;
     }
-    return this.command(req, { outlets: [change] }, o, `pulse:${o}`);
+    return this.command(req, { outlets: [change] }, o, { key: `pulse:${o}`, requester });
   }
 
   /**
@@ -324,15 +322,16 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
    * because a message asked, updates the state (source `refresh`) and
    * resolves with a copy of it.
    */
-  async refresh(): Promise<SonoffState> {
-    await this.readInfo('refresh', false);
-    return this.state as SonoffState;
+  async refresh(requester?: object): Promise<SonoffState> {
+    await this.readInfo('refresh', false, requester);
+    return cloneState(this.current ?? { outlets: [] });
   }
 
   /** One `info` read; `probe` reads go out even while the device is offline. */
-  private readInfo(source: 'refresh' | 'poll', probe: boolean): Promise<void> {
+  private readInfo(source: 'refresh' | 'poll', probe: boolean, requester?: object): Promise<void> {
     // a chain rather than async frames: this runs on every poll
-    const read = () => this.send(() => this.client.readState(this.meterHint).then(({ reply, state }) => this.applyRead(state, source, reply.seq)), { probe });
+    const read = () =>
+      this.send(() => this.client.readState(this.meterHint).then(({ reply, state }) => this.applyRead(state, source, reply.seq)), { probe, requester });
     return this.addressKnown ? read() : this.ready().then(read);
   }
 
@@ -347,13 +346,16 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.lastRead = { state, after: this.current };
   }
 
-  async signalStrength(): Promise<number> {
+  async signalStrength(requester?: object): Promise<number> {
     await this.ready();
-    return this.send(async () => {
-      const rssi = await this.client.signalStrength();
-      this.applyState({ outlets: [], rssi }, 'command');
-      return rssi;
-    });
+    return this.send(
+      async () => {
+        const rssi = await this.client.signalStrength();
+        this.applyState({ outlets: [], rssi }, 'command');
+        return rssi;
+      },
+      { requester },
+    );
   }
 
   /** Sets the Wi-Fi network; the password never appears in errors or logs. */
@@ -557,9 +559,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     });
   }
 
-  private async command(req: SonoffRequest, change: SonoffState, outlet: number, key: string): Promise<OutletSnapshot> {
+  private async command(req: SonoffRequest, change: SonoffState, outlet: number, options: { key: string; requester?: object }): Promise<OutletSnapshot> {
     await this.ready();
-    return this.send(() => this.inFlight(change, async () => this.confirm(await this.client.request(req), change, outlet)), { key });
+    return this.send(() => this.inFlight(change, async () => this.confirm(await this.client.request(req), change, outlet)), options);
   }
 
   /**
@@ -576,10 +578,14 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     }
   }
 
-  private isEcho(after: OutletState): boolean {
-    const expected = this.pending?.outlets.find((o) => o.outlet === after.outlet);
-    if (!expected) return false;
-    return (Object.keys(expected) as Array<keyof OutletState>).every((k) => expected[k] === undefined || expected[k] === after[k]);
+  /** Whether the device now shows every outlet as the command in flight sets it. */
+  private isEcho(state: SonoffState): boolean {
+    const pending = this.pending;
+    if (!pending || pending.outlets.length === 0) return false;
+    return pending.outlets.every((expected) => {
+      const after = state.outlets.find((o) => o.outlet === expected.outlet);
+      return after !== undefined && (Object.keys(expected) as Array<keyof OutletState>).every((k) => expected[k] === undefined || expected[k] === after[k]);
+    });
   }
 
   /**
@@ -592,7 +598,11 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.snapshot(outlet, 'command');
   }
 
-  /** Merges a (partial) state and emits one 'state' event per outlet that changed. */
+  /**
+   * Merges a (partial) state and emits one 'state' event naming the fields
+   * that changed; a pushed change that shows what the command in flight set
+   * is that command's echo, with its source and requesters.
+   */
   private applyState(next: SonoffState, source: StateSource, seq?: number): void {
     if (this.isClosed) return;
     if (seq !== undefined) this.lastSeq = seq;
@@ -600,31 +610,21 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     const merged = mergeState(prev, next);
     if (!merged.family && this.model !== 'auto') merged.family = this.family;
     this.current = merged;
-    for (const o of next.outlets) {
-      const before = prev?.outlets.find((x) => x.outlet === o.outlet);
-      const after = merged.outlets.find((x) => x.outlet === o.outlet) as OutletState;
-      if (sameOutlet(before, after)) continue;
-      const change: OutletChange = {
-        outlet: o.outlet,
-        state: { ...after },
-        device: cloneState(merged),
-        source: source !== 'command' && this.isEcho(after) ? 'command' : source,
-      };
-      if (this.lastSeq !== undefined) change.seq = this.lastSeq;
-      if (!prev) change.initial = true;
-      this.emitEvent('state', change);
-    }
-    if (READING_NAMES.some((k) => next[k] !== undefined && next[k] !== prev?.[k])) this.readingsChanged(merged, prev === undefined, source);
+    if (merged === prev) return;
+    const changed = changedFields(prev, merged);
+    if (changed.length === 0) return;
+    if (READING_NAMES.some((k) => next[k] !== undefined && next[k] !== prev?.[k])) this.readingsArrived();
+    const why = source === 'push' && this.isEcho(merged) ? 'command' : source;
+    const event: SonoffStateEvent = { state: merged, changed, source: why };
+    const requesters = this.requestersFor(why);
+    if (requesters) event.requesters = requesters;
+    this.emitEvent('state', event);
   }
 
-  private readingsChanged(merged: SonoffState, initial: boolean, source: StateSource): void {
-    const readings = readingsOfState(merged);
-    const change: OutletChange = { outlet: READINGS_CHANGE, state: { outlet: READINGS_CHANGE }, device: cloneState(merged), source, readings };
-    if (this.lastSeq !== undefined) change.seq = this.lastSeq;
-    if (initial) change.initial = true;
+  /** A new reading: the meter spoke, so the keep-alive starts over. */
+  private readingsArrived(): void {
     this.lastReading = this.clock.now();
     this.meterResends = 0;
-    this.emitEvent('state', change);
     this.scheduleMeterKeepAlive();
   }
 

@@ -1,8 +1,8 @@
 import { DeviceError } from '../shared/errors';
-import { DeviceSession, type Health, type SessionOptions, type StateSource } from './device-session';
+import { DeviceSession, type Health, type SessionOptions, type StateEvent, type StateSource } from './device-session';
 import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
-import { prepareCommand, type PreparedCommand, type WiimCommandName, type WiimCommandRequest } from '../wiim/commands';
-import { positionFits, type WiimInfo, type WiimMeta, type WiimPlayerStatus } from '../wiim/parse';
+import { prepareCommand, type PlayerEffect, type PreparedCommand, type WiimCommandName, type WiimCommandRequest } from '../wiim/commands';
+import { positionFits, type WiimMeta, type WiimPlayerStatus } from '../wiim/parse';
 import { UPNP_PORT, type EventState } from '../wiim/upnp';
 import { WiimEvents } from './wiim-events';
 
@@ -38,17 +38,13 @@ export interface WiimSessionOptions extends WiimClientOptions, SessionOptions {
 /** The state a wiim-status node emits: every field of the player, what events add (sample rate, ...), and `online`. */
 export type WiimState = EventState & { online: boolean };
 
-export interface WiimStateEvent {
-  /** the session's own state object: read it, do not change it */
-  state: Readonly<WiimState>;
-  /** the fields that changed since the last event (position moving on its own is not a change) */
-  changed: string[];
-  /** the raw replies behind this state */
+/**
+ * A WiiM's state event: the one shape of both families (position moving on
+ * its own is not a change; a regular poll also brings the offline event),
+ * with the raw replies behind the state.
+ */
+export interface WiimStateEvent extends StateEvent<WiimState> {
   raw: { player?: Record<string, unknown>; meta?: WiimMeta | null; slaves?: unknown };
-  /** what brought the state: a regular poll (also the offline event), a refresh a message asked for, or a command */
-  source: StateSource;
-  /** the users that forced this refresh (coalesced requests share one read) */
-  requesters?: ReadonlySet<object>;
 }
 
 export interface WiimSessionEvents {
@@ -234,7 +230,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         this.lastRaw = { ...this.lastRaw, slaves };
         this.pushed++;
         // the role may stay `leader` while its members change: that is a change of the group too
-        this.update({ group: slaves.count > 0 ? 'leader' : 'solo' }, 'push', undefined, moved ? 'group' : undefined);
+        this.update({ group: slaves.count > 0 ? 'leader' : 'solo' }, 'push', moved ? 'group' : undefined);
       },
       () => undefined,
     );
@@ -292,8 +288,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     }
   }
 
-  /** who asked for the waiting read, and whether any asked for a refresh */
-  private pollRequesters = new Set<object>();
+  /** whether a read on demand joined the waiting read */
   private pollSource: StateSource = 'poll';
 
   /**
@@ -302,13 +297,10 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
    * which every caller receives and which names every requester.
    */
   private poll(source: 'poll' | 'refresh', requester?: object): Promise<WiimStateEvent> {
-    if (requester) this.pollRequesters.add(requester);
     if (source === 'refresh') this.pollSource = 'refresh';
     return this.send(
       async () => {
-        const requesters = this.pollRequesters;
         const why = this.pollSource;
-        this.pollRequesters = new Set();
         this.pollSource = 'poll';
         const player = await this.client.playerStatus();
         let meta: WiimMeta | null | undefined;
@@ -332,9 +324,9 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         if (player.raw !== this.lastRaw.player || meta !== undefined || slaves !== undefined) {
           this.lastRaw = { player: player.raw, meta: meta === undefined ? this.lastRaw.meta : meta, slaves: slaves ?? this.lastRaw.slaves };
         }
-        return this.update(this.withExtras(player.status), why, requesters.size > 0 ? requesters : undefined);
+        return this.update(this.withExtras(player.status), why);
       },
-      { key: 'poll', probe: true },
+      { key: 'poll', probe: true, requester },
     );
   }
 
@@ -386,7 +378,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** A reading (or an expected effect) of the device: it is online. */
-  private update(next: EventState, source: StateSource, requesters?: ReadonlySet<object>, alsoChanged?: string): WiimStateEvent {
+  private update(next: EventState, source: StateSource, alsoChanged?: string): WiimStateEvent {
     const prev = this.current;
     const now = this.clock.now();
     const state: WiimState = { ...prev, ...next, online: true };
@@ -411,6 +403,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     if (!same) this.current = state;
     this.stateAt = now;
     const event: WiimStateEvent = { state: same ? prev : state, changed, raw: this.lastRaw, source };
+    const requesters = this.requestersFor(source);
     if (requesters) event.requesters = requesters;
     this.emitEvent('state', event);
     return event;
@@ -439,24 +432,25 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   async command(request: WiimCommandRequest | PreparedCommand): Promise<CommandResult> {
     const prepared = 'build' in request ? request : prepareCommand(request);
     const result = await this.send(() => this.client.run(prepared), { key: prepared.command === 'volume' ? 'volume' : undefined });
-    if (prepared.command === 'status') {
-      const s = this.withExtras(result.payload as WiimPlayerStatus);
+    // the reading is typed by its reply's kind: the player status, the device info, the follower list
+    const { reading } = result;
+    if (reading.reply === 'player') {
+      const s = this.withExtras(reading.value);
       result.payload = s;
       this.update(s, 'command');
       return result;
     }
-    if (prepared.command === 'info') {
-      const info = result.payload as WiimInfo;
-      if (info.group !== 'follower' && this.followers > 0) info.group = 'leader';
+    if (reading.reply === 'info') {
+      if (reading.value.group !== 'follower' && this.followers > 0) result.payload = { ...reading.value, group: 'leader' };
       return result;
     }
-    if (prepared.command === 'group') {
-      this.followers = (result.payload as { count: number }).count;
+    if (reading.reply === 'slaves') {
+      this.followers = reading.value.count;
       if (this.current && this.current.group !== 'follower') this.update({ ...this.current, group: this.followers > 0 ? 'leader' : 'solo' }, 'command');
       return result;
     }
     this.forget(prepared.command);
-    const expected = optimistic(prepared.command, result.applied, this.current);
+    const expected = optimistic(prepared.command, result.effect, this.current);
     if (expected && this.current) this.update({ ...this.current, ...expected }, 'command');
     if (expected && this.running) {
       // confirm from the device at once, then carry on at the usual pace
@@ -477,14 +471,18 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 }
 
 /** The expected effect of a command on the state `s`; undefined for read-outs. */
-function optimistic(command: WiimCommandName, applied: unknown, s: Readonly<WiimState> | undefined): Partial<WiimPlayerStatus> | undefined {
+function optimistic(
+  command: WiimCommandName,
+  effect: PlayerEffect | undefined,
+  s: Readonly<WiimState> | undefined,
+): PlayerEffect | Partial<WiimPlayerStatus> | undefined {
   switch (command) {
     case 'volume':
-      return { volume: applied as number };
     case 'mute':
-      return { muted: applied as boolean };
     case 'repeat':
-      return applied as { repeat: WiimPlayerStatus['repeat']; shuffle: boolean };
+    case 'source':
+    case 'output':
+      return effect ?? {};
     case 'pause':
       return s?.state === 'playing' ? { state: 'paused' } : {};
     case 'resume':
@@ -497,15 +495,11 @@ function optimistic(command: WiimCommandName, applied: unknown, s: Readonly<Wiim
     case 'playlist':
     case 'preset':
       return { state: 'loading' };
-    case 'source':
-      return { source: applied as string };
     case 'join':
       return { group: 'follower' };
     case 'leave':
     case 'ungroup':
       return { group: 'solo' };
-    case 'output':
-      return typeof applied === 'string' ? { output: applied } : {};
     case 'kick':
     case 'eq':
     case 'eq-bands':

@@ -655,16 +655,26 @@ function changesNothing(prev: SonoffState, next: SonoffState): boolean {
   return true;
 }
 
-export function sameOutlet(a: OutletState | undefined, b: OutletState | undefined): boolean {
-  if (!a || !b) return a === b;
-  return (
-    a.on === b.on &&
-    a.startup === b.startup &&
-    a.pulse === b.pulse &&
-    a.pulseWidth === b.pulseWidth &&
-    a.pulseSwitch === b.pulseSwitch &&
-    a.brightness === b.brightness
-  );
+/**
+ * The fields that differ between two states, by name: `outlets.<n>.<field>`
+ * for an outlet's, the field's own name for the rest (`power`, `rssi`).
+ */
+export function changedFields(before: SonoffState | undefined, after: SonoffState): string[] {
+  const changed: string[] = [];
+  const top = new Set([...Object.keys(before ?? {}), ...Object.keys(after)]);
+  for (const k of top) {
+    if (k === 'outlets') continue;
+    if ((before as Record<string, unknown> | undefined)?.[k] !== (after as unknown as Record<string, unknown>)[k]) changed.push(k);
+  }
+  const outlets = new Set([...(before?.outlets ?? []).map((o) => o.outlet), ...after.outlets.map((o) => o.outlet)]);
+  for (const n of outlets) {
+    const a: Partial<OutletState> = before?.outlets.find((o) => o.outlet === n) ?? {};
+    const b: Partial<OutletState> = after.outlets.find((o) => o.outlet === n) ?? {};
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof OutletState>) {
+      if (k !== 'outlet' && a[k] !== b[k]) changed.push(`outlets.${n}.${k}`);
+    }
+  }
+  return changed;
 }
 
 // ---------------------------------------------------------------- mDNS TXT

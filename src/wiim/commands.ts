@@ -178,6 +178,16 @@ export interface CommandContext {
   followers?: string[];
 }
 
+/** What a command does to the player's state, as wiim-status reports it: the session shows it at once, before the confirming read. */
+export interface PlayerEffect {
+  volume?: number;
+  muted?: boolean;
+  repeat?: Repeat;
+  shuffle?: boolean;
+  source?: string;
+  output?: string;
+}
+
 export interface BuiltCommand {
   /** the command string, percent-encoded, as it goes after `command=` */
   request: string;
@@ -190,8 +200,10 @@ export interface BuiltCommand {
    * `then` and `fallback` too.
    */
   idempotent: boolean;
-  /** the value the command sets, for the output and the session's state */
+  /** the value the command sets, for the output */
   applied?: unknown;
+  /** what it does to the player's state */
+  effect?: PlayerEffect;
   /** further command strings sent in order after `request` (one setSubLPF per field); each is acknowledged */
   then?: Array<{ request: string; reply: ReplyKind }>;
   /** sent instead when the device answers `request` with `unknown command` (EQGetStat on WiiM Pro 4.8) */
@@ -408,8 +420,8 @@ export function unknownCommand(name: unknown): DeviceError {
 const enc = encodeURIComponent;
 
 /** A command whose request is known from its argument alone, safe to send twice (a read, an absolute value). */
-function fixed(command: WiimCommandName, request: string, reply: ReplyKind = 'ack', applied?: unknown): PreparedCommand {
-  return { command, needs: [], build: () => ({ request, reply, applied, idempotent: true }) };
+function fixed(command: WiimCommandName, request: string, reply: ReplyKind = 'ack', applied?: unknown, effect?: PlayerEffect): PreparedCommand {
+  return { command, needs: [], build: () => ({ request, reply, applied, idempotent: true, ...(effect ? { effect } : {}) }) };
 }
 
 /** The same for a command that acts again each time it is sent (`next`, `reboot`): never sent twice. */
@@ -499,13 +511,13 @@ function volume(value: WiimCommandArgs['volume']): PreparedCommand {
         const current = ctx.player?.volume;
         if (current === undefined) throw argumentError('a relative volume needs the current volume, which is unknown');
         const v = Math.min(VOLUME_MAX, Math.max(0, current + step));
-        return { request: `setPlayerCmd:vol:${v}`, reply: 'ack', applied: v, idempotent: false };
+        return { request: `setPlayerCmd:vol:${v}`, reply: 'ack', applied: v, effect: { volume: v }, idempotent: false };
       },
     };
   }
   if (!Number.isInteger(value)) throw refusal('volume', value);
   if (value < 0 || value > VOLUME_MAX) throw argumentError(`volume must be from 0 to ${VOLUME_MAX}, got ${value}`);
-  return fixed('volume', `setPlayerCmd:vol:${value}`, 'ack', value);
+  return fixed('volume', `setPlayerCmd:vol:${value}`, 'ack', value, { volume: value });
 }
 
 function mute(value: WiimCommandArgs['mute']): PreparedCommand {
@@ -516,11 +528,11 @@ function mute(value: WiimCommandArgs['mute']): PreparedCommand {
       build(ctx) {
         const muted = ctx.player?.muted;
         if (muted === undefined) throw argumentError('mute "toggle" needs the current mute state, which is unknown');
-        return { request: `setPlayerCmd:mute:${muted ? 0 : 1}`, reply: 'ack', applied: !muted, idempotent: false };
+        return { request: `setPlayerCmd:mute:${muted ? 0 : 1}`, reply: 'ack', applied: !muted, effect: { muted: !muted }, idempotent: false };
       },
     };
   }
-  return fixed('mute', `setPlayerCmd:mute:${value ? 1 : 0}`, 'ack', value);
+  return fixed('mute', `setPlayerCmd:mute:${value ? 1 : 0}`, 'ack', value, { muted: value });
 }
 
 function repeat(wanted: WiimCommandArgs['repeat']): PreparedCommand {
@@ -537,7 +549,13 @@ function repeat(wanted: WiimCommandArgs['repeat']): PreparedCommand {
       if (r === undefined || s === undefined) throw argumentError('repeat: the current repeat/shuffle state is unknown; give both');
       const loop = modeToLoop(r, s, ctx.device?.loopScheme);
       if (loop === undefined) throw argumentError(`repeat: ${ctx.device?.product ?? 'this device'} has no loop mode for shuffle with repeat one`);
-      return { request: `setPlayerCmd:loopmode:${loop}`, reply: 'ack', applied: { repeat: r, shuffle: s }, idempotent: true };
+      return {
+        request: `setPlayerCmd:loopmode:${loop}`,
+        reply: 'ack',
+        applied: { repeat: r, shuffle: s },
+        effect: { repeat: r, shuffle: s },
+        idempotent: true,
+      };
     },
   };
 }
@@ -700,7 +718,13 @@ export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
           if (inputs && !inputs.includes(known.source))
             throw argumentError(`source: ${ctx.device?.product ?? 'this device'} has no ${known.source} input; it has ${inputs.join(', ')}`);
           // applied: the source name the status will report
-          return { request: `setPlayerCmd:switchmode:${enc(known.mode)}`, reply: 'ack-lenient', applied: known.source, idempotent: true };
+          return {
+            request: `setPlayerCmd:switchmode:${enc(known.mode)}`,
+            reply: 'ack-lenient',
+            applied: known.source,
+            effect: { source: known.source },
+            idempotent: true,
+          };
         },
       };
     }
@@ -850,7 +874,7 @@ function prepareSetting(request: SettingRequest): PreparedCommand {
       if (!isOutputName(name)) throw argumentError(`output must be one of ${OUTPUT_NAMES.join(', ')}, got ${describeValue(request.arg)}`);
       return gated('output', 'output', (ctx) => {
         const n = outputNumber(name, ctx.device);
-        return { request: `setAudioOutputHardwareMode:${n}`, reply: 'ack', applied: name, idempotent: true };
+        return { request: `setAudioOutputHardwareMode:${n}`, reply: 'ack', applied: name, effect: { output: name }, idempotent: true };
       });
     }
     case 'balance': {

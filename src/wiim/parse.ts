@@ -744,57 +744,86 @@ export function parseRaw(body: string, ctx: ReplyContext): unknown {
 }
 
 /** Reads the reply of a command by its reply kind (see commands.ts). */
-export function parseReply(kind: ReplyKind, body: string, ctx: ReplyContext): unknown {
+/** What each kind of reply reads as (an acknowledgement reads as nothing). */
+export interface ReplyReadings {
+  ack: undefined;
+  reboot: undefined;
+  'ack-lenient': undefined;
+  'eq-off': undefined;
+  'eq-bands': WiimEqBands;
+  output: ReturnType<typeof parseOutput>;
+  'active-output': ReturnType<typeof parseActiveOutput>;
+  number: ReturnType<typeof parseNumberReply>;
+  sub: ReturnType<typeof parseSub>;
+  'on-off': ReturnType<typeof parseOnOff>;
+  firmware: ReturnType<typeof parseFirmwareStatus>;
+  player: WiimPlayerStatus;
+  info: WiimInfo;
+  meta: WiimMeta | null;
+  presets: ReturnType<typeof parsePresets>;
+  'eq-stat': 'on' | 'off';
+  'eq-list': string[];
+  alarm: ReturnType<typeof parseAlarm>;
+  shutdown: ReturnType<typeof parseShutdown>;
+  wifi: ReturnType<typeof parseWifiState>;
+  slaves: ReturnType<typeof parseSlaveList>;
+  raw: ReturnType<typeof parseRaw>;
+}
+
+/** A reply as read, tagged with its kind: a caller narrows on `reply` and gets the reading's type, with no cast. */
+export type Reading = { [K in ReplyKind]: { reply: K; value: ReplyReadings[K] } }[ReplyKind];
+
+export function parseReply(kind: ReplyKind, body: string, ctx: ReplyContext): Reading {
   switch (kind) {
     case 'ack':
       parseAck(body, ctx);
-      return undefined;
+      return { reply: kind, value: undefined };
     case 'reboot':
       parseAck(body, ctx, true);
-      return undefined;
+      return { reply: kind, value: undefined };
     case 'ack-lenient':
       parseLenientAck(body, ctx);
-      return undefined;
+      return { reply: kind, value: undefined };
     case 'eq-off': {
       // Arylic answers EQOff with `unknown command` and turns nothing off that was on (pywiim api/eq.py)
       if (classifyReply(body).kind !== 'unknown-command') parseLenientAck(body, ctx);
-      return undefined;
+      return { reply: kind, value: undefined };
     }
     case 'eq-bands':
-      return parseEqBands(body, ctx);
+      return { reply: kind, value: parseEqBands(body, ctx) };
     case 'output':
-      return parseOutput(body, ctx);
+      return { reply: kind, value: parseOutput(body, ctx) };
     case 'active-output':
-      return parseActiveOutput(body, ctx);
+      return { reply: kind, value: parseActiveOutput(body, ctx) };
     case 'number':
-      return parseNumberReply(body, ctx);
+      return { reply: kind, value: parseNumberReply(body, ctx) };
     case 'sub':
-      return parseSub(body, ctx);
+      return { reply: kind, value: parseSub(body, ctx) };
     case 'on-off':
-      return parseOnOff(body, ctx);
+      return { reply: kind, value: parseOnOff(body, ctx) };
     case 'firmware':
-      return parseFirmwareStatus(body, ctx);
+      return { reply: kind, value: parseFirmwareStatus(body, ctx) };
     case 'player':
-      return parsePlayerStatus(body, ctx).status;
+      return { reply: kind, value: parsePlayerStatus(body, ctx).status };
     case 'info':
-      return parseInfo(body, ctx).info;
+      return { reply: kind, value: parseInfo(body, ctx).info };
     case 'meta':
-      return parseMeta(body, ctx);
+      return { reply: kind, value: parseMeta(body, ctx) };
     case 'presets':
-      return parsePresets(body, ctx);
+      return { reply: kind, value: parsePresets(body, ctx) };
     case 'eq-stat':
-      return parseEqStat(body, ctx);
+      return { reply: kind, value: parseEqStat(body, ctx) };
     case 'eq-list':
-      return parseEqList(body, ctx);
+      return { reply: kind, value: parseEqList(body, ctx) };
     case 'alarm':
-      return parseAlarm(body, ctx);
+      return { reply: kind, value: parseAlarm(body, ctx) };
     case 'shutdown':
-      return parseShutdown(body, ctx);
+      return { reply: kind, value: parseShutdown(body, ctx) };
     case 'wifi':
-      return parseWifiState(body, ctx);
+      return { reply: kind, value: parseWifiState(body, ctx) };
     case 'slaves':
-      return parseSlaveList(body, ctx);
+      return { reply: kind, value: parseSlaveList(body, ctx) };
     case 'raw':
-      return parseRaw(body, ctx);
+      return { reply: kind, value: parseRaw(body, ctx) };
   }
 }
