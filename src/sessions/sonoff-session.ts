@@ -38,7 +38,7 @@ import {
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
 import { aesKey, WRONG_KEY_MESSAGE } from '../sonoff/crypto';
 import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } from '../sonoff/discovery';
-import { DeviceSession, openSession, type SessionEvents, type SessionOptions, type StateEvent, type StateSource } from './device-session';
+import { DeviceSession, type SessionEvents, type SessionOptions, type StateEvent, type StateSource } from './device-session';
 
 export type { StateSource } from './device-session';
 /** `powr2` and `powr3`: a meter whose unit family the user set (MeterFamily in src/sonoff/codec.ts) */
@@ -697,11 +697,4 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.lastTxt = undefined;
     this.markOffline(new DeviceError('offline', `${this.describe()} withdrew its mDNS record`));
   }
-}
-
-// ------------------------------------------------------------ registry
-
-/** The session of sonoff-config `id` in one runtime (see openSession). */
-export function openSonoffSession(runtime: object, id: string, options: SonoffSessionOptions): SonoffSession {
-  return openSession(runtime, id, () => new SonoffSession(options));
 }
