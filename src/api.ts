@@ -15,7 +15,7 @@
  * ```
  */
 import type { WiimState } from './sessions/wiim-session';
-import type { DeviceKind, Family, OutletState, Readings } from './sonoff/codec';
+import type { DeviceKind, Family, OutletState, Readings } from './sonoff/state';
 
 /** `unconfigured`: the config node's settings are unusable (see `DeviceUpdate.error`); nothing is ever sent. */
 export type Health = 'connecting' | 'online' | 'offline' | 'faulty' | 'unconfigured';

@@ -13,7 +13,8 @@ import {
 } from '../src/sessions/sonoff-session';
 import { SonoffSimulator, type SonoffSimOptions } from '../src/sim/sonoff-sim';
 import { RESET_RETRY_MS, SonoffClient } from '../src/sonoff/client';
-import { encodeDimmable, encodeThSwitch, kindOf, normaliseState, readingsOf, readingsOfState } from '../src/sonoff/codec';
+import { encodeDimmable, encodeThSwitch } from '../src/sonoff/codec';
+import { kindOf, normaliseState, readingsOf, readingsOfState } from '../src/sonoff/state';
 
 const ID = '1000abcdef';
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { MAINS_VOLTS_MAX, MAINS_VOLTS_MIN, kindOf, meterFamilyOf, normaliseState, parseTxtState, readingsOf } from '../src/sonoff/codec';
+import { MAINS_VOLTS_MAX, MAINS_VOLTS_MIN, kindOf, meterFamilyOf, normaliseState, readingsOf } from '../src/sonoff/state';
+import { parseTxtState } from '../src/sonoff/txt';
 
 /**
  * A meter's units follow its family (SonoffLAN core/devices.py: uiid 32

@@ -6,7 +6,6 @@ import { DeviceError } from '../src/shared/errors';
 import { parseTxt } from '../src/shared/mdns';
 import {
   ERROR_MEANINGS,
-  SeqTracker,
   checkOutlet,
   encodeOtaFlash,
   encodePulse,
@@ -16,12 +15,10 @@ import {
   encodeSwitch,
   encodeSwitches,
   encodeWifi,
-  mergeState,
-  normaliseState,
   parseReply,
-  parseTxtState,
-  splitTxtData,
 } from '../src/sonoff/codec';
+import { mergeState, normaliseState } from '../src/sonoff/state';
+import { SeqTracker, parseTxtState, splitTxtData } from '../src/sonoff/txt';
 import { SonoffClient } from '../src/sonoff/client';
 import { FirmwareServer, MAX_IMAGE_BYTES, checkImage, loadImage, sha256, type ImageFile } from '../src/sonoff/ota';
 import { FakeClock, settle } from './helpers/fake-clock';

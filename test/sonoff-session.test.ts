@@ -7,7 +7,7 @@ import { SonoffSession, type SonoffSessionOptions, type SonoffStateEvent } from 
 import { flashImage, flashUrl } from '../src/sessions/sonoff-flash';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 import { RESET_RETRIES } from '../src/sonoff/client';
-import type { StartupValue } from '../src/sonoff/codec';
+import type { StartupValue } from '../src/sonoff/state';
 import { sha256 } from '../src/sonoff/ota';
 
 const ID = '1000abcdef';

@@ -1,7 +1,7 @@
 import type { SonoffDeviceState } from '../api';
 import { argumentError } from '../shared/errors';
 import type { OutletSnapshot, PulseRequest, SonoffSession } from '../sessions/sonoff-session';
-import { readingsOfState, type OnOff, type Readings, type StartupValue } from '../sonoff/codec';
+import { readingsOfState, type OnOff, type Readings, type StartupValue } from '../sonoff/state';
 import { quoted } from '../shared/text';
 import { Device, type FamilyContract, type RunOptions } from './handle';
 import { infoPayload } from './sonoff-message';

@@ -1,5 +1,5 @@
 import type { OutletSnapshot, SonoffStateEvent, StateSource } from '../sessions/sonoff-session';
-import type { SonoffState } from '../sonoff/codec';
+import type { SonoffState } from '../sonoff/state';
 
 /** What sonoff-switch and sonoff-pulse put in msg.sonoff, and the normalised `info` payload. */
 export interface SonoffMeta {

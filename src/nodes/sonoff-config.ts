@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { hostSetting, numberSetting, stringSetting } from './settings';
 import { SonoffSession, type SonoffModel } from '../sessions/sonoff-session';
-import type { SonoffState } from '../sonoff/codec';
+import type { SonoffState } from '../sonoff/state';
 import { SonoffClient, DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS } from '../sonoff/client';
 import { discoverSonoff } from '../sonoff/discovery';
 import { serveEditorEndpoints, sessionOf, setupConfigNode } from './config-node';

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
 import type { SonoffSession, SonoffStateEvent, StateSource } from '../sessions/sonoff-session';
-import { READING_NAMES, readingsOfState, type Readings } from '../sonoff/codec';
+import { READING_NAMES, readingsOfState, type Readings } from '../sonoff/state';
 import type { SonoffHandle } from '../contract/sonoff-contract';
 import { deviceNode } from './device-node';
 

@@ -2,11 +2,9 @@ import type { ClockTimer } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
 import { sameTxt, type DiscoveredService } from '../shared/mdns';
 import {
-  SeqTracker,
   checkOutlet,
   checkPulseWidth,
   checkStartup,
-  cloneState,
   encodePulse,
   encodePulses,
   encodeStartup,
@@ -18,6 +16,11 @@ import {
   encodeLed,
   encodeThSwitch,
   checkBrightness,
+  type SonoffReply,
+  type SonoffRequest,
+} from '../sonoff/codec';
+import {
+  cloneState,
   READING_NAMES,
   readingsOfState,
   type DeviceKind,
@@ -25,23 +28,21 @@ import {
   type MeterHint,
   type Readings,
   mergeState,
-  parseTxtState,
   changedFields,
   type Family,
   type OnOff,
   type OutletState,
-  type SonoffReply,
-  type SonoffRequest,
   type SonoffState,
   type StartupValue,
-} from '../sonoff/codec';
+} from '../sonoff/state';
+import { SeqTracker, parseTxtState } from '../sonoff/txt';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
 import { aesKey, WRONG_KEY_MESSAGE } from '../sonoff/crypto';
 import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } from '../sonoff/discovery';
 import { DeviceSession, type SessionEvents, type SessionOptions, type StateEvent, type StateSource } from './device-session';
 
 export type { StateSource } from './device-session';
-/** `powr2` and `powr3`: a meter whose unit family the user set (MeterFamily in src/sonoff/codec.ts) */
+/** `powr2` and `powr3`: a meter whose unit family the user set (MeterFamily in src/sonoff/state.ts) */
 export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'powr2' | 'powr3' | 'th';
 
 /** Nothing heard for this long: ping the device, so that one that died without a word goes offline. */

@@ -12,17 +12,14 @@ import {
   encodeSwitches,
   encodeWifi,
   isIdempotent,
-  normaliseState,
   parseReply,
   requestBody,
   type MultiPulseSetting,
   type PulseSetting,
   type SonoffReply,
   type SonoffRequest,
-  type SonoffState,
-  type MeterHint,
-  type StartupValue,
 } from './codec';
+import { normaliseState, type SonoffState, type MeterHint, type StartupValue } from './state';
 import { aesKey, sealedRequestBody } from './crypto';
 
 export const DEFAULT_SONOFF_PORT = 8081;
