@@ -6,17 +6,8 @@ import { rejectsWith, throwsArgument } from './helpers/assert';
 import { DeviceError } from '../src/shared/errors';
 import { DeviceConnection, deviceRequest } from '../src/shared/http';
 import { WiimClient } from '../src/wiim/client';
-import {
-  encodeCommand,
-  isWiimCommand,
-  LOOP_MODES,
-  loopToMode,
-  modeToLoop,
-  prepareCommand,
-  utcStamp,
-  type CommandContext,
-  type WiimCommandRequest,
-} from '../src/wiim/commands';
+import { encodeCommand, isWiimCommand, prepareCommand, utcStamp, type CommandContext, type WiimCommandRequest } from '../src/wiim/commands';
+import { LOOP_MODES, loopToMode, modeToLoop } from '../src/wiim/vocabulary';
 import {
   classifyReply,
   decodeHexText,

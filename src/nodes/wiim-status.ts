@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from 'node-red';
-import type { WiimSession, WiimState, WiimStateEvent } from '../sessions/wiim-session';
+import type { WiimSession, WiimStateEvent } from '../sessions/wiim-session';
+import type { WiimState } from '../wiim/state';
 import { deviceNode } from './device-node';
 import type { WiimHandle } from '../contract/wiim-contract';
 

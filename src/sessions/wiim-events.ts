@@ -8,11 +8,11 @@ import {
   subscribe,
   SubscribeError,
   unsubscribe,
-  type EventState,
   type ParsedEvent,
   type ServiceName,
   type UpnpService,
 } from '../wiim/upnp';
+import { type WiimStatePatch } from '../wiim/state';
 import { acquireCallbackServer, CALLBACK_PATH, callbackPorts, DEFAULT_CALLBACK_PORT, MAX_SEQ, type CallbackServer, type ListenAt } from './upnp-callback';
 
 /**
@@ -30,7 +30,7 @@ export interface WiimEventsOptions {
   callbackPort?: number;
   clock: Clock;
   timeoutMs: number;
-  onState(state: EventState, service: ServiceName): void;
+  onState(state: WiimStatePatch, service: ServiceName): void;
   /** events started or stopped flowing */
   onLive(live: boolean): void;
   /** the group's members changed (RenderingControl `Slave` add/rm): the follower list should be read again */

@@ -2,8 +2,9 @@ import { DeviceError } from '../shared/errors';
 import { DeviceSession, type Health, type SessionOptions, type StateEvent, type StateSource } from './device-session';
 import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
 import { prepareCommand, type PlayerEffect, type PreparedCommand, type WiimCommandName, type WiimCommandRequest } from '../wiim/commands';
-import { positionFits, type WiimMeta, type WiimPlayerStatus } from '../wiim/parse';
-import { UPNP_PORT, type EventState } from '../wiim/upnp';
+import { positionFits, type WiimMeta } from '../wiim/parse';
+import { UPNP_PORT } from '../wiim/upnp';
+import type { WiimPlayerStatus, WiimState, WiimStatePatch } from '../wiim/state';
 import { WiimEvents } from './wiim-events';
 
 /**
@@ -35,9 +36,6 @@ export interface WiimSessionOptions extends WiimClientOptions, SessionOptions {
   debug?: (message: string) => void;
 }
 
-/** The state a wiim-status node emits: every field of the player, what events add (sample rate, ...), and `online`. */
-export type WiimState = EventState & { online: boolean };
-
 /**
  * A WiiM's state event: the one shape of both families (position moving on
  * its own is not a change; a regular poll also brings the offline event),
@@ -53,7 +51,7 @@ export interface WiimSessionEvents {
   live: [boolean];
 }
 
-const STATE_FIELDS: ReadonlyArray<keyof EventState> = [
+const STATE_FIELDS: ReadonlyArray<keyof WiimStatePatch> = [
   'state',
   'volume',
   'muted',
@@ -193,10 +191,10 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** An event: merged into the state; the position moves on by itself while playing. */
-  private onPush(next: EventState): void {
+  private onPush(next: WiimStatePatch): void {
     if (this.isClosed || !this.running) return;
     const prev = this.current;
-    const merged: EventState = { ...next };
+    const merged: WiimStatePatch = { ...next };
     // the event checked its position against its own duration; here against the track's as known
     const duration = merged.duration !== undefined ? merged.duration : prev?.duration;
     if (merged.position !== undefined && !positionFits(merged.position, duration)) {
@@ -356,12 +354,12 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** Fills in what getPlayerStatus leaves out: the leader role, the slow tier, and meta (artwork). */
-  private withExtras(s: WiimPlayerStatus): EventState {
+  private withExtras(s: WiimPlayerStatus): WiimStatePatch {
     const leader = s.group !== 'follower' && this.followers > 0;
     const withMeta = this.metaUsers.size > 0 && this.meta && s.state !== 'stopped';
     const slow = this.slow.output !== undefined || this.slow.eqPreset !== undefined;
     if (!leader && !withMeta && !slow) return s;
-    const out: EventState = { ...s };
+    const out: WiimStatePatch = { ...s };
     if (this.slow.output !== undefined) out.output = this.slow.output;
     if (this.slow.eqPreset !== undefined) out.eqPreset = this.slow.eqPreset;
     if (leader) out.group = 'leader';
@@ -378,7 +376,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** A reading (or an expected effect) of the device: it is online. */
-  private update(next: EventState, source: StateSource, alsoChanged?: string): WiimStateEvent {
+  private update(next: WiimStatePatch, source: StateSource, alsoChanged?: string): WiimStateEvent {
     const prev = this.current;
     const now = this.clock.now();
     const state: WiimState = { ...prev, ...next, online: true };

@@ -29,8 +29,8 @@ import {
   type ReplyContext,
   type WiimInfo,
   type WiimMeta,
-  type WiimPlayerStatus,
 } from './parse';
+import { type WiimPlayerStatus } from './state';
 
 export type WiimProtocol = 'auto' | 'https' | 'http';
 

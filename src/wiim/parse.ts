@@ -7,7 +7,8 @@
 
 import { DeviceError } from '../shared/errors';
 import { parseDeviceJson } from '../shared/json';
-import { EQ_BANDS, loopToMode, type ReplyKind, type Repeat } from './commands';
+import { EQ_BANDS, loopToMode, type ReplyKind, type Repeat } from './vocabulary';
+import type { GroupRole, PlayState, WiimPlayerStatus } from './state';
 import { identifyModel, inputsOf, type LoopScheme, type ModelId, type ModelInfo, type OutputTable } from './models';
 
 export type ReplyClass =
@@ -180,37 +181,6 @@ function asObject(cls: ReplyClass, ctx: ReplyContext): Record<string, unknown> {
 }
 
 // ---------------------------------------------------------------- player
-
-export type PlayState = 'playing' | 'paused' | 'stopped' | 'loading';
-export type GroupRole = 'solo' | 'leader' | 'follower';
-
-/** The normalised player state: the fields of wiim-status without `online`. */
-export interface WiimPlayerStatus {
-  state: PlayState;
-  volume: number;
-  muted: boolean;
-  source: string;
-  /** null where no loop mode applies (vTuner radio reports loop -1) */
-  repeat: Repeat | null;
-  shuffle: boolean | null;
-  /** seconds */
-  position: number;
-  /** seconds; null for a stream without an end */
-  duration: number | null;
-  trackIndex: number;
-  trackCount: number;
-  title: string | null;
-  artist: string | null;
-  album: string | null;
-  artwork: string | null;
-  /** the EQ preset number the player reports (0 = flat / off) */
-  eq: number;
-  group: GroupRole;
-  /** the output in use (getNewAudioOutputHardwareMode), read on the slow tier */
-  output?: string | null;
-  /** the loaded EQ preset's name (EQGetBand's Name), read on the slow tier and after an EQ command */
-  eqPreset?: string | null;
-}
 
 /**
  * getPlayerStatus `mode` → source name. -1 is idle (python-linkplay
