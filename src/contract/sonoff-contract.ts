@@ -1,3 +1,10 @@
+/**
+ * The SONOFF nodes' message contract as commands: what a message asks of
+ * the session, for sonoff-switch (switch and its topics), sonoff-dimmer,
+ * sonoff-pulse and sonoff-sensor, and for the device handle. The result
+ * carries the outlet's snapshot, from which a node builds msg.sonoff.
+ */
+
 import type { SonoffDeviceState } from '../api';
 import { argumentError } from '../shared/errors';
 import type { OutletSnapshot, PulseRequest, SonoffSession } from '../sessions/sonoff-session';
@@ -8,12 +15,6 @@ import { infoPayload } from './sonoff-message';
 import { brightnessOf, onOffOf, outletOf, startupOf, widthOf, wifiOf } from './sonoff-values';
 import { numberOf } from './values';
 
-/**
- * The SONOFF nodes' message contract as commands: what a message asks of
- * the session, for sonoff-switch (switch and its topics), sonoff-dimmer,
- * sonoff-pulse and sonoff-sensor, and for the device handle. The result
- * carries the outlet's snapshot, from which a node builds msg.sonoff.
- */
 export type SonoffResult =
   | { command: 'switch'; payload: boolean | undefined; snapshot: OutletSnapshot }
   | { command: 'dimmer'; payload: number | undefined; snapshot: OutletSnapshot }

@@ -1,7 +1,8 @@
+/** What sonoff-switch and sonoff-pulse put in msg.sonoff, and the normalised `info` payload. */
+
 import type { OutletSnapshot, SonoffStateEvent, StateSource } from '../sessions/sonoff-session';
 import type { SonoffState } from '../sonoff/state';
 
-/** What sonoff-switch and sonoff-pulse put in msg.sonoff, and the normalised `info` payload. */
 export interface SonoffMeta {
   deviceid: string;
   outlet: number;

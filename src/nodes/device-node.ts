@@ -1,8 +1,3 @@
-import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
-import { DeviceError } from '../shared/errors';
-import type { StateEvent } from '../sessions/device-session';
-import { configOf, sessionOf, shorten, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
-
 /**
  * The one scaffold of every device node: finding its config node ("no
  * device" when there is none), the status (through statusSetter, so that a
@@ -10,6 +5,12 @@ import { configOf, sessionOf, shorten, toError, type ConfigNode, type DeviceUser
  * `send` and `done()`, or the error status and `done(err)` in the runtime's
  * language. A node file adds only its message contract.
  */
+
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
+import { DeviceError } from '../shared/errors';
+import type { StateEvent } from '../sessions/device-session';
+import { configOf, sessionOf, shorten, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
+
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 export type Done = (err?: Error) => void;
 

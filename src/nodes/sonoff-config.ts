@@ -1,3 +1,5 @@
+/** sonoff-config: one SONOFF relay and its session; sonoff-switch, -pulse and -ota nodes use it. */
+
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { hostSetting, numberSetting, stringSetting } from './settings';
 import { SonoffSession, type SonoffModel } from '../sessions/sonoff-session';
@@ -8,7 +10,6 @@ import { serveEditorEndpoints, sessionOf, setupConfigNode } from './config-node'
 import { Device } from '../contract/handle';
 import { sonoffContract } from '../contract/sonoff-contract';
 
-/** sonoff-config: one SONOFF relay and its session; sonoff-switch, -pulse and -ota nodes use it. */
 interface SonoffConfigDef extends NodeDef {
   deviceid?: string;
   host?: string;

@@ -1,9 +1,11 @@
+/** sonoff-dimmer: the D1 dimmer; msg.payload is the brightness while on and 0 while off, so a slider follows it. */
+
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { OutletSnapshot, SonoffSession, SonoffStateEvent, StateSource } from '../sessions/sonoff-session';
 import { outletChange } from '../contract/sonoff-message';
 import { dimmerLevel, type SonoffHandle } from '../contract/sonoff-contract';
 import { deviceNode, twoStateStatus } from './device-node';
-/** sonoff-dimmer: the D1 dimmer; msg.payload is the brightness while on and 0 while off, so a slider follows it. */
+
 interface SonoffDimmerDef extends NodeDef {
   device?: string;
 }

@@ -1,3 +1,5 @@
+/** sonoff-ota: flashes a firmware image (a path, a Buffer, or {url, sha256} on the user's own server). */
+
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { stringSetting } from './settings';
@@ -7,7 +9,6 @@ import type { SonoffSession, SonoffStateEvent } from '../sessions/sonoff-session
 import { deviceNode, type DeviceNode } from './device-node';
 import { otaUrlOf } from '../contract/sonoff-values';
 
-/** sonoff-ota: flashes a firmware image (a path, a Buffer, or {url, sha256} on the user's own server). */
 interface SonoffOtaDef extends NodeDef {
   device?: string;
   firmware?: string;

@@ -1,3 +1,5 @@
+/** sonoff-pulse: inching (the relay switches back after a width) on or off. */
+
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { numberSetting, optionalNumberSetting } from './settings';
 import type { SonoffSession, SonoffStateEvent } from '../sessions/sonoff-session';
@@ -5,7 +7,6 @@ import type { SonoffHandle } from '../contract/sonoff-contract';
 import { metaOfSnapshot } from '../contract/sonoff-message';
 import { deviceNode, twoStateStatus } from './device-node';
 
-/** sonoff-pulse: inching (the relay switches back after a width) on or off. */
 interface SonoffPulseDef extends NodeDef {
   device?: string;
   outlet?: string | number;

@@ -1,10 +1,11 @@
+/** sonoff-sensor: a meter's or sensor's readings, when they change (push or poll), or when asked. */
+
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
 import type { SonoffSession, SonoffStateEvent, StateSource } from '../sessions/sonoff-session';
 import { READING_NAMES, readingsOfState, type Readings } from '../sonoff/state';
 import type { SonoffHandle } from '../contract/sonoff-contract';
 import { deviceNode } from './device-node';
 
-/** sonoff-sensor: a meter's or sensor's readings, when they change (push or poll), or when asked. */
 interface SonoffSensorDef extends NodeDef {
   device?: string;
   /** `all` (default) or one of READING_NAMES */

@@ -1,3 +1,5 @@
+/** sonoff-switch: switches an outlet, reads it, and reports every change the relay makes on its own. */
+
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { numberSetting } from './settings';
 import type { SonoffSession, SonoffStateEvent } from '../sessions/sonoff-session';
@@ -5,7 +7,6 @@ import type { SonoffHandle } from '../contract/sonoff-contract';
 import { metaOfSnapshot, outletChange } from '../contract/sonoff-message';
 import { deviceNode, twoStateStatus } from './device-node';
 
-/** sonoff-switch: switches an outlet, reads it, and reports every change the relay makes on its own. */
 interface SonoffSwitchDef extends NodeDef {
   device?: string;
   outlet?: string | number;

@@ -1,3 +1,9 @@
+/**
+ * wiim-command: one command per message. The command is the node's setting,
+ * or comes from the message (bare name in msg.payload, msg.topic with
+ * msg.payload as the argument, or msg.payload = {command, value}).
+ */
+
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { stringSetting } from './settings';
 import type { WiimSession, WiimStateEvent } from '../sessions/wiim-session';
@@ -5,11 +11,6 @@ import type { WiimHandle } from '../contract/wiim-contract';
 import { resolveCommand } from '../contract/wiim-message';
 import { deviceNode } from './device-node';
 
-/**
- * wiim-command: one command per message. The command is the node's setting,
- * or comes from the message (bare name in msg.payload, msg.topic with
- * msg.payload as the argument, or msg.payload = {command, value}).
- */
 interface WiimCommandDef extends NodeDef {
   device: string;
   /** empty = from the message */

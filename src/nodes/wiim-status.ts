@@ -1,14 +1,15 @@
+/**
+ * wiim-status: the device's state, on change or on every poll. The session
+ * polls once for all wiim-status nodes of a device; any input message forces
+ * a refresh and an output.
+ */
+
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from 'node-red';
 import type { WiimSession, WiimStateEvent } from '../sessions/wiim-session';
 import type { WiimState } from '../wiim/state';
 import { deviceNode } from './device-node';
 import type { WiimHandle } from '../contract/wiim-contract';
 
-/**
- * wiim-status: the device's state, on change or on every poll. The session
- * polls once for all wiim-status nodes of a device; any input message forces
- * a refresh and an output.
- */
 interface WiimStatusDef extends NodeDef {
   device: string;
   output: 'change' | 'poll';

@@ -1,3 +1,11 @@
+/**
+ * The UPnP event subscriptions of one WiiM session: description, SUBSCRIBE
+ * per service, renewal, and a fresh start after a 412 or a failure, with
+ * backoff. While `live`, NOTIFYs arrive through the shared callback server
+ * and reach the session as partial states. All timers run on the session's
+ * clock. See docs/architecture.md (WiiM events).
+ */
+
 import type { Clock, ClockTimer } from '../shared/clock';
 import type { Lease } from '../shared/shared-resource';
 import {
@@ -15,13 +23,6 @@ import {
 import { type WiimStatePatch } from '../wiim/state';
 import { acquireCallbackServer, CALLBACK_PATH, callbackPorts, DEFAULT_CALLBACK_PORT, MAX_SEQ, type CallbackServer, type ListenAt } from './upnp-callback';
 
-/**
- * The UPnP event subscriptions of one WiiM session: description, SUBSCRIBE
- * per service, renewal, and a fresh start after a 412 or a failure, with
- * backoff. While `live`, NOTIFYs arrive through the shared callback server
- * and reach the session as partial states. All timers run on the session's
- * clock. See docs/architecture.md (WiiM events).
- */
 export interface WiimEventsOptions {
   descriptionUrl: string;
   /** `host[:port]` to announce instead of the address the device connection uses; its address and port are listened on */

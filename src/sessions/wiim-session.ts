@@ -1,3 +1,10 @@
+/**
+ * The runtime side of one WiiM device, owned by a wiim-config node: the
+ * device's queue (one request at a time; volume commands coalesce, latest
+ * wins), one adaptive poller however many wiim-status nodes listen, the last
+ * known state with change detection, and the online state.
+ */
+
 import { DeviceError } from '../shared/errors';
 import { DeviceSession, type Health, type SessionOptions, type StateEvent, type StateSource } from './device-session';
 import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
@@ -7,12 +14,6 @@ import { UPNP_PORT } from '../wiim/upnp';
 import type { WiimPlayerStatus, WiimState, WiimStatePatch } from '../wiim/state';
 import { WiimEvents } from './wiim-events';
 
-/**
- * The runtime side of one WiiM device, owned by a wiim-config node: the
- * device's queue (one request at a time; volume commands coalesce, latest
- * wins), one adaptive poller however many wiim-status nodes listen, the last
- * known state with change detection, and the online state.
- */
 export interface WiimSessionOptions extends WiimClientOptions, SessionOptions {
   /** a name for messages and msg.topic (default: the host) */
   name?: string;

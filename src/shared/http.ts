@@ -1,8 +1,3 @@
-import { Client, type Dispatcher } from 'undici';
-import net, { type Socket } from 'node:net';
-import tls, { type SecureContext, type TLSSocket } from 'node:tls';
-import { DeviceError } from './errors';
-
 /**
  * The HTTP transport both device families share, on undici: one Client per
  * device, one request at a time on it, an overall deadline per request (a
@@ -11,6 +6,12 @@ import { DeviceError } from './errors';
  * connection turns out to be closed, for a request that is safe to repeat.
  * undici (llhttp) reads every reply; nothing here parses HTTP.
  */
+
+import { Client, type Dispatcher } from 'undici';
+import net, { type Socket } from 'node:net';
+import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import { DeviceError } from './errors';
+
 export interface DeviceConnectionOptions {
   /** for https origins: the TLS context (it holds no device state, so many devices share one) */
   secureContext?: SecureContext;

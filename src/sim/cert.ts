@@ -1,10 +1,11 @@
-import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
-
 /**
  * A self-signed certificate made at start, so that no key is ever committed
  * and the simulator needs no openssl. WiiM devices serve exactly this kind
  * of certificate. DER is written by hand: X.509 needs only a few ASN.1 types.
  */
+
+import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+
 export interface SelfSignedCertificate {
   key: string;
   cert: string;

@@ -1,11 +1,3 @@
-import type http from 'node:http';
-import { createSelfSignedCertificate, type SelfSignedCertificate } from './cert';
-import type { AdvertisedInstance } from './mdns-advertiser';
-import { commonFaults, SimServer, type CommonFaults, type Reply, type TlsSettings } from './sim-server';
-import { PROFILES, type WiimProfile, type WiimProfileName } from './wiim-profiles';
-import { UpnpSim, type UpnpModel } from './wiim-upnp-sim';
-import { lacks, profileExecute, soundCardMode } from './wiim-profile-replies';
-
 /**
  * A WiiM / LinkPlay device on loopback: the API of "HTTP API for WiiM Mini"
  * with state (player with a position that advances in real time, volume,
@@ -14,6 +6,15 @@ import { lacks, profileExecute, soundCardMode } from './wiim-profile-replies';
  * empty body for reboot), and fault switches for tests. It imports nothing
  * from src/wiim, so that a misreading there cannot pass on both sides.
  */
+
+import type http from 'node:http';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from './cert';
+import type { AdvertisedInstance } from './mdns-advertiser';
+import { commonFaults, SimServer, type CommonFaults, type Reply, type TlsSettings } from './sim-server';
+import { PROFILES, type WiimProfile, type WiimProfileName } from './wiim-profiles';
+import { UpnpSim, type UpnpModel } from './wiim-upnp-sim';
+import { lacks, profileExecute, soundCardMode } from './wiim-profile-replies';
+
 export interface WiimSimOptions {
   /** 0 = an ephemeral port */
   port?: number;
