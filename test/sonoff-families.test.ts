@@ -146,12 +146,12 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
   it('meters: the model set to powr3 reads hundredths whatever the data shows; auto reads the POWR2 as it sends', async () => {
     await setup({ model: 'powr2' }, { model: 'powr3' });
     const forced = await settled(session.refresh());
-    assert.deepEqual([forced.power, forced.voltage, forced.meterFamily, session.kind], [0.13, 2.3, 'powr3', 'meter']);
+    assert.deepEqual([forced.power, forced.voltage, forced.meterUnits, session.kind], [0.13, 2.3, 'powr3', 'meter']);
     await session.close();
     await sim.stop();
     await setup({ model: 'powr2' });
     const auto = await settled(session.refresh());
-    assert.deepEqual([auto.power, auto.voltage, auto.meterFamily, session.kind], [12.5, 230.1, 'powr2', 'meter']);
+    assert.deepEqual([auto.power, auto.voltage, auto.meterUnits, session.kind], [12.5, 230.1, 'powr2', 'meter']);
   });
 
   it('multi-channel power-on state sends the whole configure list with the others kept', async () => {

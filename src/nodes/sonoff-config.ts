@@ -128,7 +128,7 @@ export = function (RED: NodeAPI) {
         encrypted: d.encrypted,
         // stock firmware in LAN mode: usable once its devicekey is entered
         needsKey: d.encrypted,
-        family: modelOf(d.state),
+        model: modelOf(d.state),
         state: d.state?.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })) ?? [],
       }));
     },
@@ -143,7 +143,7 @@ export = function (RED: NodeAPI) {
         const { state } = await client.readState();
         return {
           fwVersion: state.fwVersion,
-          family: modelOf(state),
+          model: modelOf(state),
           deviceid: state.deviceid,
           state: state.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })),
         };

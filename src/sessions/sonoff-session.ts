@@ -24,7 +24,7 @@ import {
   READING_NAMES,
   readingsOfState,
   type DeviceKind,
-  type MeterFamily,
+  type MeterUnits,
   type MeterHint,
   type Readings,
   mergeState,
@@ -42,7 +42,7 @@ import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } fr
 import { DeviceSession, type SessionEvents, type SessionOptions, type StateEvent, type StateSource } from './device-session';
 
 export type { StateSource } from './device-session';
-/** `powr2` and `powr3`: a meter whose unit family the user set (MeterFamily in src/sonoff/state.ts) */
+/** `powr2` and `powr3`: a meter whose units the user set (MeterUnits in src/sonoff/state.ts) */
 export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'powr2' | 'powr3' | 'th';
 
 /** Nothing heard for this long: ping the device, so that one that died without a word goes offline. */
@@ -197,13 +197,13 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   /** the meter family the model setting names, if it names one */
-  private get meterModel(): MeterFamily | undefined {
+  private get meterModel(): MeterUnits | undefined {
     return this.model === 'powr2' || this.model === 'powr3' ? this.model : undefined;
   }
 
   /** How to read the meter's units: the model setting, else what the device showed before (its data, its TXT type). */
   private get meterHint(): MeterHint {
-    return { set: this.meterModel, known: this.current?.meterFamily };
+    return { set: this.meterModel, known: this.current?.meterUnits };
   }
 
   get address(): { host: string; port: number } | undefined {

@@ -53,8 +53,8 @@ export const READING_NAMES: ReadonlyArray<keyof Readings> = ['power', 'voltage',
 export interface SonoffState extends Readings {
   family?: Family;
   kind?: DeviceKind;
-  /** how its meter readings are sent (MeterFamily), once known */
-  meterFamily?: MeterFamily;
+  /** how its meter readings are sent (MeterUnits), once known */
+  meterUnits?: MeterUnits;
   /** the network LED (`sledOnline`) */
   led?: boolean;
   outlets: OutletState[];
@@ -117,7 +117,7 @@ function numeric(v: unknown): number | undefined {
  * - `powr3`: uiid 190 (POWR3, POWR316, POWR320D, S60) is `XSensor100`,
  *   hundredths, and so are `dayKwh` and `monthKwh`.
  */
-export type MeterFamily = 'powr2' | 'powr3';
+export type MeterUnits = 'powr2' | 'powr3';
 
 /**
  * The family the data itself shows: the POWR2 family reports its alarm
@@ -125,7 +125,7 @@ export type MeterFamily = 'powr2' | 'powr3';
  * and 941, tests/test_entity.py test_sonoff_pow), the POWR3 family its
  * day's and month's energy and no alarm limits (issue 1114, test_powr3).
  */
-export function meterFamilyOf(data: Record<string, unknown>): MeterFamily | undefined {
+export function meterUnitsOf(data: Record<string, unknown>): MeterUnits | undefined {
   if (['alarmVValue', 'alarmCValue', 'alarmPValue'].some((k) => data[k] !== undefined)) return 'powr2';
   if (data.dayKwh !== undefined || data.monthKwh !== undefined) return 'powr3';
   return undefined;
@@ -136,19 +136,19 @@ export function meterFamilyOf(data: Record<string, unknown>): MeterFamily | unde
  * DIY table; S31s announce it: mattsaxon/sonoff-lan-mode-homeassistant issue
  * 13, SonoffLAN issue 1200). No source names the POWR3 family's type.
  */
-export function meterFamilyOfType(type: string | undefined): MeterFamily | undefined {
+export function meterUnitsOfType(type: string | undefined): MeterUnits | undefined {
   return type === 'enhanced_plug' ? 'powr2' : undefined;
 }
 
 /** What else tells the family: the model setting (wins over all) and what the device showed before (data, TXT type). */
 export interface MeterHint {
-  set?: MeterFamily;
-  known?: MeterFamily;
+  set?: MeterUnits;
+  known?: MeterUnits;
 }
 
-/** The family to read a meter's data with: the setting, else the data's own keys, else what was known. */
-export function meterFamilyFor(data: Record<string, unknown>, hint: MeterHint = {}): MeterFamily | undefined {
-  return hint.set ?? meterFamilyOf(data) ?? hint.known;
+/** The units to read a meter's data with: the setting, else the data's own keys, else what was known. */
+export function meterUnitsFor(data: Record<string, unknown>, hint: MeterHint = {}): MeterUnits | undefined {
+  return hint.set ?? meterUnitsOf(data) ?? hint.known;
 }
 
 /** Mains voltages anywhere: 100 V to 240 V nominal, with room for sags and swells. */
@@ -172,11 +172,11 @@ function unknownScale(voltage: number | undefined): number | undefined {
 }
 
 /** A power, voltage or current in W, V or A; `scale` undefined: an unknown family whose voltage told nothing. */
-function meterValue(v: unknown, family: MeterFamily | undefined, scale: number | undefined): number | undefined {
+function meterValue(v: unknown, units: MeterUnits | undefined, scale: number | undefined): number | undefined {
   const n = numeric(v);
   if (n === undefined || n < 0) return undefined;
-  if (family === 'powr2') return n;
-  if (family === 'powr3') return Math.round(n) / 100;
+  if (units === 'powr2') return n;
+  if (units === 'powr3') return Math.round(n) / 100;
   if (!Number.isInteger(n)) return n;
   // 0 is 0 in either unit
   if (n === 0) return 0;
@@ -190,22 +190,22 @@ function sensorValue(v: unknown, min: number, max: number): number | undefined {
 }
 
 /**
- * The readings the data carries, in plain units, read by the meter family
- * (MeterFamily). Family unknown: a number with a fraction is taken as sent,
+ * The readings the data carries, in plain units, read by the meter units
+ * (MeterUnits). Units unknown: a number with a fraction is taken as sent,
  * whole numbers by the scale the voltage tells, and a voltage outside any
  * mains range is not shown.
  */
-export function readingsOf(data: Record<string, unknown>, family: MeterFamily | undefined = meterFamilyOf(data)): Readings {
+export function readingsOf(data: Record<string, unknown>, units: MeterUnits | undefined = meterUnitsOf(data)): Readings {
   const r: Readings = {};
   const set = (k: keyof Readings, v: number | undefined) => {
     if (v !== undefined) r[k] = v;
   };
-  const scale = family ? 1 : unknownScale(numeric(data.voltage));
-  set('power', meterValue(data.power, family, scale));
-  const voltage = meterValue(data.voltage, family, scale);
-  set('voltage', family || voltage === undefined || inMains(voltage) ? voltage : undefined);
-  set('current', meterValue(data.current, family, scale));
-  // always hundredths of a kWh: only the POWR3 family sends them
+  const scale = units ? 1 : unknownScale(numeric(data.voltage));
+  set('power', meterValue(data.power, units, scale));
+  const voltage = meterValue(data.voltage, units, scale);
+  set('voltage', units || voltage === undefined || inMains(voltage) ? voltage : undefined);
+  set('current', meterValue(data.current, units, scale));
+  // always hundredths of a kWh: only the POWR3 units sends them
   set('energyToday', numeric(data.dayKwh) === undefined ? undefined : Math.round(numeric(data.dayKwh) as number) / 100);
   set('energyMonth', numeric(data.monthKwh) === undefined ? undefined : Math.round(numeric(data.monthKwh) as number) / 100);
   set('temperature', sensorValue(data.currentTemperature ?? data.temperature, -40, 100));
@@ -261,10 +261,10 @@ export function normaliseState(data: Record<string, unknown>, meter?: MeterHint)
     const b = numeric(data.brightness);
     if (b !== undefined && b >= BRIGHTNESS_MIN && b <= BRIGHTNESS_MAX) o.brightness = b;
   }
-  const meterFamily = meterFamilyFor(data, meter);
-  const state: SonoffState = { outlets: [...outlets.values()].sort((a, b) => a.outlet - b.outlet), ...readingsOf(data, meterFamily) };
+  const meterUnits = meterUnitsFor(data, meter);
+  const state: SonoffState = { outlets: [...outlets.values()].sort((a, b) => a.outlet - b.outlet), ...readingsOf(data, meterUnits) };
   if (family) state.family = family;
-  if (meterFamily) state.meterFamily = meterFamily;
+  if (meterUnits) state.meterUnits = meterUnits;
   const kind = kindOf(data);
   if (kind) state.kind = kind;
   const led = readOnOff(data.sledOnline);

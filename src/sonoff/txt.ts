@@ -7,7 +7,7 @@
 import { DeviceError } from '../shared/errors';
 import { parseDeviceJson } from '../shared/json';
 import { NEEDS_KEY_MESSAGE, openJson, type DeviceKey } from './crypto';
-import { meterFamilyOfType, normaliseState, type MeterHint, type SonoffState } from './state';
+import { meterUnitsOfType, normaliseState, type MeterHint, type SonoffState } from './state';
 
 export interface TxtState {
   deviceid?: string;
@@ -40,7 +40,7 @@ export function parseTxtState(txt: Readonly<Record<string, string>>, devicekey?:
     .sort((a, b) => Number(a[1]) - Number(b[1]))
     .map((m) => txt[m[0]]);
   if (chunks.length === 0) return out;
-  const hint: MeterHint = { ...meter, known: meter.known ?? meterFamilyOfType(out.type) };
+  const hint: MeterHint = { ...meter, known: meter.known ?? meterUnitsOfType(out.type) };
   if (out.encrypted) {
     // the ciphertext is joined like the plain JSON, then base64-decoded as one (SonoffLAN local.py)
     if (!devicekey) out.keyProblem = new DeviceError('protocol', NEEDS_KEY_MESSAGE);
