@@ -47,6 +47,16 @@ if (file) {
     if (fs.existsSync(`${file}.histogram`)) histogram.enable();
     since = Date.now();
     profile();
+    snapshot();
+  };
+
+  // BENCH_HEAP_SNAPSHOT=<dir>: a heap snapshot after the judged window's GC (what each device keeps; it stalls the process for seconds)
+  const snapDir = process.env.BENCH_HEAP_SNAPSHOT;
+  let snapped = false;
+  const snapshot = () => {
+    if (!snapDir || snapped) return;
+    snapped = true;
+    v8.writeHeapSnapshot(path.join(snapDir, `node-red-${process.pid}.heapsnapshot`));
   };
 
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile per window as well (for investigating a MISS)
