@@ -77,6 +77,8 @@ if (file) {
     }
     session.post('Profiler.start');
   };
+  // the first profile from about the judged window's start (BENCH_CPU_PROF_AT seconds after preload) to its end
+  if (profDir && process.env.BENCH_CPU_PROF_AT) setTimeout(profile, Number(process.env.BENCH_CPU_PROF_AT) * 1000).unref();
   process.on('SIGWINCH', dump);
   process.on('exit', dump);
 }

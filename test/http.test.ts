@@ -126,7 +126,9 @@ describe('http transport against servers we did not write', () => {
   });
 
   it('keeps nothing of a connection once it closed: released, or closed by the device', async () => {
-    server = await rawServer((s, _r, i) => (i === 0 ? s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n') : s.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')));
+    server = await rawServer((s, _r, i) =>
+      i === 0 ? s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n') : s.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+    );
     const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };
     await deviceRequest(connection, req);
     assert.ok(connection.link, 'the kept-alive connection is in use');

@@ -350,7 +350,7 @@ export class DeviceConnection {
       socket = net.connect({ host, port: Number(target.port) || 80 });
     }
     this.socket = socket;
-    // a closed socket is let go at once: kept until the next connection, each idle device held one (its buffers, TLS state and undici's error for the close), about 3 KB a device (bench/README.md)
+    // a closed socket is let go at once: kept until the next connection, every idle device held one (its buffers, TLS state and undici's error for the close; bench/README.md)
     socket.once('close', () => {
       if (this.socket !== socket) return;
       this.socket = undefined;
