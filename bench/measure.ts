@@ -195,7 +195,13 @@ export async function measureNodeRed(
   const file = path.join(os.tmpdir(), `nr-bench-probe-${process.pid}.json`);
   // BENCH_CPU_PROF=<dir>: the probe also writes a V8 CPU profile of each window there (for investigating a MISS)
   const env: Record<string, string> = { NODE_OPTIONS: `--require ${path.join(__dirname, 'eventloop-probe.js')}`, BENCH_PROBE_FILE: file };
-  if (process.env.BENCH_CPU_PROF) env.BENCH_CPU_PROF = path.resolve(process.env.BENCH_CPU_PROF);
+  if (process.env.BENCH_CPU_PROF) {
+    env.BENCH_CPU_PROF = path.resolve(process.env.BENCH_CPU_PROF);
+    // from about the judged window's start (the probe counts from its preload, a little before Node-RED is up)
+    env.BENCH_CPU_PROF_AT = String(w.settleMs / 1000 + w.warmSeconds);
+  }
+  // BENCH_HEAP_SNAPSHOT=<dir>: and a heap snapshot after the judged window (what each device keeps)
+  if (process.env.BENCH_HEAP_SNAPSHOT) env.BENCH_HEAP_SNAPSHOT = path.resolve(process.env.BENCH_HEAP_SNAPSHOT);
   // the devicekeys go where the editor would put them: flows_cred.json (the instance's credentialSecret is false, so plain JSON)
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-bench-'));
   fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials));

@@ -58,6 +58,14 @@ const COLOURS: Record<SharedStatus, Pick<NodeStatus, 'fill' | 'shape'>> = {
   unconfigured: { fill: 'red', shape: 'ring' },
 };
 
+/** The shared statuses, made once per node type: every message shows `working`, and building it each time was measurable work per command (bench/README.md). Node-RED does not change a status with a string text. */
+const sharedStatuses = new Map<string, Partial<Record<SharedStatus, NodeStatus>>>();
+function sharedStatus(type: string, name: SharedStatus): NodeStatus {
+  let ofType = sharedStatuses.get(type);
+  if (!ofType) sharedStatuses.set(type, (ofType = {}));
+  return (ofType[name] ??= { ...COLOURS[name], text: `${type}.status.${name}` });
+}
+
 /**
  * `node.status` that skips a status equal to the one shown. Node-RED hands
  * every status call to the flow's Status nodes, so a status set on every poll
@@ -65,7 +73,11 @@ const COLOURS: Record<SharedStatus, Pick<NodeStatus, 'fill' | 'shape'>> = {
  */
 export function statusSetter(node: Node): (status: NodeStatus) => void {
   let shown: string | undefined;
+  let last: NodeStatus | undefined;
   return (status) => {
+    // the same (shared) object as last time: nothing to compare
+    if (status === last) return;
+    last = status;
     // device text (a title) goes to every open editor: short, whatever the device sends
     const text = status.text === undefined ? undefined : shorten(String(status.text), STATUS_TEXT_MAX);
     const key = `${status.fill ?? ''}|${status.shape ?? ''}|${text ?? ''}`;
@@ -98,7 +110,7 @@ export function deviceNode<S, Change extends StateEvent<unknown>, H>(RED: NodeAP
   const setStatus = statusSetter(node);
   const config = configOf<Change, H>(RED, spec.device, spec.configType);
   const session = config && sessionOf<S>(config);
-  const shared = (name: SharedStatus): NodeStatus => ({ ...COLOURS[name], text: `${spec.type}.status.${name}` });
+  const shared = (name: SharedStatus): NodeStatus => sharedStatus(spec.type, name);
   let health: UserHealth = 'connecting';
   let busy = 0;
   let fade: NodeJS.Timeout | undefined;

@@ -82,8 +82,10 @@ const POSITION_TOLERANCE_S = 3;
 /** Fields every subscribed device reports by event: a poll that finds one changed without an event caught events that stopped. */
 const EVENT_FIELDS = new Set(['volume', 'muted', 'state', 'repeat', 'shuffle']);
 
-/** How often (in polls) the leader's follower list is read. */
+/** How often (in polls) the leader's follower list and the slow tier are read... */
 const GROUP_EVERY = 6;
+/** ...and at most this often (ms): a playing device's 1 s polls would read them every 6 s, though an output, an EQ preset or a group rarely changes. */
+const EXTRAS_MIN_MS = 60_000;
 
 export class WiimSession extends DeviceSession<WiimSessionEvents> {
   /** @internal */
@@ -96,6 +98,9 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private lastRaw: WiimStateEvent['raw'] = {};
   private running = false;
   private polls = 0;
+  /** the poll and the time of the last periodic read of the follower list and the slow tier */
+  private extrasPoll = Number.NEGATIVE_INFINITY;
+  private extrasAt = Number.NEGATIVE_INFINITY;
   private followers = 0;
   private groupDirty = true;
   private readonly metaUsers = new Set<object>();
@@ -312,11 +317,12 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
             this.metaKey = key;
           }
         }
-        if (s.group !== 'follower' && (this.groupDirty || this.polls % GROUP_EVERY === 0)) {
+        const periodic = this.extrasDue();
+        if (s.group !== 'follower' && (this.groupDirty || periodic)) {
           slaves = await this.client.slaveList().catch((err: unknown) => softFail(err, undefined));
           this.groupDirty = false;
         }
-        if (this.slowDirty || this.polls % GROUP_EVERY === 0) await this.readSlowTier();
+        if (this.slowDirty || periodic) await this.readSlowTier();
         this.polls++;
         if (slaves) this.followers = slaves.count;
         if (meta !== undefined) this.meta = meta;
@@ -327,6 +333,15 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
       },
       { key: 'poll', probe: true, requester },
     );
+  }
+
+  /** Whether this poll reads the follower list and the slow tier anyway: every sixth poll, and not within a minute of the last such read. */
+  private extrasDue(): boolean {
+    const now = this.clock.now();
+    if (this.polls - this.extrasPoll < GROUP_EVERY || now - this.extrasAt < EXTRAS_MIN_MS) return false;
+    this.extrasPoll = this.polls;
+    this.extrasAt = now;
+    return true;
   }
 
   /**
