@@ -14,7 +14,7 @@
 
 import type { EventEmitter } from 'node:events';
 import http from 'node:http';
-import { coreNode, helper, node } from '../test/helpers/runtime';
+import { coreNode, helper, node, sessionOf } from '../test/helpers/runtime';
 import { loadPlain } from './plain-runtime';
 import { benchWiimConfig } from './measure';
 import { fmtMs, median, percentile, sleep } from './stats';
@@ -105,7 +105,7 @@ export async function announceRows(samples = { prompt: 200, interrupt: 30 }): Pr
       { id: 'caught', type: 'helper', z: 'tab' },
     ];
     await loadPlain([wiimConfig, wiimCommand, wiimStatus, coreNode('common/25-catch.js')] as Array<(RED: unknown) => void>, flow as Array<{ id?: string }>);
-    const session = (node('cfg') as unknown as { session: WiimSession }).session;
+    const session = sessionOf<WiimSession>('cfg');
     for (let i = 0; i < 500 && !session.live; i++) await sleep(10);
 
     // prompt: message in → playPromptUrl at the device

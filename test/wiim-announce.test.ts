@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { coreNode, helper, node, outcome, until, withTab, type CaughtMsg, type Msg } from './helpers/runtime';
+import { coreNode, helper, node, outcome, sessionOf, until, withTab, type CaughtMsg, type Msg } from './helpers/runtime';
 import { FakeClock } from './helpers/fake-clock';
 import { freePort } from './helpers/net';
 import wiimConfig from '../src/nodes/wiim-config';
@@ -118,7 +118,7 @@ describe('wiim-command: announce, queue and presets', function () {
       ...extra,
     );
     await helper.load(nodes, withTab(flow));
-    const sessions = sims.map((_, i) => (node(`c${i}`) as unknown as { session: WiimSession }).session);
+    const sessions = sims.map((_, i) => sessionOf<WiimSession>(`c${i}`));
     clock.busyWhile(() => sessions.some((x) => x.queue.sending) || sims.some((x) => x.fetching > 0));
   }
 
@@ -637,7 +637,7 @@ describe('wiim-command: announce, queue and presets', function () {
             { id: 'caught', type: 'helper' },
           ]),
         );
-        const session = (node('c0') as unknown as { session: WiimSession }).session;
+        const session = sessionOf<WiimSession>('c0');
         await until(() => session.live, 'events live');
         const run = outcome<Msg & { payload: AnnouncePayload }, CaughtMsg>('cmd0', { topic: 'announce', payload: { url: soundsUrl, volume: 60 } }, 20000);
         await until(() => living.mediaPlaying && living.state.status === 'play' && session.state?.state === 'playing', 'the announcement playing, by event');

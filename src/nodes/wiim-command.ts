@@ -1,18 +1,18 @@
-import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { stringSetting } from './settings';
-import type { WiimSession } from '../sessions/wiim-session';
-import { resolveCommand } from './wiim-message';
-import { commandRequest } from './wiim-values';
-import { isSessionCommand, prepareCommand } from '../wiim/commands';
-import { noteStarted } from '../sessions/wiim-announce';
-import { runSessionCommand } from './wiim-session-commands';
-import { deviceNode } from './device-node';
-
 /**
  * wiim-command: one command per message. The command is the node's setting,
  * or comes from the message (bare name in msg.payload, msg.topic with
  * msg.payload as the argument, or msg.payload = {command, value}).
  */
+
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { stringSetting } from './settings';
+import type { WiimSession, WiimStateEvent } from '../sessions/wiim-session';
+import type { WiimHandle } from '../contract/wiim-contract';
+import { resolveCommand } from '../contract/wiim-message';
+import { commandRequest } from '../contract/wiim-values';
+import { isSessionRequest, runSessionCommand } from './wiim-session-commands';
+import { deviceNode } from './device-node';
+
 interface WiimCommandDef extends NodeDef {
   device: string;
   /** empty = from the message */
@@ -31,28 +31,26 @@ export = function (RED: NodeAPI) {
     const fixed = stringSetting(def.command);
     const fixedValue = typeof def.value === 'string' ? def.value : def.value === undefined || def.value === null ? '' : String(def.value);
 
-    deviceNode<WiimSession, unknown>(RED, this, {
+    deviceNode<WiimSession, WiimStateEvent, WiimHandle>(RED, this, {
       type: 'wiim-command',
       configType: 'wiim-config',
       device: def.device,
       resultMs: RESULT_MS,
-      async input(msg, session) {
+      async input(msg, device, session) {
         const out = msg as Out;
         let command = '';
         try {
           const resolved = resolveCommand(fixed, fixedValue, msg);
           command = resolved.command;
           const request = commandRequest(resolved.command, resolved.value);
-          if (isSessionCommand(request.command)) {
+          if (isSessionRequest(request)) {
             // announce and the play queue: a sequence the session runs (src/nodes/wiim-session-commands.ts)
-            const done = await runSessionCommand(RED, def.device, session, request as Parameters<typeof runSessionCommand>[3]);
+            const done = await runSessionCommand(RED, def.device, session, request);
             out.payload = done.payload;
             out.wiim = done.wiim;
             return { fill: 'green', shape: 'dot', text: request.command };
           }
-          const result = await session.command(prepareCommand(request));
-          // what plays now, for an announcement's restore
-          noteStarted(session, result.command, result.applied);
+          const result = await device.run(resolved.command, resolved.value, {});
           out.payload = result.payload;
           out.wiim = { command: result.command, request: result.request, raw: result.raw };
           // the command and what it set, as the core http request node shows its result, then the device's health

@@ -7,13 +7,14 @@
  */
 
 import type { NodeAPI } from 'node-red';
+import { sessionOf } from './config-node';
 import { systemClock, type Clock } from '../shared/clock';
 import { loadFile } from '../shared/file-server';
 import { WiimSession } from '../sessions/wiim-session';
 import { announce, type AnnounceResult, type AnnounceTarget } from '../sessions/wiim-announce';
 import { playQueueIndex, readQueue } from '../sessions/wiim-queue';
 import { MAX_ANNOUNCE_BYTES, checkAudio, leaderAddress, tooLargeAudio, type AnnounceRequest } from '../wiim/announce';
-import { prepareCommand, wiimRequest, type SessionCommandName, type WiimCommandRequest } from '../wiim/commands';
+import { isSessionCommand, prepareCommand, wiimRequest, type SessionCommandName, type WiimCommandRequest } from '../wiim/commands';
 import { UPNP_PORT } from '../wiim/upnp';
 import { numberSetting, optionalNumberSetting, stringSetting } from './settings';
 
@@ -78,7 +79,8 @@ async function announceTarget(RED: NodeAPI, configId: string, session: WiimSessi
     const d = n as unknown as ConfigDef;
     if (!leaderDef && d.type === 'wiim-config' && stringSetting(d.host) === leader) leaderDef = d;
   });
-  const leaderSession = leaderDef ? (RED.nodes.getNode(leaderDef.id) as unknown as { session?: WiimSession } | null)?.session : undefined;
+  const leaderNode = leaderDef ? RED.nodes.getNode(leaderDef.id) : null;
+  const leaderSession = leaderNode ? sessionOf<WiimSession>(leaderNode) : undefined;
   if (leaderSession && !leaderSession.isClosed) return { session: leaderSession, descriptionUrl: descriptionUrl(leader, leaderDef) };
   const credentials = (RED.nodes.getCredentials(configId) ?? {}) as { clientCert?: unknown; clientKey?: unknown };
   const pem = (v: unknown) => (typeof v === 'string' && v.includes('-----BEGIN') ? v : undefined);
@@ -121,6 +123,11 @@ async function announceBody(request: AnnounceRequest) {
           clock: systemClock,
         });
   return { bytes, type: checkAudio(bytes, what) };
+}
+
+/** Whether a request is one of the sequences a session runs (announce, queue, queue-play) rather than one command string. */
+export function isSessionRequest(request: WiimCommandRequest): request is Extract<WiimCommandRequest, { command: SessionCommandName }> {
+  return isSessionCommand(request.command);
 }
 
 /** Runs announce, queue or queue-play for wiim-command. */

@@ -29,7 +29,7 @@ import {
   type RestorePlan,
 } from '../wiim/announce';
 import { prepareCommand, wiimRequest, type WiimCommandRequest } from '../wiim/commands';
-import type { WiimPlayerStatus } from '../wiim/parse';
+import type { WiimPlayerStatus } from '../wiim/state';
 import { controlUrls, control } from './wiim-queue';
 import type { WiimSession, WiimStateEvent } from './wiim-session';
 

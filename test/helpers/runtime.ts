@@ -2,6 +2,7 @@ import helper from 'node-red-node-test-helper';
 import type { Node } from 'node-red';
 import assert from 'node:assert/strict';
 import type { EventEmitter } from 'node:events';
+import { sessionOf as configSession } from '../../src/nodes/config-node';
 
 // A real Node-RED runtime, started by the helper: the one in devDependencies,
 // or another install named by NODE_RED_DIR (the Node-RED 5 compat run).
@@ -67,9 +68,10 @@ export interface Outcome<M, C> {
 }
 
 /**
- * Sends `msg` into node `target` and resolves with whichever comes first: a
- * message at the helper node `outId` or an error at the helper node `caught`
- * (wired from a Catch node).
+ * Sends `msg` into node `target` and resolves with whichever comes first: its
+ * answer at the helper node `outId` (the same message: a node's output reuses
+ * its input, so another node's output there is not the answer) or an error at
+ * the helper node `caught` (wired from a Catch node).
  */
 export function outcome<M = Record<string, unknown>, C = Record<string, unknown>>(
   target: string,
@@ -87,7 +89,9 @@ export function outcome<M = Record<string, unknown>, C = Record<string, unknown>
       if (r instanceof Error) reject(r);
       else resolve(r);
     };
-    const onOut = (m: M) => finish({ out: m });
+    const onOut = (m: M) => {
+      if ((m as { _msgid?: unknown })._msgid === msg._msgid) finish({ out: m });
+    };
     const onCaught = (m: C) => finish({ caught: m });
     const timer = setTimeout(() => finish(new Error(`neither an output nor a caught error within ${timeoutMs} ms`)), timeoutMs);
     out.on('input', onOut);
@@ -114,4 +118,11 @@ export async function refused(target: string, msg: Record<string, unknown>, patt
   assert.match(r.caught.error.message, pattern);
   assert.equal(r.caught.error.source.id, target);
   return r.caught;
+}
+
+/** The session behind config node `id` in the running flow (internal to the package: tests only). */
+export function sessionOf<S>(id: string): S {
+  const session = configSession<S>(node(id));
+  if (!session) throw new Error(`config node ${id} has no session (are its settings unusable?)`);
+  return session;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { coreNode, collect, helper, node, until, withTab } from '../helpers/runtime';
+import { coreNode, collect, helper, node, sessionOf, until, withTab } from '../helpers/runtime';
 import sonoffConfig from '../../src/nodes/sonoff-config';
 import sonoffSwitch from '../../src/nodes/sonoff-switch';
 import sonoffDimmer from '../../src/nodes/sonoff-dimmer';
@@ -28,9 +28,7 @@ function flow(deviceid: string, user: Record<string, unknown>): object[] {
   ]);
 }
 
-function sessionOf(): SonoffSession {
-  return (node('cfg') as unknown as { session: SonoffSession }).session;
-}
+const cfgSession = (): SonoffSession => sessionOf<SonoffSession>('cfg');
 
 describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () {
   this.timeout(30000);
@@ -48,7 +46,7 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
   it('an encrypted push is decrypted with the key and reaches sonoff-switch; a command goes out encrypted', async () => {
     const relay = await sim({ deviceid: '1000ffffff' });
     await helper.load(nodes, flow('1000ffffff', { type: 'sonoff-switch', outlet: '0', payloadType: 'boolean' }), { cfg: { devicekey: KEY } });
-    const session = sessionOf();
+    const session = cfgSession();
     await until(() => session.state !== undefined, 'state from the encrypted record', 8000);
     assert.equal(relay.requests.length, 0, 'the state came from the TXT record');
     const outs = collect<Msg>('out');
@@ -64,7 +62,7 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
   it('a wrong key: the device is reported with "cannot decrypt", and no state is taken from its records', async () => {
     await sim({ deviceid: '1000abab01' });
     await helper.load(nodes, flow('1000abab01', { type: 'sonoff-switch', outlet: '0', payloadType: 'boolean' }), { cfg: { devicekey: 'wrong' } });
-    const session = sessionOf();
+    const session = cfgSession();
     await until(() => session.lastError !== undefined, 'the key problem', 8000);
     assert.match(session.lastError?.message ?? '', /cannot decrypt: check the devicekey/);
     assert.equal(session.state, undefined);
@@ -73,7 +71,7 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
   it('a second announcer of the same deviceid with records that do not decrypt, or a goodbye, neither moves the device, nor marks it offline, nor blames the key; the real relay keeps working', async () => {
     const relay = await sim({ deviceid: '1000abab05' });
     await helper.load(nodes, flow('1000abab05', { type: 'sonoff-switch', outlet: '0', payloadType: 'boolean' }), { cfg: { devicekey: KEY } });
-    const session = sessionOf();
+    const session = cfgSession();
     await until(() => session.state !== undefined && session.health === 'online', 'state from the encrypted record', 8000);
     const real = session.address;
     const stateBefore = JSON.stringify(session.state?.outlets);
@@ -131,7 +129,7 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
   it('no key: the device asks for its devicekey', async () => {
     await sim({ deviceid: '1000abab02' });
     await helper.load(nodes, flow('1000abab02', { type: 'sonoff-switch', outlet: '0', payloadType: 'boolean' }));
-    const session = sessionOf();
+    const session = cfgSession();
     await until(() => session.lastError !== undefined, 'the key problem', 8000);
     assert.match(session.lastError?.message ?? '', /LAN \(encrypted\) mode: enter its devicekey/);
   });
@@ -170,14 +168,14 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
       await other.start({ port: 0 });
       try {
         await helper.load(nodes, flow('1000abab09', { type: 'sonoff-sensor', reading: 'all' }), { cfg: { devicekey: KEY } });
-        const session = sessionOf();
+        const session = cfgSession();
         await until(() => session.address !== undefined, 'the address from mDNS', 8000);
         const test = async (form: Record<string, unknown>) =>
-          (await helper.request().post('/sonoff-config/test').send(form).expect(200)).body as { ok: boolean; family?: string; error?: string };
+          (await helper.request().post('/sonoff-config/test').send(form).expect(200)).body as { ok: boolean; model?: string; error?: string };
         const saved = { id: 'cfg', deviceid: '1000abab09', devicekey: '__PWRD__' };
         const found = await test({ ...saved, host: '' });
         assert.equal(found.ok, true, JSON.stringify(found));
-        assert.equal(found.family, 'meter');
+        assert.equal(found.model, 'meter');
         const same = await test({ ...saved, host: '127.0.0.1', port: String(meter.address.port) });
         assert.equal(same.ok, true, JSON.stringify(same));
         const elsewhere = await test({ ...saved, host: '127.0.0.1', port: String(other.address.port) });
