@@ -30,6 +30,8 @@ function freePort() {
  * @param {string} [options.httpAdminRoot]
  * @param {boolean} [options.quiet]
  * @param {string[]} [options.extraModules] further packages to link from node_modules (e.g. the dashboard)
+ * @param {boolean} [options.widgets] also the widget package (dashboard/), listed as a dependency: Dashboard 2.0 finds
+ *   third-party widgets by the dependencies of the user directory's package.json
  * @param {NodeJS.ProcessEnv} [options.env]
  * @param {string} [options.nodeRedDir] another Node-RED install (compat run)
  * @param {string} [options.nodeBinary] another node binary (compat run)
@@ -48,10 +50,13 @@ async function startNodeRed(options = {}) {
   };
   link(pkg.name, root);
   for (const mod of options.extraModules || []) link(mod, path.join(root, 'node_modules', mod));
-  fs.writeFileSync(
-    path.join(userDir, 'package.json'),
-    JSON.stringify({ name: 'node-red-project', private: true, dependencies: { [pkg.name]: `file:${root}` } }, null, 2),
-  );
+  const dependencies = { [pkg.name]: `file:${root}` };
+  if (options.widgets) {
+    const widgets = path.join(root, 'dashboard');
+    link(require(path.join(widgets, 'package.json')).name, widgets);
+    dependencies[require(path.join(widgets, 'package.json')).name] = `file:${widgets}`;
+  }
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies }, null, 2));
   if (options.flows) fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(options.flows, null, 2));
   const settings = {
     uiHost: '127.0.0.1',

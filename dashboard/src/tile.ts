@@ -1,0 +1,86 @@
+import type { NodeDef } from 'node-red';
+import type { DeviceUpdate } from './device';
+import type { History } from './history';
+import { isOnline, wholeIn, type Checked, type WidgetConfig } from './widget';
+
+/** The SONOFF state fields the tile uses (the session's snapshot, DESIGN.md "sonoff-switch" and "sonoff-sensor"). */
+export interface TileState {
+  kind?: 'relay' | 'dimmer' | 'meter' | 'th';
+  family?: 'single' | 'multi';
+  outlets?: Array<{ outlet: number; on?: boolean; pulse?: boolean; pulseWidth?: number; brightness?: number }>;
+  power?: number;
+  voltage?: number;
+  current?: number;
+  energyToday?: number;
+  energyMonth?: number;
+  temperature?: number;
+  humidity?: number;
+  encrypted?: boolean;
+}
+
+export interface TileConfig extends NodeDef, WidgetConfig {
+  outlet?: number | string;
+}
+
+const READINGS = ['power', 'voltage', 'current', 'energyToday', 'energyMonth', 'temperature', 'humidity'] as const;
+/** the readings drawn as 24 h sparklines */
+export const SERIES = ['power', 'temperature', 'humidity'] as const;
+
+export function outletOf(config: TileConfig): number {
+  // the editor saves numbers as text
+  return wholeIn(typeof config.outlet === 'string' && /^\d+$/.test(config.outlet) ? Number(config.outlet) : (config.outlet ?? 0), 0, 3) ?? 0;
+}
+
+/** Whether the device has a switch: everything but a TH sensor without a relay. */
+function hasSwitch(s: TileState): boolean {
+  return s.kind !== 'th' || (s.outlets ?? []).some((o) => o.on !== undefined);
+}
+
+export function checkTileAction(outlet: number) {
+  return (action: string, value: unknown, u: DeviceUpdate<TileState> | undefined): Checked | undefined => {
+    if (!isOnline(u) || !u?.state) return undefined;
+    switch (action) {
+      case 'switch':
+        return typeof value === 'boolean' && hasSwitch(u.state) ? { command: 'switch', value, outlet } : undefined;
+      case 'brightness': {
+        const v = wholeIn(value, 1, 100);
+        return v !== undefined && u.state.kind === 'dimmer' ? { command: 'brightness', value: v } : undefined;
+      }
+      default:
+        return undefined;
+    }
+  };
+}
+
+export function tileView(outlet: number, history: History, lanMode: () => 'diy' | 'encrypted') {
+  // when the outlet last went on with inching enabled: the browser counts down from it
+  let onSince: number | undefined;
+  return (u: DeviceUpdate<TileState> | undefined): Record<string, unknown> => {
+    const online = isOnline(u);
+    const s = u?.state;
+    const o = s?.outlets?.find((x) => x.outlet === outlet);
+    if (o?.on && o.pulse) onSince ??= Date.now();
+    else onSince = undefined;
+    const readings: Record<string, number> = {};
+    if (online && s) for (const r of READINGS) if (typeof s[r] === 'number') readings[r] = s[r];
+    const series: Record<string, Array<[number, number]>> = {};
+    for (const name of SERIES) {
+      const points = history.points(name);
+      if (points.length) series[name] = points;
+    }
+    return {
+      health: u?.health ?? 'connecting',
+      reason: online ? null : (u?.error?.message ?? null),
+      lan: s?.encrypted === true ? 'encrypted' : lanMode(),
+      kind: s?.kind ?? null,
+      outlet,
+      // offline: the last state is not shown as if it were current
+      on: online ? (o?.on ?? null) : null,
+      hasSwitch: s ? hasSwitch(s) : true,
+      brightness: online && s?.kind === 'dimmer' ? (o?.brightness ?? null) : null,
+      inching: online && o?.pulse ? { width: o.pulseWidth ?? null, onSince: onSince ?? null } : null,
+      readings,
+      series,
+    };
+  };
+}
