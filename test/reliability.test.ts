@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeClock, settle } from './helpers/fake-clock';
-import { activeResources, collect, coreNode, helper, node, ok, outcome, refused, until, withTab, type CaughtMsg, type Msg } from './helpers/runtime';
+import { activeResources, collect, coreNode, helper, ok, outcome, refused, sessionOf, until, withTab, type CaughtMsg, type Msg } from './helpers/runtime';
 import { DeviceError } from '../src/shared/errors';
 import { prepareCommand, WIIM_COMMANDS } from '../src/wiim/commands';
-import { commandRequest } from '../src/nodes/wiim-values';
+import { commandRequest } from '../src/contract/wiim-values';
 import wiimConfig from '../src/nodes/wiim-config';
 import wiimCommand from '../src/nodes/wiim-command';
 import wiimStatus from '../src/nodes/wiim-status';
@@ -56,8 +56,6 @@ async function load(flow: object[], clock?: FakeClock): Promise<void> {
   await helper.load(nodes, flow);
 }
 
-const wiimSessionOf = (id: string) => (node(id) as unknown as { session: WiimSession }).session;
-const sonoffSessionOf = (id: string) => (node(id) as unknown as { session: SonoffSession }).session;
 /** Open server-side connections of a simulator. */
 const openSockets = (sim: WiimSimulator | SonoffSimulator) => (sim instanceof WiimSimulator ? sim['sockets'] : sim['sockets']).size;
 
@@ -222,7 +220,7 @@ describe('reliability', function () {
           ...catcher,
         ]),
       );
-      await until(() => wiimSessionOf('wcfg').state !== undefined && sonoffSessionOf('scfg').state !== undefined, 'first readings');
+      await until(() => sessionOf<WiimSession>('wcfg').state !== undefined && sessionOf<SonoffSession>('scfg').state !== undefined, 'first readings');
     }
 
     /** After a fault: both WiiM nodes work again, and Node-RED is still running. */
@@ -600,15 +598,18 @@ describe('reliability', function () {
       // the first readings (one poll, one info each); polling is off or an hour apart after that
       await until(
         () =>
-          wiimSessionOf('wcfg').state !== undefined &&
-          sonoffSessionOf('scfg').state !== undefined &&
-          sonoffSessionOf('mcfg').state !== undefined &&
-          sonoffSessionOf('dcfg').state !== undefined,
+          sessionOf<WiimSession>('wcfg').state !== undefined &&
+          sessionOf<SonoffSession>('scfg').state !== undefined &&
+          sessionOf<SonoffSession>('mcfg').state !== undefined &&
+          sessionOf<SonoffSession>('dcfg').state !== undefined,
         'first readings',
       );
       // and the reads behind them are over
       await until(
-        () => [wiimSessionOf('wcfg'), sonoffSessionOf('scfg'), sonoffSessionOf('mcfg'), sonoffSessionOf('dcfg')].every((x) => !x.queue.busy),
+        () =>
+          [sessionOf<WiimSession>('wcfg'), sessionOf<SonoffSession>('scfg'), sessionOf<SonoffSession>('mcfg'), sessionOf<SonoffSession>('dcfg')].every(
+            (x) => !x.queue.busy,
+          ),
         'the first reads to end',
       );
       const sims = { wiim: () => wiim.requests.length, single: () => single.requests.length, multi: () => multi.requests.length, d1: () => d1.requests.length };
@@ -730,7 +731,7 @@ describe('reliability', function () {
         ]),
         clock,
       );
-      const sessions = [wiimSessionOf('wcfg'), sonoffSessionOf('scfg')];
+      const sessions = [sessionOf<WiimSession>('wcfg'), sessionOf<SonoffSession>('scfg')];
       clock.busyWhile(() => sessions.some((x) => x.queue.sending));
       const status = collect<{ status: { text: string; fill: string; shape: string } } & Msg>('stat');
       const shown = (id: string) => status.filter((m) => (m.status as { source?: { id: string } }).source?.id === id).map((m) => m.status);
@@ -800,12 +801,12 @@ describe('reliability', function () {
           ]),
           clock,
         );
-        const sessions = [wiimSessionOf('cfgA'), wiimSessionOf('cfgB')];
+        const sessions = [sessionOf<WiimSession>('cfgA'), sessionOf<WiimSession>('cfgB')];
         clock.busyWhile(() => sessions.some((x) => x.queue.sending));
         const outA = collect<Msg>('outA');
         const online = (m: Msg) => (m.payload as { online: boolean }).online;
         await clock.advance(0);
-        await until(() => outA.length >= 1 && wiimSessionOf('cfgB').state !== undefined, 'first states');
+        await until(() => outA.length >= 1 && sessionOf<WiimSession>('cfgB').state !== undefined, 'first states');
         const polls = () => b.count('getPlayerStatus');
         const window = async () => {
           const n = polls();
@@ -853,7 +854,7 @@ describe('reliability', function () {
           clock,
         );
         const status = collect<{ status: { text: string; fill: string } }>('stat');
-        const session = sonoffSessionOf('cfg');
+        const session = sessionOf<SonoffSession>('cfg');
         clock.busyWhile(() => session.queue.sending);
         await until(() => session.state !== undefined, 'the first reading');
         const polls = relay.requestsTo('info').length;

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { coreNode, activeResources, outcome, collect, helper, node, sleep, until, withTab } from './helpers/runtime';
+import { coreNode, activeResources, outcome, collect, helper, node, sessionOf, sleep, until, withTab } from './helpers/runtime';
 import sonoffConfig from '../src/nodes/sonoff-config';
 import sonoffSwitch from '../src/nodes/sonoff-switch';
 import sonoffPulse from '../src/nodes/sonoff-pulse';
@@ -12,7 +12,7 @@ import type { SonoffSession } from '../src/sessions/sonoff-session';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 import { FirmwareServer, MAX_IMAGE_BYTES, sha256 } from '../src/sonoff/ota';
 import { mdnsUsers } from '../src/shared/mdns';
-import type { SonoffMeta } from '../src/nodes/sonoff-message';
+import type { SonoffMeta } from '../src/contract/sonoff-message';
 
 const catchNode = coreNode('common/25-catch.js');
 const statusNode = coreNode('common/25-status.js');
@@ -61,8 +61,8 @@ async function refused(target: string, msg: Record<string, unknown>, pattern: Re
   return r.caught;
 }
 
-function sessionOf(): SonoffSession {
-  return (node('cfg') as unknown as { session: SonoffSession }).session;
+function cfgSession(): SonoffSession {
+  return sessionOf<SonoffSession>('cfg');
 }
 
 function recordStatus(id: string): Array<{ fill?: string; shape?: string; text?: string }> {
@@ -195,7 +195,7 @@ describe('sonoff nodes in Node-RED', function () {
 
   it('emits pushed or polled changes (button, inching) with the right source', async () => {
     await start({}, {}, { pollInterval: '0.2' });
-    await until(() => sessionOf().state !== undefined, 'first read');
+    await until(() => cfgSession().state !== undefined, 'first read');
     const outs = collect<Msg>('out');
     const statuses = recordStatus('sw');
     sim.pressButton(0);
@@ -335,7 +335,7 @@ describe('sonoff nodes in Node-RED', function () {
 
   it('goes offline (red ring, commands fail at once) and comes back online', async () => {
     await start({}, {}, { pollInterval: '0.2' });
-    await until(() => sessionOf().health === 'online', 'online');
+    await until(() => cfgSession().health === 'online', 'online');
     const statuses = recordStatus('sw');
     await sim.setOffline(true);
     await until(() => statuses.some((s) => s.text === 'sonoff-switch.status.offline' && s.fill === 'red' && s.shape === 'ring'), 'offline status', 8000);
@@ -343,7 +343,7 @@ describe('sonoff nodes in Node-RED', function () {
     await refused('sw', { payload: true }, /offline/);
     assert.equal(sim.requests.length, before);
     await sim.setOffline(false);
-    await until(() => sessionOf().health === 'online', 'back online', 8000);
+    await until(() => cfgSession().health === 'online', 'back online', 8000);
     const last = statuses[statuses.length - 1];
     // off is a state, shown apart from health (connecting is a yellow ring)
     assert.deepEqual(last, { fill: 'grey', shape: 'dot', text: 'sonoff-switch.status.off' });
@@ -356,14 +356,14 @@ describe('sonoff nodes in Node-RED', function () {
     assert.equal((await ok('sw', { payload: true })).payload, true);
     await sim.setOffline(true);
     await refused('sw', { payload: false }, /refused|closed|no answer/);
-    assert.equal(sessionOf().health, 'offline', 'one failure is enough with offlineAfter 1');
+    assert.equal(cfgSession().health, 'offline', 'one failure is enough with offlineAfter 1');
     await refused('sw', { payload: false }, /offline/);
     await sim.setOffline(false);
   });
 
   it('every coalesced message gets its own output with the confirmed state', async () => {
     await start({ multi: true });
-    await until(() => sessionOf().state !== undefined, 'first read');
+    await until(() => cfgSession().state !== undefined, 'first read');
     await sleep(250);
     const outs = collect<Msg>('out');
     const values = [true, false, true, true, false];
@@ -381,10 +381,10 @@ describe('sonoff nodes in Node-RED', function () {
     const baseline = activeResources();
     await helper.load(nodes, flow(port, {}, { pollInterval: '0.2' }));
     await ok('sw', { payload: true });
-    const first = sessionOf();
+    const first = cfgSession();
     await helper.setFlows(flow(port, { name: 'again' }, { pollInterval: '0.3' }), 'full');
     await until(() => first.isClosed, 'old session closed');
-    const second = sessionOf();
+    const second = cfgSession();
     assert.notEqual(second, first);
     assert.equal((await ok('sw', { payload: false })).payload, false);
     assert.equal(mdnsUsers(), 0);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { throwsArgument } from './helpers/assert';
-import { numberOf } from '../src/nodes/values';
-import { commandRequest } from '../src/nodes/wiim-values';
-import { onOffOf, otaUrlOf, outletOf, startupOf, widthOf, wifiOf } from '../src/nodes/sonoff-values';
+import { numberOf } from '../src/contract/values';
+import { commandRequest } from '../src/contract/wiim-values';
+import { onOffOf, otaUrlOf, outletOf, startupOf, widthOf, wifiOf } from '../src/contract/sonoff-values';
 import { encodeOtaFlash, encodeWifi } from '../src/sonoff/codec';
 import { prepareCommand, WIIM_COMMANDS, type CommandContext, type WiimCommandName } from '../src/wiim/commands';
 

@@ -5,7 +5,7 @@ import wiimConfig from '../src/nodes/wiim-config';
 import wiimCommand from '../src/nodes/wiim-command';
 import { WiimClient, AUTO_ENDPOINTS } from '../src/wiim/client';
 import { prepareCommand } from '../src/wiim/commands';
-import { commandRequest } from '../src/nodes/wiim-values';
+import { commandRequest } from '../src/contract/wiim-values';
 import { identifyModel, inputsOf, loopSchemeOf } from '../src/wiim/models';
 import {
   modeToSource,

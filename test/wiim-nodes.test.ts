@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { coreNode, activeResources, outcome, collect, helper, nextMessage, node, sleep, until, withTab } from './helpers/runtime';
+import { coreNode, activeResources, outcome, collect, helper, nextMessage, node, sessionOf, sleep, until, withTab } from './helpers/runtime';
+import type { WiimSession } from '../src/sessions/wiim-session';
 import wiimConfig from '../src/nodes/wiim-config';
 import wiimCommand from '../src/nodes/wiim-command';
 import wiimStatus from '../src/nodes/wiim-status';
@@ -186,7 +187,7 @@ describe('wiim nodes in Node-RED', function () {
       await other.start({ port: p });
       // the session probes the device in the background until it answers
       await until(() => other.count('getPlayerStatus') > 0, 'a probe', 10000);
-      await until(() => (helper.getNode('cfg') as unknown as { session: { health: string } }).session.health === 'online', 'online', 10000);
+      await until(() => sessionOf<WiimSession>('cfg').health === 'online', 'online', 10000);
       await ok({ topic: 'volume', payload: 9 });
       assert.equal(other.state.volume, 9);
       assert.ok(other.requests.length > before);

@@ -3,7 +3,7 @@ import { rejectsWith } from './helpers/assert';
 import { wiimSessionFixture } from './helpers/wiim-session-fixture';
 import { until } from './helpers/wait';
 import { prepareCommand } from '../src/wiim/commands';
-import { commandRequest } from '../src/nodes/wiim-values';
+import { commandRequest } from '../src/contract/wiim-values';
 import { WiimSession, type WiimStateEvent } from '../src/sessions/wiim-session';
 import { PollGate } from '../src/sessions/poll-gate';
 import { KEEP_ALIVE_MS } from '../src/shared/http';

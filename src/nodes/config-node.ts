@@ -3,6 +3,8 @@ import type { Request, Response } from 'express';
 import { DeviceError } from '../shared/errors';
 import type { Clock } from '../shared/clock';
 import { openSession, type DeviceSession, type Health } from '../sessions/device-session';
+import type { HandleSetup } from '../contract/handle';
+import type { Health as DeviceHealth } from '../api';
 
 /**
  * The one contract between a config node (wiim-config, sonoff-config) and
@@ -11,7 +13,7 @@ import { openSession, type DeviceSession, type Health } from '../sessions/device
  * state to them, and turns settings it cannot use into a `problem` that every
  * user shows, instead of failing to exist.
  */
-export type UserHealth = Health | 'unconfigured';
+export type UserHealth = DeviceHealth;
 
 export interface DeviceUser<Change> {
   readonly node: Node;
@@ -21,9 +23,9 @@ export interface DeviceUser<Change> {
   state?(change: Change): void;
 }
 
-export interface ConfigNode<S, Change> extends Node {
-  /** undefined when the settings are unusable (see `problem`) */
-  readonly session: S | undefined;
+export interface ConfigNode<Change, H = unknown> extends Node {
+  /** the device handle (src/api.ts): always there, `unconfigured` when the settings are unusable */
+  readonly device: H;
   readonly problem: DeviceError | undefined;
   /** the name for msg.topic and messages: the node's name, else the device's address or id */
   readonly deviceName: string;
@@ -40,34 +42,42 @@ interface OwnedSession extends Pick<DeviceSession, 'health' | 'lastError' | 'der
   on(event: 'health' | 'state', listener: (...args: never[]) => void): unknown;
 }
 
-export interface ConfigSpec<S> {
+export interface ConfigSpec<S, H> {
   type: string;
   deviceName: string;
   /** Opens the session; a throw (unusable settings) becomes the node's `problem`. */
   open(clock: Clock | undefined): S;
+  /** The device handle over the session (undefined when unusable). */
+  handle(setup: HandleSetup<S>): H;
 }
 
 export function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** Makes `node` a config node that owns the session `spec.open` returns. */
-export function setupConfigNode<S extends OwnedSession, Change>(RED: NodeAPI, node: Node, spec: ConfigSpec<S>): void {
-  const self = node as Node & { session?: S; problem?: DeviceError; deviceName: string } & Pick<
-      ConfigNode<S, Change>,
-      'register' | 'deregister' | 'localError'
-    >;
+/** Each config node's session: internal, off the node's type (nodes and tests reach it through sessionOf). */
+const sessions = new WeakMap<object, unknown>();
+
+/** The session behind a config node, undefined when its settings are unusable. */
+export function sessionOf<S>(config: object): S | undefined {
+  return sessions.get(config) as S | undefined;
+}
+
+/** Makes `node` a config node that owns the session `spec.open` returns, and its device handle. */
+export function setupConfigNode<S extends OwnedSession, Change, H>(RED: NodeAPI, node: Node, spec: ConfigSpec<S, H>): void {
+  const self = node as Node & { problem?: DeviceError; deviceName: string } & Pick<ConfigNode<Change, H>, 'register' | 'deregister' | 'localError'>;
   const users = new Set<DeviceUser<Change>>();
   self.deviceName = spec.deviceName;
+  let session: S | undefined;
   try {
     // tests hand in a fake clock through the runtime settings
     const clock = (RED.settings as { wiimSonoffClock?: Clock }).wiimSonoffClock;
-    self.session = openSession(RED, node.id, () => spec.open(clock));
+    session = openSession(RED, node.id, () => spec.open(clock));
+    sessions.set(node, session);
   } catch (err) {
     self.problem = err instanceof DeviceError ? err : new DeviceError('argument', toError(err).message);
     node.warn(self.problem.message);
   }
-  const session = self.session;
   session?.on('health', (health: Health, err: DeviceError | undefined) => {
     // once per episode (the session tells each change of health once), not per poll
     if (health === 'faulty')
@@ -79,6 +89,14 @@ export function setupConfigNode<S extends OwnedSession, Change>(RED: NodeAPI, no
   });
 
   self.localError = (err) => localError(RED, spec.type, err);
+  const device = spec.handle({
+    name: spec.deviceName,
+    session,
+    problem: self.problem,
+    localError: self.localError,
+    warn: (message) => node.warn(message),
+  });
+  Object.defineProperty(node, 'device', { value: device, enumerable: true, writable: false, configurable: false });
   self.register = (user) => {
     users.add(user);
     if (!session) {
@@ -100,10 +118,10 @@ export function setupConfigNode<S extends OwnedSession, Change>(RED: NodeAPI, no
 }
 
 /** The config node of a device node, when `id` names one of `type`. */
-export function configOf<S, Change>(RED: NodeAPI, id: unknown, type: string): ConfigNode<S, Change> | undefined {
+export function configOf<Change, H>(RED: NodeAPI, id: unknown, type: string): ConfigNode<Change, H> | undefined {
   if (typeof id !== 'string' || id === '') return undefined;
   const n = RED.nodes.getNode(id) as (Node & { type?: string }) | null;
-  return n && n.type === type ? (n as ConfigNode<S, Change>) : undefined;
+  return n && n.type === type ? (n as ConfigNode<Change, H>) : undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { DeviceError } from '../shared/errors';
-import { configOf, shorten, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
+import { configOf, sessionOf, shorten, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
 
 /**
  * The one scaffold of every device node: finding its config node ("no
@@ -16,7 +16,7 @@ export type Done = (err?: Error) => void;
 export const SHARED_STATUS = ['working', 'done', 'online', 'connecting', 'offline', 'badreplies', 'error', 'unconfigured'] as const;
 export type SharedStatus = (typeof SHARED_STATUS)[number];
 
-export interface DeviceNodeSpec<S, Change> {
+export interface DeviceNodeSpec<S, Change, H> {
   /** the node type: status texts are `<type>.status.<name>` */
   type: string;
   /** the config node's type */
@@ -29,14 +29,14 @@ export interface DeviceNodeSpec<S, Change> {
   idle?(session: S, health: UserHealth): NodeStatus | undefined;
   /** A change of state that the node did not ask for (push, poll). */
   onState?(change: Change, session: S): void;
-  /** Runs one message: fills in `msg`, which is then sent. Resolves with a status to show, or nothing for the idle one. */
-  input(msg: NodeMessageInFlow, session: S): Promise<NodeStatus | void>;
+  /** Runs one message through the device handle: fills in `msg`, which is then sent. Resolves with a status to show, or nothing for the idle one. */
+  input(msg: NodeMessageInFlow, device: H, session: S): Promise<NodeStatus | void>;
   /** How long a result status stays before the status at rest comes back; undefined: it stays. */
   resultMs?: number;
 }
 
-export interface DeviceNode<S, Change> {
-  readonly config: ConfigNode<S, Change> | undefined;
+export interface DeviceNode<Change, H> {
+  readonly config: ConfigNode<Change, H> | undefined;
   /** Shows a status (skipped when it is the one shown). */
   status(status: NodeStatus): void;
   /** `<type>.status.<name>` with the shared colours. */
@@ -92,9 +92,10 @@ export function failureStatus(err: unknown): SharedStatus {
   return err instanceof DeviceError && (err.kind === 'offline' || err.isTransport) ? 'offline' : 'error';
 }
 
-export function deviceNode<S, Change>(RED: NodeAPI, node: Node, spec: DeviceNodeSpec<S, Change>): DeviceNode<S, Change> {
+export function deviceNode<S, Change, H>(RED: NodeAPI, node: Node, spec: DeviceNodeSpec<S, Change, H>): DeviceNode<Change, H> {
   const setStatus = statusSetter(node);
-  const config = configOf<S, Change>(RED, spec.device, spec.configType);
+  const config = configOf<Change, H>(RED, spec.device, spec.configType);
+  const session = config && sessionOf<S>(config);
   const shared = (name: SharedStatus): NodeStatus => ({ ...COLOURS[name], text: `${spec.type}.status.${name}` });
   let health: UserHealth = 'connecting';
   let busy = 0;
@@ -102,7 +103,6 @@ export function deviceNode<S, Change>(RED: NodeAPI, node: Node, spec: DeviceNode
 
   const refresh = () => {
     if (busy > 0) return;
-    const session = config?.session;
     // a device that answers garbage shows that, over any state it last reported
     const rest = session && health !== 'unconfigured' && health !== 'faulty' ? spec.idle?.(session, health) : undefined;
     setStatus(rest ?? shared(healthStatus(health)));
@@ -117,15 +117,14 @@ export function deviceNode<S, Change>(RED: NodeAPI, node: Node, spec: DeviceNode
     },
     state(change) {
       refresh();
-      if (config?.session) spec.onState?.(change, config.session);
+      if (session) spec.onState?.(change, session);
     },
   };
   if (config) config.register(user);
   else setStatus(shared('unconfigured'));
 
   node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-    const session = config?.session;
-    if (!session) {
+    if (!config || !session) {
       done(config?.localError(config.problem) ?? new DeviceError('argument', RED._(`${spec.type}.errors.noconfig`)));
       return;
     }
@@ -133,7 +132,7 @@ export function deviceNode<S, Change>(RED: NodeAPI, node: Node, spec: DeviceNode
     setStatus(shared('working'));
     let run: Promise<NodeStatus | void>;
     try {
-      run = spec.input(msg, session);
+      run = spec.input(msg, config.device, session);
     } catch (err) {
       run = Promise.reject(err);
     }

@@ -4,6 +4,8 @@ import { SonoffSession, type SonoffModel } from '../sessions/sonoff-session';
 import { SonoffClient, DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS } from '../sonoff/client';
 import { discoverSonoff } from '../sonoff/discovery';
 import { serveEditorEndpoints, setupConfigNode } from './config-node';
+import { Device } from '../contract/handle';
+import { sonoffContract } from '../contract/sonoff-contract';
 
 /** sonoff-config: one SONOFF relay and its session; sonoff-switch, -pulse and -ota nodes use it. */
 interface SonoffConfigDef extends NodeDef {
@@ -42,6 +44,7 @@ export = function (RED: NodeAPI) {
     setupConfigNode(RED, this, {
       type: 'sonoff-config',
       deviceName: stringSetting(def.name) || deviceid || host,
+      handle: (setup) => new Device(sonoffContract, setup),
       // a host that is not one throws here and becomes the node's problem
       open: (clock) =>
         new SonoffSession({

@@ -5,7 +5,7 @@ import { loadImage } from '../sonoff/ota';
 import { flashImage, flashUrl } from '../sessions/sonoff-flash';
 import type { OutletChange, SonoffSession } from '../sessions/sonoff-session';
 import { deviceNode, type DeviceNode } from './device-node';
-import { otaUrlOf } from './sonoff-values';
+import { otaUrlOf } from '../contract/sonoff-values';
 
 /** sonoff-ota: flashes a firmware image (a path, a Buffer, or {url, sha256} on the user's own server). */
 interface SonoffOtaDef extends NodeDef {
@@ -21,14 +21,14 @@ export = function (RED: NodeAPI) {
     const expectedSha256 = stringSetting(def.sha256).toLowerCase();
     let flashing = false;
 
-    const self: DeviceNode<SonoffSession, OutletChange> = deviceNode(RED, this, {
+    const self: DeviceNode<OutletChange, unknown> = deviceNode<SonoffSession, OutletChange, unknown>(RED, this, {
       type: 'sonoff-ota',
       configType: 'sonoff-config',
       device: def.device,
       // the relay's address comes from its session (mDNS when no host is set)
       subscribe: true,
       idle: (_session, health) => (health === 'offline' ? undefined : {}),
-      async input(msg, session) {
+      async input(msg, _device, session) {
         if (flashing) throw new Error('sonoff-ota: a flash is already running on this node');
         flashing = true;
         try {

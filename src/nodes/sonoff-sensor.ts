@@ -1,7 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
 import type { OutletChange, SonoffSession, StateSource } from '../sessions/sonoff-session';
 import { READINGS_CHANGE } from '../sessions/sonoff-session';
-import { READING_NAMES, readingsOfState, type Readings } from '../sonoff/codec';
+import { READING_NAMES, type Readings } from '../sonoff/codec';
+import type { SonoffHandle } from '../contract/sonoff-contract';
 import { deviceNode } from './device-node';
 
 /** sonoff-sensor: a meter's or sensor's readings, when they change (push or poll), or when asked. */
@@ -38,7 +39,7 @@ export = function (RED: NodeAPI) {
       ...(seq === undefined ? {} : { seq }),
     });
 
-    const self = deviceNode<SonoffSession, OutletChange>(RED, node, {
+    const self = deviceNode<SonoffSession, OutletChange, SonoffHandle>(RED, node, {
       type: 'sonoff-sensor',
       configType: 'sonoff-config',
       device: def.device,
@@ -58,8 +59,8 @@ export = function (RED: NodeAPI) {
         last = key;
         node.send({ topic: self.config?.deviceName, payload, sonoff: meta(session, change.source, change.seq) });
       },
-      async input(msg, session) {
-        msg.payload = payloadOf(readingsOfState(await session.readState('refresh')));
+      async input(msg, device, session) {
+        msg.payload = payloadOf((await device.run('readings', undefined, {})).payload as Readings);
         msg.sonoff = meta(session, 'refresh', session.seqNumber);
       },
     });

@@ -1,9 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { stringSetting } from './settings';
 import type { WiimSession } from '../sessions/wiim-session';
+import type { WiimHandle } from '../contract/wiim-contract';
 import { resolveCommand } from './wiim-message';
-import { commandRequest } from './wiim-values';
-import { prepareCommand } from '../wiim/commands';
 import { deviceNode } from './device-node';
 
 /**
@@ -29,19 +28,18 @@ export = function (RED: NodeAPI) {
     const fixed = stringSetting(def.command);
     const fixedValue = typeof def.value === 'string' ? def.value : def.value === undefined || def.value === null ? '' : String(def.value);
 
-    deviceNode<WiimSession, unknown>(RED, this, {
+    deviceNode<WiimSession, unknown, WiimHandle>(RED, this, {
       type: 'wiim-command',
       configType: 'wiim-config',
       device: def.device,
       resultMs: RESULT_MS,
-      async input(msg, session) {
+      async input(msg, device) {
         const out = msg as Out;
         let command = '';
         try {
           const resolved = resolveCommand(fixed, fixedValue, msg);
           command = resolved.command;
-          const request = commandRequest(resolved.command, resolved.value);
-          const result = await session.command(prepareCommand(request));
+          const result = await device.run(resolved.command, resolved.value, {});
           out.payload = result.payload;
           out.wiim = { command: result.command, request: result.request, raw: result.raw };
           // the command and what it set, as the core http request node shows its result, then the device's health

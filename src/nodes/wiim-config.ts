@@ -5,6 +5,8 @@ import { WiimSession } from '../sessions/wiim-session';
 import { WiimClient, type WiimProtocol } from '../wiim/client';
 import { discoverWiim } from '../wiim/discovery';
 import { serveEditorEndpoints, setupConfigNode } from './config-node';
+import { Device } from '../contract/handle';
+import { wiimContract } from '../contract/wiim-contract';
 
 /** wiim-config: one WiiM device and its session; wiim-command and wiim-status nodes use it. */
 interface WiimConfigDef extends NodeDef {
@@ -56,6 +58,7 @@ export = function (RED: NodeAPI) {
     setupConfigNode(RED, this, {
       type: 'wiim-config',
       deviceName: name,
+      handle: (setup) => new Device(wiimContract, setup),
       open: (clock) => {
         // unusable settings throw here and become the node's problem
         const options = clientOptions(def as unknown as Record<string, unknown>, credentials);

@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from 'node-red';
 import type { WiimSession, WiimState, WiimStateEvent } from '../sessions/wiim-session';
 import { deviceNode } from './device-node';
+import type { WiimHandle } from '../contract/wiim-contract';
 
 /**
  * wiim-status: the device's state, on change or on every poll. The session
@@ -55,7 +56,7 @@ export = function (RED: NodeAPI) {
       return out;
     };
 
-    const self = deviceNode<WiimSession, WiimStateEvent>(RED, node, {
+    const self = deviceNode<WiimSession, WiimStateEvent, WiimHandle>(RED, node, {
       type: 'wiim-status',
       configType: 'wiim-config',
       device: def.device,
@@ -66,7 +67,7 @@ export = function (RED: NodeAPI) {
         const wanted = everyPoll ? event.source !== 'command' : event.changed.length > 0;
         if (wanted) node.send(message({}, event));
       },
-      async input(msg, session) {
+      async input(msg, _device, session) {
         message(msg, await session.refresh(node));
       },
     });

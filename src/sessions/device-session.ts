@@ -66,6 +66,7 @@ export interface SendOptions {
 type SessionEventMap<Events> = Events & SessionEvents;
 
 export abstract class DeviceSession<Events extends Record<keyof Events, unknown[]> = SessionEvents> extends EventEmitter<SessionEventMap<Events>> {
+  /** @internal */
   readonly queue: RequestQueue;
   protected readonly clock: Clock;
   private healthState: Health = 'connecting';

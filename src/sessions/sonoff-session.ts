@@ -116,6 +116,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   readonly model: SonoffModel;
   readonly pollIntervalMs: number;
   readonly staticHost: boolean;
+  /** @internal */
   readonly client: SonoffClient;
   private readonly name: string | undefined;
   private readonly timeoutMs: number;
@@ -205,6 +206,11 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   get kind(): DeviceKind {
     if (this.model === 'dimmer' || this.model === 'meter' || this.model === 'th') return this.model;
     return this.current?.kind ?? 'relay';
+  }
+
+  /** Stock firmware in LAN mode: a devicekey is set, and requests, replies and records are encrypted. */
+  get encrypted(): boolean {
+    return this.txtKey !== undefined;
   }
 
   get address(): { host: string; port: number } | undefined {

@@ -95,6 +95,7 @@ const EVENT_FIELDS = new Set(['volume', 'muted', 'state', 'repeat', 'shuffle']);
 const GROUP_EVERY = 6;
 
 export class WiimSession extends DeviceSession<WiimSessionEvents> {
+  /** @internal */
   readonly client: WiimClient;
   readonly name: string;
   readonly pollPlayingMs: number;
@@ -116,7 +117,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private slow: { output?: string | null; eqPreset?: string | null } = {};
   private slowDirty = true;
   private readonly slowUnsupported = new Set<'output' | 'eq'>();
-  /** the UPnP subscriptions, unless events are off */
+  /** @internal the UPnP subscriptions, unless events are off */
   readonly events: WiimEvents | undefined;
   private readonly pollEventsMs: number;
 
@@ -160,6 +161,11 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   /** The last known state (undefined before the first successful poll or offline event). */
   get state(): WiimState | undefined {
     return this.current ? { ...this.current } : undefined;
+  }
+
+  /** How many preset slots the device has, once known. */
+  get presetCount(): number | undefined {
+    return this.client.presetCount;
   }
 
   protected describe(): string {

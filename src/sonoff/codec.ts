@@ -4,7 +4,7 @@
  * MINIR3/4CH) from typed values, the checks of the device's limits made
  * before anything is sent, reply parsing, the state normaliser, and the mDNS
  * TXT record reader with its sequence number rules. Message values become
- * typed values at the node edge (src/nodes/sonoff-values.ts).
+ * typed values at the node edge (src/contract/sonoff-values.ts).
  */
 
 import { DeviceError, argumentError } from '../shared/errors';

@@ -186,6 +186,11 @@ export class WiimClient {
     return this.found;
   }
 
+  /** How many preset slots the device has, once a status read told us. */
+  get presetCount(): number | undefined {
+    return this.presetCountCache;
+  }
+
   /** True when this device needed relaxed TLS settings. */
   get relaxedTls(): boolean {
     return this.relaxed;

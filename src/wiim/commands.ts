@@ -2,7 +2,7 @@
  * The wiim-command commands: their typed arguments, the checks of those
  * arguments, and their encoding into the device's command string (the part
  * after `command=`). Message values become typed arguments at the node edge
- * (src/nodes/wiim-values.ts).
+ * (src/contract/wiim-values.ts).
  *
  * Encoding happens in two steps. `prepareCommand` checks everything that the
  * argument alone decides (fixed ranges, whole numbers, forbidden characters)
@@ -313,7 +313,7 @@ export function wiimRequest<C extends WiimCommandName>(command: C, ...arg: WiimC
 
 /**
  * What is shown of a refused value: a short, typed description. The node edge
- * (src/nodes/wiim-values.ts) uses it too, so that its refusals read alike.
+ * (src/contract/wiim-values.ts) uses it too, so that its refusals read alike.
  */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

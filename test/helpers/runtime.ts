@@ -2,6 +2,7 @@ import helper from 'node-red-node-test-helper';
 import type { Node } from 'node-red';
 import assert from 'node:assert/strict';
 import type { EventEmitter } from 'node:events';
+import { sessionOf as configSession } from '../../src/nodes/config-node';
 
 // A real Node-RED runtime, started by the helper: the one in devDependencies,
 // or another install named by NODE_RED_DIR (the Node-RED 5 compat run).
@@ -112,4 +113,11 @@ export async function refused(target: string, msg: Record<string, unknown>, patt
   assert.match(r.caught.error.message, pattern);
   assert.equal(r.caught.error.source.id, target);
   return r.caught;
+}
+
+/** The session behind config node `id` in the running flow (internal to the package: tests only). */
+export function sessionOf<S>(id: string): S {
+  const session = configSession<S>(node(id));
+  if (!session) throw new Error(`config node ${id} has no session (are its settings unusable?)`);
+  return session;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { coreNode, collect, helper, node, until, withTab } from '../helpers/runtime';
+import { coreNode, collect, helper, node, sessionOf, until, withTab } from '../helpers/runtime';
 import sonoffConfig from '../../src/nodes/sonoff-config';
 import sonoffSwitch from '../../src/nodes/sonoff-switch';
 import sonoffDimmer from '../../src/nodes/sonoff-dimmer';
@@ -25,9 +25,7 @@ function flow(deviceid: string, user: Record<string, unknown>): object[] {
   ]);
 }
 
-function sessionOf(): SonoffSession {
-  return (node('cfg') as unknown as { session: SonoffSession }).session;
-}
+const cfgSession = (): SonoffSession => sessionOf<SonoffSession>('cfg');
 
 describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () {
   this.timeout(30000);
@@ -45,7 +43,7 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
   it('an encrypted push is decrypted with the key and reaches sonoff-switch; a command goes out encrypted', async () => {
     const relay = await sim({ deviceid: '1000ffffff' });
     await helper.load(nodes, flow('1000ffffff', { type: 'sonoff-switch', outlet: '0', payloadType: 'boolean' }), { cfg: { devicekey: KEY } });
-    const session = sessionOf();
+    const session = cfgSession();
     await until(() => session.state !== undefined, 'state from the encrypted record', 8000);
     assert.equal(relay.requests.length, 0, 'the state came from the TXT record');
     const outs = collect<Msg>('out');
@@ -61,7 +59,7 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
   it('a wrong key: the device is reported with "cannot decrypt", and no state is taken from its records', async () => {
     await sim({ deviceid: '1000abab01' });
     await helper.load(nodes, flow('1000abab01', { type: 'sonoff-switch', outlet: '0', payloadType: 'boolean' }), { cfg: { devicekey: 'wrong' } });
-    const session = sessionOf();
+    const session = cfgSession();
     await until(() => session.lastError !== undefined, 'the key problem', 8000);
     assert.match(session.lastError?.message ?? '', /cannot decrypt: check the devicekey/);
     assert.equal(session.state, undefined);
@@ -70,7 +68,7 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
   it('no key: the device asks for its devicekey', async () => {
     await sim({ deviceid: '1000abab02' });
     await helper.load(nodes, flow('1000abab02', { type: 'sonoff-switch', outlet: '0', payloadType: 'boolean' }));
-    const session = sessionOf();
+    const session = cfgSession();
     await until(() => session.lastError !== undefined, 'the key problem', 8000);
     assert.match(session.lastError?.message ?? '', /LAN \(encrypted\) mode: enter its devicekey/);
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { coreNode, collect, helper, node, until, withTab } from '../helpers/runtime';
+import { coreNode, collect, helper, node, sessionOf, until, withTab } from '../helpers/runtime';
 import sonoffConfig from '../../src/nodes/sonoff-config';
 import sonoffSwitch from '../../src/nodes/sonoff-switch';
 import type { SonoffSession } from '../../src/sessions/sonoff-session';
@@ -24,10 +24,6 @@ function flow(configs: Array<{ id: string; deviceid: string }>): object[] {
   list.push({ id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] });
   list.push({ id: 'caught', type: 'helper' });
   return withTab(list);
-}
-
-function sessionOf(id: string): SonoffSession {
-  return (node(id) as unknown as { session: SonoffSession }).session;
 }
 
 describe('sonoff over mDNS (network namespace)', function () {
@@ -55,7 +51,7 @@ describe('sonoff over mDNS (network namespace)', function () {
   it('a button press reaches sonoff-switch as a push; commands go to the mDNS address', async () => {
     const relay = await sim({ deviceid: '1000cccccc' });
     await helper.load(nodes, flow([{ id: 'cfg', deviceid: '1000cccccc' }]));
-    const session = sessionOf('cfg');
+    const session = sessionOf<SonoffSession>('cfg');
     await until(() => session.state !== undefined && session.address?.port === relay.address.port, 'address and state from mDNS', 8000);
     assert.equal(relay.requests.length, 0, 'the state came from the TXT record, not from a request');
     const outs = collect<Msg>('out');
@@ -95,7 +91,7 @@ describe('sonoff over mDNS (network namespace)', function () {
       const relay = await sim({ deviceid: `1000ab00${ahead === 1 ? '01' : '99'}`, replySeqAhead: ahead });
       relay.seq = 40; // well above a rebooted relay's seq
       await helper.load(nodes, flow([{ id: 'cfg', deviceid: relay.deviceid }]));
-      const session = sessionOf('cfg');
+      const session = sessionOf<SonoffSession>('cfg');
       await until(() => session.state !== undefined && session.address?.port === relay.address.port, 'address and state from mDNS', 8000);
       const outs = collect<Msg>('out');
       node('sw-cfg').receive({ payload: true });
@@ -114,7 +110,7 @@ describe('sonoff over mDNS (network namespace)', function () {
   it('follows a change of port; a withdrawn record means offline; a rebooted relay (low seq) is taken afresh', async () => {
     const relay = await sim({ deviceid: '1000dddddd' });
     await helper.load(nodes, flow([{ id: 'cfg', deviceid: '1000dddddd' }]));
-    const session = sessionOf('cfg');
+    const session = sessionOf<SonoffSession>('cfg');
     await until(() => session.address?.port === relay.address.port, 'first address', 8000);
     for (let i = 0; i < 12; i++) relay.pressButton(0); // seq well above 10
     await until(() => (session.seqNumber ?? 0) >= 13, 'seq followed');
@@ -154,7 +150,11 @@ describe('sonoff over mDNS (network namespace)', function () {
       );
       assert.equal(sonoffWatcherUsers(), 2);
       assert.equal(mdnsUsers(), 3, 'two simulators and one shared watcher');
-      await until(() => sessionOf('c1').state !== undefined && sessionOf('c2').state?.family === 'multi', 'both relays seen', 8000);
+      await until(
+        () => sessionOf<SonoffSession>('c1').state !== undefined && sessionOf<SonoffSession>('c2').state?.family === 'multi',
+        'both relays seen',
+        8000,
+      );
       const res = await helper.request().get('/sonoff-config/discover?timeout=1000').expect(200);
       const ids = (res.body as { devices: Array<{ deviceid: string }> }).devices.map((d) => d.deviceid);
       assert.deepEqual(ids, ['1000eeeeee', '1000ffffff']);

@@ -1,0 +1,151 @@
+import type { DeviceErrorInfo, DeviceHandle, DeviceUpdate, Health, SendResult, UpdateSource } from '../api';
+import { DeviceError } from '../shared/errors';
+import type { Health as SessionHealth } from '../sessions/device-session';
+
+/**
+ * The device handle (`device` on each config node, typed in src/api.ts): one
+ * message contract for flow nodes, widgets and other packages. A family
+ * gives it how to run a command (its coercion and checks, then the session)
+ * and how its state and state events look; the handle adds the
+ * subscriptions, the replay, the unconfigured case and the errors' wording.
+ */
+
+/** What the handle needs of a session. */
+export interface HandleSession {
+  readonly health: SessionHealth;
+  readonly lastError: DeviceError | undefined;
+  register(user: object, options?: Record<string, unknown>): void;
+  deregister(user: object): void;
+  // the sessions' own event maps are typed; here any listener shape will do
+  on(event: 'health' | 'state', listener: (...args: never[]) => void): unknown;
+}
+
+/** Options of one command: the public `outlet`, and what only a node's settings give (sonoff-pulse's width). */
+export interface RunOptions {
+  outlet?: unknown;
+  width?: number;
+}
+
+export interface FamilyContract<Session, S, Result, Event> {
+  readonly family: 'wiim' | 'sonoff';
+  /** The state as a handle shows it (a fresh object), undefined before anything is known. */
+  stateOf(session: Session): S | undefined;
+  /** The fields a session's state event changed (none: subscribers hear nothing) and where it came from. */
+  changeOf(event: Event, before: S | undefined, after: S | undefined): { changed: readonly string[]; source: UpdateSource };
+  /** One command of the message contract; a bad value throws before anything is sent. */
+  run(session: Session, command: string, value: unknown, options: RunOptions): Promise<Result>;
+  /** What the node puts in msg.payload. */
+  payloadOf(result: Result): unknown;
+}
+
+export interface HandleSetup<Session> {
+  name: string;
+  /** undefined when the settings are unusable (`problem` says why) */
+  session: Session | undefined;
+  problem: DeviceError | undefined;
+  /** The error in the runtime's language, as the nodes hand it to Catch nodes. */
+  localError(err: unknown): Error;
+  /** A subscriber's listener threw: say so once per throw, and carry on with the others. */
+  warn(message: string): void;
+}
+
+type Listener<S> = (update: DeviceUpdate<S>) => void;
+
+export class Device<Session extends HandleSession, S, Result, Event> implements DeviceHandle<S> {
+  readonly family: 'wiim' | 'sonoff';
+  readonly name: string;
+  private readonly session: Session | undefined;
+  private readonly problem: DeviceError | undefined;
+  private readonly listeners = new Map<object, Listener<S>>();
+  /** the state the subscribers last heard: what the next change is measured against */
+  private heard: S | undefined;
+
+  constructor(
+    private readonly contract: FamilyContract<Session, S, Result, Event>,
+    private readonly setup: HandleSetup<Session>,
+  ) {
+    this.family = contract.family;
+    this.name = setup.name;
+    this.session = setup.session;
+    this.problem = setup.problem;
+    const session = this.session;
+    session?.on('health', (health: SessionHealth, err: DeviceError | undefined) => {
+      if (this.listeners.size > 0) this.deliver({ health, state: this.heard, changed: [], source: 'health', ...this.errorOf(health, err) });
+    });
+    session?.on('state', (event: Event) => {
+      if (this.listeners.size === 0) return;
+      const before = this.heard;
+      const after = this.contract.stateOf(session);
+      const { changed, source } = this.contract.changeOf(event, before, after);
+      this.heard = after;
+      if (changed.length > 0) this.deliver({ health: session.health, state: after, changed, source });
+    });
+  }
+
+  get health(): Health {
+    return this.session?.health ?? 'unconfigured';
+  }
+
+  get state(): Readonly<S> | undefined {
+    return this.session ? this.contract.stateOf(this.session) : undefined;
+  }
+
+  subscribe(listener: Listener<S>, options?: { meta?: boolean }): () => void {
+    const token = {};
+    const session = this.session;
+    if (this.listeners.size === 0 && session) this.heard = this.contract.stateOf(session);
+    this.listeners.set(token, listener);
+    this.call1(listener, { health: this.health, state: this.heard, changed: [], source: 'health', ...this.errorOf(this.health, session?.lastError) });
+    // registered after the replay: a first poll that starts now reports as a change
+    if (this.listeners.has(token)) session?.register(token, options?.meta ? { meta: true } : undefined);
+    return () => {
+      if (!this.listeners.delete(token)) return;
+      session?.deregister(token);
+    };
+  }
+
+  async send(command: string, value?: unknown, options?: { outlet?: number }): Promise<SendResult<S>> {
+    try {
+      const result = await this.run(command, value, options ?? {});
+      return { payload: this.contract.payloadOf(result), state: this.state };
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  /** One command, with the family's own result (what a node's message carries besides the payload); errors as thrown. */
+  run(command: string, value: unknown, options: RunOptions): Promise<Result> {
+    const session = this.session;
+    if (!session) return Promise.reject(this.problem ?? new DeviceError('argument', 'the device is not configured'));
+    try {
+      return this.contract.run(session, command, value, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** An error as the nodes word it, always with a `kind`. */
+  private failure(err: unknown): Error & { kind: string } {
+    const local = this.setup.localError(err);
+    if (local instanceof DeviceError) return local;
+    return new DeviceError('device', local.message, { cause: err });
+  }
+
+  private errorOf(health: Health, err: DeviceError | undefined): { error?: DeviceErrorInfo } {
+    const why = health === 'unconfigured' ? this.problem : health === 'offline' || health === 'faulty' ? err : undefined;
+    if (!why) return {};
+    return { error: { kind: why.kind, message: this.setup.localError(why).message } };
+  }
+
+  private deliver(update: DeviceUpdate<S>): void {
+    for (const listener of [...this.listeners.values()]) this.call1(listener, update);
+  }
+
+  private call1(listener: Listener<S>, update: DeviceUpdate<S>): void {
+    try {
+      listener(update);
+    } catch (err) {
+      this.setup.warn(`${this.name}: a device subscriber failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
