@@ -36,6 +36,7 @@ function freePort() {
  * @param {string} [options.nodeRedDir] another Node-RED install (compat run)
  * @param {string} [options.nodeBinary] another node binary (compat run)
  * @param {object} [options.adminAuth] Node-RED's adminAuth setting (users with bcrypt hashes)
+ * @param {boolean} [options.exposeProcess] functionGlobalContext.process: a test's function node reads the runtime's resources
  */
 async function startNodeRed(options = {}) {
   const userDir = options.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'nr-wiim-sonoff-'));
@@ -71,7 +72,8 @@ async function startNodeRed(options = {}) {
     logging: { console: { level: 'info' } },
   };
   if (options.adminAuth) settings.adminAuth = options.adminAuth;
-  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+  const expose = options.exposeProcess ? 'module.exports.functionGlobalContext = { process };\n' : '';
+  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n${expose}`);
 
   const nodeRedDir = options.nodeRedDir || process.env.NODE_RED_DIR || path.dirname(require.resolve('node-red/package.json'));
   const child = spawn(options.nodeBinary || process.execPath, [path.join(nodeRedDir, 'red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')], {

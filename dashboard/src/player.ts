@@ -1,23 +1,9 @@
 import type { NodeDef } from 'node-red';
-import type { DeviceHandle, DeviceUpdate } from './device';
+import type { DeviceHandle, DeviceUpdate, WiimDeviceState } from './device';
 import { isOnline, wholeIn, type Checked, type WidgetConfig } from './widget';
 
-/** The player fields the card uses (wiim-status's payload, DESIGN.md "wiim-status"). */
-export interface PlayerState {
-  state?: string;
-  volume?: number;
-  muted?: boolean;
-  source?: string;
-  repeat?: string | null;
-  shuffle?: boolean | null;
-  position?: number;
-  duration?: number | null;
-  title?: string | null;
-  artist?: string | null;
-  album?: string | null;
-  artwork?: string | null;
-  group?: string;
-}
+/** The player's state as the handle gives it (wiim-status's fields); any field may be missing. */
+export type PlayerState = Partial<WiimDeviceState>;
 
 interface Preset {
   number: number;

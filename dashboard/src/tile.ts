@@ -1,22 +1,10 @@
 import type { NodeDef } from 'node-red';
-import type { DeviceUpdate } from './device';
+import type { DeviceUpdate, SonoffDeviceState } from './device';
 import type { History } from './history';
 import { isOnline, wholeIn, type Checked, type WidgetConfig } from './widget';
 
-/** The SONOFF state fields the tile uses (the session's snapshot, DESIGN.md "sonoff-switch" and "sonoff-sensor"). */
-export interface TileState {
-  kind?: 'relay' | 'dimmer' | 'meter' | 'th';
-  family?: 'single' | 'multi';
-  outlets?: Array<{ outlet: number; on?: boolean; pulse?: boolean; pulseWidth?: number; brightness?: number }>;
-  power?: number;
-  voltage?: number;
-  current?: number;
-  energyToday?: number;
-  energyMonth?: number;
-  temperature?: number;
-  humidity?: number;
-  encrypted?: boolean;
-}
+/** The SONOFF state as the handle gives it (outlets, kind, readings, encrypted); any field may be missing. */
+export type TileState = Partial<SonoffDeviceState>;
 
 export interface TileConfig extends NodeDef, WidgetConfig {
   outlet?: number | string;
