@@ -24,8 +24,9 @@ function exampleFiles(options = {}) {
 
 /**
  * @param {string[]} files
- * @param {{ wiim?: object, sonoff?: object, otaImage?: string }} devices
- *   properties to set on every wiim-config / sonoff-config node, and a
+ * @param {{ wiim?: object, sonoff?: object, configs?: Record<string, object>, otaImage?: string }} devices
+ *   properties to set on every wiim-config / sonoff-config node, then on the
+ *   config node of each id in `configs` (a device of its own), and a
  *   firmware path for the OTA example's inject node
  * @returns {object[]} one flow; config nodes with the same id appear once
  */
@@ -38,6 +39,7 @@ function loadFlows(files, devices = {}) {
       seen.add(node.id);
       if (node.type === 'wiim-config' && devices.wiim) Object.assign(node, devices.wiim);
       if (node.type === 'sonoff-config' && devices.sonoff) Object.assign(node, devices.sonoff);
+      if (devices.configs && devices.configs[node.id]) Object.assign(node, devices.configs[node.id]);
       if (node.type === 'inject' && devices.otaImage && node.z === 'ex_so_tab') node.payload = devices.otaImage;
       flow.push(node);
     }

@@ -27,6 +27,8 @@ function freePort() {
  * @param {string} [options.userDir] kept as it is when given; a temporary one otherwise
  * @param {number} [options.port] 0 or absent: a free port
  * @param {object[]} [options.flows]
+ * @param {Record<string, object>} [options.credentials] the flow's credentials by node id (flows_cred.json, unencrypted:
+ *   credentialSecret is false)
  * @param {string} [options.httpAdminRoot]
  * @param {boolean} [options.quiet]
  * @param {string[]} [options.extraModules] further packages to link from node_modules (e.g. the dashboard)
@@ -59,6 +61,7 @@ async function startNodeRed(options = {}) {
   }
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies }, null, 2));
   if (options.flows) fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(options.flows, null, 2));
+  if (options.credentials) fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(options.credentials, null, 2), { mode: 0o600 });
   const settings = {
     uiHost: '127.0.0.1',
     uiPort: port,

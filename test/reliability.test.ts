@@ -441,14 +441,39 @@ describe('reliability', function () {
         reads: ['getStatusEx'],
       },
       { target: 'wcmd', msg: { topic: 'eq-bands', payload: { 31: 100 } }, error: /eq-bands value must be from 0 to 99, got 100/ },
-      { target: 'wcmd', msg: { topic: 'eq-bands', payload: { 30: 50 } }, error: /30 Hz is not a band/ },
+      { target: 'wcmd', msg: { topic: 'eq-bands', payload: { 30: 50 } }, error: /"30" is not a band/ },
       { target: 'wcmd', msg: { topic: 'eq-bands', payload: [50, 50] }, error: /array of 10 values, got 2/ },
       { target: 'wcmd', msg: { topic: 'group-volume', payload: 101 }, error: /group-volume must be from 0 to 100, got 101/ },
       { target: 'wcmd', msg: { topic: 'group-volume', payload: '' }, error: /group-volume must be a whole number/ },
       { target: 'wcmd', msg: { topic: 'group-mute', payload: 'x' }, error: /group-mute takes on or off/ },
       { target: 'wcmd', msg: { topic: 'member-volume', payload: { ip: '10.0.0.7', volume: 200 } }, error: /member-volume volume must be from 0 to 100/ },
       { target: 'wcmd', msg: { topic: 'member-volume', payload: { volume: 5 } }, error: /the member address \(ip\) must be a string/ },
-      { target: 'wcmd', msg: { topic: 'member-volume', payload: { ip: 'a b', volume: 5 } }, error: /must be an IP address or host name/ },
+      { target: 'wcmd', msg: { topic: 'member-volume', payload: { ip: 'a b', volume: 5 } }, error: /must be the IPv4 address of a follower/ },
+      // a follower is named by its IPv4 address, and only one in the group now is sent to
+      ...['999.1.1.1', 'host.example', '1'].flatMap((ip) => [
+        {
+          target: 'wcmd',
+          msg: { topic: 'member-volume', payload: { ip, volume: 5 } },
+          error: /the member address \(ip\) must be the IPv4 address of a follower/,
+        },
+        {
+          target: 'wcmd',
+          msg: { topic: 'member-mute', payload: { ip, muted: true } },
+          error: /the member address \(ip\) must be the IPv4 address of a follower/,
+        },
+      ]),
+      {
+        target: 'wcmd',
+        msg: { topic: 'member-volume', payload: { ip: '10.0.0.9', volume: 5 } },
+        error: /member-volume: 10\.0\.0\.9 is not a follower in this group/,
+        reads: ['multiroom:getSlaveList'],
+      },
+      // eq-bands keys are the band names exactly
+      ...['1e3', ' 31', '0x1F'].map((key) => ({
+        target: 'wcmd',
+        msg: { topic: 'eq-bands', payload: { [key]: 50 } },
+        error: /is not a band; the bands are 31, 63/,
+      })),
       { target: 'wcmd', msg: { topic: 'member-mute', payload: { ip: '10.0.0.7' } }, error: /member-mute muted takes on or off/ },
       { target: 'wcmd', msg: { topic: 'member-mute', payload: 'x' }, error: /member-mute takes \{ip, ...\}/ },
       { target: 'wcmd', msg: { topic: 'notify', payload: 'ding' }, error: /notify URL must be a URL/ },
@@ -618,14 +643,14 @@ describe('reliability', function () {
         const label = `${c.target} ${JSON.stringify(c.msg, (_k, v: unknown) => (typeof v === 'string' && v.length > 60 ? `${v.slice(0, 20)}…` : v))?.slice(0, 120)}`;
         const caught = await refused(c.target, { ...c.msg }, c.error).catch((err: Error) => assert.fail(`${label}: ${err.message}`));
         assert.doesNotMatch(caught.error.message, /secret12/, 'a password never appears in an error');
-        const wiimNew = wiim.requests.slice(before.wiim).map((q) => q.split(':')[0]);
+        const wiimNew = wiim.requests.slice(before.wiim).map((q) => (q === 'multiroom:getSlaveList' ? q : q.split(':')[0]));
         assert.deepEqual(
           wiimNew.filter((q) => !(c.reads ?? []).includes(q)),
           [],
           `${label}: only reads reached the WiiM device`,
         );
         assert.deepEqual(
-          wiimNew.filter((q) => q !== 'EQGetList' && q !== 'getPlayerStatus' && q !== 'getStatusEx'),
+          wiimNew.filter((q) => q !== 'EQGetList' && q !== 'getPlayerStatus' && q !== 'getStatusEx' && q !== 'multiroom:getSlaveList'),
           [],
           `${label}: no command reached the WiiM device`,
         );

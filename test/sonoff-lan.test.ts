@@ -182,3 +182,57 @@ describe('real-device gaps through the nodes', function () {
     assert.equal((info.payload as { led?: boolean }).led, false);
   });
 });
+
+describe('Test connection with a devicekey (the editor endpoint)', function () {
+  let powr3: SonoffSimulator;
+  let elsewhere: SonoffSimulator;
+
+  before(async () => {
+    await helper.startServer();
+    powr3 = new SonoffSimulator({ deviceid: ID, model: 'powr3', devicekey: KEY });
+    await powr3.start({ port: 0 });
+    // another device that the same key would open, on another loopback address
+    elsewhere = new SonoffSimulator({ deviceid: ID, model: 'powr3', devicekey: KEY, host: '127.0.0.2' });
+    await elsewhere.start({ port: 0 });
+  });
+  afterEach(() => helper.unload());
+  after(async () => {
+    await helper.stopServer();
+    await powr3.stop();
+    await elsewhere.stop();
+  });
+
+  const test = async (form: Record<string, unknown>) =>
+    (await helper.request().post('/sonoff-config/test').send(form).expect(200)).body as { ok: boolean; family?: string; error?: string };
+
+  it('names the model the nodes use: an encrypted POWR3 is a meter', async () => {
+    await helper.load(nodes, flow(powr3.port), { cfg: { devicekey: KEY } });
+    const r = await test({ id: 'cfg', host: '127.0.0.1', port: String(powr3.port), deviceid: ID, devicekey: '__PWRD__' });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.family, 'meter');
+    const typed = await test({ host: '127.0.0.1', port: String(powr3.port), deviceid: ID, devicekey: KEY });
+    assert.equal(typed.family, 'meter');
+  });
+
+  it('sends the saved devicekey only to the saved host; another host needs the key in the same request, else nothing is sent', async () => {
+    await helper.load(nodes, flow(powr3.port), { cfg: { devicekey: KEY } });
+    const other = { host: '127.0.0.2', port: String(elsewhere.port), deviceid: ID };
+    for (const form of [
+      { id: 'cfg', ...other, devicekey: '__PWRD__' },
+      { id: 'cfg', host: '127.0.0.1', port: String(elsewhere.port), deviceid: ID, devicekey: '__PWRD__' },
+    ]) {
+      const r = await test(form);
+      assert.equal(r.ok, false, JSON.stringify(r));
+      assert.match(r.error ?? '', /the saved devicekey is only for the saved device; to test 127\.0\.0\.[12]:\d+, enter its devicekey/);
+    }
+    assert.equal(elsewhere.requests.length, 0, 'nothing reached the other host');
+    // without a key, the other host is asked in the clear, and says it wants one
+    const plain = await test({ id: 'cfg', ...other, devicekey: '' });
+    assert.match(plain.error ?? '', /enter its devicekey/);
+    assert.equal(elsewhere.requests.filter((q) => q.endpoint === 'getState' || q.endpoint === 'info').length, 1);
+    // the key typed in the same request opens it
+    const typed = await test({ id: 'cfg', ...other, devicekey: KEY });
+    assert.equal(typed.ok, true, JSON.stringify(typed));
+    assert.equal(typed.family, 'meter');
+  });
+});

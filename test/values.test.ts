@@ -79,6 +79,7 @@ describe('message values: wiim-command', () => {
     player: { volume: 40, muted: false, duration: 300, repeat: 'all', shuffle: false },
     eqList: ['Flat', 'Rock'],
     presetCount: 6,
+    followers: ['10.0.0.7'],
   };
 
   it('turns a message value for every command into a request that the protocol builds', () => {
@@ -113,6 +114,70 @@ describe('message values: wiim-command', () => {
     assert.equal(arg('join', '192.168.1.20'), '192.168.1.20');
     assert.equal(arg('raw', ' getStatusEx '), ' getStatusEx ', 'raw goes as typed; the protocol trims it');
     assert.equal(arg('pause', 'anything'), undefined, 'a command without an argument ignores the value');
+  });
+
+  it('reads on/off words in any case, spaces around, as the SONOFF nodes do', () => {
+    const arg = (command: string, value: unknown) => commandRequest(command, value).arg;
+    for (const [v, want] of [
+      [' ON ', true],
+      ['On', true],
+      ['TRUE', true],
+      [' 1', true],
+      ['Off ', false],
+      [' FALSE', false],
+      ['0 ', false],
+    ] as const) {
+      for (const command of ['led', 'buttons', 'group-mute', 'trigger', 'mute']) assert.equal(arg(command, v), want, `${command} ${JSON.stringify(v)}`);
+      assert.equal(onOffOf(v), want, 'the SONOFF nodes read the same words');
+      assert.deepEqual(arg('member-mute', { ip: '10.0.0.7', muted: v }), { ip: '10.0.0.7', muted: want });
+      assert.deepEqual(arg('sub', { enabled: v }), { enabled: want });
+      assert.deepEqual(arg('repeat', { shuffle: v }), { shuffle: want });
+    }
+    assert.equal(arg('mute', ' Toggle '), 'toggle');
+    for (const command of ['led', 'buttons', 'group-mute', 'trigger'])
+      throwsArgument(() => commandRequest(command, 'o n'), new RegExp(`^${command} takes on or off`));
+  });
+
+  it('sends balance in plain decimal with at most two decimals', () => {
+    const sent = (value: unknown) => prepareCommand(commandRequest('balance', value)).build({}).request;
+    assert.equal(sent(1e-7), 'setChannelBalance:0');
+    assert.equal(sent(-1e-7), 'setChannelBalance:0');
+    assert.equal(sent(0.1 + 0.2), 'setChannelBalance:0.3');
+    assert.equal(sent('0.336'), 'setChannelBalance:0.34');
+    assert.equal(sent(-0.5), 'setChannelBalance:-0.5');
+    assert.equal(sent(-1), 'setChannelBalance:-1');
+    assert.equal(sent(0.01), 'setChannelBalance:0.01');
+    for (let i = -1000; i <= 1000; i++) assert.match(sent(i / 1000), /^setChannelBalance:-?(0|1)(\.\d\d?)?$/, String(i / 1000));
+    assert.equal(prepareCommand(commandRequest('balance', 0.30000000000000004)).build({}).applied, 0.3);
+  });
+
+  it('takes eq-bands keys that are the band names exactly', () => {
+    assert.deepEqual(commandRequest('eq-bands', { 31: 60, '16000': 40 }).arg, { 31: 60, 16000: 40 });
+    for (const key of ['1e3', ' 31', '0x1F', '31.0', '031', '+31', '1000 ', '']) {
+      throwsArgument(() => commandRequest('eq-bands', { [key]: 50 }), /^eq-bands: ".*" is not a band; the bands are 31, 63, 125/);
+      // a typed caller that skips the message edge is refused the same way
+      throwsArgument(() => prepareCommand({ command: 'eq-bands', arg: { [key]: 50 } as never }), /is not a band/);
+    }
+  });
+
+  it('takes only the IPv4 address of a follower in the group for member-volume and member-mute', () => {
+    const group: CommandContext = { followers: ['10.0.0.7', '10.0.0.8'] };
+    const built = prepareCommand(commandRequest('member-volume', { ip: ' 10.0.0.8 ', volume: '12' }));
+    assert.deepEqual(built.needs, ['followers']);
+    assert.equal(built.build(group).request, 'multiroom:SlaveVolume:10.0.0.8:12');
+    assert.equal(prepareCommand(commandRequest('member-mute', { ip: '10.0.0.7', muted: 'on' })).build(group).request, 'multiroom:SlaveMute:10.0.0.7:1');
+    for (const ip of ['999.1.1.1', 'host.example', '1', '10.0.0', '10.0.0.07', '10.0.0.7.1', '::1', '10.0.0.256']) {
+      throwsArgument(
+        () => prepareCommand(commandRequest('member-volume', { ip, volume: 5 })),
+        /^the member address \(ip\) must be the IPv4 address of a follower, got "/,
+      );
+      throwsArgument(() => prepareCommand(commandRequest('member-mute', { ip, muted: true })), /must be the IPv4 address of a follower/);
+    }
+    throwsArgument(
+      () => prepareCommand(commandRequest('member-volume', { ip: '10.0.0.9', volume: 5 })).build(group),
+      /^member-volume: 10\.0\.0\.9 is not a follower in this group \(followers: 10\.0\.0\.7, 10\.0\.0\.8\)$/,
+    );
+    throwsArgument(() => prepareCommand(commandRequest('member-mute', { ip: '10.0.0.7', muted: true })).build({ followers: [] }), /no followers/);
   });
 
   it('reads a play URL from a string or {url}, and nothing as resume', () => {
@@ -164,7 +229,6 @@ describe('message values: wiim-command', () => {
     throwsArgument(() => commandRequest('volume', '+x'), /volume must be a whole number/);
     throwsArgument(() => commandRequest('volume', {}), /got an object$/);
     throwsArgument(() => commandRequest('mute', 'maybe'), /^mute takes true, false or "toggle", got "maybe"$/);
-    throwsArgument(() => commandRequest('mute', 'ON'), /mute takes/);
     throwsArgument(() => commandRequest('repeat', 'twice'), /^repeat must be "all", "one" or "off", got "twice"$/);
     throwsArgument(() => commandRequest('repeat', { repeat: 'twice' }), /repeat must be "all", "one" or "off"/);
     throwsArgument(() => commandRequest('repeat', { repeat: 'all', shuffle: 'maybe' }), /^shuffle must be true or false, got "maybe"$/);

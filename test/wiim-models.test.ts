@@ -306,7 +306,13 @@ describe('wiim models: each quirk against the profile that shows it', function (
       assert.equal(sim.settings.led, false);
       await run(client, 'member-volume', { ip: '10.0.0.8', volume: 12 });
       await run(client, 'member-mute', { ip: '10.0.0.8', muted: false });
-      assert.deepEqual(sim.requests.slice(-2), ['multiroom:SlaveVolume:10.0.0.8:12', 'multiroom:SlaveMute:10.0.0.8:0']);
+      // each asks the leader for its followers first
+      assert.deepEqual(sim.requests.slice(-4), [
+        'multiroom:getSlaveList',
+        'multiroom:SlaveVolume:10.0.0.8:12',
+        'multiroom:getSlaveList',
+        'multiroom:SlaveMute:10.0.0.8:0',
+      ]);
       assert.deepEqual([sim.state.followers[0].volume, sim.state.followers[0].mute], [12, false]);
     } finally {
       await close();
@@ -368,6 +374,11 @@ describe('wiim models: each quirk against the profile that shows it', function (
       assert.equal((await run(client, 'trigger')).payload, true);
       await run(client, 'balance', 0.25);
       assert.equal((await run(client, 'balance')).payload, 0.25);
+      // two decimals in plain notation, whatever the float: the device reads no exponent
+      assert.equal((await run(client, 'balance', 0.1 + 0.2)).payload, 0.3);
+      await run(client, 'balance', 1e-7);
+      assert.deepEqual(sim.requests.slice(-2), ['setChannelBalance:0.3', 'setChannelBalance:0']);
+      assert.equal(sim.settings.balance, 0);
       await run(client, 'output', 'optical');
       assert.equal((await run(client, 'output')).payload, 'optical');
       await run(client, 'eq-bands', { 31: 60, 1000: 40 });

@@ -1,7 +1,7 @@
 import { argumentError } from '../shared/errors';
 import { checkStartup, type StartupValue } from '../sonoff/codec';
 import { quoted } from '../shared/text';
-import { numberOf } from './values';
+import { numberOf, onOffWord } from './values';
 
 /**
  * The SONOFF nodes' message values as typed values: booleans from
@@ -13,14 +13,9 @@ import { numberOf } from './values';
 
 /** true/false, 1/0, "on"/"off", "true"/"false", "1"/"0" (any case, spaces around). */
 export function onOffOf(value: unknown, what = 'switch'): boolean {
-  if (value === true || value === 1) return true;
-  if (value === false || value === 0) return false;
-  if (typeof value === 'string') {
-    const v = value.trim().toLowerCase();
-    if (v === 'on' || v === 'true' || v === '1') return true;
-    if (v === 'off' || v === 'false' || v === '0') return false;
-  }
-  throw argumentError(`${what} must be true/false, 1/0 or "on"/"off", not ${quoted(value)}`);
+  const on = onOffWord(value);
+  if (on === undefined) throw argumentError(`${what} must be true/false, 1/0 or "on"/"off", not ${quoted(value)}`);
+  return on;
 }
 
 /** "on", "off" or "stay", in any case, spaces around. */

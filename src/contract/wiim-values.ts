@@ -8,6 +8,7 @@ import {
   unknownCommand,
   WHOLE_ARGS,
   EQ_BANDS,
+  eqBandOf,
   type AlarmArg,
   type EqBandHz,
   type SubSetting,
@@ -16,11 +17,11 @@ import {
   type WiimCommandArgs,
   type WiimCommandRequest,
 } from '../wiim/commands';
-import { numberOf } from './values';
+import { numberOf, onOffWord } from './values';
 
 /**
  * wiim-command's message values as typed command arguments: numeric strings,
- * relative volume steps ("+5"), "on"/"1"/"true", "toggle", objects, epochs
+ * relative volume steps ("+5"), on/off words as the SONOFF nodes read them, "toggle", objects, epochs
  * and ISO dates. A value that cannot be read as the argument is refused here;
  * the checks of the argument itself (ranges, characters, what the device
  * knows) are the protocol's (src/wiim/commands.ts).
@@ -47,12 +48,6 @@ function wholeOf(value: unknown, arg: WholeArg): number {
   return n;
 }
 
-function boolOf(value: unknown): boolean | undefined {
-  if (value === true || value === 1 || value === '1' || value === 'true' || value === 'on') return true;
-  if (value === false || value === 0 || value === '0' || value === 'false' || value === 'off') return false;
-  return undefined;
-}
-
 /** A relative step: a sign, then a number ("+5", "- 5"). */
 const STEP = /^\s*[+-]\s*\d+(\.\d+)?\s*$/;
 
@@ -64,8 +59,8 @@ function volumeOf(value: unknown): WiimCommandArgs['volume'] {
 }
 
 function muteOf(value: unknown): WiimCommandArgs['mute'] {
-  if (value === 'toggle') return value;
-  const b = boolOf(value);
+  if (typeof value === 'string' && value.trim().toLowerCase() === 'toggle') return 'toggle';
+  const b = onOffWord(value);
   if (b === undefined) throw argumentError(`mute takes true, false or "toggle", got ${describeValue(value)}`);
   return b;
 }
@@ -83,7 +78,7 @@ function repeatOf(value: unknown): WiimCommandArgs['repeat'] {
   const wanted: WiimCommandArgs['repeat'] = {};
   if (o.repeat !== undefined) wanted.repeat = repeatModeOf(o.repeat);
   if (o.shuffle !== undefined) {
-    const s = boolOf(o.shuffle);
+    const s = onOffWord(o.shuffle);
     if (s === undefined) throw argumentError(`shuffle must be true or false, got ${describeValue(o.shuffle)}`);
     wanted.shuffle = s;
   }
@@ -131,7 +126,7 @@ function alarmOf(value: unknown): AlarmArg {
 
 /** on/off, true/false, 1/0 for a setting that must be given. */
 function requiredBool(value: unknown, what: string): boolean {
-  const b = boolOf(value);
+  const b = onOffWord(value);
   if (b === undefined) throw argumentError(`${what} takes on or off (true/false), got ${describeValue(value)}`);
   return b;
 }
@@ -170,7 +165,7 @@ function eqBandsOf(value: unknown): Partial<Record<EqBandHz, number>> | undefine
   }
   const o = objectOf(value);
   if (!o) throw argumentError(`eq-bands takes {hz: value} for the bands ${EQ_BANDS.join(', ')}, or 10 values, got ${describeValue(value)}`);
-  for (const [hz, v] of Object.entries(o)) out[Number(hz) as EqBandHz] = optionalNumber(v, `eq-bands ${hz} Hz`) ?? Number.NaN;
+  for (const [hz, v] of Object.entries(o)) out[eqBandOf(hz)] = optionalNumber(v, `eq-bands ${hz} Hz`) ?? Number.NaN;
   return out;
 }
 

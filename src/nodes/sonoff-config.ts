@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { hostSetting, numberSetting, stringSetting } from './settings';
 import { SonoffSession, type SonoffModel } from '../sessions/sonoff-session';
+import type { SonoffState } from '../sonoff/codec';
 import { SonoffClient, DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS } from '../sonoff/client';
 import { discoverSonoff } from '../sonoff/discovery';
 import { serveEditorEndpoints, setupConfigNode } from './config-node';
@@ -34,6 +35,24 @@ interface SonoffCredentials {
 /** What the editor sends for a password it has already saved. */
 const SAVED_PASSWORD = '__PWRD__';
 
+/**
+ * The model setting that the nodes use for what the device reports: its kind
+ * (dimmer, meter, th) over its channel family, as the session decides it.
+ * An encrypted POWR3 reports a single relay's data with its readings: meter.
+ */
+function modelOf(state: SonoffState | undefined): SonoffModel | undefined {
+  const kind = state?.kind;
+  return kind && kind !== 'relay' ? kind : state?.family;
+}
+
+/** The device a deployed sonoff-config was saved with: where its saved devicekey may go. */
+interface SavedDevice {
+  host: string;
+  port: number;
+  deviceid: string;
+  session: SonoffSession | undefined;
+}
+
 export = function (RED: NodeAPI) {
   function SonoffConfig(this: Node<{ devicekey: unknown }>, def: SonoffConfigDef) {
     RED.nodes.createNode(this, def);
@@ -41,6 +60,7 @@ export = function (RED: NodeAPI) {
     const host = stringSetting(def.host);
     const deviceid = stringSetting(def.deviceid);
     const model: SonoffModel = MODELS.includes(def.model as SonoffModel) ? (def.model as SonoffModel) : 'auto';
+    const port = numberSetting(def.port, DEFAULT_SONOFF_PORT);
     setupConfigNode(RED, this, {
       type: 'sonoff-config',
       deviceName: stringSetting(def.name) || deviceid || host,
@@ -50,7 +70,7 @@ export = function (RED: NodeAPI) {
         new SonoffSession({
           deviceid,
           host: hostSetting(host),
-          port: numberSetting(def.port, DEFAULT_SONOFF_PORT),
+          port,
           model,
           devicekey,
           pollInterval: Math.max(0, numberSetting(def.pollInterval, host ? STATIC_HOST_DEFAULT_POLL_S : 0)),
@@ -60,16 +80,37 @@ export = function (RED: NodeAPI) {
           name: stringSetting(def.name) || undefined,
         }),
     });
+    const self = this as unknown as { session?: SonoffSession; savedDevice?: SavedDevice };
+    // no session: the host was not one (the node's problem), and the saved key goes nowhere
+    if (self.session) self.savedDevice = { host: hostSetting(host), port, deviceid, session: self.session };
   }
   RED.nodes.registerType('sonoff-config', SonoffConfig, { credentials: { devicekey: { type: 'password' } } });
 
-  /** The key to test with: typed in the form, or the saved one of the node being edited. */
-  function testKey(form: Record<string, unknown>): string | undefined {
+  /**
+   * Where Test connection goes, and with which key: the key typed in the
+   * form goes to the host in the form; the saved key of the node being edited
+   * (the editor sends SAVED_PASSWORD for it) goes only to that node's saved
+   * host and port, or to where its session found its deviceid. Any other host needs its key typed in the same form,
+   * else nothing is sent: write permission alone does not lend the stored key
+   * to a host of the caller's choosing.
+   */
+  function testTarget(form: Record<string, unknown>): { host: string; port: number; devicekey: string | undefined } {
+    const host = hostSetting(form.host);
+    const port = numberSetting(form.port, DEFAULT_SONOFF_PORT);
     const typed = stringSetting(form.devicekey);
-    if (typed && typed !== SAVED_PASSWORD) return typed;
     const id = stringSetting(form.id);
-    const saved = id ? (RED.nodes.getCredentials(id) as SonoffCredentials | undefined) : undefined;
-    return stringSetting(saved?.devicekey) || undefined;
+    const savedKey = typed === SAVED_PASSWORD && id ? stringSetting((RED.nodes.getCredentials(id) as SonoffCredentials | undefined)?.devicekey) : '';
+    if (!savedKey) {
+      if (!host) throw new Error('enter a host to test (devices found by mDNS: use Discover)');
+      return { host, port, devicekey: typed && typed !== SAVED_PASSWORD ? typed : undefined };
+    }
+    const saved = (RED.nodes.getNode(id) as { savedDevice?: SavedDevice } | null)?.savedDevice;
+    const found = saved?.deviceid && stringSetting(form.deviceid) === saved.deviceid ? saved.session?.address : undefined;
+    if (!host && found) return { ...found, devicekey: savedKey };
+    if (!host) throw new Error('enter a host to test (devices found by mDNS: use Discover)');
+    const same = (a: { host: string; port: number } | undefined) => a !== undefined && a.host === host && a.port === port;
+    if (saved && (same(saved.host ? saved : undefined) || same(found))) return { host, port, devicekey: savedKey };
+    throw new Error(`the saved devicekey is only for the saved device; to test ${host}:${port}, enter its devicekey`);
   }
 
   serveEditorEndpoints(RED, 'sonoff-config', {
@@ -84,25 +125,22 @@ export = function (RED: NodeAPI) {
         encrypted: d.encrypted,
         // stock firmware in LAN mode: usable once its devicekey is entered
         needsKey: d.encrypted,
-        family: d.state?.family,
+        family: modelOf(d.state),
         state: d.state?.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })) ?? [],
       }));
     },
     async test(form) {
-      const host = hostSetting(form.host);
-      if (!host) throw new Error('enter a host to test (devices found by mDNS: use Discover)');
+      const target = testTarget(form);
       const client = new SonoffClient({
-        host,
-        port: numberSetting(form.port, DEFAULT_SONOFF_PORT),
+        ...target,
         deviceid: stringSetting(form.deviceid),
         timeoutMs: Math.min(TEST_TIMEOUT_MS, numberSetting(form.timeout, TEST_TIMEOUT_MS)),
-        devicekey: testKey(form),
       });
       try {
         const { state } = await client.readState();
         return {
           fwVersion: state.fwVersion,
-          family: state.family,
+          family: modelOf(state),
           deviceid: state.deviceid,
           state: state.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })),
         };

@@ -360,7 +360,7 @@ export class WiimClient {
 
   /**
    * Runs a prepared command: fetches the facts it needs (the player state
-   * always fresh, the EQ list and preset count once), builds it (which may
+   * and the group always fresh, the EQ list and preset count once), builds it (which may
    * still refuse the argument) and reads the reply.
    */
   async run(prepared: PreparedCommand, known: CommandContext = {}): Promise<CommandResult> {
@@ -370,6 +370,8 @@ export class WiimClient {
       if (need === 'eqList' && !ctx.eqList) ctx.eqList = this.eqListCache ?? (await this.eqList());
       if (need === 'presetCount' && ctx.presetCount === undefined) ctx.presetCount = this.presetCountCache ?? (await this.statusEx()).info.presets;
       if (need === 'device' && !ctx.device) ctx.device = await this.deviceFacts();
+      // the group as it is now, never a cached one: followers come and go
+      if (need === 'followers' && !ctx.followers) ctx.followers = (await this.slaveList()).followers.flatMap((f) => (f.ip ? [f.ip] : []));
     }
     const built = prepared.build(ctx);
     let request = built.request;

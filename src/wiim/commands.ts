@@ -154,7 +154,7 @@ export const SOURCE_MODES: Readonly<Record<string, { mode: string; source: strin
 };
 
 /** Facts about the device that some commands need before they can be encoded. */
-export type ContextNeed = 'player' | 'eqList' | 'presetCount' | 'device';
+export type ContextNeed = 'player' | 'eqList' | 'presetCount' | 'device' | 'followers';
 
 /** What a command needs to know of the model (from getStatusEx). */
 export interface DeviceFacts {
@@ -174,6 +174,8 @@ export interface CommandContext {
   eqList?: string[];
   presetCount?: number;
   device?: DeviceFacts;
+  /** the IPv4 addresses of the followers in the device's group now (getSlaveList) */
+  followers?: string[];
 }
 
 export interface BuiltCommand {
@@ -296,6 +298,17 @@ export interface SubSetting {
 /** The ten bands of the graphic EQ, in Hz (EQSetBand's band31hz ... band16khz). */
 export const EQ_BANDS = [31, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000] as const;
 export type EqBandHz = (typeof EQ_BANDS)[number];
+
+/**
+ * The band of a key of an eq-bands object: the band's name exactly as the
+ * eq-bands read reports it ("31" ... "16000"). Number() would also take
+ * "1e3", " 31" and "0x1F", which are no band names.
+ */
+export function eqBandOf(key: string): EqBandHz {
+  const band = EQ_BANDS.find((hz) => String(hz) === key);
+  if (band === undefined) throw argumentError(`eq-bands: ${describeValue(key)} is not a band; the bands are ${EQ_BANDS.join(', ')} Hz`);
+  return band;
+}
 
 /** A command with its argument. */
 export type WiimCommandRequest = { [C in WiimCommandName]: { command: C; arg: WiimCommandArgs[C] } }[WiimCommandName];
@@ -425,6 +438,31 @@ export function utcStamp(d: Date): string {
   if (y < 2000 || y > 2099) throw argumentError(`time-sync: the year must be from 2000 to 2099, got ${y}`);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${y}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
+
+/** A dotted IPv4 address, each part 0..255 without leading zeros. */
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * The address of a follower, as getSlaveList lists it: an IPv4 address. The
+ * device is asked for the group only after the form passed, and the command
+ * is refused when the address is not one of its followers.
+ */
+function memberCommand(command: 'member-volume' | 'member-mute', ip: string, request: (ip: string) => string, applied: object): PreparedCommand {
+  const s = text(ip, TEXT_ARGS.memberIp);
+  if (!IPV4.test(s)) throw argumentError(`${TEXT_ARGS.memberIp} must be the IPv4 address of a follower, got ${describeValue(ip)}`);
+  return {
+    command,
+    needs: ['followers'],
+    build(ctx) {
+      const followers = ctx.followers ?? [];
+      if (!followers.includes(s))
+        throw argumentError(
+          `${command}: ${s} is not a follower in this group (${followers.length > 0 ? `followers: ${followers.join(', ')}` : 'no followers'})`,
+        );
+      return { request: request(s), reply: 'ack', applied: { ip: s, ...applied } };
+    },
+  };
 }
 
 /** IPv4 address or host name, as given; nothing the command string cannot carry. */
@@ -770,10 +808,10 @@ function subRequests(sub: SubSetting): string[] {
 function eqBandsRequest(bands: Partial<Record<EqBandHz, number>>): string {
   const entries = Object.entries(bands) as Array<[string, number]>;
   if (entries.length === 0) throw argumentError(`eq-bands takes {hz: value} for the bands ${EQ_BANDS.join(', ')}, or 10 values`);
-  const list = entries.map(([hz, value]) => {
-    const index = EQ_BANDS.indexOf(Number(hz) as EqBandHz);
-    if (index < 0) throw argumentError(`eq-bands: ${hz} Hz is not a band; the bands are ${EQ_BANDS.join(', ')} Hz`);
-    const name = Number(hz) >= 1000 ? `band${Number(hz) / 1000}khz` : `band${hz}hz`;
+  const list = entries.map(([key, value]) => {
+    const hz = eqBandOf(key);
+    const index = EQ_BANDS.indexOf(hz);
+    const name = hz >= 1000 ? `band${hz / 1000}khz` : `band${hz}hz`;
     return { index, param_name: name, value: integer(value, WHOLE_ARGS.eqBand) };
   });
   list.sort((a, b) => a.index - b.index);
@@ -798,7 +836,8 @@ function prepareSetting(request: SettingRequest): PreparedCommand {
     }
     case 'balance': {
       if (request.arg === undefined) return gated('balance', 'balance', () => ({ request: 'getChannelBalance', reply: 'number' }));
-      const b = within(request.arg, 'balance', -1, 1);
+      // two decimals in plain notation: never "1e-7" or "0.30000000000000004" (String(-0) is "0")
+      const b = Math.round(within(request.arg, 'balance', -1, 1) * 100) / 100;
       return gated('balance', 'balance', () => ({ request: `setChannelBalance:${b}`, reply: 'ack', applied: b }));
     }
     case 'led': {
@@ -836,14 +875,11 @@ function prepareSetting(request: SettingRequest): PreparedCommand {
     case 'group-mute':
       return fixed('group-mute', `setPlayerCmd:slave_mute:${request.arg ? 'mute' : 'unmute'}`, 'ack', request.arg);
     case 'member-volume': {
-      const ip = address(request.arg.ip, TEXT_ARGS.memberIp);
       const v = integer(request.arg.volume, WHOLE_ARGS.memberVolume);
-      return fixed('member-volume', `multiroom:SlaveVolume:${ip}:${v}`, 'ack', { ip, volume: v });
+      return memberCommand('member-volume', request.arg.ip, (ip) => `multiroom:SlaveVolume:${ip}:${v}`, { volume: v });
     }
-    case 'member-mute': {
-      const ip = address(request.arg.ip, TEXT_ARGS.memberIp);
-      return fixed('member-mute', `multiroom:SlaveMute:${ip}:${request.arg.muted ? 1 : 0}`, 'ack', { ip, muted: request.arg.muted });
-    }
+    case 'member-mute':
+      return memberCommand('member-mute', request.arg.ip, (ip) => `multiroom:SlaveMute:${ip}:${request.arg.muted ? 1 : 0}`, { muted: request.arg.muted });
     case 'notify': {
       const u = url(request.arg, TEXT_ARGS.notify);
       return fixed('notify', `setPlayerCmd:playPromptUrl:${enc(u)}`, 'ack', u);
