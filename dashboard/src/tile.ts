@@ -40,7 +40,29 @@ export function checkTileAction(outlet: number) {
   };
 }
 
-export function tileView(outlet: number, history: History, lanMode: () => 'diy' | 'encrypted') {
+/**
+ * The history as `msg.series`, only when a bucket was added or dropped: the
+ * browser draws the live reading as the last point itself, so the curve is
+ * sent once per bucket, not with every reading.
+ */
+export function seriesAttachment(history: History): () => Record<string, unknown> | undefined {
+  let sent = '';
+  return () => {
+    const series: Record<string, Array<[number, number]>> = {};
+    for (const name of SERIES) {
+      const points = history.points(name);
+      if (points.length) series[name] = points;
+    }
+    const key = Object.entries(series)
+      .map(([name, points]) => `${name}:${points.length}:${points[0][0]}:${points[points.length - 1][0]}`)
+      .join();
+    if (key === sent) return undefined;
+    sent = key;
+    return { series };
+  };
+}
+
+export function tileView(outlet: number, lanMode: () => 'diy' | 'encrypted') {
   // when the outlet last went on with inching enabled: the browser counts down from it
   let onSince: number | undefined;
   return (u: DeviceUpdate<TileState> | undefined): Record<string, unknown> => {
@@ -51,11 +73,6 @@ export function tileView(outlet: number, history: History, lanMode: () => 'diy' 
     else onSince = undefined;
     const readings: Record<string, number> = {};
     if (online && s) for (const r of READINGS) if (typeof s[r] === 'number') readings[r] = s[r];
-    const series: Record<string, Array<[number, number]>> = {};
-    for (const name of SERIES) {
-      const points = history.points(name);
-      if (points.length) series[name] = points;
-    }
     return {
       health: u?.health ?? 'connecting',
       reason: online ? null : (u?.error?.message ?? null),
@@ -68,7 +85,6 @@ export function tileView(outlet: number, history: History, lanMode: () => 'diy' 
       brightness: online && s?.kind === 'dimmer' ? (o?.brightness ?? null) : null,
       inching: online && o?.pulse ? { width: o.pulseWidth ?? null, onSince: onSince ?? null } : null,
       readings,
-      series,
     };
   };
 }

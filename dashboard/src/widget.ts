@@ -51,6 +51,8 @@ export interface WidgetSpec<S, Extra> {
   extra?: (handle: DeviceHandle<S>, u: DeviceUpdate<S>, previous: Extra | undefined, previousUpdate: DeviceUpdate<S> | undefined) => Promise<Extra> | undefined;
   /** the handle's subscription options (the player wants the track's metadata: artwork) */
   subscribe?: { meta?: boolean };
+  /** further message properties, when they changed (the tile's history): the dashboard's store keeps the last ones */
+  attach?: () => Record<string, unknown> | undefined;
   /** sees each update first (the tile's history) */
   observe?: (u: DeviceUpdate<S>) => void;
 }
@@ -90,10 +92,10 @@ export function bindWidget<S, Extra>(RED: NodeAPI, node: Node, config: WidgetCon
   const publish = (notice?: object) => {
     if (closed) return;
     const payload = { ...spec.view(latest, extra), pending: pending > 0, at: latestAt };
-    const msg = { payload };
+    const msg = { payload, ...spec.attach?.() };
     // the store keeps the state for pages opened later; a notice is for the pages open now
     base.stores.data.save(base, node, msg);
-    base.emit(`msg-input:${node.id}`, notice ? { payload, notice } : msg, node);
+    base.emit(`msg-input:${node.id}`, notice ? { ...msg, notice } : msg, node);
   };
 
   let unsubscribe: (() => void) | undefined;

@@ -412,6 +412,11 @@ describe('the dashboard widgets in a real browser', function () {
     await tile(page, 'Meter')
       .getByText(`${Number(meter.readings.power.toFixed(1))} W`, { exact: true })
       .waitFor({ timeout: 20000 });
+    // the power history is kept on the server: a page opened now draws the curve
+    const later = await open();
+    await tile(later, 'Meter').getByRole('img', { name: 'Power, last 24 h' }).waitFor({ timeout: 20000 });
+    assert.equal(await tile(later, 'Climate').getByRole('img', { name: 'Temperature, last 24 h' }).count(), 1);
+    await later.close();
   });
 
   it('shows an action of one page on another page', async () => {

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI } from 'node-red';
 import { historyFor, releaseHistory } from '../history';
-import { bindWidget, isOnline } from '../widget';
-import { checkTileAction, outletOf, SERIES, tileView, type TileConfig, type TileState } from '../tile';
+import { bindWidget } from '../widget';
+import { checkTileAction, outletOf, seriesAttachment, SERIES, tileView, type TileConfig, type TileState } from '../tile';
 
 export = function (RED: NodeAPI): void {
   function UiSonoffTile(this: Node, config: TileConfig) {
@@ -13,19 +13,22 @@ export = function (RED: NodeAPI): void {
     const now = () => (clock ? clock.now() : Date.now());
     // the devicekey is a credential of the config node: a key makes the LAN mode encrypted
     const lanMode = () => ((RED.nodes.getCredentials(deviceId) as { devicekey?: string } | undefined)?.devicekey ? 'encrypted' : 'diy');
+    const seen = new Set<string>();
     bindWidget<TileState, undefined>(RED, this, config, {
       type: 'ui-sonoff-tile',
       configType: 'sonoff-config',
-      view: tileView(outlet, history, lanMode),
+      view: tileView(outlet, lanMode),
+      attach: seriesAttachment(history),
       check: checkTileAction(outlet),
       observe: (u) => {
-        // a changed reading goes into the device's history; with two tiles on one device each sample counts twice,
-        // which leaves a bucket's mean as it is
-        if (isOnline(u) && u.state)
-          for (const name of SERIES) {
-            const v = u.state[name];
-            if (typeof v === 'number' && u.changed.includes(name)) history.add(name, v, now());
-          }
+        // a reading goes into the history when it changes, and the first time this tile sees it (the handle's
+        // replay names no field; the state may be heard before the device counts as online)
+        for (const name of SERIES) {
+          const v = u.state?.[name];
+          if (typeof v !== 'number' || (seen.has(name) && !u.changed.includes(name))) continue;
+          seen.add(name);
+          history.add(name, v, now());
+        }
       },
     });
     this.on('close', (removed: boolean, done: () => void) => {

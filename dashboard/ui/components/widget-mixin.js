@@ -12,7 +12,7 @@ export const widgetMixin = {
     state: { type: Object, default: () => ({ enabled: false, visible: false }) },
   },
   data() {
-    return { view: {}, now: Date.now(), notice: null, timer: null };
+    return { view: {}, series: {}, now: Date.now(), notice: null, timer: null };
   },
   computed: {
     online() {
@@ -44,6 +44,7 @@ export const widgetMixin = {
       if (!msg || typeof msg.payload !== 'object' || msg.payload === null) return;
       this.now = Date.now();
       this.view = msg.payload;
+      if (msg.series) this.series = msg.series;
       if (msg.notice) this.notice = { ...msg.notice, until: Date.now() + NOTICE_MS };
     },
     onLoad(msg) {
