@@ -1,17 +1,22 @@
 import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
 import { KEEP_ALIVE_MS } from '../src/shared/http';
+import { aesKey, openJson, sealedRequestBody } from '../src/sonoff/crypto';
 
 /**
- * The scale benchmark's comparison: the same polls as the 200-device
- * Node-RED (getPlayerStatus every 5 s, the follower list every sixth poll,
- * a relay's info every 10 s), made with raw undici in a plain Node process,
- * with what our transport has too (an agent per device, one TLS context,
- * the same keep-alive).
- * argv[2]: {"wiim": [port...], "sonoff": [{port, deviceid}...]}. Runs until
- * killed; bench/run.ts measures its CPU.
+ * The scale benchmark's comparison: the polls a poller without push must
+ * make (getPlayerStatus every 5 s with the follower list every sixth poll; a
+ * relay's state every 10 s: `info` in DIY mode, a sealed `getState` in
+ * encrypted LAN mode, its reply opened), made with plain undici in a plain
+ * Node process, with what our transport has too (an agent per device, one
+ * TLS context, the same keep-alive).
+ * argv[2]: {"wiim": [port...], "sonoff": [{port, deviceid, devicekey?}...]}.
+ * Runs until killed; the benchmark measures its CPU.
  */
-const { wiim, sonoff } = JSON.parse(process.argv[2] ?? '{"wiim":[],"sonoff":[]}') as { wiim: number[]; sonoff: Array<{ port: number; deviceid: string }> };
+const { wiim, sonoff } = JSON.parse(process.argv[2] ?? '{"wiim":[],"sonoff":[]}') as {
+  wiim: number[];
+  sonoff: Array<{ port: number; deviceid: string; devicekey?: string }>;
+};
 const secureContext = createSecureContext({});
 // one agent per device, as we have one connection per device: an agent's TLS
 // session cache is keyed by host, and every simulator is on 127.0.0.1 with a
@@ -47,15 +52,17 @@ wiim.forEach((port, i) => {
     if (n % 6 === 0) await get(agent, `${base}multiroom:getSlaveList`);
   });
 });
-sonoff.forEach(({ port, deviceid }, i) => {
+sonoff.forEach(({ port, deviceid, devicekey }, i) => {
   const agent = agentFor();
+  const key = devicekey ? aesKey(devicekey) : undefined;
   every(10000, (i * 10000) / sonoff.length, async () => {
-    const res = await request(`http://127.0.0.1:${port}/zeroconf/info`, {
+    const res = await request(`http://127.0.0.1:${port}/zeroconf/${key ? 'getState' : 'info'}`, {
       dispatcher: agent,
       method: 'POST',
-      body: JSON.stringify({ deviceid, data: {} }),
+      body: key ? sealedRequestBody(deviceid, {}, key) : JSON.stringify({ deviceid, data: {} }),
       headers: { 'content-type': 'application/json' },
     });
-    JSON.parse(await res.body.text());
+    const reply = JSON.parse(await res.body.text()) as { iv?: string; data?: unknown };
+    if (key && typeof reply.iv === 'string' && typeof reply.data === 'string') openJson({ iv: reply.iv, data: reply.data }, key);
   });
 });

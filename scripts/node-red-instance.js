@@ -39,6 +39,7 @@ function freePort() {
  * @param {string} [options.nodeBinary] another node binary (compat run)
  * @param {object} [options.adminAuth] Node-RED's adminAuth setting (users with bcrypt hashes)
  * @param {boolean} [options.exposeProcess] functionGlobalContext.process: a test's function node reads the runtime's resources
+ * @param {string} [options.lang] the runtime's language (Node-RED's `lang` setting: en-US, de, zh-CN...); absent: from the environment
  */
 async function startNodeRed(options = {}) {
   const userDir = options.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'nr-wiim-sonoff-'));
@@ -75,6 +76,7 @@ async function startNodeRed(options = {}) {
     logging: { console: { level: 'info' } },
   };
   if (options.adminAuth) settings.adminAuth = options.adminAuth;
+  if (options.lang) settings.lang = options.lang;
   const expose = options.exposeProcess ? 'module.exports.functionGlobalContext = { process };\n' : '';
   fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n${expose}`);
 
@@ -94,6 +96,7 @@ async function startNodeRed(options = {}) {
 
   const adminRoot = (options.httpAdminRoot || '/').replace(/\/?$/, '/');
   const url = `http://127.0.0.1:${port}${adminRoot}`;
+  const started = startedFlowsText(nodeRedDir, options.lang);
   await new Promise((resolve, reject) => {
     const deadline = setTimeout(() => reject(new Error(`Node-RED did not start within 60 s:\n${output}`)), 60000);
     const exited = (code) => {
@@ -102,7 +105,7 @@ async function startNodeRed(options = {}) {
     };
     child.once('exit', exited);
     const check = setInterval(() => {
-      if (/Started flows|Server now running/.test(output) && /Started flows/.test(output)) {
+      if (output.includes(started)) {
         clearInterval(check);
         clearTimeout(deadline);
         child.removeListener('exit', exited);
@@ -131,6 +134,14 @@ async function startNodeRed(options = {}) {
       if (temporary) fs.rmSync(userDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The log line that says the flows run, in the runtime's language (its own catalogue, @node-red/runtime `nodes.flows.started-flows`). */
+function startedFlowsText(nodeRedDir, lang) {
+  if (!lang) return 'Started flows';
+  const runtimeDir = path.dirname(require.resolve('@node-red/runtime/package.json', { paths: [nodeRedDir] }));
+  const catalog = JSON.parse(fs.readFileSync(path.join(runtimeDir, 'locales', lang, 'runtime.json'), 'utf8'));
+  return catalog.nodes.flows['started-flows'];
 }
 
 module.exports = { startNodeRed, freePort };

@@ -21,6 +21,69 @@ function lookup(catalog: Catalog, key: string): unknown {
   return key.split('.').reduce<unknown>((obj, part) => (obj && typeof obj === 'object' ? (obj as Catalog)[part] : undefined), catalog);
 }
 
+function leaves(obj: unknown, prefix = ''): Array<[string, unknown]> {
+  if (!obj || typeof obj !== 'object') return [[prefix, obj]];
+  return Object.entries(obj as Catalog).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
+}
+
+const LANGS = ['en-US', 'de', 'zh-CN'];
+
+/**
+ * A catalogue as written. Node-RED serves (and the runtime reads) a language's
+ * catalogue with the keys it lacks filled in from en-US, so a missing
+ * translation shows only here.
+ */
+function catalogFile(lang: string, type: string): Catalog {
+  return JSON.parse(fs.readFileSync(path.join(root, 'locales', lang, `${type}.json`), 'utf8')) as Catalog;
+}
+
+function sourceFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? sourceFiles(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+const sources = sourceFiles(path.join(root, 'src')).map((f) => fs.readFileSync(f, 'utf8'));
+
+/** The placeholder names that the code fills in: the keys of the object each `RED._(key, {...})` call in src/ passes. */
+const FILLED = new Set(
+  sources.flatMap((s) => [...s.matchAll(/\bRED\._\([^;]*?\{([^}]*)\}/g)].flatMap((m) => [...m[1].matchAll(/([A-Za-z]+)\s*:/g)].map((n) => n[1]))),
+);
+
+function placeholders(text: string): string[] {
+  return [...text.matchAll(/__([A-Za-z0-9]+)__/g)].map((m) => m[1]);
+}
+
+/** Every catalogue key of `type` that the runtime (src/) or the editor (nodes/<type>.html) asks for. */
+function usedKeys(type: string): Set<string> {
+  const keys = new Set<string>();
+  const html = fs.readFileSync(path.join(root, 'nodes', `${type}.html`), 'utf8');
+  for (const m of html.matchAll(/data-i18n="([^"]+)"/g)) for (const k of m[1].split(';')) keys.add(k.replace(/^\[[a-z]+\]/, ''));
+  for (const m of html.matchAll(/\b_\(\s*['"]([a-z0-9-]+\.[A-Za-z0-9_.-]+)['"]/g)) keys.add(m[1]);
+  // a key the editor builds from a form's choice: 'wiim-command.hint.' + (cmd || 'fromMessage'), one per <option>
+  for (const m of html.matchAll(/['"]([a-z0-9-]+\.[A-Za-z0-9_.-]+\.)['"]\s*\+\s*\(?\s*\w+(?:\s*\|\|\s*['"]([^'"]+)['"])?/g)) {
+    const choices = [...html.matchAll(/<option value="([^"]+)"/g)].map((o) => o[1]);
+    for (const c of m[2] ? [...choices, m[2]] : choices) keys.add(m[1] + c);
+  }
+  // literal keys anywhere in src/: statuses, RED._ calls (a literal ending in "." is a prefix, not a key)
+  const literal = new RegExp(`['"\`](${type.replace(/-/g, '\\-')}\\.[A-Za-z0-9_.-]*[A-Za-z0-9_-])['"\`]`, 'g');
+  for (const s of sources) for (const m of s.matchAll(literal)) keys.add(m[1]);
+  // the device-node scaffold builds these from the type
+  if (!type.endsWith('-config')) for (const k of [...SHARED_STATUS.map((s) => `status.${s}`), 'errors.noconfig']) keys.add(`${type}.${k}`);
+  // the config node words every kind of device error
+  const kinds: Record<DeviceErrorKind, true> = {
+    argument: true,
+    timeout: true,
+    network: true,
+    offline: true,
+    device: true,
+    protocol: true,
+    closed: true,
+  };
+  if (type.endsWith('-config')) for (const k of Object.keys(kinds)) keys.add(`${type}.errors.${k}`);
+  return keys;
+}
+
 describe('editor resources in a running Node-RED', function () {
   this.timeout(90000);
   let nr: Awaited<ReturnType<typeof startNodeRed>>;
@@ -43,6 +106,13 @@ describe('editor resources in a running Node-RED', function () {
     assert.ok(ours.every((s) => s.enabled));
   });
 
+  it('has no {{...}} placeholder in the editor HTML or the help, in any language', () => {
+    // Node-RED's i18n (runtime and editor) fills in __name__ only: {{name}} would be shown as it is
+    const files = [...types.map((t) => path.join('nodes', `${t}.html`)), ...LANGS.flatMap((l) => types.map((t) => path.join('locales', l, `${t}.html`)))];
+    const found = files.filter((f) => /\{\{|\}\}/.test(fs.readFileSync(path.join(root, f), 'utf8')));
+    assert.deepEqual(found, []);
+  });
+
   for (const type of types) {
     describe(type, () => {
       let catalog: Catalog;
@@ -52,31 +122,39 @@ describe('editor resources in a running Node-RED', function () {
         catalog = (await res.json()) as Catalog;
       });
 
-      it('has en-US labels for every data-i18n key and every status key the runtime sets', () => {
+      it('has a text in en-US, de and zh-CN for every key that the runtime or the editor uses', () => {
         assert.ok(catalog[type], `no "${type}" section in locales/en-US/${type}.json`);
-        const html = fs.readFileSync(path.join(root, 'nodes', `${type}.html`), 'utf8');
-        const keys = new Set<string>();
-        for (const m of html.matchAll(/data-i18n="(?:\[[a-z]+\])?([^"]+)"/g)) for (const k of m[1].split(';')) keys.add(k.replace(/^\[[a-z]+\]/, ''));
-        for (const m of html.matchAll(/\b_\(\s*['"]([a-z0-9-]+\.[A-Za-z0-9_.-]+)['"]/g)) keys.add(m[1]);
-        const src = fs.readFileSync(path.join(root, 'src', 'nodes', `${type}.ts`), 'utf8');
-        for (const m of src.matchAll(/['"`](([a-z]+-[a-z]+)\.status\.[A-Za-z0-9_-]+)['"`]/g)) keys.add(m[1]);
-        // the device-node scaffold builds these from the type
-        if (!type.endsWith('-config')) for (const k of [...SHARED_STATUS.map((s) => `status.${s}`), 'errors.noconfig']) keys.add(`${type}.${k}`);
-        // the config node words every kind of device error
-        const kinds: Record<DeviceErrorKind, true> = {
-          argument: true,
-          timeout: true,
-          network: true,
-          offline: true,
-          device: true,
-          protocol: true,
-          closed: true,
-        };
-        if (type.endsWith('-config')) for (const k of Object.keys(kinds)) keys.add(`${type}.errors.${k}`);
-        const own = [...keys].filter((k) => !k.startsWith('node-red:'));
+        const own = [...usedKeys(type)].filter((k) => !k.startsWith('node-red:'));
         assert.ok(own.length > 0, `${type}: no i18n keys found`);
-        const missing = own.filter((k) => typeof lookup(catalog, k) !== 'string');
-        assert.deepEqual(missing, [], `${type}: keys without an en-US text`);
+        for (const lang of LANGS) {
+          const missing = own.filter((k) => typeof lookup(catalogFile(lang, type), k) !== 'string');
+          assert.deepEqual(missing, [], `${type}: keys without a ${lang} text in locales/${lang}/${type}.json`);
+        }
+      });
+
+      it('uses every key of its catalogue', () => {
+        const used = usedKeys(type);
+        const unused = leaves(catalog)
+          .map(([k]) => k)
+          .filter((k) => !used.has(k));
+        assert.deepEqual(unused, [], `${type}: catalogue keys that neither src/ nor nodes/${type}.html uses`);
+      });
+
+      it('has placeholders only in the runtime and editor syntax (__name__), with the names the code fills in', () => {
+        const en = new Map(leaves(catalog));
+        for (const lang of LANGS) {
+          for (const [k, v] of leaves(catalogFile(lang, type))) {
+            const where = `${lang} ${k}: "${String(v)}"`;
+            assert.ok(!/\{\{|\}\}/.test(String(v)), `${where} has a {{...}} placeholder, which Node-RED never fills in`);
+            const names = placeholders(String(v));
+            // anything else with "__" would be shown as it is, or half-filled
+            assert.equal(String(v).split('__').length - 1, names.length * 2, `${where} has a stray "__"`);
+            for (const n of names) assert.ok(FILLED.has(n), `${where}: nothing fills in __${n}__ (the code passes ${[...FILLED].join(', ')})`);
+            assert.deepEqual(names.sort(), placeholders(String(en.get(k))).sort(), `${where}: not the placeholders of en-US`);
+            // the config node's error wording goes around the protocol's detail: without it the detail is lost
+            if (/^[a-z]+-config\.errors\./.test(k)) assert.deepEqual(names, ['detail'], `${where} does not carry the detail`);
+          }
+        }
       });
 
       it('has help text in the editor', () => {
@@ -107,10 +185,6 @@ describe('editor resources in a running Node-RED', function () {
     'zh-CN': { Inputs: '输入', Outputs: '输出', Details: '详细', Properties: '属性', Errors: '错误', References: '参考' },
   };
 
-  function leaves(obj: unknown, prefix = ''): Array<[string, unknown]> {
-    if (!obj || typeof obj !== 'object') return [[prefix, obj]];
-    return Object.entries(obj as Catalog).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
-  }
   function helpOf(html: string, type: string): string | undefined {
     return new RegExp(`<script type="text/html" data-help-name="${type}"[^>]*>([\\s\\S]*?)</script>`).exec(html)?.[1];
   }
@@ -130,7 +204,8 @@ describe('editor resources in a running Node-RED', function () {
           const get = async (lng: string) => {
             const res = await fetch(`${nr.url}locales/${pkg.name}/${type}?lng=${encodeURIComponent(lng)}`);
             assert.equal(res.status, 200);
-            return leaves(await res.json());
+            // the served catalogue has the gaps filled from en-US: the keys are compared in the file
+            return leaves(catalogFile(lng, type));
           };
           const en = await get('en-US');
           const tr = await get(lang);

@@ -2,115 +2,17 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { createSelfSignedCertificate } from '../src/sim/cert';
-import { ReplyReader, ReplyError, MAX_REPLY_BYTES } from '../src/shared/http-reply';
-import { DeviceConnection, deviceRequest, isConnectionReset } from '../src/shared/http';
+import { DeviceConnection, deviceRequest, isConnectionReset, MAX_REPLY_BYTES, NOT_RESENT } from '../src/shared/http';
 import { DeviceError } from '../src/shared/errors';
+import { WiimClient } from '../src/wiim/client';
+import { SonoffClient } from '../src/sonoff/client';
+import { encodeSwitch } from '../src/sonoff/codec';
 import { rejectsWith } from './helpers/assert';
 import { until } from './helpers/wait';
 
-// The shared transport reads replies itself (src/shared/http-reply.ts). These
-// replies are written byte for byte here, as servers other than our
-// simulators send them: Python's http.server (HTTP/1.0, body up to the close),
-// chunked servers, a bare-LF embedded server, 100 Continue.
-
-/** Feeds `raw` to a reader in pieces of `step` bytes; the reply once whole. */
-function read(raw: string, step = raw.length) {
-  const reader = new ReplyReader();
-  const bytes = Buffer.from(raw, 'latin1');
-  let reply;
-  for (let i = 0; i < bytes.length && !reply; i += step) reply = reader.push(bytes.subarray(i, i + step));
-  return { reply, reader };
-}
-
-describe('http reply reader', () => {
-  const cases: Array<{ name: string; raw: string; body: string; keepAlive: boolean; status?: number }> = [
-    { name: 'Content-Length, HTTP/1.1', raw: 'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nOK', body: 'OK', keepAlive: true },
-    {
-      name: 'chunked, with an extension and a trailer',
-      raw: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=1\r\n{"a"\r\n3\r\n:1}\r\n0\r\nX-T: 1\r\n\r\n',
-      body: '{"a":1}',
-      keepAlive: true,
-    },
-    { name: 'Connection: close', raw: 'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi', body: 'hi', keepAlive: false },
-    { name: 'HTTP/1.0 with Content-Length and no keep-alive', raw: 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi', body: 'hi', keepAlive: false },
-    { name: 'HTTP/1.0 keep-alive', raw: 'HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nhi', body: 'hi', keepAlive: true },
-    { name: 'bare LF line ends', raw: 'HTTP/1.1 200 OK\nContent-Length: 2\n\nhi', body: 'hi', keepAlive: true },
-    { name: '100 Continue before the reply', raw: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi', body: 'hi', keepAlive: true },
-    { name: '204 with a Content-Length has no body', raw: 'HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n', body: '', keepAlive: true, status: 204 },
-    { name: 'a status line without a reason', raw: 'HTTP/1.1 500\r\nContent-Length: 0\r\n\r\n', body: '', keepAlive: true, status: 500 },
-  ];
-  for (const c of cases) {
-    it(`reads ${c.name}, whole and byte by byte`, () => {
-      for (const step of [c.raw.length, 1, 7]) {
-        const { reply } = read(c.raw, step);
-        assert.ok(reply, `complete with steps of ${step}`);
-        assert.equal(reply.status, c.status ?? 200);
-        assert.equal(reply.body.toString(), c.body);
-        assert.equal(reply.keepAlive, c.keepAlive);
-        assert.equal(reply.trailing, false);
-      }
-    });
-  }
-
-  it('reads a body that runs to the close (HTTP/1.0, no length) only when the device closes', () => {
-    const { reply, reader } = read('HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"x":1}', 3);
-    assert.equal(reply, undefined, 'not complete before the close');
-    assert.ok(reader.endsAtClose);
-    const ended = reader.end();
-    assert.equal(ended?.body.toString(), '{"x":1}');
-    assert.equal(ended?.keepAlive, false);
-  });
-
-  it('takes the Keep-Alive timeout hint in ms', () => {
-    assert.equal(read('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\nContent-Length: 0\r\n\r\n').reply?.keepAliveHintMs, 5000);
-  });
-
-  it('marks bytes after the reply as trailing', () => {
-    assert.equal(read('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiXX').reply?.trailing, true);
-  });
-
-  it('a reply cut off is not complete, and counts the bytes it got', () => {
-    const { reply, reader } = read('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf');
-    assert.equal(reply, undefined);
-    assert.equal(reader.end(), undefined, 'a close inside a length-delimited body is no end');
-    assert.ok(reader.received > 0);
-  });
-
-  const refused: Array<{ name: string; raw: string; message: RegExp }> = [
-    { name: 'a reply that is not HTTP', raw: '<html>hello</html>\r\n\r\n', message: /not HTTP\/1\.x: "<html>hello<\/html>"/ },
-    { name: 'a bad Content-Length', raw: 'HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n', message: /bad Content-Length/ },
-    { name: 'two different Content-Lengths', raw: 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', message: /bad Content-Length/ },
-    { name: 'a bad chunk size', raw: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', message: /bad chunk size/ },
-    {
-      name: 'a chunk longer than its size',
-      raw: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n',
-      message: /does not end where its size says/,
-    },
-    {
-      name: 'a Content-Length over a megabyte',
-      raw: `HTTP/1.1 200 OK\r\nContent-Length: ${MAX_REPLY_BYTES + 1}\r\n\r\n`,
-      message: /larger than 1048576 bytes/,
-    },
-    { name: 'a head over 16 KB', raw: `HTTP/1.1 200 OK\r\nX: ${'a'.repeat(17000)}\r\n\r\n`, message: /head larger than 16384 bytes/ },
-  ];
-  for (const c of refused) {
-    it(`refuses ${c.name}`, () => {
-      assert.throws(
-        () => read(c.raw),
-        (err: unknown) => err instanceof ReplyError && c.message.test(err.message),
-      );
-    });
-  }
-
-  it('refuses a chunked body that grows past a megabyte', () => {
-    const reader = new ReplyReader();
-    reader.push(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'));
-    const chunk = Buffer.from(`80000\r\n${'a'.repeat(0x80000)}\r\n`);
-    reader.push(chunk);
-    reader.push(chunk);
-    assert.throws(() => reader.push(chunk), /larger than 1048576 bytes/);
-  });
-});
+// The shared transport is undici (src/shared/http.ts). These servers write
+// their replies byte for byte, as servers other than our simulators send
+// them, and read the requests as they arrive on the wire.
 
 /** A raw TCP server that answers each request with the next scripted action. */
 async function rawServer(handle: (socket: net.Socket, request: string, index: number) => void) {
@@ -176,6 +78,7 @@ describe('http transport against servers we did not write', () => {
       body,
       headers: { 'content-type': 'application/json' },
       timeoutMs: 2000,
+      idempotent: false,
     });
     const [head, sent] = server.requests[0].split('\r\n\r\n');
     const lines = head.split('\r\n');
@@ -195,13 +98,17 @@ describe('http transport against servers we did not write', () => {
       { path: '/a', headers: { 'x a': 'v' } },
     ];
     for (const b of bad)
-      await rejectsWith(deviceRequest(connection, { origin: server.origin, timeoutMs: 2000, ...b }), 'argument', /cannot go into an HTTP request/);
+      await rejectsWith(
+        deviceRequest(connection, { origin: server.origin, timeoutMs: 2000, idempotent: true, ...b }),
+        'argument',
+        /cannot go into an HTTP request/,
+      );
     assert.equal(server.connections, 0);
   });
 
   it('reads an HTTP/1.0 reply that ends at the close, and opens a new connection for the next', async () => {
     server = await rawServer((s) => s.end('HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"ok":1}'));
-    const req = { origin: server.origin, path: '/a', timeoutMs: 2000 };
+    const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };
     assert.equal((await deviceRequest(connection, req)).body, '{"ok":1}');
     assert.equal((await deviceRequest(connection, req)).body, '{"ok":1}');
     assert.equal(server.connections, 2);
@@ -209,7 +116,7 @@ describe('http transport against servers we did not write', () => {
 
   it('keeps a kept-alive connection for the next request, in order', async () => {
     server = await rawServer((s, _r, i) => s.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n${i}\r\n0\r\n\r\n`));
-    const req = { origin: server.origin, path: '/a', timeoutMs: 2000 };
+    const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };
     const replies = await Promise.all([0, 1, 2].map(() => deviceRequest(connection, req)));
     assert.deepEqual(
       replies.map((r) => r.body),
@@ -220,7 +127,7 @@ describe('http transport against servers we did not write', () => {
 
   it('honours a Keep-Alive timeout hint, a second short: "timeout=1" means a new connection each time', async () => {
     server = await rawServer((s) => s.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 0\r\n\r\n'));
-    const req = { origin: server.origin, path: '/a', timeoutMs: 2000 };
+    const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };
     await deviceRequest(connection, req);
     await deviceRequest(connection, req);
     assert.equal(server.connections, 2);
@@ -232,7 +139,7 @@ describe('http transport against servers we did not write', () => {
         s.destroy(); // the device dropped the idle connection as the request arrived
       else s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
     });
-    const req = { origin: server.origin, path: '/a', timeoutMs: 2000 };
+    const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };
     await deviceRequest(connection, req);
     assert.equal((await deviceRequest(connection, req)).body, 'ok');
     assert.equal(server.requests.length, 3, 'the request went twice');
@@ -245,7 +152,7 @@ describe('http transport against servers we did not write', () => {
       s.destroy();
     });
     const err = await rejectsWith(
-      deviceRequest(connection, { origin: server.origin, path: '/a', timeoutMs: 2000 }),
+      deviceRequest(connection, { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true }),
       'network',
       /closed the connection before replying/,
     );
@@ -253,22 +160,79 @@ describe('http transport against servers we did not write', () => {
     assert.equal(server.requests.length, 1);
   });
 
+  it('never sends again a request that is not idempotent: a device that read `next` and dropped the socket gets it once, and the error says so', async () => {
+    server = await rawServer((s, _r, i) => {
+      if (i === 1)
+        s.destroy(); // read, then the connection dropped without a reply
+      else s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nOK');
+    });
+    const origin = server.origin;
+    await deviceRequest(connection, { origin, path: '/httpapi.asp?command=getPlayerStatus', timeoutMs: 2000, idempotent: true });
+    const err = await rejectsWith(
+      deviceRequest(connection, { origin, path: '/httpapi.asp?command=setPlayerCmd:next', timeoutMs: 2000, idempotent: false }),
+      'network',
+      /closed the connection before replying; the request was not sent again/,
+      NOT_RESENT,
+    );
+    assert.ok(!isConnectionReset(err), 'not a reset a caller may retry');
+    assert.deepEqual(
+      server.requests.map((r) => r.split(' ')[1]),
+      ['/httpapi.asp?command=getPlayerStatus', '/httpapi.asp?command=setPlayerCmd:next'],
+    );
+    assert.equal(server.connections, 1, 'no new connection for it');
+  });
+
+  it('does not send again a request whose reply was begun on a kept-alive connection', async () => {
+    server = await rawServer((s, _r, i) => {
+      if (i === 0) return void s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhal');
+      s.destroy();
+    });
+    const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };
+    await deviceRequest(connection, req);
+    await rejectsWith(deviceRequest(connection, req), 'network', /closed the connection before replying/);
+    assert.equal(server.requests.length, 2);
+  });
+
+  it('refuses a reply whose Content-Length is over a megabyte, and one that streams past it, stopping there', async () => {
+    server = await rawServer((s, _r, i) => {
+      if (i === 0) return void s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${MAX_REPLY_BYTES + 1}\r\n\r\n`);
+      s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+      // an endless body: the transport must stop reading it at the cap, not at the deadline
+      const chunk = `10000\r\n${'a'.repeat(0x10000)}\r\n`;
+      const more = () => {
+        while (!s.destroyed && s.write(chunk));
+        if (!s.destroyed) s.once('drain', more);
+      };
+      s.on('error', () => undefined);
+      more();
+    });
+    const req = { origin: server.origin, path: '/a', timeoutMs: 60_000, idempotent: true };
+    await rejectsWith(deviceRequest(connection, req), 'protocol', /sent a reply larger than 1048576 bytes/);
+    await rejectsWith(deviceRequest(connection, req), 'protocol', /sent a reply larger than 1048576 bytes/);
+    await until(() => server?.open === 0, 'the sockets to close');
+  });
+
   it('refuses a reply that is not HTTP with a protocol error, and lets that connection go', async () => {
     server = await rawServer((s) => s.write('<html>busy</html>\r\n\r\n'));
-    await rejectsWith(deviceRequest(connection, { origin: server.origin, path: '/a', timeoutMs: 2000 }), 'protocol', /sent a reply that is not HTTP\/1\.x/);
+    await rejectsWith(
+      deviceRequest(connection, { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true }),
+      'protocol',
+      /sent a reply that is not valid HTTP\/1\.x/,
+    );
     await until(() => server?.open === 0, 'the socket to close');
   });
 
   it('gives up at the deadline on a reply that never ends, and closes that socket', async () => {
     server = await rawServer((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome'));
-    await rejectsWith(deviceRequest(connection, { origin: server.origin, path: '/a', timeoutMs: 200 }), 'timeout', /within 200 ms/);
+    await rejectsWith(deviceRequest(connection, { origin: server.origin, path: '/a', timeoutMs: 200, idempotent: true }), 'timeout', /within 200 ms/);
     await until(() => server?.open === 0, 'the socket to close');
   });
 
   it('refuses, without sending, what waits when the connection closes', async () => {
     server = await rawServer(() => undefined); // never answers
-    const first = deviceRequest(connection, { origin: server.origin, path: '/a', timeoutMs: 60_000 });
-    const second = deviceRequest(connection, { origin: server.origin, path: '/b', timeoutMs: 60_000 });
+    const first = deviceRequest(connection, { origin: server.origin, path: '/a', timeoutMs: 60_000, idempotent: true });
+    const second = deviceRequest(connection, { origin: server.origin, path: '/b', timeoutMs: 60_000, idempotent: true });
     await until(() => server?.requests.length === 1, 'the first request');
     await connection.close();
     await rejectsWith(first, 'closed', /closed/);
@@ -298,7 +262,7 @@ describe('http transport: TLS session resumption', () => {
         resumed.length = 0;
         const connection = new DeviceConnection({ secureContext, resumeSessions });
         for (let i = 0; i < 3; i++) {
-          assert.equal((await deviceRequest(connection, { origin, path: '/a', timeoutMs: 2000 })).body, 'ok');
+          assert.equal((await deviceRequest(connection, { origin, path: '/a', timeoutMs: 2000, idempotent: true })).body, 'ok');
           connection.release(); // each request on a new connection, as an idle device's polls
         }
         await connection.close();
@@ -306,6 +270,59 @@ describe('http transport: TLS session resumption', () => {
       }
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('http transport: which commands the clients may send twice', () => {
+  /** A device that answers `reply`, except the second request, which it reads and drops without a reply. */
+  async function dropsSecond(reply: string) {
+    return rawServer((s, _r, i) => {
+      if (i === 1) s.destroy();
+      else s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${reply.length}\r\n\r\n${reply}`);
+    });
+  }
+  const pathsOf = (requests: string[]) => requests.map((r) => decodeURIComponent(r.split(' ')[1]));
+
+  it('WiiM: `next` is sent once and fails clearly; `volume 30` goes again and succeeds', async () => {
+    for (const [command, arg, resent] of [
+      ['next', undefined, false],
+      ['volume', 30, true],
+    ] as const) {
+      const server = await dropsSecond('OK');
+      const client = new WiimClient({ host: '127.0.0.1', port: Number(new URL(server.origin).port), protocol: 'http', keepAliveMs: 60_000 });
+      try {
+        await client.command('volume', 20);
+        const sent = command === 'next' ? client.command('next') : client.command('volume', arg as number);
+        if (resent) assert.equal((await sent).payload, 30);
+        else await rejectsWith(sent, 'network', /was not sent again/, NOT_RESENT);
+        const request = command === 'next' ? '/httpapi.asp?command=setPlayerCmd:next' : '/httpapi.asp?command=setPlayerCmd:vol:30';
+        assert.equal(pathsOf(server.requests).filter((p) => p === request).length, resent ? 2 : 1, `${command}: times sent`);
+      } finally {
+        await client.close();
+        await server.close();
+      }
+    }
+  });
+
+  it('SONOFF: a toggle (a switch computed from the known state) and ota_unlock are sent once; a plain switch goes again', async () => {
+    const cases = [
+      { name: 'switch on', send: (c: SonoffClient) => c.switch(true), times: 2 },
+      { name: 'toggle', send: (c: SonoffClient) => c.request({ ...encodeSwitch(true), idempotent: false }), times: 1 },
+      { name: 'ota_unlock', send: (c: SonoffClient) => c.otaUnlock(), times: 1 },
+    ];
+    for (const c of cases) {
+      const server = await dropsSecond('{"seq":1,"error":0}');
+      const client = new SonoffClient({ host: '127.0.0.1', port: Number(new URL(server.origin).port), deviceid: '1000abcdef' });
+      try {
+        await client.signalStrength().catch(() => undefined); // opens the connection the second request finds closed
+        if (c.times === 2) await c.send(client);
+        else await rejectsWith(c.send(client), 'network', /was not sent again/);
+        assert.equal(server.requests.length, 1 + c.times, `${c.name}: times sent`);
+      } finally {
+        await client.close();
+        await server.close();
+      }
     }
   });
 });

@@ -27,16 +27,9 @@ describe('sonoff device families by data', () => {
     assert.equal(d1.family, 'single');
   });
 
-  it('reads POWR2/S31 strings as W, V, A and POWR3/S40/S60/S61 numbers as hundredths with day and month energy', () => {
-    assert.deepEqual(readingsOf({ power: '12.50', voltage: '230.10', current: '0.05' }), { power: 12.5, voltage: 230.1, current: 0.05 });
-    assert.deepEqual(readingsOf({ power: 1250, voltage: 23010, current: 5, dayKwh: 12, monthKwh: 345 }), {
-      power: 12.5,
-      voltage: 230.1,
-      current: 0.05,
-      energyToday: 0.12,
-      energyMonth: 3.45,
-    });
+  it('a meter by its readings, whatever else the data says (units: sonoff-meter-units.test.ts)', () => {
     assert.equal(kindOf({ switch: 'on', power: '1' }), 'meter');
+    assert.equal(kindOf({ switches: [{ outlet: 0, switch: 'on' }], dayKwh: 3 }), 'meter');
   });
 
   it('reads TH and THR3 readings, ignoring 0 and absurd values', () => {
@@ -148,6 +141,17 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
     await clock.advance(METER_QUIET_MS * (METER_RESENDS_MAX + 2));
     const resends = sim.requestsTo('sledonline').length;
     assert.ok(resends >= 1 && resends <= METER_RESENDS_MAX, `${resends} resends once the readings stopped`);
+  });
+
+  it('meters: the model set to powr3 reads hundredths whatever the data shows; auto reads the POWR2 as it sends', async () => {
+    await setup({ model: 'powr2' }, { model: 'powr3' });
+    const forced = await settled(session.readState('refresh'));
+    assert.deepEqual([forced.power, forced.voltage, forced.meterFamily, session.kind], [0.13, 2.3, 'powr3', 'meter']);
+    await session.close();
+    await sim.stop();
+    await setup({ model: 'powr2' });
+    const auto = await settled(session.readState('refresh'));
+    assert.deepEqual([auto.power, auto.voltage, auto.meterFamily, session.kind], [12.5, 230.1, 'powr2', 'meter']);
   });
 
   it('multi-channel power-on state sends the whole configure list with the others kept', async () => {

@@ -135,6 +135,20 @@ describe('sonoff-dimmer and sonoff-sensor in Node-RED', function () {
     assert.equal(sim.requests.length, 1);
   });
 
+  it('sensor: a POWR2 sending plain numbers shows volts, with the model auto or set to powr2 (the form of SonoffLAN issue 941)', async () => {
+    sim = new SonoffSimulator({ deviceid: ID, model: 'powr2' });
+    await sim.start();
+    for (const model of ['auto', 'powr2']) {
+      const flow = devices(sim.port, 'all').map((n) => ((n as { id: string }).id === 'cfg' ? { ...n, model } : n));
+      await helper.load(nodes, flow);
+      const seen = collect('readings');
+      await until(() => seen.length === 1, 'the first readings');
+      assert.deepEqual(seen[0].payload, { power: 12.5, voltage: 230.1, current: 0.05 }, model);
+      assert.equal((seen[0].sonoff as { kind?: string }).kind, 'meter');
+      await helper.unload();
+    }
+  });
+
   it('sensor: one reading as a number, and a read on demand', async () => {
     sim = new SonoffSimulator({ deviceid: ID, model: 'th' });
     await sim.start();

@@ -61,12 +61,12 @@ describe('sonoff simulator: D1, meters, TH and real-device quirks (raw HTTP)', (
     assert.equal(typeof info.dayKwh, 'number');
   });
 
-  it('POWR2 reports W, V and A as decimal strings', async () => {
+  it('POWR2 reports its alarm limits and W, V and A as plain numbers, and announces itself as enhanced_plug', async () => {
     sim = new SonoffSimulator({ deviceid: ID, model: 'powr2' });
     await sim.start();
     const info = (await post(sim, 'info', {})).data as Record<string, unknown>;
-    assert.equal(info.power, '12.50');
-    assert.equal(info.voltage, '230.10');
+    assert.deepEqual([info.power, info.voltage, info.current, info.alarmVValue], [12.5, 230.1, 0.05, [-1, -1]]);
+    assert.ok(sim.txtEntries().includes('type=enhanced_plug'));
   });
 
   it('the deviceid-drop firmware closes the connection without an answer when the deviceid is filled in', async () => {

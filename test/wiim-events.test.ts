@@ -8,9 +8,11 @@ import { until } from './helpers/wait';
 import { freePort } from './helpers/net';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 import { WiimSession, type WiimSessionOptions, type WiimStateEvent } from '../src/sessions/wiim-session';
-import { openCallbackServers } from '../src/sessions/upnp-callback';
-import { parseCallbackSetting } from '../src/sessions/wiim-events';
+import net from 'node:net';
+import { CALLBACK_LIMITS, CALLBACK_PATH, CallbackServer, callbackPorts, DEFAULT_CALLBACK_PORT, openCallbackServers } from '../src/sessions/upnp-callback';
+import { listenCandidates, parseCallbackSetting, seqAfter } from '../src/sessions/wiim-events';
 import { decodeXml, parseDescription, parseNotify, parseTrackMeta, renewAfterS } from '../src/wiim/upnp';
+import { MAX_TEXT_CHARS, normalisePlayerStatus } from '../src/wiim/parse';
 
 const lastChange = (inner: string) =>
   `<?xml version="1.0"?><e:propertyset xmlns:e="urn:schemas-upnp-org:event-1-0"><e:property><LastChange>${inner
@@ -134,11 +136,122 @@ describe('wiim UPnP protocol', () => {
 
   it('reads the callback setting host[:port]', () => {
     assert.equal(parseCallbackSetting(''), undefined);
-    assert.deepEqual(parseCallbackSetting('192.168.1.10'), { host: '192.168.1.10', port: 0 });
+    assert.deepEqual(parseCallbackSetting('192.168.1.10'), { host: '192.168.1.10', port: undefined });
+    assert.deepEqual(parseCallbackSetting('192.168.1.10:0'), { host: '192.168.1.10', port: 0 });
     assert.deepEqual(parseCallbackSetting('nas.local:8089'), { host: 'nas.local', port: 8089 });
     assert.deepEqual(parseCallbackSetting('[fe80::1]:9000'), { host: 'fe80::1', port: 9000 });
     assert.equal(parseCallbackSetting('a:99999'), undefined);
     assert.equal(parseCallbackSetting('http://x'), undefined);
+  });
+
+  it('checks event values as the poll parser does: a refused value is dropped and named, the rest applies', () => {
+    for (const bad of ['1e308', '-50', '0x10', '7.5', '101', '']) {
+      const rc = lastChange(`<Event><InstanceID val="0"><Volume channel="Master" val="${bad}"/><Mute channel="Master" val="1"/></InstanceID></Event>`);
+      const event = parseNotify('renderingControl', rc);
+      assert.deepEqual(event.state, { muted: true }, bad);
+      assert.deepEqual(event.dropped, [`Volume "${bad}"`], bad);
+      // the poll parser refuses the same (and reads it as it reads a missing volume)
+      assert.equal(normalisePlayerStatus({ vol: bad, mute: '1' }).volume, 0, bad);
+    }
+    for (const bad of ['true', '2', '-1']) {
+      const rc = lastChange(`<Event><InstanceID val="0"><Volume channel="Master" val="0"/><Mute channel="Master" val="${bad}"/></InstanceID></Event>`);
+      assert.deepEqual(parseNotify('renderingControl', rc), { state: { volume: 0 }, extras: {}, dropped: [`Mute "${bad}"`] }, bad);
+      assert.equal(normalisePlayerStatus({ vol: '0', mute: bad }).muted, false, bad);
+    }
+    const past = lastChange('<Event><InstanceID val="0"><CurrentTrackDuration val="0:03:00"/><RelativeTimePosition val="0:05:00"/></InstanceID></Event>');
+    assert.deepEqual(parseNotify('avTransport', past), { state: { duration: 180 }, extras: {}, dropped: ['RelativeTimePosition "0:05:00"'] });
+    assert.equal(normalisePlayerStatus({ curpos: '300000', totlen: '180000' }).position, 180, 'a polled position past the end is held at the end');
+    // a 60 KB title is cut to the length the poll path passes on
+    const long = 'T'.repeat(60_000);
+    const didl = `<DIDL-Lite><item><dc:title>${long}</dc:title></item></DIDL-Lite>`.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const title = parseNotify('avTransport', lastChange(`<Event><InstanceID val="0"><CurrentTrackMetaData val="${didl}"/></InstanceID></Event>`)).state.title;
+    assert.equal(title?.length, MAX_TEXT_CHARS);
+    assert.equal(normalisePlayerStatus({ Title: long }).title?.length, MAX_TEXT_CHARS);
+  });
+
+  it('orders SEQ per SID: at or below the last is old; after 4294967295 comes 1 (UDA 1.1, 4.3.2)', () => {
+    assert.equal(seqAfter(0, undefined), true);
+    assert.equal(seqAfter(6, 5), true);
+    assert.equal(seqAfter(5, 5), false);
+    assert.equal(seqAfter(4, 5), false);
+    assert.equal(seqAfter(1, 4294967295), true, 'the wrap');
+    assert.equal(seqAfter(3, 4294967290), true, 'the wrap, with a NOTIFY lost');
+    assert.equal(seqAfter(0, 4294967295), false, 'SEQ 0 is only the initial event');
+    assert.equal(seqAfter(4294967295, 2), false, 'a replay from before the wrap');
+  });
+
+  it('listens on the local address the device reaches (or the setting host, then that address), at the default port and its fallbacks', () => {
+    assert.deepEqual(callbackPorts(18491, true), [18491, 18492, 18493, 18494, 18495, 18496, 18497, 18498, 18499, 18500, 0]);
+    assert.deepEqual(callbackPorts(8089, false), [8089]);
+    assert.equal(DEFAULT_CALLBACK_PORT, 18491);
+    assert.deepEqual(listenCandidates(undefined, '10.0.0.2', 0), [{ host: '10.0.0.2', port: 0 }]);
+    assert.deepEqual(listenCandidates({ host: 'nas.local', port: 9000 }, '10.0.0.2', 18491), [
+      { host: 'nas.local', port: 9000 },
+      { host: '10.0.0.2', port: 9000 },
+    ]);
+    assert.deepEqual(
+      listenCandidates({ host: '10.0.0.2', port: undefined }, '10.0.0.2', 18491).map((c) => c.port),
+      callbackPorts(18491, true),
+    );
+    assert.match(CALLBACK_PATH, /^\/upnp\/[0-9a-f]{32}$/);
+  });
+});
+
+describe('UPnP callback server limits', function () {
+  this.timeout(10000);
+  const servers: CallbackServer[] = [];
+  afterEach(() => {
+    for (const s of servers.splice(0)) s.close();
+  });
+
+  it('caps connections at 64 and closes idle and slow-header connections within 10 s', async () => {
+    const server = new CallbackServer([{ host: '127.0.0.1', port: 0 }]);
+    servers.push(server);
+    await server.ready;
+    assert.equal(server.http.maxConnections, 64);
+    assert.equal(server.http.headersTimeout, CALLBACK_LIMITS.headersTimeoutMs);
+    assert.equal(server.http.requestTimeout, CALLBACK_LIMITS.requestTimeoutMs);
+    assert.equal(server.http.keepAliveTimeout, CALLBACK_LIMITS.keepAliveTimeoutMs);
+    // a timeout is noticed at the next check: each with the check interval stays within 10 s
+    for (const t of [CALLBACK_LIMITS.headersTimeoutMs, CALLBACK_LIMITS.requestTimeoutMs, CALLBACK_LIMITS.keepAliveTimeoutMs])
+      assert.ok(t + CALLBACK_LIMITS.checkIntervalMs <= 10_000, String(t));
+  });
+
+  it('a connection that sends a head slowly, or nothing, is closed by the server (short limits injected)', async () => {
+    const server = new CallbackServer([{ host: '127.0.0.1', port: 0 }], {
+      ...CALLBACK_LIMITS,
+      headersTimeoutMs: 200,
+      requestTimeoutMs: 300,
+      checkIntervalMs: 50,
+    });
+    servers.push(server);
+    await server.ready;
+    const closedByServer = (first: string) =>
+      new Promise<string>((resolve) => {
+        const socket = net.connect(server.port, '127.0.0.1', () => socket.write(first));
+        let reply = '';
+        socket.on('data', (d) => (reply += d.toString()));
+        socket.on('close', () => resolve(reply));
+        socket.on('error', () => undefined);
+      });
+    assert.match(await closedByServer(`NOTIFY ${CALLBACK_PATH} HTTP/1.1\r\nHost: x\r\n`), /^HTTP\/1\.1 408/);
+    assert.match(await closedByServer(''), /^HTTP\/1\.1 408/, 'a connection that never sends');
+  });
+
+  it('listens on its one address only', async () => {
+    const server = new CallbackServer([{ host: '127.0.0.1', port: 0 }]);
+    servers.push(server);
+    await server.ready;
+    const reach = (host: string) =>
+      new Promise<boolean>((resolve) => {
+        const socket = net.connect(server.port, host, () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.on('error', () => resolve(false));
+      });
+    assert.equal(await reach('127.0.0.1'), true);
+    assert.equal(await reach('127.0.0.2'), false, 'another loopback address of the same host');
   });
 });
 
@@ -248,19 +361,43 @@ describe('wiim session with UPnP events', function () {
   it('the callback address is the one the device connection uses; the setting overrides host and port', async () => {
     const a = open();
     await until(() => a.session.live, 'events live');
-    assert.match(a.session.events?.callbackUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/upnp\/notify$/);
+    assert.equal(a.session.events?.callbackUrl, `http://127.0.0.1:${new URL(a.session.events?.callbackUrl ?? 'http://x').port}${CALLBACK_PATH}`);
     await a.session.close();
     const b = open({ callback: '127.0.0.1:0' });
     await until(() => b.session.live, 'events live');
     assert.match(b.session.events?.callbackUrl ?? '', /^http:\/\/127\.0\.0\.1:/);
     await b.session.close();
-    // a host of another name (as for NAT), and a port this runtime then listens on, on every interface
+    // a host of this machine and a port: listened on there, and only there
     const fixed = await freePort();
     const c = open({ callback: `127.0.0.9:${fixed}` });
     await until(() => c.session.live && c.session.state?.volume !== undefined, 'events through the fixed port');
-    assert.equal(c.session.events?.callbackUrl, `http://127.0.0.9:${fixed}/upnp/notify`);
+    assert.equal(c.session.events?.callbackUrl, `http://127.0.0.9:${fixed}${CALLBACK_PATH}`);
     sim.device((s) => (s.state.volume = 55));
     await until(() => c.session.state?.volume === 55, 'an event through the override');
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(fixed, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.on('error', () => resolve(true));
+    });
+    assert.equal(refused, true, 'not on the other addresses');
+  });
+
+  it('without a callback port: the default port, or when it is taken the next one, logged', async () => {
+    const taken = await freePort();
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(taken, '127.0.0.1', resolve));
+    try {
+      const lines: string[] = [];
+      const { session } = open({ callbackPort: taken, log: (m) => lines.push(m) });
+      await until(() => session.live, 'events live');
+      const port = Number(new URL(session.events?.callbackUrl ?? '').port);
+      assert.ok(port > taken && port <= taken + 9, `${port} after ${taken}`);
+      assert.deepEqual(lines, [`UPnP events: port ${taken} is taken, listening on ${port}`]);
+    } finally {
+      blocker.close();
+    }
   });
 
   it('hostile NOTIFYs (unknown SID, bad headers, oversized, entity bomb) change nothing', async () => {
@@ -268,9 +405,9 @@ describe('wiim session with UPnP events', function () {
     await until(() => session.live && session.state?.repeat !== undefined && session.state.volume !== undefined, 'events live');
     const url = new URL(session.events?.callbackUrl ?? '');
     const before = JSON.stringify(session.state);
-    const notify = (headers: Record<string, string>, body: string, localAddress = '127.0.0.1') =>
+    const notify = (headers: Record<string, string>, body: string, localAddress = '127.0.0.1', path = url.pathname) =>
       new Promise<number>((resolve) => {
-        const req = http.request({ method: 'NOTIFY', host: url.hostname, port: url.port, path: url.pathname, headers, agent: false, localAddress }, (res) => {
+        const req = http.request({ method: 'NOTIFY', host: url.hostname, port: url.port, path, headers, agent: false, localAddress }, (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
         });
@@ -282,11 +419,13 @@ describe('wiim session with UPnP events', function () {
     assert.equal(await notify({ NT: 'upnp:event', SID: 'uuid:nobody', SEQ: '1' }, rc), 400);
     const rcSid = sim.upnp.sids.find((s) => s.service === 'rc')?.sid ?? '';
     const live = { NT: 'upnp:event', NTS: 'upnp:propchange', SID: rcSid, SEQ: '5' };
+    for (const seq of ['99999999999999999999', '4294967296', '0x10', '1e3', '-1']) assert.equal(await notify({ ...live, SEQ: seq }, rc), 400, `SEQ ${seq}`);
+    assert.equal(await notify(live, rc, '127.0.0.1', '/upnp/notify'), 404, 'another path');
     assert.equal(await notify(live, rc, '127.0.0.5'), 412, 'a live SID from another address');
     assert.equal(await notify(live, `<x>${'y'.repeat(200_000)}</x>`), 413, 'oversized');
     const bomb = `<?xml version="1.0"?><!DOCTYPE e [<!ENTITY a "${'a'.repeat(1000)}"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><e:propertyset xmlns:e="e"><e:property><LastChange>&b;</LastChange></e:property></e:propertyset>`;
     assert.equal(await notify(live, bomb), 200, 'taken from the device, but not read');
-    assert.equal(await notify(live, '<e:propertyset><e:property><LastChange>&lt;Event&gt;'), 200);
+    assert.equal(await notify({ ...live, SEQ: '6' }, '<e:propertyset><e:property><LastChange>&lt;Event&gt;'), 200);
     assert.equal(session.events?.unreadable, 2);
     assert.equal(JSON.stringify(session.state), before);
     // a gap in SEQ (a NOTIFY lost on the way) is made good by a full read
@@ -295,6 +434,73 @@ describe('wiim session with UPnP events', function () {
     const vol = lastChange('<Event><InstanceID val="0"><Volume channel="Master" val="31"/></InstanceID></Event>');
     assert.equal(await notify({ ...live, SEQ: '40' }, vol), 200);
     await until(() => sim.count('getPlayerStatus') > polls, 'a read after the gap');
+  });
+
+  it('event values the poll parser refuses are dropped with a debug line, the rest applies; an old SEQ is ignored, the wrap after 4294967295 is not', async () => {
+    const debug: string[] = [];
+    const { session, seen } = open({ debug: (m) => debug.push(m) });
+    await until(() => session.live && session.state?.repeat !== undefined && session.state.volume !== undefined, 'events live');
+    await until(() => !session.queue.busy, 'the first reads are over');
+    const url = new URL(session.events?.callbackUrl ?? '');
+    const sid = (service: string) => sim.upnp.sids.find((s) => s.service === service)?.sid ?? '';
+    /** the SEQ the device would send next on `service` (its own NOTIFYs so far), so that no gap calls for a full read */
+    const next: Record<string, number> = {};
+    const seqOf = (service: string) => (next[service] ??= sim.upnp.log.filter((l) => l.startsWith(`NOTIFY ${service} `)).length);
+    const notify = (service: string, inner: string, seq = seqOf(service)) =>
+      new Promise<number>((resolve) => {
+        if (seq === next[service]) next[service]++;
+        const headers = { NT: 'upnp:event', NTS: 'upnp:propchange', SID: sid(service), SEQ: String(seq) };
+        const req = http.request({ method: 'NOTIFY', host: url.hostname, port: url.port, path: url.pathname, headers, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.end(lastChange(`<Event><InstanceID val="0">${inner}</InstanceID></Event>`));
+      });
+    const volume = (v: string, mute = '0') => `<Volume channel="Master" val="${v}"/><Mute channel="Master" val="${mute}"/>`;
+    const pushedVolumes = () => seen.filter((e) => e.source === 'push').map((e) => e.state.volume);
+
+    assert.equal(await notify('rc', volume('31')), 200);
+    await until(() => session.state?.volume === 31, 'a good volume');
+    for (const [i, bad] of ['1e308', '-50', '0x10'].entries()) {
+      const mute = String((i + 1) % 2);
+      assert.equal(await notify('rc', volume(bad, mute)), 200);
+      await until(() => debug.includes(`UPnP events: renderingControl Volume "${bad}" dropped`), `the debug line for ${bad}`);
+      assert.equal(session.state?.volume, 31, bad);
+      assert.equal(session.state?.muted, mute === '1', `the mute beside ${bad} applies`);
+    }
+    // an old SEQ, and the same SEQ again, are ignored
+    const last = next.rc - 1;
+    assert.equal(await notify('rc', volume('5'), last - 1), 200);
+    assert.equal(await notify('rc', volume('6'), last), 200);
+    await until(() => debug.filter((l) => / SEQ \d+ ignored, not after /.test(l)).length === 2, 'both ignored');
+    assert.equal(session.state?.volume, 31);
+    // the wrap: up to 4294967295 in steps of less than half the range (each a gap, after which the state is read in full), then 1
+    const pushed = (v: number) => seen.some((e) => e.source === 'push' && e.state.volume === v);
+    for (const [i, seq] of [2_000_000_000, 4_000_000_000, 4294967295].entries()) {
+      assert.equal(await notify('rc', volume(String(38 + i)), seq), 200);
+      await until(() => pushed(38 + i), `SEQ ${seq}`);
+      await until(() => !session.queue.busy, 'the read after the gap is over');
+    }
+    next.rc = 1;
+    assert.equal(await notify('rc', volume('41')), 200);
+    await until(() => pushed(41), 'SEQ 1 after the wrap');
+    assert.equal(await notify('rc', volume('3'), 4294967295), 200, 'a replay from before the wrap');
+    assert.equal(await notify('rc', volume('42')), 200);
+    await until(() => pushed(42), 'SEQ 2');
+    assert.deepEqual(
+      pushedVolumes().filter((v) => v !== undefined && [3, 5, 6].includes(v)),
+      [],
+      'no ignored NOTIFY reached the state',
+    );
+    // a position past the track's end: in the same event, and against the duration the session holds
+    assert.equal(await notify('avt', '<CurrentTrackDuration val="0:03:00"/><RelativeTimePosition val="0:05:00"/>'), 200);
+    await until(() => session.state?.duration === 180, 'the duration');
+    assert.ok(debug.includes('UPnP events: avTransport RelativeTimePosition "0:05:00" dropped'));
+    assert.equal(await notify('avt', '<RelativeTimePosition val="0:04:00"/>'), 200);
+    await until(() => debug.includes('UPnP events: position 240 s dropped, past the duration 180 s'), 'the merge drops it');
+    assert.ok((session.state?.position ?? 0) <= 180);
+    assert.equal(await notify('avt', '<RelativeTimePosition val="0:02:00"/>'), 200);
+    await until(() => session.state?.position === 120, 'a position within the track');
   });
 
   it('UNSUBSCRIBEs on close; 100 redeploys leave no subscription, server or timer', async () => {

@@ -18,6 +18,7 @@ import {
   parsePlayerStatus,
   parseReply,
   parseSlaveList,
+  sourceOf,
   textField,
   toSeconds,
 } from '../src/wiim/parse';
@@ -49,6 +50,44 @@ describe('wiim real firmware: reply forms (public sources)', () => {
     assert.equal(modeToSource(-1), 'none');
     assert.equal(modeToSource(77), 'unknown');
     assert.equal(modeToSource(-96), 'unknown');
+  });
+
+  it('USB playback reported as network playback: mode 10 with vendor UDiskLocal is usb (WiiM Ultra 5.2, pywiim issue 21)', () => {
+    // the reply as the issue quotes it (Linkplay.5.2.818432, MP3s from a USB stick)
+    const body =
+      '{"type":"0","ch":"0","mode":"10","loop":"4","eq":"0","vendor":"UDiskLocal","status":"play","curpos":"5732","offset_pts":"5739","totlen":"89784","Title":"547261636B2030322047756974617273205370616E6973682044616E636573204578636572707473","Artist":"566172696F75732041727469737473","Album":"5068696C6861726D6F6E696320417564696F20323032332044656D6F204344","alarmflag":"0","plicount":"0","plicurr":"0","vol":"12","mute":"0"}';
+    const { status } = parsePlayerStatus(body, ctx);
+    assert.deepEqual(
+      { source: status.source, state: status.state, position: status.position, duration: status.duration, volume: status.volume },
+      { source: 'usb', state: 'playing', position: 5, duration: 90, volume: 12 },
+    );
+    assert.equal(status.title, 'Track 02 Guitars Spanish Dances Excerpts');
+    // the same thread: playing through DLNA gives mode 2 and no vendor
+    const { vendor: _vendor, ...dlna } = JSON.parse(body) as Record<string, string>;
+    assert.equal(parsePlayerStatus(JSON.stringify({ ...dlna, mode: '2' }), ctx).status.source, 'dlna');
+    assert.equal(parsePlayerStatus(JSON.stringify({ ...dlna, mode: '10' }), ctx).status.source, 'wifi', 'mode 10 without a vendor stays network playback');
+  });
+
+  it('reads vendor only where the mode is the generic network value 10–19, with the vendor names pywiim api/parser.py maps', () => {
+    for (const vendor of ['UDiskLocal', 'UDisk', 'udisklocal']) assert.equal(sourceOf(10, vendor), 'usb', vendor);
+    const services: Array<[string, string]> = [
+      ['Amazon Music', 'amazon'],
+      ['AmazonMusic', 'amazon'],
+      ['Prime', 'amazon'],
+      ['Qobuz', 'qobuz'],
+      ['Tidal', 'tidal'],
+      ['Deezer', 'deezer'],
+      // cast sessions are network playback (pywiim issues 6 and 19)
+      ['Chromecast', 'wifi'],
+      ['CAST', 'wifi'],
+    ];
+    for (const [vendor, source] of services) assert.equal(sourceOf(12, vendor), source, vendor);
+    assert.equal(sourceOf(19, 'UDiskLocal'), 'usb');
+    // other modes name their source themselves: mode 36 with vendor "Qobuz" (mjcumming/wiim issue 222), Spotify, line-in, the HTTP API
+    assert.equal(sourceOf(36, 'Qobuz'), 'qobuz');
+    for (const mode of [20, 31, 40, 41, 2]) assert.equal(sourceOf(mode, 'UDiskLocal'), modeToSource(mode), String(mode));
+    assert.equal(sourceOf(10, ''), 'wifi');
+    assert.equal(sourceOf(10, 42), 'wifi');
   });
 
   it('reads ms or µs per field, switching at 10 h as pywiim api/parser.py does, right for short tracks', () => {
@@ -351,6 +390,22 @@ describe('wiim models: each quirk against the profile that shows it', function (
       sim.state.followers = [{ name: 'Den', ip: '10.0.0.8', uuid: 'u', volume: 35, mute: false }];
       assert.equal(((await run(client, 'group')).payload as { count: number }).count, 1);
       assert.equal(((await run(client, 'eq', 'list')).payload as string[])[0], 'Flat');
+    } finally {
+      await close();
+    }
+  });
+
+  it('ultra 5.2: a USB stick plays as mode 10 with vendor UDiskLocal, and the status says usb', async () => {
+    const { sim, client, close } = await device('ultra');
+    try {
+      // files from a USB stick, started in the app: the Ultra has no USB input to switch to
+      sim.state.mode = 11;
+      sim.playTrack(0);
+      const read = await run(client, 'status');
+      const raw = read.raw as Record<string, string> | string;
+      const player = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Record<string, string>;
+      assert.deepEqual([player.mode, player.vendor], ['10', 'UDiskLocal']);
+      assert.equal((read.payload as { source: string }).source, 'usb');
     } finally {
       await close();
     }

@@ -6,6 +6,7 @@ import wiimCommand from '../src/nodes/wiim-command';
 import wiimStatus from '../src/nodes/wiim-status';
 import { WiimSimulator } from '../src/sim/wiim-sim';
 import { STATUS_TEXT_MAX } from '../src/nodes/device-node';
+import { MAX_TEXT_CHARS } from '../src/wiim/parse';
 import { ERROR_TEXT_MAX } from '../src/nodes/config-node';
 
 const catchNode = coreNode('common/25-catch.js');
@@ -252,7 +253,7 @@ describe('wiim nodes in Node-RED', function () {
       ]);
     }
 
-    it('shows a long title shortened in its status, and the whole title in its output', async () => {
+    it('shows a long title shortened in its status, and in its output cut to the text cap', async () => {
       const title = 'T'.repeat(200_000);
       sim.state.tracks[0] = { ...sim.state.tracks[0], title };
       sim.playTrack(0);
@@ -266,7 +267,7 @@ describe('wiim nodes in Node-RED', function () {
       const statuses = collect<{ status: { text?: string } }>('statuses');
       const outputs = collect<Msg>('out');
       await until(() => outputs.length === 1 && statuses.length === 1, 'the first state and status');
-      assert.equal((outputs[0].payload as { title: string }).title, title);
+      assert.equal((outputs[0].payload as { title: string }).title, title.slice(0, MAX_TEXT_CHARS));
       const text = statuses[0].status.text ?? '';
       assert.equal(text.length, STATUS_TEXT_MAX);
       assert.ok(text.startsWith('TTTT') && text.endsWith('…'), text.slice(-10));

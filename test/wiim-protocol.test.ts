@@ -447,7 +447,7 @@ describe('wiim protocol against the simulator over HTTPS', function () {
 
   it('a closed connection sends nothing more, not even the retry of a request it cut off', async () => {
     const connection = new DeviceConnection();
-    const req = { origin: sim.url, path: '/httpapi.asp?command=getPlayerStatus', timeoutMs: 2000 };
+    const req = { origin: sim.url, path: '/httpapi.asp?command=getPlayerStatus', timeoutMs: 2000, idempotent: true };
     assert.equal((await deviceRequest(connection, req)).status, 200);
     await connection.close();
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;

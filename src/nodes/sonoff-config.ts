@@ -4,7 +4,7 @@ import { SonoffSession, type SonoffModel } from '../sessions/sonoff-session';
 import type { SonoffState } from '../sonoff/codec';
 import { SonoffClient, DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS } from '../sonoff/client';
 import { discoverSonoff } from '../sonoff/discovery';
-import { serveEditorEndpoints, setupConfigNode } from './config-node';
+import { serveEditorEndpoints, sessionOf, setupConfigNode } from './config-node';
 import { Device } from '../contract/handle';
 import { sonoffContract } from '../contract/sonoff-contract';
 
@@ -25,7 +25,7 @@ interface SonoffConfigDef extends NodeDef {
 const STATIC_HOST_DEFAULT_POLL_S = 10;
 const TEST_TIMEOUT_MS = 4000;
 const MIN_TIMEOUT_MS = 500;
-const MODELS: readonly SonoffModel[] = ['auto', 'single', 'multi', 'dimmer', 'meter', 'th'];
+const MODELS: readonly SonoffModel[] = ['auto', 'single', 'multi', 'dimmer', 'meter', 'powr2', 'powr3', 'th'];
 
 /** The credential the editor keeps out of the flow file; never logged, never in a status or output. */
 interface SonoffCredentials {
@@ -78,11 +78,13 @@ export = function (RED: NodeAPI) {
           timeoutMs: Math.max(MIN_TIMEOUT_MS, numberSetting(def.timeout, DEFAULT_TIMEOUT_MS)),
           clock,
           name: stringSetting(def.name) || undefined,
+          debug: (message) => this.debug(message),
         }),
     });
-    const self = this as unknown as { session?: SonoffSession; savedDevice?: SavedDevice };
+    const self = this as unknown as { savedDevice?: SavedDevice };
+    const session = sessionOf<SonoffSession>(this);
     // no session: the host was not one (the node's problem), and the saved key goes nowhere
-    if (self.session) self.savedDevice = { host: hostSetting(host), port, deviceid, session: self.session };
+    if (session) self.savedDevice = { host: hostSetting(host), port, deviceid, session };
   }
   RED.nodes.registerType('sonoff-config', SonoffConfig, { credentials: { devicekey: { type: 'password' } } });
 

@@ -72,7 +72,10 @@ export = function (RED: NodeAPI) {
           events: def.events === 'off' ? 'off' : 'auto',
           callback: stringSetting(def.callback) || undefined,
           descriptionUrl: upnpDescription(options.host, optionalNumberSetting(def.upnpPort)),
+          // tests and users may move the default callback port (runtime setting; 0: the system picks one)
+          callbackPort: optionalNumberSetting((RED.settings as { wiimSonoffCallbackPort?: unknown }).wiimSonoffCallbackPort),
           log: (message) => this.log(message),
+          debug: (message) => this.debug(message),
           clock,
         });
       },

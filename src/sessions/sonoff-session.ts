@@ -22,6 +22,8 @@ import {
   READING_NAMES,
   readingsOfState,
   type DeviceKind,
+  type MeterFamily,
+  type MeterHint,
   type Readings,
   mergeState,
   parseTxtState,
@@ -35,13 +37,14 @@ import {
   type StartupValue,
 } from '../sonoff/codec';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
-import { aesKey } from '../sonoff/crypto';
+import { aesKey, WRONG_KEY_MESSAGE } from '../sonoff/crypto';
 import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } from '../sonoff/discovery';
 import { DeviceSession, openSession, type SessionEvents, type StateSource } from './device-session';
 import type { PollGate } from './poll-gate';
 
 export type { StateSource } from './device-session';
-export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'th';
+/** `powr2` and `powr3`: a meter whose unit family the user set (MeterFamily in src/sonoff/codec.ts) */
+export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'powr2' | 'powr3' | 'th';
 
 /** The `outlet` of a change that is not an outlet's: the device's readings changed (meters, sensors). */
 export const READINGS_CHANGE = -1;
@@ -74,6 +77,8 @@ export interface SonoffSessionOptions {
   devicekey?: string;
   /** the time polls, probes, backoff, the 200 ms gap and the wait for mDNS run on (default: the system clock) */
   clock?: Clock;
+  /** a line for the debug log (an mDNS record that was not taken) */
+  debug?: (message: string) => void;
 }
 
 /** One outlet as the session knows it: what commands and reads resolve with. */
@@ -122,6 +127,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private readonly timeoutMs: number;
   /** the AES key for TXT records, derived from the devicekey once */
   private readonly txtKey: Buffer | undefined;
+  private readonly debug: ((message: string) => void) | undefined;
   /** an encrypted record we could not read (no key, wrong key): the device is there but unusable */
   private keyProblem: DeviceError | undefined;
   private current: SonoffState | undefined;
@@ -164,6 +170,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.name = options.name;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.txtKey = options.devicekey ? aesKey(options.devicekey) : undefined;
+    this.debug = options.debug;
     this.staticHost = !!options.host;
     this.addressKnown = this.staticHost;
     this.pollIntervalMs = Math.max(0, (options.pollInterval ?? 0) * 1000);
@@ -199,11 +206,13 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   get family(): Family | undefined {
     if (this.model === 'single' || this.model === 'multi') return this.model;
-    return this.model === 'auto' ? this.current?.family : 'single';
+    // the POWR3 family switches through `switches` (SonoffLAN uiid 190), the POWR2 through `switch`: both learned from the data
+    return this.model === 'auto' || this.meterModel ? this.current?.family : 'single';
   }
 
   /** What the device is: forced by the model, else learned from its data; a relay until it says otherwise. */
   get kind(): DeviceKind {
+    if (this.meterModel) return 'meter';
     if (this.model === 'dimmer' || this.model === 'meter' || this.model === 'th') return this.model;
     return this.current?.kind ?? 'relay';
   }
@@ -211,6 +220,16 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   /** Stock firmware in LAN mode: a devicekey is set, and requests, replies and records are encrypted. */
   get encrypted(): boolean {
     return this.txtKey !== undefined;
+  }
+
+  /** the meter family the model setting names, if it names one */
+  private get meterModel(): MeterFamily | undefined {
+    return this.model === 'powr2' || this.model === 'powr3' ? this.model : undefined;
+  }
+
+  /** How to read the meter's units: the model setting, else what the device showed before (its data, its TXT type). */
+  private get meterHint(): MeterHint {
+    return { set: this.meterModel, known: this.current?.meterFamily };
   }
 
   get address(): { host: string; port: number } | undefined {
@@ -277,7 +296,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.send(async () => {
       const on = !this.outletState(o)?.on;
       const change: SonoffState = { outlets: [{ outlet: o, on }] };
-      return this.inFlight(change, async () => this.confirm(await this.client.request(this.switchRequest(family, o, on)), change, o));
+      // computed from the state known now: never sent twice
+      const req = { ...this.switchRequest(family, o, on), idempotent: false as const };
+      return this.inFlight(change, async () => this.confirm(await this.client.request(req), change, o));
     });
   }
 
@@ -332,7 +353,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   /** One `info` read; `probe` reads go out even while the device is offline. */
   private readInfo(source: 'refresh' | 'poll', probe: boolean): Promise<void> {
     // a chain rather than async frames: this runs on every poll
-    const read = () => this.send(() => this.client.readState().then(({ reply, state }) => this.applyRead(state, source, reply.seq)), { probe });
+    const read = () => this.send(() => this.client.readState(this.meterHint).then(({ reply, state }) => this.applyRead(state, source, reply.seq)), { probe });
     return this.addressKnown ? read() : this.ready().then(read);
   }
 
@@ -650,9 +671,31 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.kind === 'th' ? encodeThSwitch(on) : encodeSwitch(on);
   }
 
-  /** A record of this device (the shared watcher routes by deviceid). */
+  /**
+   * A record of this device (the shared watcher routes by deviceid). Anyone
+   * on the LAN can announce a deviceid: for an encrypted device only a record
+   * that decrypts with its key may move it or tell its state; one that does
+   * not (or is not encrypted at all) is ignored once the device's address is
+   * known, so it neither moves it nor marks it offline, and "check the
+   * devicekey" then comes only from the device's own replies; a goodbye
+   * only makes the session ask the device (onWithdrawn). A DIY device
+   * has no key, and nothing tells its real record from a forged one.
+   */
   private onService(s: DiscoveredService): void {
     if (this.isClosed) return;
+    // the record read last time (the address moved, or it came again): its state is known, and the seq check has seen it
+    const repeat = this.lastTxt !== undefined && sameTxt(this.lastTxt, s.txt);
+    const t = repeat ? undefined : parseTxtState(s.txt, this.txtKey, this.meterHint);
+    if (t && this.txtKey && !(t.encrypted && t.data)) {
+      if (this.addressKnown) {
+        this.debug?.(`${this.describe()}: an mDNS record from ${s.address ?? s.host ?? '?'} that does not decrypt with the devicekey was ignored`);
+        return;
+      }
+      // nothing else reaches the device yet: the hint is all there is (a record that decrypts clears it)
+      this.keyProblem = t.keyProblem ?? new DeviceError('protocol', WRONG_KEY_MESSAGE);
+      this.markOffline(this.keyProblem);
+      return;
+    }
     const host = s.address ?? s.host;
     if (host && s.port !== undefined) {
       const cur = this.client.address;
@@ -662,14 +705,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         this.emitEvent('address', { host, port: s.port });
       }
     }
-    // the record read last time (the address moved, or it came again): its state is known, and the seq check has seen it
-    if (this.lastTxt && sameTxt(this.lastTxt, s.txt)) {
+    if (!t) {
       if (this.keyProblem) this.markOffline(this.keyProblem);
       else this.noteSuccess(true);
       return;
     }
     this.lastTxt = s.txt;
-    const t = parseTxtState(s.txt, this.txtKey);
     if (t.keyProblem) {
       this.keyProblem = t.keyProblem;
       this.markOffline(t.keyProblem);
@@ -683,6 +724,12 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
 
   private onWithdrawn(): void {
     if (this.isClosed) return;
+    // a goodbye carries nothing to decrypt, so anyone can send one: a device with a key is asked, and its own answer decides
+    if (this.txtKey && this.addressKnown) {
+      this.debug?.(`${this.describe()}: its mDNS record was withdrawn; asking the device`);
+      void this.readInfo('poll', true).catch(() => undefined);
+      return;
+    }
     this.seq.markRestart();
     this.lastTxt = undefined;
     this.markOffline(new DeviceError('offline', `${this.describe()} withdrew its mDNS record`));

@@ -13,7 +13,7 @@ import {
   type ServiceName,
   type UpnpService,
 } from '../wiim/upnp';
-import { acquireCallbackServer, type CallbackServer } from './upnp-callback';
+import { acquireCallbackServer, CALLBACK_PATH, callbackPorts, DEFAULT_CALLBACK_PORT, MAX_SEQ, type CallbackServer, type ListenAt } from './upnp-callback';
 
 /**
  * The UPnP event subscriptions of one WiiM session: description, SUBSCRIBE
@@ -24,8 +24,10 @@ import { acquireCallbackServer, type CallbackServer } from './upnp-callback';
  */
 export interface WiimEventsOptions {
   descriptionUrl: string;
-  /** `host[:port]` to announce instead of the address the device connection uses; a port is also listened on */
+  /** `host[:port]` to announce instead of the address the device connection uses; its address and port are listened on */
   callback?: string;
+  /** the port listened on when `callback` names none (default DEFAULT_CALLBACK_PORT; 0: one the system picks) */
+  callbackPort?: number;
   clock: Clock;
   timeoutMs: number;
   onState(state: EventState, service: ServiceName): void;
@@ -37,6 +39,8 @@ export interface WiimEventsOptions {
   onGap?(): void;
   /** a line for the log, at most once per cause */
   log?(message: string): void;
+  /** a line for the debug log: a NOTIFY or a value in it that was not taken */
+  debug?(message: string): void;
 }
 
 /** First and largest wait before trying events again after a failure. */
@@ -51,15 +55,41 @@ interface Live {
   granted: number;
 }
 
-/** `host[:port]` → its parts; undefined for an empty or unusable setting. */
-export function parseCallbackSetting(value: string | undefined): { host: string; port: number } | undefined {
+/** `host[:port]` → its parts (port undefined when not given); undefined for an empty or unusable setting. */
+export function parseCallbackSetting(value: string | undefined): { host: string; port: number | undefined } | undefined {
   const v = (value ?? '').trim();
   if (v === '') return undefined;
   const m = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/i.exec(v) ?? /^([^:\s/]+)(?::(\d{1,5}))?$/.exec(v);
   if (!m) return undefined;
-  const port = m[2] === undefined ? 0 : Number(m[2]);
-  if (port > 65535) return undefined;
+  const port = m[2] === undefined ? undefined : Number(m[2]);
+  if (port !== undefined && port > 65535) return undefined;
   return { host: m[1], port };
+}
+
+/**
+ * Where the callback server listens: the setting's host (its address), or
+ * else the local address of the connection that reached the device, never
+ * every interface. A setting's host that is not an address of this machine
+ * (NAT, Docker's published port) falls back to that local address. The
+ * setting's port is taken as it is; without one, the default port and its
+ * fallbacks.
+ */
+export function listenCandidates(setting: { host: string; port: number | undefined } | undefined, local: string, defaultPort: number): ListenAt[] {
+  const hosts = [...new Set([setting?.host ?? local, local])];
+  const ports = setting?.port !== undefined ? [setting.port] : callbackPorts(defaultPort, true);
+  return hosts.flatMap((host) => ports.map((port) => ({ host, port })));
+}
+
+/**
+ * Whether `seq` comes after `last` for one SID: SEQ counts up by one per
+ * NOTIFY and wraps from 4294967295 to 1 (UDA 1.1, 4.3.2), so a number far
+ * below the last (more than half the range) is one after a wrap, and one at
+ * or just below it is a replay.
+ */
+export function seqAfter(seq: number, last: number | undefined): boolean {
+  if (last === undefined) return true;
+  const half = 2 ** 31;
+  return seq > last ? seq - last < half : seq !== 0 && last - seq > half;
 }
 
 export class WiimEvents {
@@ -131,25 +161,36 @@ export class WiimEvents {
       if (!services.some((s) => s.name === 'avTransport' || s.name === 'renderingControl'))
         throw new Error('the description lists no AVTransport or RenderingControl');
       const override = parseCallbackSetting(o.callback);
-      made.lease = acquireCallbackServer(override?.port ?? 0);
+      // the address of our side of the connection that reached the device: right on a host with several cards
+      const local = desc.localAddress?.replace(/^::ffff:/i, '');
+      if (!local) throw new Error('no local address for the callback');
+      const defaultPort = o.callbackPort ?? DEFAULT_CALLBACK_PORT;
+      made.lease = acquireCallbackServer(listenCandidates(override, local, defaultPort));
       const server = made.lease.value;
       await server.ready;
       if (stale()) return this.discard(made);
-      // the address of our side of the connection that reached the device: right on a host with several cards
-      const host = override?.host ?? desc.localAddress;
-      if (!host) throw new Error('no local address for the callback');
-      const callbackUrl = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}/upnp/notify`;
+      // a firewall rule was written for the default port: say where the events go instead
+      if (override?.port === undefined && defaultPort !== 0 && server.port !== defaultPort)
+        this.logOnce(`port:${server.port}`, `UPnP events: port ${defaultPort} is taken, listening on ${server.port}`);
+      const host = override?.host ?? local;
+      const callbackUrl = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}${CALLBACK_PATH}`;
       const device = desc.remoteAddress ?? new URL(o.descriptionUrl).hostname;
       for (const service of services) {
         const sub = await subscribe(service.eventSubURL, callbackUrl, o.timeoutMs);
         made.subs.push({ service, sid: sub.sid, timer: undefined, granted: sub.timeoutS });
-        let expected = 0;
+        let last: number | undefined;
         server.add(sub.sid, {
           address: device,
           deliver: (seq, body) => {
+            // a replayed or reordered NOTIFY is older than what the session has
+            if (!seqAfter(seq, last)) {
+              this.options.debug?.(`UPnP events: NOTIFY ${service.name} SEQ ${seq} ignored, not after ${last}`);
+              return;
+            }
             // SEQ is 0 for the initial event, then +1, wrapping from 4294967295 to 1 (UDA 1.1, 4.3.2)
+            const expected = last === undefined ? 0 : last >= MAX_SEQ ? 1 : last + 1;
             if (seq !== 0 && seq !== expected && gen === this.generation) this.options.onGap?.();
-            expected = seq >= 4294967295 ? 1 : seq + 1;
+            last = seq;
             this.deliver(gen, service.name, body);
           },
         });
@@ -184,6 +225,7 @@ export class WiimEvents {
       return;
     }
     this.received++;
+    for (const d of event.dropped) this.options.debug?.(`UPnP events: ${service} ${d} dropped`);
     if (Object.keys(event.state).length > 0) this.options.onState(event.state, service);
     if (event.extras.slaves) this.options.onSlaves?.(event.extras.slaves);
   }

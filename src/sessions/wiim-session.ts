@@ -4,7 +4,7 @@ import { DeviceSession, type Health, type StateSource } from './device-session';
 import type { PollGate } from './poll-gate';
 import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
 import type { PreparedCommand, WiimCommandName } from '../wiim/commands';
-import type { WiimInfo, WiimMeta, WiimPlayerStatus } from '../wiim/parse';
+import { positionFits, type WiimInfo, type WiimMeta, type WiimPlayerStatus } from '../wiim/parse';
 import { UPNP_PORT, type EventState } from '../wiim/upnp';
 import { WiimEvents } from './wiim-events';
 
@@ -31,12 +31,16 @@ export interface WiimSessionOptions extends WiimClientOptions {
   events?: 'auto' | 'off';
   /** `host[:port]` announced as the callback (empty: the address the device connection uses) */
   callback?: string;
+  /** the callback port when `callback` names none (default 18491; 0: one the system picks) */
+  callbackPort?: number;
   /** the UPnP description (default http://<host>:49152/description.xml) */
   descriptionUrl?: string;
   /** the consistency read while events flow (ms) */
   pollEventsMs?: number;
   /** a line for the runtime log */
   log?: (message: string) => void;
+  /** a line for the debug log (event values not taken) */
+  debug?: (message: string) => void;
 }
 
 /** The state a wiim-status node emits: every field of the player, what events add (sample rate, ...), and `online`. */
@@ -120,6 +124,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   /** @internal the UPnP subscriptions, unless events are off */
   readonly events: WiimEvents | undefined;
   private readonly pollEventsMs: number;
+  private readonly debug: ((message: string) => void) | undefined;
 
   constructor(options: WiimSessionOptions) {
     const pollPlayingMs = Math.max(100, options.pollPlayingMs ?? 1000);
@@ -131,6 +136,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
       clock: options.clock,
     });
     this.client = new WiimClient(options);
+    this.debug = options.debug;
     this.name = options.name && options.name.trim() !== '' ? options.name.trim() : this.client.host;
     this.pollPlayingMs = pollPlayingMs;
     this.pollIdleMs = Math.max(pollPlayingMs, options.pollIdleMs ?? 5000);
@@ -140,9 +146,11 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
       this.events = new WiimEvents({
         descriptionUrl: options.descriptionUrl ?? `http://${host}:${UPNP_PORT}/description.xml`,
         callback: options.callback,
+        callbackPort: options.callbackPort,
         clock: this.clock,
         timeoutMs: options.timeoutMs ?? 5000,
         log: options.log,
+        debug: options.debug,
         onState: (state) => this.onPush(state),
         onSlaves: () => this.onGroupEvent(),
         onGap: () => {
@@ -211,6 +219,12 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     if (this.isClosed || !this.running) return;
     const prev = this.current;
     const merged: EventState = { ...next };
+    // the event checked its position against its own duration; here against the track's as known
+    const duration = merged.duration !== undefined ? merged.duration : prev?.duration;
+    if (merged.position !== undefined && !positionFits(merged.position, duration)) {
+      this.debug?.(`UPnP events: position ${merged.position} s dropped, past the duration ${duration} s`);
+      delete merged.position;
+    }
     if (merged.position === undefined && prev?.position !== undefined && prev.state === 'playing') {
       merged.position = prev.position + Math.floor((this.clock.now() - this.stateAt) / 1000);
     }

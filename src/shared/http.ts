@@ -1,22 +1,15 @@
+import { Client, type Dispatcher } from 'undici';
 import net, { type Socket } from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { DeviceError } from './errors';
-import { ReplyError, ReplyReader, type Reply } from './http-reply';
 
 /**
- * The HTTP transport both device families share: one connection per device,
- * one request at a time on it, an overall deadline per request (a slow-drip
- * reply cannot outlive it), errors turned into DeviceErrors a person can
- * read, and one retry on a fresh connection when a kept-alive connection
- * turns out to be closed.
- *
- * It speaks HTTP/1.1 itself (the reply is read by `http-reply.ts`) rather
- * than through undici: a device request is one small request and one small
- * reply, an idle device's every poll is a new connection (WiiM devices drop
- * idle ones within 3 s, a SONOFF relay serves one at a time), and undici's
- * per-connection and per-request machinery (parser instance, request object,
- * a SocketError with a stack trace for every closed socket) was a large part
- * of such a poll's CPU (bench/README.md, part 7).
+ * The HTTP transport both device families share, on undici: one Client per
+ * device, one request at a time on it, an overall deadline per request (a
+ * slow-drip reply cannot outlive it), errors turned into DeviceErrors a
+ * person can read, and one retry on a fresh connection when a kept-alive
+ * connection turns out to be closed, for a request that is safe to repeat.
+ * undici (llhttp) reads every reply; nothing here parses HTTP.
  */
 export interface DeviceConnectionOptions {
   /** for https origins: the TLS context (it holds no device state, so many devices share one) */
@@ -41,8 +34,11 @@ export interface DeviceConnectionOptions {
  */
 export const KEEP_ALIVE_MS = 1500;
 
-/** A device's `Keep-Alive: timeout=N` is taken this much short, for the same reason. */
+/** A device's `Keep-Alive: timeout=N` is taken this much short, for the same reason (undici's keepAliveTimeoutThreshold). */
 const KEEP_ALIVE_HINT_MARGIN_MS = 1000;
+
+/** Replies larger than this are garbage, not a device answer. */
+export const MAX_REPLY_BYTES = 1 << 20;
 
 export interface DeviceRequest {
   origin: string;
@@ -51,6 +47,13 @@ export interface DeviceRequest {
   body?: string;
   headers?: Record<string, string>;
   timeoutMs: number;
+  /**
+   * Whether sending it twice leaves the device as sending it once: a read, or
+   * a set to an absolute value (volume 30, switch on). Only such a request
+   * goes again when a kept-alive connection closes under it; the device may
+   * have read it before it closed, and `next` or `reboot` twice acts twice.
+   */
+  idempotent: boolean;
 }
 
 export interface DeviceReply {
@@ -58,17 +61,9 @@ export interface DeviceReply {
   body: string;
 }
 
-/** A path is visible ASCII (percent-encoded beyond it); a header name a token; a value has no control characters. */
-const SAFE_PATH = /^\/[\x21-\x7e]*$/;
-const SAFE_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const SAFE_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-/** What tls.connect itself calls to offer a session; not in Node's typings, so looked up, with the option as the fallback. */
-const setSession = (tls.TLSSocket.prototype as unknown as { setSession?: (this: TLSSocket, session: Buffer) => void }).setSession;
-
-/** The code of a connection the device closed, without an error, before its reply was whole. */
-const SOCKET_CLOSED = 'SOCKET_CLOSED';
-const RESET_CODES = new Set([SOCKET_CLOSED, 'ECONNRESET', 'EPIPE']);
+/** The code of a request that was not sent again (see DeviceRequest.idempotent). */
+export const NOT_RESENT = 'NOT_RESENT';
+const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 /** True when the device closed or reset the connection before replying (the request may not have been read). */
 export function isConnectionReset(err: unknown): boolean {
@@ -80,71 +75,152 @@ export function deviceRequest(connection: DeviceConnection, req: DeviceRequest):
   return connection.request(req);
 }
 
-/** One request: its deadline, its reply as it arrives, its outcome (once). */
-class Exchange {
-  readonly reader: ReplyReader;
-  /** sent on a connection that had carried replies before (it may be one the device is closing) */
-  onReusedSocket = false;
+/** A socket undici got from us, and what it has carried. */
+interface Link {
+  readonly socket: Socket;
+  /** replies read whole on it */
+  replies: number;
+}
+
+/** What undici asks the connector for. */
+interface ConnectTarget {
+  protocol: string;
+  hostname: string;
+  port: string | number;
+}
+type ConnectCallback = (err: Error | null, socket: Socket | null) => void;
+
+/**
+ * One request: its deadline (over both attempts), its reply as undici reads
+ * it, its outcome (once). It is the undici dispatch handler of each attempt:
+ * one object per request, not a closure per callback.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private status = 0;
+  private link: Link | undefined;
+  private reused = false;
+  private bytesAtStart = 0;
   retried = false;
+  /** its promise is resolved or rejected */
   settled = false;
   private readonly deadline: NodeJS.Timeout;
-  /** set by the connection: what to do when the deadline passes while it is on the wire */
-  onDeadline: (() => void) | undefined;
 
   constructor(
+    private readonly connection: DeviceConnection,
     readonly req: DeviceRequest,
     private readonly resolve: (reply: DeviceReply) => void,
     private readonly reject: (err: unknown) => void,
   ) {
-    this.reader = new ReplyReader();
-    // the whole request, waiting and connecting included, so that a reply dripping in byte by byte cannot outlive it
-    this.deadline = setTimeout(() => {
-      this.onDeadline?.();
-      this.fail(new DeviceError('timeout', `no answer from ${hostOf(req.origin)} within ${req.timeoutMs} ms`));
-    }, req.timeoutMs);
+    // the whole request, waiting, connecting and a retry included, so that a reply dripping in byte by byte cannot outlive it
+    this.deadline = setTimeout(() => this.fail(new DeviceError('timeout', `no answer from ${hostOf(req.origin)} within ${req.timeoutMs} ms`)), req.timeoutMs);
   }
 
-  succeed(reply: Reply): void {
+  /** Fails it now (the deadline, close(), the size cap), and takes it off the wire: its socket cannot carry another. */
+  fail(err: DeviceError): void {
+    if (this.settled) return;
+    this.connection.giveUp(this, err);
+    this.settle(err);
+  }
+
+  settle(err: unknown, reply?: DeviceReply): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.deadline);
-    this.resolve({ status: reply.status, body: reply.body.toString('utf8') });
+    if (reply) this.resolve(reply);
+    else this.reject(err);
   }
 
-  fail(err: unknown): void {
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // given up between its dispatch and now (close() only: the deadline closes the socket under it)
+    if (this.settled) return controller.abort(new DeviceError('closed', 'the request was given up before it was sent'));
+    // undici writes the request on the Client's one socket, which our connector made
+    this.link = this.connection.link;
+    this.reused = (this.link?.replies ?? 0) > 0;
+    this.bytesAtStart = this.link?.socket.bytesRead ?? 0;
+    this.chunks.length = 0;
+    this.size = 0;
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.status = statusCode;
+    if (Number(headers['content-length']) > MAX_REPLY_BYTES) this.tooLarge();
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.deadline);
-    this.reject(err);
+    this.size += chunk.length;
+    // read as it streams in, and stopped at the cap: nothing beyond it is kept or waited for
+    if (this.size > MAX_REPLY_BYTES) this.tooLarge();
+    else this.chunks.push(chunk);
+  }
+
+  private tooLarge(): void {
+    this.fail(new DeviceError('protocol', `${hostOf(this.req.origin)} sent a reply larger than ${MAX_REPLY_BYTES} bytes`));
+  }
+
+  onResponseEnd(): void {
+    if (this.link) this.link.replies++;
+    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    this.settle(undefined, { status: this.status, body: body.toString('utf8') });
+    this.connection.finished(this);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    this.connection.finished(this);
+    if (this.settled) return;
+    const failure = describe(err, this.req);
+    // a kept-alive connection that closed before a byte of this reply came: the device may not have read the request
+    const unanswered = this.reused && isConnectionReset(failure) && this.link !== undefined && this.link.socket.bytesRead === this.bytesAtStart;
+    if (!unanswered || this.retried) return this.settle(failure);
+    if (!this.req.idempotent) {
+      return this.settle(
+        new DeviceError(
+          'network',
+          `${hostOf(this.req.origin)} closed the connection before replying; the request was not sent again, since the device may have carried it out and doing it twice would act twice`,
+          { code: NOT_RESENT, cause: err },
+        ),
+      );
+    }
+    this.retried = true;
+    this.link = undefined;
+    this.reused = false;
+    this.connection.again(this);
   }
 }
 
 /**
- * One device's connection. Requests wait their turn (devices misbehave under
- * concurrent requests); a kept-alive socket carries the next one; a request
- * to another origin (a relay that moved, WiiM's port detection) closes the
- * socket of the old one.
+ * One device's connection: one undici Client for the origin in use, and one
+ * request at a time on it (devices misbehave under concurrent requests). The
+ * others wait here, not in undici's queue, so that one whose deadline passes
+ * while it waits just leaves. A request to another origin (a relay that
+ * moved, WiiM's port detection) closes the Client of the old one.
  *
- * Its timers (the connect and request deadlines, the keep-alive) run on real
- * time, not on a session's Clock: they bound real sockets. What decides when
- * a connection may go early (a session's idle release) runs on the session's
- * clock.
+ * Its sockets come from the Client's `connect` hook (documented undici API),
+ * so that each device has its own TLS settings: the shared context, the
+ * device's self-signed certificate accepted, its pinned fingerprint checked
+ * before the first request, and the last TLS session offered through
+ * tls.connect's `session` option.
+ *
+ * Its timers (the connect and request deadlines, undici's keep-alive) run on
+ * real time, not on a session's Clock: they bound real sockets. What decides
+ * when a connection may go early (a session's idle release) runs on the
+ * session's clock.
  */
 export class DeviceConnection {
+  private readonly options: Client.Options;
   private readonly secureContext: SecureContext | undefined;
   private readonly verify: DeviceConnectionOptions['verify'];
   private readonly resumeSessions: boolean;
   private readonly connectTimeoutMs: number;
-  private readonly keepAliveMs: number;
-  private socket: Socket | undefined;
-  /** the origin the socket is connected to */
+  private client: Client | undefined;
   private origin = '';
-  private target: Target = { host: '', port: 0, secure: false, hostHeader: '' };
-  /** the socket is open and may carry the next request */
-  private ready = false;
-  /** replies the socket has carried */
-  private served = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
+  /** the socket undici uses now, once connected */
+  link: Link | undefined;
+  /** the socket the connector made last (connecting, or the link's) */
+  private socket: Socket | undefined;
+  /** the request handed to undici, until undici is done with it */
   private current: Exchange | undefined;
   private readonly waiting: Exchange[] = [];
   /** the TLS session of the last connection, offered to the next: the device skips its signature */
@@ -156,53 +232,45 @@ export class DeviceConnection {
     this.verify = options.verify;
     this.resumeSessions = options.resumeSessions ?? true;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    this.keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS;
+    const keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS;
+    this.options = {
+      pipelining: 1,
+      keepAliveTimeout: keepAliveMs,
+      keepAliveMaxTimeout: keepAliveMs,
+      // undici takes this off a device's Keep-Alive hint (its default of 2 s would give a relay that says "timeout=2" a new connection per request)
+      keepAliveTimeoutThreshold: KEEP_ALIVE_HINT_MARGIN_MS,
+      connect: (target, callback) => this.connect(target as ConnectTarget, callback as ConnectCallback),
+    };
   }
 
   /** Sends one request when its turn comes; the reply, or a DeviceError (its deadline, a failure, close()). */
   request(req: DeviceRequest): Promise<DeviceReply> {
     return new Promise((resolve, reject) => {
-      // what goes into the request line and headers as written: a line break there would be a request of its own
-      if (!SAFE_PATH.test(req.path) || (req.headers && Object.entries(req.headers).some(([k, v]) => !SAFE_TOKEN.test(k) || !SAFE_VALUE.test(v)))) {
-        return reject(new DeviceError('argument', 'the request has characters that cannot go into an HTTP request line or header'));
-      }
-      const exchange = new Exchange(req, resolve, reject);
+      const exchange = new Exchange(this, req, resolve, reject);
       // a request cut off by close() may look like one on a stale socket, and its retry must not open a new connection
-      if (this.closed) return exchange.fail(new DeviceError('closed', 'the connection to the device is closed'));
-      exchange.onDeadline = () => this.drop(exchange);
+      if (this.closed) return exchange.settle(new DeviceError('closed', 'the connection to the device is closed'));
       this.waiting.push(exchange);
       this.next();
     });
   }
 
-  /**
-   * Closes the connection now if no request is on it, instead of when the
-   * keep-alive runs out: for a device that will not be asked again for a
-   * while. The next request opens a new one.
-   */
-  release(): void {
-    if (this.current || this.waiting.length > 0) return;
-    this.discard();
+  /** The exchange goes again, before the others, as its retry. */
+  again(exchange: Exchange): void {
+    this.waiting.unshift(exchange);
+    this.next();
   }
 
-  /** Closes the connection for good; a request still running or waiting is refused. */
-  close(): Promise<void> {
-    this.closed = true;
-    this.discard();
-    const refused = new DeviceError('closed', 'the connection to the device is closed');
-    this.current?.fail(refused);
+  /** undici is done with `exchange`: the next may go. */
+  finished(exchange: Exchange): void {
+    if (this.current !== exchange) return;
     this.current = undefined;
-    for (const exchange of this.waiting.splice(0)) exchange.fail(refused);
-    return Promise.resolve();
+    this.next();
   }
 
-  /** An exchange whose deadline passed: out of the queue, or off the wire (its socket cannot carry another). */
-  private drop(exchange: Exchange): void {
-    if (this.current === exchange) {
-      this.current = undefined;
-      this.discard();
-      this.next();
-    } else {
+  /** `exchange` is given up: out of the queue, or off the wire with its socket (undici then fails it with `err`, and opens no other). */
+  giveUp(exchange: Exchange, err: DeviceError): void {
+    if (this.current === exchange) this.socket?.destroy(err);
+    else {
       const i = this.waiting.indexOf(exchange);
       if (i >= 0) this.waiting.splice(i, 1);
     }
@@ -214,173 +282,115 @@ export class DeviceConnection {
     while (exchange?.settled) exchange = this.waiting.shift();
     if (!exchange) return;
     this.current = exchange;
-    const origin = exchange.req.origin;
-    const reuse = this.socket !== undefined && this.ready && this.origin === origin;
-    exchange.onReusedSocket = reuse && this.served > 0;
-    if (reuse) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-      this.write(exchange);
-      return;
-    }
-    this.discard();
-    if (this.origin !== origin) {
+    const { req } = exchange;
+    if (!this.client || req.origin !== this.origin) {
+      void this.client?.close().catch(() => undefined);
       this.session = undefined; // it belongs to the old origin
-      this.origin = origin;
-      this.target = targetOf(origin);
+      this.link = undefined;
+      this.socket = undefined;
+      this.client = new Client(req.origin, this.options);
+      this.origin = req.origin;
     }
-    this.open(exchange);
+    this.client.dispatch(
+      {
+        origin: req.origin,
+        path: req.path,
+        method: req.method ?? 'GET',
+        body: req.body,
+        headers: req.headers,
+        // the Exchange's deadline bounds the whole request
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      },
+      exchange,
+    );
   }
 
-  /** Opens the socket for `exchange`'s origin and sends it once connected (and verified). */
-  private open(exchange: Exchange): void {
-    const { host, port, secure } = this.target;
+  /**
+   * Closes the connection now if no request is on it or waiting, instead of
+   * when the keep-alive runs out: for a device that will not be asked again
+   * for a while. The next request opens a new one.
+   */
+  release(): void {
+    if (this.current || this.waiting.length > 0) return;
+    this.socket?.destroy();
+  }
+
+  /** Closes the connection for good; a request still running or waiting is refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const refused = new DeviceError('closed', 'the connection to the device is closed');
+    for (const exchange of this.waiting.splice(0)) exchange.settle(refused);
+    this.current?.settle(refused);
+    const client = this.client;
+    this.client = undefined;
+    this.link = undefined;
+    this.socket = undefined;
+    await client?.destroy().catch(() => undefined);
+  }
+
+  private connect(target: ConnectTarget, callback: ConnectCallback): void {
+    const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
+    const secure = target.protocol === 'https:';
     let socket: Socket;
     if (secure) {
       const tlsSocket = tls.connect({
         host,
-        port,
+        port: Number(target.port) || 443,
         // no SNI for an address (devices are reached by address, and RFC 6066 forbids it)
         servername: net.isIP(host) === 0 ? host : undefined,
         secureContext: this.secureContext,
         // the device's own self-signed certificate; `verify` pins it where asked
         rejectUnauthorized: false,
-        session: setSession ? undefined : this.session,
+        session: this.resumeSessions ? this.session : undefined,
       });
-      // given as an option, tls.connect decodes the session twice (as it builds the socket, and again after);
-      // set here, before the TCP connection is up, it is decoded once and offered all the same
-      if (this.session && setSession) setSession.call(tlsSocket, this.session);
       if (this.resumeSessions) tlsSocket.on('session', (session: Buffer) => (this.session = session));
       socket = tlsSocket;
     } else {
-      socket = net.connect({ host, port });
+      socket = net.connect({ host, port: Number(target.port) || 80 });
     }
     this.socket = socket;
-    this.ready = false;
-    this.served = 0;
     socket.setNoDelay(true);
-    const connectTimer = setTimeout(
+    const ready = secure ? 'secureConnect' : 'connect';
+    const timer = setTimeout(
       () => socket.destroy(new DeviceError('timeout', `could not connect to ${host} within ${this.connectTimeoutMs} ms`, { code: 'CONNECT_TIMEOUT' })),
       this.connectTimeoutMs,
     );
-    socket.once(secure ? 'secureConnect' : 'connect', () => {
-      clearTimeout(connectTimer);
+    const settle = (err: Error | null) => {
+      clearTimeout(timer);
+      socket.removeListener(ready, onReady);
+      socket.removeListener('error', settle);
+      if (err) return callback(err, null);
+      if (this.socket === socket) this.link = { socket, replies: 0 };
+      callback(null, socket);
+    };
+    const onReady = () => {
       const refused = this.verify?.(socket as TLSSocket);
-      if (refused) return socket.destroy(refused);
-      this.ready = true;
-      if (this.current === exchange) this.write(exchange);
-    });
-    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
-    socket.on('error', (err: Error) => this.onClose(socket, err));
-    socket.on('close', () => {
-      clearTimeout(connectTimer);
-      this.onClose(socket, undefined);
-    });
+      if (refused) socket.destroy();
+      settle(refused ?? null);
+    };
+    socket.once(ready, onReady);
+    socket.once('error', settle);
   }
-
-  private write(exchange: Exchange): void {
-    const { req } = exchange;
-    const method = req.method ?? 'GET';
-    let head = `${method} ${req.path} HTTP/1.1\r\nhost: ${this.target.hostHeader}\r\nconnection: keep-alive\r\n`;
-    if (req.headers) for (const name of Object.keys(req.headers)) head += `${name}: ${req.headers[name]}\r\n`;
-    if (req.body !== undefined) head += `content-length: ${Buffer.byteLength(req.body)}\r\n`;
-    (this.socket as Socket).write(req.body !== undefined ? `${head}\r\n${req.body}` : `${head}\r\n`);
-  }
-
-  private onData(socket: Socket, chunk: Buffer): void {
-    if (socket !== this.socket) return;
-    const exchange = this.current;
-    if (!exchange) return void this.discard(); // nothing was asked: the connection is not in a known state
-    let reply: Reply | undefined;
-    try {
-      reply = exchange.reader.push(chunk);
-    } catch (err) {
-      this.current = undefined;
-      this.discard();
-      exchange.fail(unreadable(err, exchange.req));
-      return this.next();
-    }
-    if (reply) this.complete(exchange, reply);
-  }
-
-  private complete(exchange: Exchange, reply: Reply): void {
-    this.current = undefined;
-    this.served++;
-    exchange.succeed(reply);
-    const keepFor = reply.keepAliveHintMs === undefined ? this.keepAliveMs : Math.min(this.keepAliveMs, reply.keepAliveHintMs - KEEP_ALIVE_HINT_MARGIN_MS);
-    if (!reply.keepAlive || reply.trailing || keepFor <= 0) this.discard();
-    else if (this.waiting.length === 0) {
-      const socket = this.socket;
-      this.idleTimer = setTimeout(() => {
-        if (this.socket === socket && !this.current) this.discard();
-      }, keepFor);
-    }
-    this.next();
-  }
-
-  /** The socket closed (err: with an error): its request fails or, if the device closed a kept-alive one under it, goes again once. */
-  private onClose(socket: Socket, err: Error | undefined): void {
-    if (socket !== this.socket) return;
-    const exchange = this.current;
-    this.current = undefined;
-    this.discard();
-    if (!exchange) return;
-    const ended = err ? undefined : exchange.reader.end();
-    if (ended) {
-      exchange.succeed(ended);
-      return this.next();
-    }
-    const failure = err instanceof DeviceError ? err : describe(err, exchange.req);
-    // a kept-alive connection the device had already closed fails before the device could read the request: safe to send again, once
-    if (exchange.onReusedSocket && !exchange.retried && exchange.reader.received === 0 && isConnectionReset(failure)) {
-      exchange.retried = true;
-      this.waiting.unshift(exchange);
-    } else exchange.fail(failure);
-    this.next();
-  }
-
-  /** Lets the socket go (a plain destroy: nothing is waiting on it). */
-  private discard(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    const socket = this.socket;
-    this.socket = undefined;
-    this.ready = false;
-    socket?.destroy();
-  }
-}
-
-interface Target {
-  host: string;
-  port: number;
-  secure: boolean;
-  hostHeader: string;
-}
-
-function targetOf(origin: string): Target {
-  const url = new URL(origin);
-  const secure = url.protocol === 'https:';
-  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port) || (secure ? 443 : 80), secure, hostHeader: url.host };
 }
 
 function hostOf(origin: string): string {
   return origin.replace(/^[a-z]+:\/\//, '');
 }
 
-function unreadable(err: unknown, req: DeviceRequest): DeviceError {
-  const where = hostOf(req.origin);
-  if (err instanceof ReplyError) return new DeviceError('protocol', `${where} sent ${err.message}`);
-  return describe(err instanceof Error ? err : new Error(String(err)), req);
-}
-
 function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  if (typeof e.code === 'string') return e.code;
+  if (e.cause && typeof e.cause.code === 'string') return e.cause.code;
+  return undefined;
 }
 
-function describe(err: Error | undefined, req: DeviceRequest): DeviceError {
+function describe(err: unknown, req: DeviceRequest): DeviceError {
+  if (err instanceof DeviceError) return err;
   const where = hostOf(req.origin);
-  const code = err ? errorCode(err) : SOCKET_CLOSED;
+  const code = errorCode(err);
+  const message = (err as { message?: string } | null)?.message ?? String(err);
   switch (code) {
     case 'ECONNREFUSED':
       return new DeviceError('network', `connection refused by ${where}`, { code, cause: err });
@@ -389,11 +399,20 @@ function describe(err: Error | undefined, req: DeviceRequest): DeviceError {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new DeviceError('network', `cannot reach ${where} (${code})`, { code, cause: err });
-    case SOCKET_CLOSED:
+    case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
     case 'EPIPE':
       return new DeviceError('network', `${where} closed the connection before replying`, { code, cause: err });
+    case 'UND_ERR_INVALID_ARG':
+      // undici refuses a path or header that would break the request line (a line break there would be a request of its own)
+      return new DeviceError('argument', 'the request has characters that cannot go into an HTTP request line or header', { cause: err });
+    case 'UND_ERR_DESTROYED':
+    case 'UND_ERR_CLOSED':
+      return new DeviceError('closed', 'the connection to the device is closed', { cause: err });
     default:
-      return new DeviceError('network', `request to ${where} failed: ${err?.message ?? 'the connection closed'}`, { code, cause: err });
+      // llhttp's refusals (HPE_*): a reply that is not HTTP/1.x, or not one it may read safely
+      if (code?.startsWith('HPE_') || (err as { name?: string } | null)?.name === 'HTTPParserError')
+        return new DeviceError('protocol', `${where} sent a reply that is not valid HTTP/1.x (${message})`, { code, cause: err });
+      return new DeviceError('network', `request to ${where} failed: ${message}`, { code, cause: err });
   }
 }

@@ -37,13 +37,13 @@ export class MdnsAdvertiser {
     this.lease.socket.respond({ answers: this.records(120) });
   }
 
-  /** Withdraws the records (goodbye) and gives the socket back. */
-  async stop(): Promise<void> {
+  /** Withdraws the records (goodbye, unless `goodbye` is false: a host that just goes quiet) and gives the socket back. */
+  async stop(goodbye = true): Promise<void> {
     const lease = this.lease;
     if (!lease) return;
     this.lease = undefined;
     lease.socket.removeListener('query', this.onQuery);
-    await new Promise<void>((resolve) => lease.socket.respond({ answers: this.records(0) }, () => resolve()));
+    if (goodbye) await new Promise<void>((resolve) => lease.socket.respond({ answers: this.records(0) }, () => resolve()));
     lease.release();
   }
 

@@ -39,7 +39,7 @@ export interface SonoffSimOptions {
   mdns?: boolean;
   /** listen address, default 127.0.0.1 */
   host?: string;
-  /** TXT `type`; default diy_plug (MINIR3 also says diy_plug or diylight) */
+  /** TXT `type`; default diy_plug (MINIR3 also says diy_plug or diylight), enhanced_plug for the POWR2 */
   type?: string;
   fwVersion?: string;
   ssid?: string;
@@ -58,7 +58,7 @@ export interface SonoffSimOptions {
    * local.py). A plain request, or one that does not decrypt, gets 401.
    */
   devicekey?: string;
-  /** a family beyond the relays: D1 dimmer, POWR2/S31 meter (W/V/A strings), POWR3 meter (hundredths), TH sensor */
+  /** a family beyond the relays: D1 dimmer, POWR2/S31 meter (W/V/A as numbers, TXT type enhanced_plug), POWR3 meter (hundredths), TH sensor */
   model?: SimModel;
   /** quirk: drop the connection without an answer when the deviceid is filled in (Sonoff_Devices_DIY_Tools #132) */
   dropOnDeviceid?: boolean;
@@ -323,10 +323,18 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
       case 'd1':
         return { switch: onOff(o0.on), brightness: this.brightness, mode: 0, startup: o0.startup, sledOnline: this.sledOnline, rssi: this.signalStrength };
       case 'powr2':
-        // POWR2 and S31 send W, V and A as decimal strings (SonoffLAN sensor.py)
-        return { ...this.relayData(), power: r.power.toFixed(2), voltage: r.voltage.toFixed(2), current: r.current.toFixed(2) };
+        // a POWR2 or S31 in LAN mode: its alarm limits, then W, V and A as numbers in plain units (SonoffLAN issue 941, mattsaxon/sonoff-lan-mode-homeassistant issue 13)
+        return {
+          alarmVValue: [-1, -1],
+          alarmCValue: [-1, -1],
+          alarmPValue: [-1, -1],
+          ...this.relayData(),
+          power: round2(r.power),
+          voltage: round2(r.voltage),
+          current: round2(r.current),
+        };
       case 'powr3':
-        // POWR3, S40, S60 and S61: hundredths, plus the day's and month's energy
+        // the POWR3 family (SonoffLAN uiid 190: POWR3, POWR316, POWR320D, S60): hundredths, plus the day's and month's energy
         return {
           ...this.relayData(),
           power: Math.round(r.power * 100),
@@ -626,7 +634,8 @@ export class SonoffSimulator extends SimServer<SimRequest, SimFaults> {
     } else if (this.encrypted) crypt = ['encrypt=true', 'iv=MTIzNDU2Nzg5MDEyMzQ1Ng=='];
     const data = txtChunks(json, this.txtChunkSize).map((chunk, i) => `data${i + 1}=${chunk}`);
     if (this.options.txtReverse) data.reverse();
-    return ['txtvers=1', `id=${this.deviceid}`, `type=${this.options.type ?? 'diy_plug'}`, 'apivers=1', `seq=${this.seq}`, ...crypt, ...data];
+    const type = this.options.type ?? (this.model === 'powr2' ? 'enhanced_plug' : 'diy_plug');
+    return ['txtvers=1', `id=${this.deviceid}`, `type=${type}`, 'apivers=1', `seq=${this.seq}`, ...crypt, ...data];
   }
 
   protected advertisement(): AdvertisedInstance {

@@ -51,6 +51,8 @@ export interface WiimProfile {
   capitalFollowers?: boolean;
   /** a URL played through the HTTP API reports mode 20 (python-linkplay PlayingMode.API) */
   apiMode?: boolean;
+  /** USB playback reports mode 10 with vendor "UDiskLocal", not mode 11 (WiiM Ultra on 5.2, pywiim issue 21) */
+  usbAsNetwork?: boolean;
   /** curpos/totlen in µs */
   microseconds?: boolean;
   /** titles as plain text, not hex */
@@ -119,6 +121,7 @@ export const PROFILES: Readonly<Record<WiimProfileName, WiimProfile>> = {
     settings: [...WIIM_SETTINGS, 'balance', 'sub', 'trigger'],
     soundCardModes: { ...DIGITAL_AND_LINE, 4: 'AUDIO_OUTPUT_PHONE_JACK_MODE' },
     outputs: [1, 2, 3, 4, 8],
+    usbAsNetwork: true,
   },
   amp: {
     name: 'amp',

@@ -683,6 +683,12 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
     };
   }
 
+  /** `mode`, and `vendor` where the profile reports USB playback as network playback. */
+  private modeFields(): Record<string, string> {
+    const usb = this.state.mode === SWITCH_MODES.udisk && this.profile.usbAsNetwork;
+    return usb ? { mode: String(SWITCH_MODES.wifi), vendor: 'UDiskLocal' } : { mode: String(this.state.mode) };
+  }
+
   private playerStatus(): Record<string, string> {
     const s = this.state;
     const t = this.track;
@@ -691,7 +697,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
     return {
       type: s.leader ? '1' : '0',
       ch: '0',
-      mode: String(s.mode),
+      ...this.modeFields(),
       loop: String(s.loop),
       eq: s.eqOn ? String(Math.max(0, s.eqList.indexOf(s.eqPreset))) : '0',
       status: s.status,

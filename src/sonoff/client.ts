@@ -12,6 +12,7 @@ import {
   encodeSwitch,
   encodeSwitches,
   encodeWifi,
+  isIdempotent,
   normaliseState,
   parseReply,
   requestBody,
@@ -20,6 +21,7 @@ import {
   type SonoffReply,
   type SonoffRequest,
   type SonoffState,
+  type MeterHint,
   type StartupValue,
 } from './codec';
 import { aesKey, sealedRequestBody } from './crypto';
@@ -33,9 +35,10 @@ export const OTA_FLASH_TIMEOUT_MS = 120_000;
  * A device's web server takes one connection at a time and resets the
  * others, so a request can be reset before the device read it. Such a
  * request is sent again, this many times, RESET_RETRY_MS apart (SonoffLAN
- * local.py retries up to 10 times). Safe because every command we send is an
- * absolute value (on, off, a width, a brightness), never a relative step:
- * doing it twice leaves the device as doing it once.
+ * local.py retries up to 10 times), if it is idempotent (an absolute value:
+ * on, off, a width, a brightness; codec.ts isIdempotent): doing it twice
+ * leaves the device as doing it once. A toggle or an OTA step is never sent
+ * again.
  */
 export const RESET_RETRIES = 3;
 export const RESET_RETRY_MS = 100;
@@ -76,7 +79,7 @@ export class SonoffClient {
   private readonly key: Buffer | undefined;
   private sendBlank = false;
   /** the last `info` reply: a relay answers the same bytes poll after poll, and those are not read again */
-  private lastInfo: { body: string; reply: SonoffReply; state?: SonoffState } | undefined;
+  private lastInfo: { body: string; reply: SonoffReply; state?: SonoffState; meterKey?: string } | undefined;
   private cachedOrigin: string | undefined;
   private closed = false;
 
@@ -126,7 +129,7 @@ export class SonoffClient {
       // the 422 case, and firmware that drops the connection instead of answering 422
       // (MINIR3 1.4, BASICR3 3.7.6: Sonoff_Devices_DIY_Tools #132): once more with an empty deviceid
       const refusedId = err instanceof DeviceError && err.code === 422;
-      if (id === '' || !(refusedId || isConnectionReset(err))) throw err;
+      if (id === '' || !(refusedId || (isConnectionReset(err) && isIdempotent(req)))) throw err;
       return this.post(req, '', timeoutMs).then(
         (reply) => {
           this.sendBlank = true;
@@ -143,7 +146,7 @@ export class SonoffClient {
   /** One request, sent again when the device reset it before answering (see RESET_RETRIES). */
   private postRetrying(req: SonoffRequest, deviceid: string, timeoutMs: number | undefined, attempt: number): Promise<SonoffReply> {
     return this.post(req, deviceid, timeoutMs).catch((err: unknown) => {
-      if (!isConnectionReset(err) || attempt >= RESET_RETRIES || this.closed) throw err;
+      if (!isConnectionReset(err) || attempt >= RESET_RETRIES || this.closed || !isIdempotent(req)) throw err;
       // real time, like the connection's own timers: it spaces real sockets
       return new Promise((resolve) => setTimeout(resolve, RESET_RETRY_MS)).then(() => this.postRetrying(req, deviceid, timeoutMs, attempt + 1));
     });
@@ -157,6 +160,7 @@ export class SonoffClient {
       body: this.key ? sealedRequestBody(deviceid, req.data, this.key) : requestBody(deviceid, req),
       headers: JSON_HEADERS,
       timeoutMs: timeoutMs ?? this.timeoutMs,
+      idempotent: isIdempotent(req),
     }).then((reply) => this.read(req.endpoint, reply));
   }
 
@@ -212,20 +216,22 @@ export class SonoffClient {
   /**
    * The device's state: `info` in DIY mode; in LAN mode `getState`, the
    * request SonoffLAN (local.py) sends, which may answer without data.
+   * `meter` says how to read a meter's units where its data does not.
    */
-  readState(): Promise<{ reply: SonoffReply; state: SonoffState }> {
-    if (!this.key) return this.info();
-    return this.request({ endpoint: 'getState', data: {} }).then((reply) => ({ reply, state: normaliseState(reply.data ?? {}) }));
+  readState(meter?: MeterHint): Promise<{ reply: SonoffReply; state: SonoffState }> {
+    if (!this.key) return this.info(meter);
+    return this.request({ endpoint: 'getState', data: {} }).then((reply) => ({ reply, state: normaliseState(reply.data ?? {}, meter) }));
   }
 
-  /** `info`; the same bytes as the last time give the same state object, so that a session can see that nothing changed. */
-  info(): Promise<{ reply: SonoffReply; state: SonoffState }> {
+  /** `info`; the same bytes as the last time, read with the same meter hint, give the same state object, so that a session can see that nothing changed. */
+  info(meter?: MeterHint): Promise<{ reply: SonoffReply; state: SonoffState }> {
     return this.request(encodeInfo()).then((reply) => {
       if (!reply.data) throw new DeviceError('protocol', 'info reply carries no data');
       const last = this.lastInfo;
-      if (last?.reply !== reply) return { reply, state: normaliseState(reply.data) };
-      last.state ??= normaliseState(reply.data);
-      return { reply, state: last.state };
+      if (last?.reply !== reply) return { reply, state: normaliseState(reply.data, meter) };
+      const key = `${meter?.set}/${meter?.known}`;
+      if (!last.state || last.meterKey !== key) Object.assign(last, { state: normaliseState(reply.data, meter), meterKey: key });
+      return { reply, state: last.state as SonoffState };
     });
   }
 

@@ -38,6 +38,36 @@ export type Endpoint =
 export interface SonoffRequest {
   endpoint: Endpoint;
   data: Record<string, unknown>;
+  /** false for a request that acts again each time even where its endpoint does not (a toggle); see isIdempotent */
+  idempotent?: false;
+}
+
+/**
+ * Whether a request to the endpoint, sent twice, leaves the device as sent
+ * once: reads and absolute values (on, off, a width, a brightness). Only
+ * such a request goes again when the connection closes under it
+ * (DeviceRequest.idempotent); the OTA steps never do.
+ */
+const IDEMPOTENT_ENDPOINTS: Readonly<Record<Endpoint, boolean>> = {
+  switch: true,
+  startup: true,
+  pulse: true,
+  switches: true,
+  startups: true,
+  pulses: true,
+  signal_strength: true,
+  wifi: true,
+  ota_unlock: false,
+  ota_flash: false,
+  info: true,
+  getState: true,
+  dimmable: true,
+  sledonline: true,
+};
+
+/** Whether the request may be sent again (see IDEMPOTENT_ENDPOINTS). */
+export function isIdempotent(request: SonoffRequest): boolean {
+  return request.idempotent !== false && IDEMPOTENT_ENDPOINTS[request.endpoint];
 }
 
 /** The body sent to `POST /zeroconf/<endpoint>`. */
@@ -345,6 +375,8 @@ export const READING_NAMES: ReadonlyArray<keyof Readings> = ['power', 'voltage',
 export interface SonoffState extends Readings {
   family?: Family;
   kind?: DeviceKind;
+  /** how its meter readings are sent (MeterFamily), once known */
+  meterFamily?: MeterFamily;
   /** the network LED (`sledOnline`) */
   led?: boolean;
   outlets: OutletState[];
@@ -382,13 +414,16 @@ export function familyOf(data: Record<string, unknown>): Family | undefined {
  * `mainSwitch`; meters by power, voltage or current.
  */
 export function kindOf(data: Record<string, unknown>): DeviceKind | undefined {
-  // a plain relay's data says nothing more (and a push with the switch alone must not unmake a meter)
-  if (Array.isArray(data.switches)) return undefined;
+  const meter = METER_KEYS.some((k) => data[k] !== undefined);
+  // a plain relay's data says nothing more (and a push with the switch alone must not unmake a meter);
+  // the POWR3 family sends its readings beside `switches` (SonoffLAN issue 1114, tests/test_entity.py test_powr3)
+  if (Array.isArray(data.switches)) return meter ? 'meter' : undefined;
   if (data.brightness !== undefined) return 'dimmer';
   if (['currentTemperature', 'temperature', 'currentHumidity', 'humidity', 'mainSwitch'].some((k) => data[k] !== undefined)) return 'th';
-  if (['power', 'voltage', 'current', 'dayKwh', 'monthKwh'].some((k) => data[k] !== undefined)) return 'meter';
-  return undefined;
+  return meter ? 'meter' : undefined;
 }
+
+const METER_KEYS = ['power', 'voltage', 'current', 'dayKwh', 'monthKwh'];
 
 function numeric(v: unknown): number | undefined {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
@@ -396,13 +431,78 @@ function numeric(v: unknown): number | undefined {
 }
 
 /**
- * A meter value: POWR2 and S31 send W, V and A as decimal strings; POWR3,
- * S40, S60 and S61 send hundredths (SonoffLAN sensor.py, XSensor100).
+ * The meter's unit rule, decided by its family and never by the JSON type
+ * (SonoffLAN core/devices.py):
+ * - `powr2`: uiid 32 (POWR2, S31), 5 (POW) and 182 (S40) are read as sent,
+ *   in W, V and A; a number or a string alike (a POWR2 in LAN mode sends
+ *   `"voltage": 247.1`, SonoffLAN issue 941; the cloud sends `"234.20"`);
+ * - `powr3`: uiid 190 (POWR3, POWR316, POWR320D, S60) is `XSensor100`,
+ *   hundredths, and so are `dayKwh` and `monthKwh`.
  */
-function meterValue(v: unknown): number | undefined {
+export type MeterFamily = 'powr2' | 'powr3';
+
+/**
+ * The family the data itself shows: the POWR2 family reports its alarm
+ * limits `alarmVValue`, `alarmCValue` and `alarmPValue` (SonoffLAN issues 125
+ * and 941, tests/test_entity.py test_sonoff_pow), the POWR3 family its
+ * day's and month's energy and no alarm limits (issue 1114, test_powr3).
+ */
+export function meterFamilyOf(data: Record<string, unknown>): MeterFamily | undefined {
+  if (['alarmVValue', 'alarmCValue', 'alarmPValue'].some((k) => data[k] !== undefined)) return 'powr2';
+  if (data.dayKwh !== undefined || data.monthKwh !== undefined) return 'powr3';
+  return undefined;
+}
+
+/**
+ * TXT `type` `enhanced_plug` is the POWR2 family (SonoffLAN core/devices.py
+ * DIY table; S31s announce it: mattsaxon/sonoff-lan-mode-homeassistant issue
+ * 13, SonoffLAN issue 1200). No source names the POWR3 family's type.
+ */
+export function meterFamilyOfType(type: string | undefined): MeterFamily | undefined {
+  return type === 'enhanced_plug' ? 'powr2' : undefined;
+}
+
+/** What else tells the family: the model setting (wins over all) and what the device showed before (data, TXT type). */
+export interface MeterHint {
+  set?: MeterFamily;
+  known?: MeterFamily;
+}
+
+/** The family to read a meter's data with: the setting, else the data's own keys, else what was known. */
+export function meterFamilyFor(data: Record<string, unknown>, hint: MeterHint = {}): MeterFamily | undefined {
+  return hint.set ?? meterFamilyOf(data) ?? hint.known;
+}
+
+/** Mains voltages anywhere: 100 V to 240 V nominal, with room for sags and swells. */
+export const MAINS_VOLTS_MIN = 80;
+export const MAINS_VOLTS_MAX = 280;
+
+function inMains(volts: number): boolean {
+  return volts >= MAINS_VOLTS_MIN && volts <= MAINS_VOLTS_MAX;
+}
+
+/**
+ * The scale of an unknown family's readings, told by its voltage: a number
+ * with a fraction is never hundredths; a whole number is volts when it lies
+ * in a mains range, hundredths when a hundredth of it does (the two ranges
+ * do not overlap); otherwise nothing tells.
+ */
+function unknownScale(voltage: number | undefined): number | undefined {
+  if (voltage === undefined) return undefined;
+  if (!Number.isInteger(voltage) || inMains(voltage)) return 1;
+  return inMains(voltage / 100) ? 0.01 : undefined;
+}
+
+/** A power, voltage or current in W, V or A; `scale` undefined: an unknown family whose voltage told nothing. */
+function meterValue(v: unknown, family: MeterFamily | undefined, scale: number | undefined): number | undefined {
   const n = numeric(v);
   if (n === undefined || n < 0) return undefined;
-  return typeof v === 'string' ? n : Math.round(n) / 100;
+  if (family === 'powr2') return n;
+  if (family === 'powr3') return Math.round(n) / 100;
+  if (!Number.isInteger(n)) return n;
+  // 0 is 0 in either unit
+  if (n === 0) return 0;
+  return scale === undefined ? undefined : scale === 1 ? n : Math.round(n) / 100;
 }
 
 /** Plausible sensor values only: 0 and absurd ones are a sensor that is missing or broken (SonoffLAN sensor.py). */
@@ -411,16 +511,23 @@ function sensorValue(v: unknown, min: number, max: number): number | undefined {
   return n === undefined || n === 0 || n < min || n > max ? undefined : n;
 }
 
-/** The readings the data carries, in plain units. */
-export function readingsOf(data: Record<string, unknown>): Readings {
+/**
+ * The readings the data carries, in plain units, read by the meter family
+ * (MeterFamily). Family unknown: a number with a fraction is taken as sent,
+ * whole numbers by the scale the voltage tells, and a voltage outside any
+ * mains range is not shown.
+ */
+export function readingsOf(data: Record<string, unknown>, family: MeterFamily | undefined = meterFamilyOf(data)): Readings {
   const r: Readings = {};
   const set = (k: keyof Readings, v: number | undefined) => {
     if (v !== undefined) r[k] = v;
   };
-  set('power', meterValue(data.power));
-  set('voltage', meterValue(data.voltage));
-  set('current', meterValue(data.current));
-  // always hundredths of a kWh
+  const scale = family ? 1 : unknownScale(numeric(data.voltage));
+  set('power', meterValue(data.power, family, scale));
+  const voltage = meterValue(data.voltage, family, scale);
+  set('voltage', family || voltage === undefined || inMains(voltage) ? voltage : undefined);
+  set('current', meterValue(data.current, family, scale));
+  // always hundredths of a kWh: only the POWR3 family sends them
   set('energyToday', numeric(data.dayKwh) === undefined ? undefined : Math.round(numeric(data.dayKwh) as number) / 100);
   set('energyMonth', numeric(data.monthKwh) === undefined ? undefined : Math.round(numeric(data.monthKwh) as number) / 100);
   set('temperature', sensorValue(data.currentTemperature ?? data.temperature, -40, 100));
@@ -433,7 +540,7 @@ export function readingsOf(data: Record<string, unknown>): Readings {
  * Single vs multi is recognised by the data (MINIR3 reports diy_plug or
  * diylight as its type).
  */
-export function normaliseState(data: Record<string, unknown>): SonoffState {
+export function normaliseState(data: Record<string, unknown>, meter?: MeterHint): SonoffState {
   const family = familyOf(data);
   const outlets = new Map<number, OutletState>();
   const at = (i: number): OutletState => {
@@ -476,8 +583,10 @@ export function normaliseState(data: Record<string, unknown>): SonoffState {
     const b = numeric(data.brightness);
     if (b !== undefined && b >= BRIGHTNESS_MIN && b <= BRIGHTNESS_MAX) o.brightness = b;
   }
-  const state: SonoffState = { outlets: [...outlets.values()].sort((a, b) => a.outlet - b.outlet), ...readingsOf(data) };
+  const meterFamily = meterFamilyFor(data, meter);
+  const state: SonoffState = { outlets: [...outlets.values()].sort((a, b) => a.outlet - b.outlet), ...readingsOf(data, meterFamily) };
   if (family) state.family = family;
+  if (meterFamily) state.meterFamily = meterFamily;
   const kind = kindOf(data);
   if (kind) state.kind = kind;
   const led = readOnOff(data.sledOnline);
@@ -579,7 +688,7 @@ export interface TxtState {
  * state JSON is data1+data2+data3+data4 joined in key order, whatever order
  * the entries came in and whatever the chunk sizes.
  */
-export function parseTxtState(txt: Readonly<Record<string, string>>, devicekey?: DeviceKey): TxtState {
+export function parseTxtState(txt: Readonly<Record<string, string>>, devicekey?: DeviceKey, meter: MeterHint = {}): TxtState {
   const out: TxtState = { encrypted: txt.encrypt === 'true' || txt.encrypt === '1' };
   if (txt.id) out.deviceid = txt.id;
   if (txt.type) out.type = txt.type;
@@ -591,13 +700,14 @@ export function parseTxtState(txt: Readonly<Record<string, string>>, devicekey?:
     .sort((a, b) => Number(a[1]) - Number(b[1]))
     .map((m) => txt[m[0]]);
   if (chunks.length === 0) return out;
+  const hint: MeterHint = { ...meter, known: meter.known ?? meterFamilyOfType(out.type) };
   if (out.encrypted) {
     // the ciphertext is joined like the plain JSON, then base64-decoded as one (SonoffLAN local.py)
     if (!devicekey) out.keyProblem = new DeviceError('protocol', NEEDS_KEY_MESSAGE);
     else {
       try {
         out.data = openJson({ iv: txt.iv ?? '', data: chunks.join('') }, devicekey);
-        out.state = normaliseState(out.data);
+        out.state = normaliseState(out.data, hint);
       } catch (err) {
         out.keyProblem = err as DeviceError;
       }
@@ -608,7 +718,7 @@ export function parseTxtState(txt: Readonly<Record<string, string>>, devicekey?:
     const parsed: unknown = parseDeviceJson(chunks.join(''));
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
       out.data = parsed as Record<string, unknown>;
-      out.state = normaliseState(out.data);
+      out.state = normaliseState(out.data, hint);
     }
   } catch {
     // a record we cannot read carries no state; the seq still counts

@@ -242,8 +242,8 @@ export class WiimClient {
     return origin;
   }
 
-  private async attempt(ep: WiimEndpoint, request: string, timeoutMs: number): Promise<string> {
-    const req = { origin: this.originOf(ep), path: `/httpapi.asp?command=${request}`, timeoutMs };
+  private async attempt(ep: WiimEndpoint, request: string, idempotent: boolean, timeoutMs: number): Promise<string> {
+    const req = { origin: this.originOf(ep), path: `/httpapi.asp?command=${request}`, timeoutMs, idempotent };
     let reply;
     if (ep.protocol === 'https' && this.relaxed) {
       reply = await deviceRequest(this.relaxedTlsConnection(), req);
@@ -273,15 +273,16 @@ export class WiimClient {
   /**
    * Sends one device command string (already percent-encoded) and returns
    * the reply body. The first request of an `auto` client finds the endpoint.
+   * `idempotent`: whether sending it twice acts as once (BuiltCommand.idempotent).
    */
-  async request(request: string, timeoutMs = this.timeoutMs): Promise<string> {
+  async request(request: string, idempotent: boolean, timeoutMs = this.timeoutMs): Promise<string> {
     if (this.closed) throw new DeviceError('closed', `the connection to ${this.host} is closed`);
-    if (this.found) return this.attempt(this.found, request, timeoutMs);
+    if (this.found) return this.attempt(this.found, request, idempotent, timeoutMs);
     const failures: string[] = [];
     let first: DeviceError | undefined;
     for (const ep of this.candidates) {
       try {
-        const body = await this.attempt(ep, request, timeoutMs);
+        const body = await this.attempt(ep, request, idempotent, timeoutMs);
         this.found = ep;
         return body;
       } catch (err) {
@@ -292,6 +293,11 @@ export class WiimClient {
     }
     const f = first as DeviceError;
     throw new DeviceError(f.kind, `no WiiM device answers at ${this.host} (tried ${failures.join(', ')}): ${f.message}`, { code: f.code, cause: f });
+  }
+
+  /** A read: safe to send again. */
+  private query(request: string): Promise<string> {
+    return this.request(request, true);
   }
 
   private ctx(request: string): ReplyContext {
@@ -305,13 +311,13 @@ export class WiimClient {
    * new copy outlives the poll into V8's old space.
    */
   async playerStatus(): Promise<PlayerReading> {
-    const body = await this.request('getPlayerStatus');
+    const body = await this.query('getPlayerStatus');
     if (this.lastPlayer?.body !== body) this.lastPlayer = { ...parsePlayerStatus(body, this.ctx('getPlayerStatus'), this.facts?.loopScheme), body };
     return this.lastPlayer;
   }
 
   async statusEx(): Promise<{ info: WiimInfo; raw: Record<string, unknown>; body: string }> {
-    const body = await this.request('getStatusEx');
+    const body = await this.query('getStatusEx');
     const r = parseInfo(body, this.ctx('getStatusEx'));
     this.presetCountCache = r.info.presets || undefined;
     const scheme = loopSchemeOf(r.info.modelId, r.info.firmware);
@@ -328,7 +334,7 @@ export class WiimClient {
 
   /** EQGetBand: the EQ state, the loaded preset's name and the band values. */
   async eqBands(): Promise<WiimEqBands> {
-    return parseEqBands(await this.request('EQGetBand'), this.ctx('EQGetBand'));
+    return parseEqBands(await this.query('EQGetBand'), this.ctx('EQGetBand'));
   }
 
   /** The output in use: getNewAudioOutputHardwareMode, or getActiveSoundCardOutputMode where only that is known. */
@@ -337,25 +343,25 @@ export class WiimClient {
   }
 
   async metaInfo(): Promise<WiimMeta | null> {
-    return parseMeta(await this.request('getMetaInfo'), this.ctx('getMetaInfo'));
+    return parseMeta(await this.query('getMetaInfo'), this.ctx('getMetaInfo'));
   }
 
   async presetInfo(): Promise<ReturnType<typeof parsePresets>> {
-    return parsePresets(await this.request('getPresetInfo'), this.ctx('getPresetInfo'));
+    return parsePresets(await this.query('getPresetInfo'), this.ctx('getPresetInfo'));
   }
 
   async slaveList(): Promise<ReturnType<typeof parseSlaveList>> {
-    return parseSlaveList(await this.request('multiroom:getSlaveList'), this.ctx('multiroom:getSlaveList'));
+    return parseSlaveList(await this.query('multiroom:getSlaveList'), this.ctx('multiroom:getSlaveList'));
   }
 
   async eqList(): Promise<string[]> {
-    const list = parseEqList(await this.request('EQGetList'), this.ctx('EQGetList'));
+    const list = parseEqList(await this.query('EQGetList'), this.ctx('EQGetList'));
     this.eqListCache = list;
     return list;
   }
 
   async eqStat(): Promise<'on' | 'off'> {
-    return parseEqStat(await this.request('EQGetStat'), this.ctx('EQGetStat'));
+    return parseEqStat(await this.query('EQGetStat'), this.ctx('EQGetStat'));
   }
 
   /**
@@ -376,16 +382,16 @@ export class WiimClient {
     const built = prepared.build(ctx);
     let request = built.request;
     let reply = built.reply;
-    let raw = await this.request(request);
+    let raw = await this.request(request, built.idempotent);
     if (built.fallback && classifyReply(raw).kind === 'unknown-command') {
       ({ request, reply } = built.fallback);
-      raw = await this.request(request);
+      raw = await this.request(request, built.idempotent);
     }
     const parsed = this.read(built, reply, raw, request, ctx);
     if (reply === 'eq-list') this.eqListCache = parsed as string[];
     let payload = isAck(reply) ? (built.applied ?? true) : parsed;
     for (const next of built.then ?? []) {
-      const body = await this.request(next.request);
+      const body = await this.request(next.request, built.idempotent);
       const value = this.read(built, next.reply, body, next.request, ctx);
       // a read after the first (the burn progress after the update status) joins the payload
       if (!isAck(next.reply)) payload = { ...(payload as object), progress: value };

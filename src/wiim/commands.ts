@@ -182,6 +182,14 @@ export interface BuiltCommand {
   /** the command string, percent-encoded, as it goes after `command=` */
   request: string;
   reply: ReplyKind;
+  /**
+   * Whether sending it twice leaves the device as sending it once (a read, a
+   * set to an absolute value), and so may go again when a kept-alive
+   * connection closes under it (DeviceRequest.idempotent); `next`, `toggle`,
+   * a relative step, `reboot` or a preset is never sent twice. It holds for
+   * `then` and `fallback` too.
+   */
+  idempotent: boolean;
   /** the value the command sets, for the output and the session's state */
   applied?: unknown;
   /** further command strings sent in order after `request` (one setSubLPF per field); each is acknowledged */
@@ -399,8 +407,14 @@ export function unknownCommand(name: unknown): DeviceError {
 
 const enc = encodeURIComponent;
 
+/** A command whose request is known from its argument alone, safe to send twice (a read, an absolute value). */
 function fixed(command: WiimCommandName, request: string, reply: ReplyKind = 'ack', applied?: unknown): PreparedCommand {
-  return { command, needs: [], build: () => ({ request, reply, applied }) };
+  return { command, needs: [], build: () => ({ request, reply, applied, idempotent: true }) };
+}
+
+/** The same for a command that acts again each time it is sent (`next`, `reboot`): never sent twice. */
+function once(command: WiimCommandName, request: string, reply: ReplyKind = 'ack', applied?: unknown): PreparedCommand {
+  return { command, needs: [], build: () => ({ request, reply, applied, idempotent: false }) };
 }
 
 /** A text argument, trimmed: not empty, no control characters. */
@@ -460,7 +474,7 @@ function memberCommand(command: 'member-volume' | 'member-mute', ip: string, req
         throw argumentError(
           `${command}: ${s} is not a follower in this group (${followers.length > 0 ? `followers: ${followers.join(', ')}` : 'no followers'})`,
         );
-      return { request: request(s), reply: 'ack', applied: { ip: s, ...applied } };
+      return { request: request(s), reply: 'ack', applied: { ip: s, ...applied }, idempotent: true };
     },
   };
 }
@@ -485,7 +499,7 @@ function volume(value: WiimCommandArgs['volume']): PreparedCommand {
         const current = ctx.player?.volume;
         if (current === undefined) throw argumentError('a relative volume needs the current volume, which is unknown');
         const v = Math.min(VOLUME_MAX, Math.max(0, current + step));
-        return { request: `setPlayerCmd:vol:${v}`, reply: 'ack', applied: v };
+        return { request: `setPlayerCmd:vol:${v}`, reply: 'ack', applied: v, idempotent: false };
       },
     };
   }
@@ -502,7 +516,7 @@ function mute(value: WiimCommandArgs['mute']): PreparedCommand {
       build(ctx) {
         const muted = ctx.player?.muted;
         if (muted === undefined) throw argumentError('mute "toggle" needs the current mute state, which is unknown');
-        return { request: `setPlayerCmd:mute:${muted ? 0 : 1}`, reply: 'ack', applied: !muted };
+        return { request: `setPlayerCmd:mute:${muted ? 0 : 1}`, reply: 'ack', applied: !muted, idempotent: false };
       },
     };
   }
@@ -523,7 +537,7 @@ function repeat(wanted: WiimCommandArgs['repeat']): PreparedCommand {
       if (r === undefined || s === undefined) throw argumentError('repeat: the current repeat/shuffle state is unknown; give both');
       const loop = modeToLoop(r, s, ctx.device?.loopScheme);
       if (loop === undefined) throw argumentError(`repeat: ${ctx.device?.product ?? 'this device'} has no loop mode for shuffle with repeat one`);
-      return { request: `setPlayerCmd:loopmode:${loop}`, reply: 'ack', applied: { repeat: r, shuffle: s } };
+      return { request: `setPlayerCmd:loopmode:${loop}`, reply: 'ack', applied: { repeat: r, shuffle: s }, idempotent: true };
     },
   };
 }
@@ -542,7 +556,7 @@ function seek(value: number): PreparedCommand {
     build(ctx) {
       const d = ctx.player?.duration;
       if (d !== undefined && d !== null && d > 0 && s > d) throw argumentError(`seek: ${s} s is past the end of the track (${d} s)`);
-      return { request: `setPlayerCmd:seek:${s}`, reply: 'ack', applied: s };
+      return { request: `setPlayerCmd:seek:${s}`, reply: 'ack', applied: s, idempotent: true };
     },
   };
 }
@@ -554,7 +568,11 @@ function eq(value: string): PreparedCommand {
   if (lower === 'off') return fixed('eq', 'EQOff', 'eq-off', 'off');
   if (lower === 'get') {
     // WiiM Pro firmware 4.8 answers EQGetStat with `unknown command`; EQGetBand carries EQStat too
-    return { command: 'eq', needs: [], build: () => ({ request: 'EQGetStat', reply: 'eq-stat', fallback: { request: 'EQGetBand', reply: 'eq-stat' } }) };
+    return {
+      command: 'eq',
+      needs: [],
+      build: () => ({ request: 'EQGetStat', reply: 'eq-stat', fallback: { request: 'EQGetBand', reply: 'eq-stat' }, idempotent: true }),
+    };
   }
   if (lower === 'list') return fixed('eq', 'EQGetList', 'eq-list');
   return {
@@ -564,7 +582,7 @@ function eq(value: string): PreparedCommand {
       const list = ctx.eqList ?? [];
       const name = list.find((n) => n === s) ?? list.find((n) => n.toLowerCase() === lower);
       if (!name) throw argumentError(`eq: "${s}" is not an EQ preset of this device (${list.join(', ') || 'no list'})`);
-      return { request: `EQLoad:${enc(name)}`, reply: 'ack-lenient', applied: name };
+      return { request: `EQLoad:${enc(name)}`, reply: 'ack-lenient', applied: name, idempotent: true };
     },
   };
 }
@@ -577,7 +595,7 @@ function preset(value: number): PreparedCommand {
     build(ctx) {
       const max = ctx.presetCount;
       if (max !== undefined && n > max) throw argumentError(`preset must be from 1 to ${max} on this device, got ${n}`);
-      return { request: `MCUKeyShortClick:${n}`, reply: 'ack', applied: n };
+      return { request: `MCUKeyShortClick:${n}`, reply: 'ack', applied: n, idempotent: false };
     },
   };
 }
@@ -654,13 +672,13 @@ export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
     case 'resume':
       return fixed(request.command, 'setPlayerCmd:resume');
     case 'toggle':
-      return fixed(request.command, 'setPlayerCmd:onepause');
+      return once(request.command, 'setPlayerCmd:onepause');
     case 'stop':
       return fixed(request.command, 'setPlayerCmd:stop');
     case 'next':
-      return fixed(request.command, 'setPlayerCmd:next');
+      return once(request.command, 'setPlayerCmd:next');
     case 'prev':
-      return fixed(request.command, 'setPlayerCmd:prev');
+      return once(request.command, 'setPlayerCmd:prev');
     case 'seek':
       return seek(request.arg);
     case 'volume':
@@ -682,17 +700,17 @@ export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
           if (inputs && !inputs.includes(known.source))
             throw argumentError(`source: ${ctx.device?.product ?? 'this device'} has no ${known.source} input; it has ${inputs.join(', ')}`);
           // applied: the source name the status will report
-          return { request: `setPlayerCmd:switchmode:${enc(known.mode)}`, reply: 'ack-lenient', applied: known.source };
+          return { request: `setPlayerCmd:switchmode:${enc(known.mode)}`, reply: 'ack-lenient', applied: known.source, idempotent: true };
         },
       };
     }
     case 'preset':
       return preset(request.arg);
     case 'reboot':
-      return fixed('reboot', 'reboot', 'reboot', true);
+      return once('reboot', 'reboot', 'reboot', true);
     case 'shutdown': {
       const s = integer(request.arg, WHOLE_ARGS.shutdown);
-      return fixed('shutdown', `setShutdown:${s}`, 'ack', s);
+      return once('shutdown', `setShutdown:${s}`, 'ack', s);
     }
     case 'shutdown-timer':
       return fixed(request.command, 'getShutdown', 'shutdown');
@@ -729,7 +747,8 @@ export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
       const s = request.arg.trim();
       if (s === '') throw refusal('raw', request.arg);
       if (/[&#]/.test(s) || CONTROL_CHARACTERS.test(s)) throw argumentError('raw: a command containing "&", "#" or control characters is refused');
-      return fixed('raw', encodeURI(s), 'raw', s);
+      // what it does is not known: it may act twice
+      return once('raw', encodeURI(s), 'raw', s);
     }
     default:
       return prepareSetting(request);
@@ -824,21 +843,21 @@ function prepareSetting(request: SettingRequest): PreparedCommand {
       if (request.arg === undefined) {
         // getActiveSoundCardOutputMode where getNewAudioOutputHardwareMode is not known (community wiim-httpapi OpenAPI)
         const fallback = { request: 'getActiveSoundCardOutputMode', reply: 'active-output' } as const;
-        return gated('output', 'output', () => ({ request: 'getNewAudioOutputHardwareMode', reply: 'output', fallback }));
+        return gated('output', 'output', () => ({ request: 'getNewAudioOutputHardwareMode', reply: 'output', fallback, idempotent: true }));
       }
       const given = text(request.arg, TEXT_ARGS.output).toLowerCase();
       const name = given === 'coaxial' ? 'coax' : given;
       if (!isOutputName(name)) throw argumentError(`output must be one of ${OUTPUT_NAMES.join(', ')}, got ${describeValue(request.arg)}`);
       return gated('output', 'output', (ctx) => {
         const n = outputNumber(name, ctx.device);
-        return { request: `setAudioOutputHardwareMode:${n}`, reply: 'ack', applied: name };
+        return { request: `setAudioOutputHardwareMode:${n}`, reply: 'ack', applied: name, idempotent: true };
       });
     }
     case 'balance': {
-      if (request.arg === undefined) return gated('balance', 'balance', () => ({ request: 'getChannelBalance', reply: 'number' }));
+      if (request.arg === undefined) return gated('balance', 'balance', () => ({ request: 'getChannelBalance', reply: 'number', idempotent: true }));
       // two decimals in plain notation: never "1e-7" or "0.30000000000000004" (String(-0) is "0")
       const b = Math.round(within(request.arg, 'balance', -1, 1) * 100) / 100;
-      return gated('balance', 'balance', () => ({ request: `setChannelBalance:${b}`, reply: 'ack', applied: b }));
+      return gated('balance', 'balance', () => ({ request: `setChannelBalance:${b}`, reply: 'ack', applied: b, idempotent: true }));
     }
     case 'led': {
       const on = request.arg ? 1 : 0;
@@ -847,26 +866,33 @@ function prepareSetting(request: SettingRequest): PreparedCommand {
         request: ctx.device?.modelId === 'arylic' ? `MCU+PAS+RAKOIT:LED:${on}` : `LED_SWITCH_SET:${on}`,
         reply: 'ack',
         applied: request.arg,
+        idempotent: true,
       }));
     }
     case 'buttons':
       return fixed('buttons', `Button_Enable_SET:${request.arg ? 1 : 0}`, 'ack', request.arg);
     case 'sub': {
-      if (request.arg === undefined) return gated('sub', 'sub', () => ({ request: 'getSubLPF', reply: 'sub' }));
+      if (request.arg === undefined) return gated('sub', 'sub', () => ({ request: 'getSubLPF', reply: 'sub', idempotent: true }));
       const [first, ...rest] = subRequests(request.arg);
       const applied = { ...request.arg };
-      return gated('sub', 'sub', () => ({ request: first, reply: 'ack', applied, then: rest.map((r) => ({ request: r, reply: 'ack' as const })) }));
+      return gated('sub', 'sub', () => ({
+        request: first,
+        reply: 'ack',
+        applied,
+        then: rest.map((r) => ({ request: r, reply: 'ack' as const })),
+        idempotent: true,
+      }));
     }
     case 'trigger': {
-      if (request.arg === undefined) return gated('trigger', 'trigger', () => ({ request: 'getTriggeroutStatus', reply: 'on-off' }));
+      if (request.arg === undefined) return gated('trigger', 'trigger', () => ({ request: 'getTriggeroutStatus', reply: 'on-off', idempotent: true }));
       const on = request.arg;
-      return gated('trigger', 'trigger', () => ({ request: `setTriggeroutStatus:${on ? 1 : 0}`, reply: 'ack', applied: on }));
+      return gated('trigger', 'trigger', () => ({ request: `setTriggeroutStatus:${on ? 1 : 0}`, reply: 'ack', applied: on, idempotent: true }));
     }
     case 'eq-bands': {
-      if (request.arg === undefined) return gated('eq-bands', 'eq-bands', () => ({ request: 'EQGetBand', reply: 'eq-bands' }));
+      if (request.arg === undefined) return gated('eq-bands', 'eq-bands', () => ({ request: 'EQGetBand', reply: 'eq-bands', idempotent: true }));
       const r = eqBandsRequest(request.arg);
       const applied = { ...request.arg };
-      return gated('eq-bands', 'eq-bands', () => ({ request: r, reply: 'ack', applied }));
+      return gated('eq-bands', 'eq-bands', () => ({ request: r, reply: 'ack', applied, idempotent: true }));
     }
     case 'group-volume': {
       const v = integer(request.arg, WHOLE_ARGS.groupVolume);
@@ -882,15 +908,15 @@ function prepareSetting(request: SettingRequest): PreparedCommand {
       return memberCommand('member-mute', request.arg.ip, (ip) => `multiroom:SlaveMute:${ip}:${request.arg.muted ? 1 : 0}`, { muted: request.arg.muted });
     case 'notify': {
       const u = url(request.arg, TEXT_ARGS.notify);
-      return fixed('notify', `setPlayerCmd:playPromptUrl:${enc(u)}`, 'ack', u);
+      return once('notify', `setPlayerCmd:playPromptUrl:${enc(u)}`, 'ack', u);
     }
     case 'firmware':
-      if (request.arg === 'check') return fixed('firmware', 'getMvRemoteUpdateStartCheck', 'firmware');
-      if (request.arg === 'start') return fixed('firmware', 'getMvRemoteUpdateStart', 'firmware');
+      if (request.arg === 'check') return once('firmware', 'getMvRemoteUpdateStartCheck', 'firmware');
+      if (request.arg === 'start') return once('firmware', 'getMvRemoteUpdateStart', 'firmware');
       return {
         command: 'firmware',
         needs: [],
-        build: () => ({ request: 'getMvRemoteUpdateStatus', reply: 'firmware', then: [{ request: 'getMvRomBurnPrecent', reply: 'number' }] }),
+        build: () => ({ request: 'getMvRemoteUpdateStatus', reply: 'firmware', then: [{ request: 'getMvRomBurnPrecent', reply: 'number' }], idempotent: true }),
       };
   }
 }

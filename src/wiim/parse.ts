@@ -133,11 +133,40 @@ export function decodeHexText(s: string): string {
 
 const UNKNOWN = new Set(['', 'unknown', 'unknow', 'un_known', 'null', 'none']);
 
-/** A now-playing field: hex decoded, entities unescaped; absent or "Unknown" → null. */
+/** The longest now-playing text (title, artist, album, artwork URL) passed on, polled or pushed alike; longer is cut. */
+export const MAX_TEXT_CHARS = 2048;
+
+/** `s` cut to MAX_TEXT_CHARS characters (not inside a surrogate pair). */
+export function capText(s: string): string {
+  if (s.length <= MAX_TEXT_CHARS) return s;
+  const cut = s.slice(0, MAX_TEXT_CHARS);
+  return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/** A now-playing field: hex decoded, entities unescaped, capped; absent or "Unknown" → null. */
 export function textField(value: unknown): string | null {
   if (typeof value !== 'string') return null;
   const s = unescapeHtml(decodeHexText(value)).trim();
-  return UNKNOWN.has(s.toLowerCase()) ? null : s;
+  return UNKNOWN.has(s.toLowerCase()) ? null : capText(s);
+}
+
+// ---------------------------------------------------------------- values polled and pushed alike
+
+/** A volume: a whole number 0–100, as a JSON number or plain decimal digits ("35"); anything else (1e308, -50, 0x10, 7.5) undefined. */
+export function readVolume(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,3}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  return Number.isInteger(n) && n >= 0 && n <= 100 ? n : undefined;
+}
+
+/** Mute: 0 or 1 (number or string); anything else undefined. */
+export function readMute(value: unknown): boolean | undefined {
+  const s = typeof value === 'number' || typeof value === 'string' ? String(value).trim() : '';
+  return s === '1' ? true : s === '0' ? false : undefined;
+}
+
+/** A position in seconds fits when 0 ≤ position ≤ duration (any position ≥ 0 without a known duration). */
+export function positionFits(position: number, duration: number | null | undefined): boolean {
+  return Number.isFinite(position) && position >= 0 && (typeof duration !== 'number' || position <= duration);
 }
 
 function num(value: unknown, fallback = 0): number {
@@ -219,6 +248,29 @@ export function modeToSource(mode: number): string {
   return names[mode] ?? 'unknown';
 }
 
+/**
+ * `vendor` names a source the mode hides: with the generic network mode
+ * (10–19) some firmware reports what plays only there. A WiiM Ultra on 5.2
+ * playing a USB stick says mode 10 and vendor "UDiskLocal" (pywiim issue 21:
+ * any "UDisk…" is USB); pywiim's parser maps these music-service vendors the
+ * same way. python-linkplay reads no vendor. Chromecast's vendors stay `wifi`.
+ */
+const VENDOR_SOURCES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^udisk/i, 'usb'],
+  [/^(amazon ?music|prime)$/i, 'amazon'],
+  [/^qobuz$/i, 'qobuz'],
+  [/^tidal$/i, 'tidal'],
+  [/^deezer$/i, 'deezer'],
+];
+
+/** The source from `mode`, and from `vendor` where the mode is the generic network value (VENDOR_SOURCES). */
+export function sourceOf(mode: number, vendor: unknown): string {
+  const source = modeToSource(mode);
+  if (source !== 'wifi' || mode < 10 || mode > 19 || typeof vendor !== 'string') return source;
+  const name = vendor.trim();
+  return VENDOR_SOURCES.find(([re]) => re.test(name))?.[1] ?? source;
+}
+
 const STATES: Record<string, PlayState> = {
   play: 'playing',
   playing: 'playing',
@@ -264,14 +316,16 @@ export function normalisePlayerStatus(o: Record<string, unknown>, scheme: LoopSc
   const loop = readLoop(num(o.loop, 4), mode, scheme);
   const { position, duration } = toSeconds(num(o.curpos), num(o.totlen));
   const follower = String(o.type) === '1' || mode === 99;
+  // the poll has to give every field: a volume or mute out of range reads as unknown was read before (0, not muted)
   return {
     state: STATES[String(o.status ?? '').toLowerCase()] ?? 'stopped',
-    volume: num(o.vol),
-    muted: String(o.mute) === '1',
-    source: modeToSource(mode),
+    volume: readVolume(o.vol) ?? 0,
+    muted: readMute(o.mute) ?? false,
+    source: sourceOf(mode, o.vendor),
     repeat: loop.repeat,
     shuffle: loop.shuffle,
-    position,
+    // a counter past the end is held at the end
+    position: positionFits(position, duration) ? position : (duration ?? 0),
     duration,
     trackIndex: num(o.plicurr),
     trackCount: num(o.plicount),

@@ -13,7 +13,7 @@ import http from 'node:http';
 import { XMLParser } from 'fast-xml-parser';
 import { DeviceError } from '../shared/errors';
 import { loopToMode } from './commands';
-import { outputOfSoundCardMode, type WiimPlayerStatus } from './parse';
+import { capText, outputOfSoundCardMode, positionFits, readMute, readVolume, type WiimPlayerStatus } from './parse';
 
 /** The description's usual port; plain HTTP, not the httpapi port (see the module note). */
 export const UPNP_PORT = 49152;
@@ -309,7 +309,8 @@ function numberOrNull(v: string | undefined): number | null | undefined {
   return Number.isFinite(n) ? n : null;
 }
 
-const meaningful = (v: string | undefined): string | null => (v === undefined || v.trim() === '' || v.trim() === 'un_known' ? null : v.trim());
+/** A text field as the poll path has it: blank or un_known → null, the rest capped. */
+const meaningful = (v: string | undefined): string | null => (v === undefined || v.trim() === '' || v.trim() === 'un_known' ? null : capText(v.trim()));
 
 /**
  * Track metadata: DIDL-Lite (dc:title, upnp:artist, upnp:album,
@@ -380,6 +381,8 @@ export interface ParsedEvent {
   state: EventState;
   /** WiiM's `commonevent` JSON values (an output change is also in `state.output`) and `Slave` changes (group members), as sent */
   extras: { commonevent?: unknown[]; slaves?: Array<{ action: string; value: string }> };
+  /** values left out because the poll parser's checks refuse them (`Volume "1e308"`), for the debug log */
+  dropped: string[];
 }
 
 /**
@@ -391,14 +394,18 @@ export function parseNotify(service: ServiceName, body: string): ParsedEvent {
   if (set === undefined) throw new DeviceError('protocol', 'NOTIFY without a propertyset');
   const state: EventState = {};
   const extras: ParsedEvent['extras'] = {};
+  const dropped: string[] = [];
   for (const p of list(child(set, 'property'))) {
     const lc = text(child(p, 'LastChange'));
     if (lc === undefined || lc.trim() === '') continue;
     const event = child(parseXml(lc), 'Event');
-    for (const instance of list(child(event, 'InstanceID'))) readInstance(service, instance, state, extras);
+    for (const instance of list(child(event, 'InstanceID'))) readInstance(service, instance, state, extras, dropped);
   }
-  return { state, extras };
+  return { state, extras, dropped };
 }
+
+/** How a refused value is named in the debug log: its name and the start of what came. */
+const refused = (name: string, value: string) => `${name} "${value.length > 20 ? `${value.slice(0, 20)}…` : value}"`;
 
 /** The value of `<Name val="..."/>`; the first of a list (Volume comes per channel). */
 function val(instance: unknown, name: string, channel?: string): string | undefined {
@@ -407,14 +414,17 @@ function val(instance: unknown, name: string, channel?: string): string | undefi
   return attr(pick, 'val');
 }
 
-function readInstance(service: ServiceName, instance: unknown, state: EventState, extras: ParsedEvent['extras']): void {
+function readInstance(service: ServiceName, instance: unknown, state: EventState, extras: ParsedEvent['extras'], dropped: string[]): void {
   if (service === 'avTransport') {
     const ts = val(instance, 'TransportState');
     if (ts !== undefined && TRANSPORT[ts]) state.state = TRANSPORT[ts];
     const duration = hmsToSeconds(val(instance, 'CurrentTrackDuration'));
     if (duration !== undefined) state.duration = duration > 0 ? duration : null;
-    const position = hmsToSeconds(val(instance, 'RelativeTimePosition'));
-    if (position !== undefined) state.position = position;
+    const rawPosition = val(instance, 'RelativeTimePosition');
+    const position = hmsToSeconds(rawPosition);
+    // checked against the event's own duration here; against the one the session holds when merged
+    if (position !== undefined && positionFits(position, state.duration)) state.position = position;
+    else if (position !== undefined) dropped.push(refused('RelativeTimePosition', rawPosition ?? ''));
     const meta = val(instance, 'CurrentTrackMetaData') ?? val(instance, 'AVTransportURIMetaData');
     if (meta !== undefined) {
       // a broken metadata document spoils the metadata only, not the event
@@ -431,10 +441,14 @@ function readInstance(service: ServiceName, instance: unknown, state: EventState
       state.source = trackSource && TRACK_SOURCES.has(trackSource) ? trackSource : 'wifi';
     }
   } else if (service === 'renderingControl') {
-    const volume = numberOrNull(val(instance, 'Volume', 'Master'));
-    if (typeof volume === 'number') state.volume = volume;
-    const mute = val(instance, 'Mute', 'Master');
-    if (mute !== undefined) state.muted = mute === '1' || mute.toLowerCase() === 'true';
+    const rawVolume = val(instance, 'Volume', 'Master');
+    const volume = readVolume(rawVolume);
+    if (volume !== undefined) state.volume = volume;
+    else if (rawVolume !== undefined) dropped.push(refused('Volume', rawVolume));
+    const rawMute = val(instance, 'Mute', 'Master');
+    const muted = readMute(rawMute);
+    if (muted !== undefined) state.muted = muted;
+    else if (rawMute !== undefined) dropped.push(refused('Mute', rawMute));
     const common = list(child(instance, 'commonevent'))
       .map((n) => attr(n, 'val'))
       .filter((v): v is string => v !== undefined);

@@ -7,6 +7,8 @@ import { sessionOf as configSession } from '../../src/nodes/config-node';
 // A real Node-RED runtime, started by the helper: the one in devDependencies,
 // or another install named by NODE_RED_DIR (the Node-RED 5 compat run).
 helper.init(process.env.NODE_RED_DIR ? require.resolve(process.env.NODE_RED_DIR) : require.resolve('node-red'));
+// the UPnP callback server takes a port the system picks: tests bind no fixed port outside a network namespace
+helper.settings().wiimSonoffCallbackPort = 0;
 
 export { helper };
 export { sleep, until } from './wait';

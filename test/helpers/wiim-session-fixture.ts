@@ -16,7 +16,8 @@ export function wiimSessionFixture(name: string) {
     sessions: [] as WiimSession[],
     /** A session on the fake clock; time waits for its requests to end. */
     open(options: Partial<WiimSessionOptions> = {}): WiimSession {
-      const session = new WiimSession({ host: '127.0.0.1', port: fixture.port, protocol: 'https', clock: fixture.clock, ...options });
+      // callbackPort 0: tests bind no fixed port outside a network namespace
+      const session = new WiimSession({ host: '127.0.0.1', port: fixture.port, protocol: 'https', clock: fixture.clock, callbackPort: 0, ...options });
       fixture.sessions.push(session);
       fixture.clock.busyWhile(() => fixture.sessions.some((s) => s.queue.sending));
       return session;
