@@ -26,7 +26,7 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgrou
 
 type Flow = Array<Record<string, unknown>>;
 
-function dashboardFlow(wiimPort: number): Flow {
+function dashboardFlow(wiimPort: number, live: { port: number; upnpPort: string }): Flow {
   const group = (id: string, name: string, order: number, width = '4') => ({
     id,
     type: 'ui-group',
@@ -106,6 +106,7 @@ function dashboardFlow(wiimPort: number): Flow {
     },
     { ...group('w_g_dark_play', 'Player', 1, '6'), page: 'w_page_dark' },
     { ...group('w_g_dark_meter', 'Meter', 2), page: 'w_page_dark' },
+    { ...group('w_g_dark_locked', 'Locked', 3), page: 'w_page_dark' },
     group('w_g_play', 'Player', 1, '6'),
     group('w_g_relay', 'Relay', 2),
     group('w_g_d1', 'D1', 3),
@@ -123,6 +124,23 @@ function dashboardFlow(wiimPort: number): Flow {
       pollIdle: '1',
       fingerprint: '',
     },
+    // events on, polls seldom: what the card shows of it comes by UPnP events
+    {
+      id: 'w_wiim_live',
+      type: 'wiim-config',
+      name: 'Kitchen',
+      host: '127.0.0.1',
+      port: String(live.port),
+      protocol: 'https',
+      timeout: '1000',
+      pollPlaying: '60',
+      pollIdle: '60',
+      upnpPort: live.upnpPort,
+      events: 'auto',
+      fingerprint: '',
+    },
+    // an encrypted device and no devicekey
+    sonoff('w_locked', 'Locked', '1000eeeeee'),
     // polled too: a relay that goes silent is found offline by its polls, not after the 60 s liveness ping
     sonoff('w_relay', 'Relay', '1000aaaaaa', '1'),
     sonoff('w_d1', 'Lamp', '1000bbbbbb'),
@@ -145,6 +163,7 @@ function dashboardFlow(wiimPort: number): Flow {
     tile('w_tile_meter', 'Meter', 'w_meter', 'w_g_meter'),
     tile('w_tile_th', 'Climate', 'w_th', 'w_g_th'),
     { ...tile('w_tile_dark_meter', 'Meter', 'w_meter', 'w_g_dark_meter'), wires: [[]] },
+    { ...tile('w_tile_locked', 'Locked', 'w_locked', 'w_g_dark_locked'), wires: [[]] },
     {
       id: 'w_player_dark',
       type: 'ui-wiim-player',
@@ -154,7 +173,7 @@ function dashboardFlow(wiimPort: number): Flow {
       order: 1,
       width: '6',
       height: '8',
-      device: 'w_wiim',
+      device: 'w_wiim_live',
       showGroup: false,
       wires: [[]],
     },
@@ -187,6 +206,8 @@ describe('the dashboard widgets in a real browser', function () {
   this.timeout(240000);
   let wiim: WiimSimulator;
   let wiimPort: number;
+  let live: WiimSimulator;
+  let locked: SonoffSimulator;
   let relay: SonoffSimulator;
   let d1: SonoffSimulator;
   let meter: SonoffSimulator;
@@ -240,7 +261,14 @@ describe('the dashboard widgets in a real browser', function () {
     for (const p of wiim.state.presets) p.picurl = artUrl;
     wiim.state.followers = [{ name: 'Kitchen', ip: '127.0.0.77', uuid: 'FF98F09C-0000-0000-0000-000000000077', volume: 20, mute: false }];
 
+    live = new WiimSimulator({ name: 'Widget test streamer with events' });
+    const livePort = (await live.start({ port: 0 })).port;
+    live.state.tracks[0] = { ...wiim.state.tracks[0] };
+    live.playTrack(0);
+
     relay = new SonoffSimulator({ deviceid: '1000aaaaaa', mdns: true });
+    locked = new SonoffSimulator({ deviceid: '1000eeeeee', mdns: true, devicekey: 'the key the flow lacks' });
+    await locked.start({ port: 0 });
     d1 = new SonoffSimulator({ deviceid: '1000bbbbbb', mdns: true, model: 'd1' });
     meter = new SonoffSimulator({ deviceid: '1000cccccc', mdns: true, model: 'powr3' });
     th = new SonoffSimulator({ deviceid: '1000dddddd', mdns: true, model: 'th' });
@@ -249,7 +277,7 @@ describe('the dashboard widgets in a real browser', function () {
 
     nr = await startNodeRed({
       quiet: true,
-      flows: dashboardFlow(wiimPort),
+      flows: dashboardFlow(wiimPort, { port: livePort, upnpPort: new URL(live.descriptionUrl).port }),
       widgets: true,
       exposeProcess: true,
       extraModules: ['@flowfuse/node-red-dashboard'],
@@ -261,7 +289,7 @@ describe('the dashboard widgets in a real browser', function () {
   after(async () => {
     await browser?.close();
     await nr?.stop();
-    for (const s of [wiim, relay, d1, meter, th]) await s?.stop();
+    for (const s of [wiim, live, relay, d1, meter, th, locked]) await s?.stop();
     art?.close();
   });
 
@@ -307,6 +335,30 @@ describe('the dashboard widgets in a real browser', function () {
     const [r, g, b] = (color.match(/\d+/g) ?? []).map(Number);
     assert.ok(r + g + b > 3 * 160, `title colour ${color} on a dark theme`);
     await dark.screenshot({ path: path.join(images, 'widgets-dark.png') });
+    await dark.close();
+  });
+
+  it('follows a streamer by its UPnP events, with polls a minute apart', async () => {
+    const dark = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await dark.goto(`http://127.0.0.1:${nr.port}/dashboard/dark`);
+    const volume = player(dark).getByRole('slider', { name: 'Volume', exact: true });
+    await volume.waitFor({ timeout: 20000 });
+    const polls = live.count('getPlayerStatus');
+    live.device((s) => {
+      s.state.volume = 41;
+    });
+    await until(async () => (await volume.getAttribute('aria-valuenow')) === '41', 'volume 41 by event');
+    assert.equal(live.count('getPlayerStatus'), polls, 'no poll brought it');
+    await dark.close();
+  });
+
+  it('shows an encrypted device without its devicekey as the config node does, with the switch disabled', async () => {
+    const dark = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await dark.goto(`http://127.0.0.1:${nr.port}/dashboard/dark`);
+    const t = tile(dark, 'Locked');
+    await t.getByText(/enter its devicekey/).waitFor({ timeout: 20000 });
+    await t.getByText('Offline', { exact: true }).waitFor();
+    assert.equal(await t.getByRole('switch', { name: 'Locked' }).isDisabled(), true);
     await dark.close();
   });
 
@@ -440,6 +492,24 @@ describe('the dashboard widgets in a real browser', function () {
       'brightness on the first page',
     );
     await other.close();
+  });
+
+  it('shows inching and the time until the relay switches back', async () => {
+    const t = tile(page, 'Relay');
+    const sw = t.getByRole('switch', { name: 'Relay' });
+    if (relay.outlets[0].on) {
+      await sw.click();
+      await until(() => !relay.outlets[0].on, 'the relay off');
+    }
+    relay.outlets[0].pulse = true;
+    relay.outlets[0].pulseWidth = 4000;
+    relay.pressButton(0);
+    await t.getByText(/^Inching 4 s, off in [1-4] s$/).waitFor({ timeout: 20000 });
+    // the relay switches itself back, and the tile follows
+    await until(async () => !(await sw.isChecked()), 'the relay back off', 30000);
+    relay.outlets[0].pulse = false;
+    relay.pressButton(0);
+    await until(async () => (await sw.isChecked()) && (await t.getByText(/^Inching/).count()) === 0, 'inching gone');
   });
 
   it('says Offline with the controls disabled while a device is down, and comes back without a reload', async () => {
