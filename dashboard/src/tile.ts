@@ -76,7 +76,8 @@ export function tileView(outlet: number, lanMode: () => 'diy' | 'encrypted') {
     return {
       health: u?.health ?? 'connecting',
       reason: online ? null : (u?.error?.message ?? null),
-      lan: s?.encrypted === true ? 'encrypted' : lanMode(),
+      // a key problem ("enter its devicekey", "check the devicekey") comes only from a device whose records or replies are encrypted
+      lan: s?.encrypted === true || /devicekey/.test(u?.error?.message ?? '') ? 'encrypted' : lanMode(),
       kind: s?.kind ?? null,
       outlet,
       // offline: the last state is not shown as if it were current

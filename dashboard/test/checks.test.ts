@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { checkPlayerAction, type PlayerExtra, type PlayerState } from '../src/player';
-import { checkTileAction, type TileState } from '../src/tile';
+import { checkTileAction, tileView, type TileState } from '../src/tile';
 import { BUCKET_MS, DAY_MS, History, MAX_POINTS } from '../src/history';
 import type { DeviceUpdate } from '../src/device';
 
@@ -71,6 +71,27 @@ describe('widget actions: the SONOFF tile', () => {
     for (const v of [0, 101, 50.5, '50x']) assert.equal(checkTileAction(0)('brightness', v, dimmer), undefined, String(v));
     assert.equal(checkTileAction(0)('brightness', 50, relay), undefined);
     for (const a of ['wifi', 'ota', 'startup', 'pulse', 'raw']) assert.equal(checkTileAction(0)(a, true, relay), undefined, a);
+  });
+});
+
+describe('the tile view: the LAN mode', () => {
+  const offline = (message: string): DeviceUpdate<TileState> => ({
+    health: 'offline',
+    state: undefined,
+    changed: [],
+    source: 'health',
+    error: { kind: 'protocol', message },
+  });
+
+  it('is encrypted for a device with a devicekey, and for one that asks for its key (the message of src/sonoff/crypto.ts)', () => {
+    assert.equal(tileView(0, () => 'encrypted')(offline('timeout')).lan, 'encrypted');
+    assert.equal(tileView(0, () => 'diy')(offline('this device is in LAN (encrypted) mode: enter its devicekey')).lan, 'encrypted');
+    assert.equal(tileView(0, () => 'diy')(online<TileState>({ kind: 'relay', encrypted: true, outlets: [] })).lan, 'encrypted');
+  });
+
+  it('is DIY for a device without a key that has no key problem', () => {
+    assert.equal(tileView(0, () => 'diy')(offline('connect ECONNREFUSED 127.0.0.1:8081')).lan, 'diy');
+    assert.equal(tileView(0, () => 'diy')(online<TileState>({ kind: 'relay', outlets: [{ outlet: 0, on: true }] })).lan, 'diy');
   });
 });
 

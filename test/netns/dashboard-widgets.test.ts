@@ -14,7 +14,7 @@ import { eventually as until } from '../helpers/wait';
 // state, so this runs inside the private network namespace.
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { startNodeRed } = require('../../../scripts/node-red-instance.js') as {
-  startNodeRed(o: object): Promise<{ url: string; port: number; stop(): Promise<void>; output: string }>;
+  startNodeRed(o: object): Promise<{ url: string; port: number; userDir: string; stop(): Promise<void>; output: string }>;
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -279,6 +279,7 @@ describe('the dashboard widgets in a real browser', function () {
       quiet: true,
       flows: dashboardFlow(wiimPort, { port: livePort, upnpPort: new URL(live.descriptionUrl).port }),
       widgets: true,
+      tarballs: true,
       exposeProcess: true,
       extraModules: ['@flowfuse/node-red-dashboard'],
     });
@@ -291,6 +292,20 @@ describe('the dashboard widgets in a real browser', function () {
     await nr?.stop();
     for (const s of [wiim, live, relay, d1, meter, th, locked]) await s?.stop();
     art?.close();
+  });
+
+  it('runs both packages as installed from the tarballs npm pack makes, the UMD files inside', () => {
+    const installed = (name: string) => path.join(nr.userDir, 'node_modules', name);
+    const pkgs = JSON.parse(fs.readFileSync(path.join(nr.userDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const name of ['node-red-contrib-wiim-sonoff', 'node-red-dashboard-2-wiim-sonoff']) {
+      assert.equal(fs.lstatSync(installed(name)).isSymbolicLink(), false, `${name} is unpacked, not linked`);
+      assert.match(pkgs.dependencies[name], /\.tgz$/);
+    }
+    for (const w of ['ui-wiim-player', 'ui-sonoff-tile'])
+      assert.ok(fs.statSync(path.join(installed('node-red-dashboard-2-wiim-sonoff'), 'resources', `${w}.umd.js`)).size > 0);
+    // what stays out of the tarball: sources and tests
+    assert.equal(fs.existsSync(path.join(installed('node-red-dashboard-2-wiim-sonoff'), 'ui')), false);
+    assert.equal(fs.existsSync(path.join(installed('node-red-contrib-wiim-sonoff'), 'src')), false);
   });
 
   it('shows the state set before the page opened, at once: track, artwork, volume, position, relay, readings', async () => {
@@ -358,6 +373,7 @@ describe('the dashboard widgets in a real browser', function () {
     const t = tile(dark, 'Locked');
     await t.getByText(/enter its devicekey/).waitFor({ timeout: 20000 });
     await t.getByText('Offline', { exact: true }).waitFor();
+    await t.getByText('LAN (encrypted)', { exact: true }).waitFor();
     assert.equal(await t.getByRole('switch', { name: 'Locked' }).isDisabled(), true);
     await dark.close();
   });
