@@ -32,6 +32,7 @@ import {
   type Windows,
 } from './measure';
 import { loadPlain } from './plain-runtime';
+import { widgetRows } from './widgets';
 import { fmtMs, median, percentile, sleep } from './stats';
 
 /**
@@ -1005,7 +1006,7 @@ function printTable(): void {
 async function main(): Promise<void> {
   const started = Date.now();
   // BENCH_ONLY=1,4 runs a subset (quick checks); the default is all
-  const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8').split(','));
+  const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9').split(','));
   const partSeconds: Record<string, number> = {};
   const part = async (key: string, what: string, fn: () => Promise<void> | void) => {
     log(`${key}: ${what}...`);
@@ -1024,6 +1025,7 @@ async function main(): Promise<void> {
   if (only.has('7')) await part('7', 'scale, 300 devices with encrypted relays and meters', () => scale(true));
   if (only.has('8')) await part('8', '1000 devices with events and mDNS push, in a private network namespace', scale1000);
   if (only.has('6')) await part('6', 'WiiM UPnP events', eventRows);
+  if (only.has('9')) await part('9', 'dashboard widgets in Chromium', () => widgetRows(rows, results));
   results.partSeconds = partSeconds;
   console.log('');
   console.log(
