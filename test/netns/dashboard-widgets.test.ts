@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -122,6 +123,8 @@ function dashboardFlow(wiimPort: number, live: { port: number; upnpPort: string 
       timeout: '1000',
       pollPlaying: '1',
       pollIdle: '1',
+      // events off: what the card shows of it comes by polling
+      events: 'off',
       fingerprint: '',
     },
     // events on, polls seldom: what the card shows of it comes by UPnP events
@@ -207,6 +210,8 @@ describe('the dashboard widgets in a real browser', function () {
   let wiim: WiimSimulator;
   let wiimPort: number;
   let live: WiimSimulator;
+  let nodeRedOptions: Record<string, unknown>;
+  let userDir: string;
   let locked: SonoffSimulator;
   let relay: SonoffSimulator;
   let d1: SonoffSimulator;
@@ -275,14 +280,17 @@ describe('the dashboard widgets in a real browser', function () {
     for (const s of [relay, d1, meter, th]) await s.start({ port: 0 });
     relay.outlets[0].on = true;
 
-    nr = await startNodeRed({
+    nodeRedOptions = {
       quiet: true,
       flows: dashboardFlow(wiimPort, { port: livePort, upnpPort: new URL(live.descriptionUrl).port }),
       widgets: true,
       tarballs: true,
       exposeProcess: true,
       extraModules: ['@flowfuse/node-red-dashboard'],
-    });
+    };
+    // a directory of the test's own: the restart test starts Node-RED again in it
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-widgets-'));
+    nr = await startNodeRed({ ...nodeRedOptions, userDir });
     dashUrl = `http://127.0.0.1:${nr.port}/dashboard/widgets`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   });
@@ -290,6 +298,7 @@ describe('the dashboard widgets in a real browser', function () {
   after(async () => {
     await browser?.close();
     await nr?.stop();
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
     for (const s of [wiim, live, relay, d1, meter, th, locked]) await s?.stop();
     art?.close();
   });
@@ -552,6 +561,15 @@ describe('the dashboard widgets in a real browser', function () {
     const editor = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await editor.goto(nr.url);
     await editor.waitForSelector('.red-ui-palette-node[data-palette-type="ui-wiim-player"]', { timeout: 60000 });
+    // the palette comes before the flows: wait until the editor has the widgets' nodes
+    await editor.waitForFunction(
+      () => {
+        const RED = (window as unknown as { RED: { nodes: { node(id: string): unknown } } }).RED;
+        return !!RED.nodes.node('w_player') && !!RED.nodes.node('w_tile_meter');
+      },
+      undefined,
+      { timeout: 60000 },
+    );
     for (const type of ['ui-wiim-player', 'ui-sonoff-tile']) {
       const category = await editor.evaluate(
         (t) => (window as unknown as { RED: { nodes: { getType(t: string): { category: string } } } }).RED.nodes.getType(t).category,
@@ -668,5 +686,21 @@ describe('the dashboard widgets in a real browser', function () {
     await card.getByRole('button', { name: 'Next' }).and(page.locator(':enabled')).waitFor({ timeout: 30000 });
     await until(async () => (await resources()) <= before, `active resources back to ${before}`, 30000);
     assert.doesNotMatch(nr.output, /MaxListenersExceeded/);
+  });
+
+  it('shows the current state at once on a page that reconnects after Node-RED restarts', async () => {
+    const volume = player(page).getByRole('slider', { name: 'Volume', exact: true });
+    await volume.waitFor();
+    const title = await player(page).locator('.wsp-title').innerText();
+    const { port, userDir } = nr;
+    await nr.stop();
+    // changed while Node-RED is down: the page, still open, must show it once Node-RED is back
+    wiim.device((s) => {
+      s.state.volume = 23;
+    });
+    nr = await startNodeRed({ ...nodeRedOptions, port, userDir });
+    await until(async () => (await volume.getAttribute('aria-valuenow')) === '23', 'volume 23 after the restart, without a reload', 60000);
+    assert.equal(await player(page).locator('.wsp-title').innerText(), title);
+    await tile(page, 'Relay').getByText('Online', { exact: true }).waitFor({ timeout: 30000 });
   });
 });
