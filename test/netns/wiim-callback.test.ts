@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { helper, node, until, withTab } from '../helpers/runtime';
+import { helper, sessionOf, until, withTab } from '../helpers/runtime';
 import wiimConfig from '../../src/nodes/wiim-config';
 import wiimStatus from '../../src/nodes/wiim-status';
 import { WiimSimulator } from '../../src/sim/wiim-sim';
@@ -45,7 +45,7 @@ describe('wiim UPnP callback port in a runtime (private network namespace)', fun
   async function callbackUrl(): Promise<URL> {
     sim.reset();
     await helper.load([wiimConfig, wiimStatus] as Array<(RED: unknown) => void>, flow());
-    const session = (node('cfg') as unknown as { session: WiimSession }).session;
+    const session = sessionOf<WiimSession>('cfg');
     await until(() => session.live, 'events live');
     return new URL(session.events?.callbackUrl ?? '');
   }
