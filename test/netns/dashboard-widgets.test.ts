@@ -661,17 +661,28 @@ describe('the dashboard widgets in a real browser', function () {
     await fresh.close();
   });
 
+  /** Node-RED's active handles and requests (process.getActiveResourcesInfo, through a flow's endpoint). */
+  const resources = async () => ((await (await fetch(`http://127.0.0.1:${nr.port}/test-resources`)).json()) as { count: number }).count;
+  // the fewest over a few samples: a poll in flight holds a socket for a moment
+  const least = async () => {
+    let n = Infinity;
+    for (let i = 0; i < 10; i++) {
+      n = Math.min(n, await resources());
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return n;
+  };
+
+  it('leaves nothing behind on the server when browsers close', async () => {
+    const before = await least();
+    const pages = [await open(), await open(), await open()];
+    // the count sees the pages: each holds a socket
+    assert.ok((await resources()) >= before + pages.length, 'three open pages hold their sockets');
+    for (const p of pages) await p.close();
+    await until(async () => (await resources()) <= before, `active resources back to ${before}`, 30000);
+  });
+
   it('leaks nothing over 50 redeploys with a page open, and still shows the device', async () => {
-    const resources = async () => ((await (await fetch(`http://127.0.0.1:${nr.port}/test-resources`)).json()) as { count: number }).count;
-    // the fewest over a few samples: a poll in flight holds a socket for a moment
-    const least = async () => {
-      let n = Infinity;
-      for (let i = 0; i < 10; i++) {
-        n = Math.min(n, await resources());
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      return n;
-    };
     const before = await least();
     const flows = await (await fetch(`${nr.url}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).json();
     for (let i = 0; i < 50; i++) {
