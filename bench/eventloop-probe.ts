@@ -47,6 +47,16 @@ if (file) {
     if (fs.existsSync(`${file}.histogram`)) histogram.enable();
     since = Date.now();
     profile();
+    snapshot();
+  };
+
+  // BENCH_HEAP_SNAPSHOT=<dir>: a heap snapshot after the judged window's GC (what each device keeps; it stalls the process for seconds)
+  const snapDir = process.env.BENCH_HEAP_SNAPSHOT;
+  let snapped = false;
+  const snapshot = () => {
+    if (!snapDir || snapped) return;
+    snapped = true;
+    v8.writeHeapSnapshot(path.join(snapDir, `node-red-${process.pid}.heapsnapshot`));
   };
 
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile per window as well (for investigating a MISS)
@@ -67,6 +77,8 @@ if (file) {
     }
     session.post('Profiler.start');
   };
+  // the first profile from about the judged window's start (BENCH_CPU_PROF_AT seconds after preload) to its end
+  if (profDir && process.env.BENCH_CPU_PROF_AT) setTimeout(profile, Number(process.env.BENCH_CPU_PROF_AT) * 1000).unref();
   process.on('SIGWINCH', dump);
   process.on('exit', dump);
 }

@@ -7,11 +7,13 @@ import readline from 'node:readline';
 import { median, sleep } from './stats';
 
 /**
- * What the scale parts of the benchmark share (bench/run.ts, and
- * bench/scale1000.ts inside its private network namespace): a real Node-RED
- * in its own process, measured from outside (/proc) and by a preloaded probe
- * (bench/eventloop-probe.ts); the simulators in a process of their own; the
- * same polls made with plain undici (bench/poll-floor.ts).
+ * What the parts of the benchmark share (bench/part-*.ts, run by
+ * bench/run.ts, and bench/scale1000.ts inside its private network
+ * namespace): the table's rows and the results, the timing and ordering
+ * helpers; for the scale parts a real Node-RED in its own process, measured
+ * from outside (/proc) and by a preloaded probe (bench/eventloop-probe.ts),
+ * the simulators in a process of their own, and the same polls made with
+ * plain undici (bench/poll-floor.ts).
  */
 
 export const root = path.resolve(__dirname, '..', '..');
@@ -193,7 +195,13 @@ export async function measureNodeRed(
   const file = path.join(os.tmpdir(), `nr-bench-probe-${process.pid}.json`);
   // BENCH_CPU_PROF=<dir>: the probe also writes a V8 CPU profile of each window there (for investigating a MISS)
   const env: Record<string, string> = { NODE_OPTIONS: `--require ${path.join(__dirname, 'eventloop-probe.js')}`, BENCH_PROBE_FILE: file };
-  if (process.env.BENCH_CPU_PROF) env.BENCH_CPU_PROF = path.resolve(process.env.BENCH_CPU_PROF);
+  if (process.env.BENCH_CPU_PROF) {
+    env.BENCH_CPU_PROF = path.resolve(process.env.BENCH_CPU_PROF);
+    // from about the judged window's start (the probe counts from its preload, a little before Node-RED is up)
+    env.BENCH_CPU_PROF_AT = String(w.settleMs / 1000 + w.warmSeconds);
+  }
+  // BENCH_HEAP_SNAPSHOT=<dir>: and a heap snapshot after the judged window (what each device keeps)
+  if (process.env.BENCH_HEAP_SNAPSHOT) env.BENCH_HEAP_SNAPSHOT = path.resolve(process.env.BENCH_HEAP_SNAPSHOT);
   // the devicekeys go where the editor would put them: flows_cred.json (the instance's credentialSecret is false, so plain JSON)
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-bench-'));
   fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials));
@@ -291,4 +299,54 @@ export interface SimStats {
   upnpLive: number;
   /** requests by kind (httpapi command or zeroconf endpoint), for where the requests go */
   byKind: Record<string, number>;
+}
+
+// ------------------------------------------------------------ the table and the results that bench/run.ts prints and writes
+
+/** One row of the printed table (and of bench/results.json). */
+export interface Row {
+  measure: string;
+  figure: string;
+  target: string;
+  verdict: 'PASS' | 'MISS' | 'n/a' | '';
+  note?: string;
+}
+
+/** The rows and the figures the parts add, in the order they ran. */
+export const rows: Row[] = [];
+export const results: Record<string, unknown> = {};
+
+export function verdict(pass: boolean): 'PASS' | 'MISS' {
+  return pass ? 'PASS' : 'MISS';
+}
+
+/** Times `fn`, which returns whether the reply was right; wrong ones are counted, not timed. */
+export async function timed(samples: number[], wrong: { n: number; last?: string }, fn: () => Promise<true | string>): Promise<void> {
+  const t0 = performance.now();
+  const ok = await fn().catch((err: unknown) => String(err));
+  const dt = performance.now() - t0;
+  if (ok === true) samples.push(dt);
+  else {
+    wrong.n++;
+    wrong.last = ok;
+  }
+}
+
+/** `items` in an order that depends only on `seed` (Fisher–Yates over a small LCG). */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let x = (seed * 2654435761 + 1) >>> 0;
+  for (let i = out.length - 1; i > 0; i--) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    const j = x % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** The private network namespace's command line: loopback up, multicast on it, and `argv` run inside. */
+export function inNetns(argv: string[]): string[] {
+  const quote = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+  const inner = ['ip link set lo up', 'ip link set lo multicast on', 'ip route add 224.0.0.0/4 dev lo', `exec ${argv.map(quote).join(' ')}`].join(' && ');
+  return ['-n', 'sh', '-c', inner];
 }

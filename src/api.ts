@@ -14,8 +14,8 @@
  * await device?.send('volume', '+5');
  * ```
  */
-import type { WiimState } from './sessions/wiim-session';
-import type { DeviceKind, Family, OutletState, Readings } from './sonoff/codec';
+import type { WiimState } from './wiim/state';
+import type { DeviceKind, Family, OutletState, Readings } from './sonoff/state';
 
 /** `unconfigured`: the config node's settings are unusable (see `DeviceUpdate.error`); nothing is ever sent. */
 export type Health = 'connecting' | 'online' | 'offline' | 'faulty' | 'unconfigured';

@@ -125,6 +125,20 @@ describe('http transport against servers we did not write', () => {
     assert.equal(server.connections, 1);
   });
 
+  it('keeps nothing of a connection once it closed: released, or closed by the device', async () => {
+    server = await rawServer((s, _r, i) =>
+      i === 0 ? s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n') : s.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+    );
+    const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };
+    await deviceRequest(connection, req);
+    assert.ok(connection.link, 'the kept-alive connection is in use');
+    connection.release();
+    await until(() => connection.link === undefined, 'the released socket let go');
+    await deviceRequest(connection, req);
+    await until(() => connection.link === undefined, 'the socket the device closed let go');
+    assert.equal(server.connections, 2);
+  });
+
   it('honours a Keep-Alive timeout hint, a second short: "timeout=1" means a new connection each time', async () => {
     server = await rawServer((s) => s.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 0\r\n\r\n'));
     const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };

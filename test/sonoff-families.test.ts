@@ -7,14 +7,14 @@ import {
   LIVENESS_MS,
   METER_QUIET_MS,
   METER_RESENDS_MAX,
-  READINGS_CHANGE,
   SonoffSession,
-  type OutletChange,
   type SonoffSessionOptions,
+  type SonoffStateEvent,
 } from '../src/sessions/sonoff-session';
 import { SonoffSimulator, type SonoffSimOptions } from '../src/sim/sonoff-sim';
 import { RESET_RETRY_MS, SonoffClient } from '../src/sonoff/client';
-import { encodeDimmable, encodeThSwitch, kindOf, normaliseState, readingsOf } from '../src/sonoff/codec';
+import { encodeDimmable, encodeThSwitch } from '../src/sonoff/codec';
+import { kindOf, normaliseState, readingsOf, readingsOfState } from '../src/sonoff/state';
 
 const ID = '1000abcdef';
 
@@ -57,9 +57,9 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
     await sim?.stop();
   });
 
-  async function setup(simOptions: SonoffSimOptions, options: Partial<SonoffSessionOptions> = {}): Promise<OutletChange[]> {
+  async function setup(simOptions: SonoffSimOptions, options: Partial<SonoffSessionOptions> = {}): Promise<SonoffStateEvent[]> {
     ({ sim, session, clock } = await sonoffSessionOnFakeClock({ ...simOptions, deviceid: ID }, options));
-    const seen: OutletChange[] = [];
+    const seen: SonoffStateEvent[] = [];
     session.on('state', (c) => seen.push(c));
     return seen;
   }
@@ -89,8 +89,8 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
     const seen = await setup({ model: 'th' });
     await settled(session.setSwitch(0, true));
     assert.equal(sim.outlets[0].on, true);
-    const readings = seen.filter((c) => c.outlet === READINGS_CHANGE);
-    assert.deepEqual(readings[0].readings, { temperature: 21.5, humidity: 45 });
+    const readings = seen.filter((c) => c.changed.includes('temperature'));
+    assert.deepEqual(readingsOfState(readings[0].state), { temperature: 21.5, humidity: 45 });
   });
 
   it('liveness: a silent relay is pinged after a minute, goes offline after offlineAfter failures, and comes back', async () => {
@@ -145,13 +145,13 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
 
   it('meters: the model set to powr3 reads hundredths whatever the data shows; auto reads the POWR2 as it sends', async () => {
     await setup({ model: 'powr2' }, { model: 'powr3' });
-    const forced = await settled(session.readState('refresh'));
-    assert.deepEqual([forced.power, forced.voltage, forced.meterFamily, session.kind], [0.13, 2.3, 'powr3', 'meter']);
+    const forced = await settled(session.refresh());
+    assert.deepEqual([forced.power, forced.voltage, forced.meterUnits, session.kind], [0.13, 2.3, 'powr3', 'meter']);
     await session.close();
     await sim.stop();
     await setup({ model: 'powr2' });
-    const auto = await settled(session.readState('refresh'));
-    assert.deepEqual([auto.power, auto.voltage, auto.meterFamily, session.kind], [12.5, 230.1, 'powr2', 'meter']);
+    const auto = await settled(session.refresh());
+    assert.deepEqual([auto.power, auto.voltage, auto.meterUnits, session.kind], [12.5, 230.1, 'powr2', 'meter']);
   });
 
   it('multi-channel power-on state sends the whole configure list with the others kept', async () => {
@@ -188,7 +188,7 @@ describe('sonoff sessions for the new families, on the fake clock', () => {
     const snap = await settled(session.setLed(false));
     assert.equal(snap.device.led, false);
     assert.equal(sim.sledOnline, 'off');
-    const state = await settled(session.readState('refresh'));
+    const state = await settled(session.refresh());
     assert.equal(state.led, false);
   });
 });

@@ -217,15 +217,15 @@ describe('Test connection with a devicekey (the editor endpoint)', function () {
   });
 
   const test = async (form: Record<string, unknown>) =>
-    (await helper.request().post('/sonoff-config/test').send(form).expect(200)).body as { ok: boolean; family?: string; error?: string };
+    (await helper.request().post('/sonoff-config/test').send(form).expect(200)).body as { ok: boolean; model?: string; error?: string };
 
   it('names the model the nodes use: an encrypted POWR3 is a meter', async () => {
     await helper.load(nodes, flow(powr3.port), { cfg: { devicekey: KEY } });
     const r = await test({ id: 'cfg', host: '127.0.0.1', port: String(powr3.port), deviceid: ID, devicekey: '__PWRD__' });
     assert.equal(r.ok, true, JSON.stringify(r));
-    assert.equal(r.family, 'meter');
+    assert.equal(r.model, 'meter');
     const typed = await test({ host: '127.0.0.1', port: String(powr3.port), deviceid: ID, devicekey: KEY });
-    assert.equal(typed.family, 'meter');
+    assert.equal(typed.model, 'meter');
   });
 
   it('sends the saved devicekey only to the saved host; another host needs the key in the same request, else nothing is sent', async () => {
@@ -247,6 +247,6 @@ describe('Test connection with a devicekey (the editor endpoint)', function () {
     // the key typed in the same request opens it
     const typed = await test({ id: 'cfg', ...other, devicekey: KEY });
     assert.equal(typed.ok, true, JSON.stringify(typed));
-    assert.equal(typed.family, 'meter');
+    assert.equal(typed.model, 'meter');
   });
 });

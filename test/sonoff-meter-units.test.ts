@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { MAINS_VOLTS_MAX, MAINS_VOLTS_MIN, kindOf, meterFamilyOf, normaliseState, parseTxtState, readingsOf } from '../src/sonoff/codec';
+import { MAINS_VOLTS_MAX, MAINS_VOLTS_MIN, kindOf, meterUnitsOf, normaliseState, readingsOf } from '../src/sonoff/state';
+import { parseTxtState } from '../src/sonoff/txt';
 
 /**
  * A meter's units follow its family (SonoffLAN core/devices.py: uiid 32
@@ -25,10 +26,10 @@ describe('sonoff meter units by device family (replies quoted from public source
   };
 
   it('POWR2 in LAN mode sends plain numbers with a fraction: 247.1 is volts (SonoffLAN issue 941)', () => {
-    assert.equal(meterFamilyOf(powr2Push), 'powr2');
+    assert.equal(meterUnitsOf(powr2Push), 'powr2');
     const state = normaliseState(powr2Push);
     assert.deepEqual([state.power, state.voltage, state.current], [0, 247.1, 0]);
-    assert.equal(state.meterFamily, 'powr2');
+    assert.equal(state.meterUnits, 'powr2');
     assert.equal(state.kind, 'meter');
     // the next push of the same log
     assert.equal(readingsOf({ ...powr2Push, voltage: 247.56 }).voltage, 247.56);
@@ -74,7 +75,7 @@ describe('sonoff meter units by device family (replies quoted from public source
       '{"alarmVValue":[-1,-1],"alarmCValue":[-1,-1],"alarmPValue":[-1,-1],"switch":"off","startup":"stay","pulse":"off","pulseWidth":500,"sledOnline":"on","power":0,"voltage":118.72,"current":0}';
     const txt = parseTxtState({ txtvers: '1', id: '1000384980', type: 'enhanced_plug', apivers: '1', seq: '76', data1: decrypted });
     assert.deepEqual([txt.state?.power, txt.state?.voltage, txt.state?.current], [0, 118.72, 0]);
-    assert.equal(txt.state?.meterFamily, 'powr2');
+    assert.equal(txt.state?.meterUnits, 'powr2');
   });
 
   it('S31 through the cloud: decimal strings with the alarm limits (SonoffLAN issues 1459 and 1200)', () => {
@@ -104,7 +105,7 @@ describe('sonoff meter units by device family (replies quoted from public source
       dayKwh: 182,
       monthKwh: 4079,
     };
-    assert.equal(meterFamilyOf(data), 'powr3');
+    assert.equal(meterUnitsOf(data), 'powr3');
     const state = normaliseState(data);
     assert.deepEqual(
       { power: state.power, voltage: state.voltage, current: state.current, today: state.energyToday, month: state.energyMonth },
@@ -168,7 +169,7 @@ describe('sonoff meter units by device family (replies quoted from public source
     const state = normaliseState(params);
     assert.deepEqual([state.temperature, state.humidity], [14.6, 42]);
     assert.equal(state.kind, 'th');
-    assert.equal(state.meterFamily, undefined);
+    assert.equal(state.meterUnits, undefined);
   });
 
   it('THR316D (uiid 181) the same way (SonoffLAN tests/test_entity.py test_thr316d_auto_mode)', () => {
@@ -215,7 +216,7 @@ describe('sonoff meter units: where the data does not show the family', () => {
     assert.deepEqual([read.power, read.voltage, read.current], [95.07, 231.83, 0.65]);
     assert.deepEqual(readingsOf({ power: 1500, voltage: 230, current: 7 }, 'powr3'), { power: 15, voltage: 2.3, current: 0.07 });
     const powr2 = normaliseState({ alarmVValue: [-1, -1], power: 1500, voltage: 230, current: 7 }, { set: 'powr3' });
-    assert.deepEqual([powr2.power, powr2.meterFamily], [15, 'powr3']);
+    assert.deepEqual([powr2.power, powr2.meterUnits], [15, 'powr3']);
   });
 
   it('a TXT type enhanced_plug makes a POWR2 of data that says nothing, and what was known before carries on', () => {

@@ -3,7 +3,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { coreNode, activeResources, outcome, collect, helper, node, sessionOf, sleep, until, withTab } from './helpers/runtime';
+import { coreNode, activeResources, outcome, collect, helper, node, sessionOf, until, withTab } from './helpers/runtime';
+import { FakeClock } from './helpers/fake-clock';
+import { sessionOf as configSession } from '../src/nodes/config-node';
 import sonoffConfig from '../src/nodes/sonoff-config';
 import sonoffSwitch from '../src/nodes/sonoff-switch';
 import sonoffPulse from '../src/nodes/sonoff-pulse';
@@ -42,9 +44,13 @@ function flow(port: number, extra: Record<string, unknown> = {}, cfgExtra: Recor
   ]);
 }
 
+/** The fake clock of the test that runs on one (see startOnClock): messages move it on until they are answered. */
+let testClock: FakeClock | undefined;
+
 /** Sends a message into a node and resolves with its output or the caught error. */
 function run(target: string, msg: Record<string, unknown>, timeoutMs = 5000): Promise<{ out?: Msg; caught?: CaughtMsg }> {
-  return outcome<Msg, CaughtMsg>(target, msg, timeoutMs);
+  const result = outcome<Msg, CaughtMsg>(target, msg, timeoutMs);
+  return testClock ? testClock.drive(result) : result;
 }
 
 async function ok(target: string, msg: Record<string, unknown>, timeoutMs?: number): Promise<Msg> {
@@ -59,6 +65,16 @@ async function refused(target: string, msg: Record<string, unknown>, pattern: Re
   assert.match(r.caught.error.message, pattern);
   assert.equal(r.caught.error.source.id, target);
   return r.caught;
+}
+
+/** The runtime's own settings object (RED.settings), where tests hand in the clock. */
+const settings = helper.settings();
+
+/** Moves time on until `check` holds: one timer (a poll, a retry, a probe) at a time. */
+async function tickUntil(clock: FakeClock, check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await clock.tick();
+  // a message that a timer's work sent is delivered by the runtime on a later turn
+  await until(check, what);
 }
 
 function cfgSession(): SonoffSession {
@@ -84,7 +100,30 @@ describe('sonoff nodes in Node-RED', function () {
   afterEach(async () => {
     await helper.unload();
     await sim?.stop();
+    delete settings.wiimSonoffClock;
+    testClock = undefined;
   });
+
+  /**
+   * As start(), with the sessions on a fresh fake clock: polls, backoff,
+   * probes and the relay's 200 ms gap run only when the test moves time, and
+   * time waits for the request in flight of whichever session `cfg` has now.
+   */
+  async function startOnClock(
+    opts: ConstructorParameters<typeof SonoffSimulator>[0] = {},
+    extra: Record<string, unknown> = {},
+    cfgExtra: Record<string, unknown> = {},
+  ): Promise<FakeClock> {
+    const clock = new FakeClock();
+    settings.wiimSonoffClock = clock;
+    testClock = clock;
+    await start(opts, extra, cfgExtra);
+    clock.busyWhile(() => {
+      const cfg = helper.getNode('cfg');
+      return !!(cfg && configSession<SonoffSession>(cfg)?.queue.sending);
+    });
+    return clock;
+  }
 
   async function start(
     opts: ConstructorParameters<typeof SonoffSimulator>[0] = {},
@@ -100,7 +139,7 @@ describe('sonoff nodes in Node-RED', function () {
   }
 
   it('switches on, off and toggles; the output reuses the input message with msg.sonoff', async () => {
-    await start();
+    await startOnClock();
     const on = await ok('sw', { payload: true, topic: 'keep', extra: { a: 1 } });
     assert.equal(on.payload, true);
     assert.equal(on.topic, 'keep');
@@ -125,7 +164,7 @@ describe('sonoff nodes in Node-RED', function () {
   });
 
   it('reads the state; payloadType string sends "on"/"off"', async () => {
-    await start({}, { payloadType: 'string' });
+    await startOnClock({}, { payloadType: 'string' });
     sim.outlets[0].on = true;
     const st = await ok('sw', { payload: 'status' });
     assert.equal(st.payload, 'on');
@@ -138,7 +177,7 @@ describe('sonoff nodes in Node-RED', function () {
   });
 
   it('multi-channel: {switch, outlet} overrides the node outlet; a bad outlet sends nothing', async () => {
-    await start({ multi: true, type: 'diy_plug' });
+    await startOnClock({ multi: true, type: 'diy_plug' });
     const r = await ok('sw', { payload: { switch: 'on', outlet: 2 } });
     assert.equal(r.payload, true);
     assert.equal(r.sonoff?.outlet, 2);
@@ -150,7 +189,7 @@ describe('sonoff nodes in Node-RED', function () {
   });
 
   it('topics startup, signal, info and wifi; the Wi-Fi password never leaves', async () => {
-    await start();
+    await startOnClock();
     const s = await ok('sw', { topic: 'startup', payload: 'stay' });
     assert.equal(s.payload, 'stay');
     assert.equal(sim.outlets[0].startup, 'stay');
@@ -180,26 +219,34 @@ describe('sonoff nodes in Node-RED', function () {
   });
 
   it('sends the state it learns first, once, so that a dashboard switch starts right after a deploy', async () => {
+    const clock = new FakeClock();
+    settings.wiimSonoffClock = clock;
     sim = new SonoffSimulator({ deviceid: ID });
     ({ port } = await sim.start({ port: 0 }));
     sim.outlets[0].on = true;
     await helper.load(nodes, flow(port, {}, { pollInterval: '0.2' }));
+    const session = cfgSession();
+    clock.busyWhile(() => session.queue.sending);
     const outs = collect<Msg>('out');
     await until(() => outs.length === 1, 'the first state');
     assert.equal(outs[0].payload, true);
     assert.equal(outs[0].sonoff?.source, 'poll');
     const polls = sim.requestsTo('info').length;
-    await until(() => sim.requestsTo('info').length >= polls + 3, 'three more polls');
-    assert.equal(outs.length, 1, 'polls that find nothing new send nothing');
+    await clock.advance(600);
+    assert.equal(sim.requestsTo('info').length, polls + 3, 'three more polls');
+    // a change the next poll finds is sent: had the three polls sent anything, it would be the second output
+    sim.pressButton(0);
+    await tickUntil(clock, () => outs.length === 2, 'the change');
+    assert.equal(outs[1].payload, false, 'polls that find nothing new send nothing');
   });
 
   it('emits pushed or polled changes (button, inching) with the right source', async () => {
-    await start({}, {}, { pollInterval: '0.2' });
-    await until(() => cfgSession().state !== undefined, 'first read');
+    const clock = await startOnClock({}, {}, { pollInterval: '0.2' });
+    assert.ok(cfgSession().state !== undefined, 'first read');
     const outs = collect<Msg>('out');
     const statuses = recordStatus('sw');
     sim.pressButton(0);
-    await until(() => outs.length === 1, 'button press output');
+    await tickUntil(clock, () => outs.length === 1, 'button press output');
     assert.deepEqual(statuses[statuses.length - 1], { fill: 'green', shape: 'dot', text: 'sonoff-switch.status.on' });
     assert.equal(outs[0].payload, true);
     assert.equal(outs[0].sonoff?.source, 'poll');
@@ -207,7 +254,7 @@ describe('sonoff nodes in Node-RED', function () {
   });
 
   it('sonoff-pulse: number enables with that width, false disables, bad widths send nothing', async () => {
-    await start();
+    await startOnClock();
     const r = await ok('pulse', { payload: 2000 });
     assert.deepEqual(r.payload, { pulse: true, width: 2000 });
     assert.deepEqual([sim.outlets[0].pulse, sim.outlets[0].pulseWidth], [true, 2000]);
@@ -226,7 +273,7 @@ describe('sonoff nodes in Node-RED', function () {
   });
 
   it('sonoff-pulse on a multi-channel relay: {pulse, width, switch, outlet}, width up to 3 599 500', async () => {
-    await start({ multi: true });
+    await startOnClock({ multi: true });
     const r = await ok('pulse', { payload: { pulse: true, width: 3_599_500, switch: 'on', outlet: 1 } });
     assert.deepEqual(r.payload, { pulse: true, width: 3_599_500, switch: 'on' });
     assert.deepEqual([sim.outlets[1].pulse, sim.outlets[1].pulseSwitch, sim.outlets[1].pulseWidth], [true, 'on', 3_599_500]);
@@ -334,16 +381,16 @@ describe('sonoff nodes in Node-RED', function () {
   });
 
   it('goes offline (red ring, commands fail at once) and comes back online', async () => {
-    await start({}, {}, { pollInterval: '0.2' });
-    await until(() => cfgSession().health === 'online', 'online');
+    const clock = await startOnClock({}, {}, { pollInterval: '0.2' });
+    assert.equal(cfgSession().health, 'online');
     const statuses = recordStatus('sw');
     await sim.setOffline(true);
-    await until(() => statuses.some((s) => s.text === 'sonoff-switch.status.offline' && s.fill === 'red' && s.shape === 'ring'), 'offline status', 8000);
+    await tickUntil(clock, () => statuses.some((s) => s.text === 'sonoff-switch.status.offline' && s.fill === 'red' && s.shape === 'ring'), 'offline status');
     const before = sim.requests.length;
     await refused('sw', { payload: true }, /offline/);
     assert.equal(sim.requests.length, before);
     await sim.setOffline(false);
-    await until(() => cfgSession().health === 'online', 'back online', 8000);
+    await tickUntil(clock, () => cfgSession().health === 'online', 'back online');
     const last = statuses[statuses.length - 1];
     // off is a state, shown apart from health (connecting is a yellow ring)
     assert.deepEqual(last, { fill: 'grey', shape: 'dot', text: 'sonoff-switch.status.off' });
@@ -352,7 +399,7 @@ describe('sonoff nodes in Node-RED', function () {
   });
 
   it('honours the configured number of failures before offline', async () => {
-    await start({}, {}, { pollInterval: '0', offlineAfter: '1', timeout: '500' });
+    await startOnClock({}, {}, { pollInterval: '0', offlineAfter: '1', timeout: '500' });
     assert.equal((await ok('sw', { payload: true })).payload, true);
     await sim.setOffline(true);
     await refused('sw', { payload: false }, /refused|closed|no answer/);
@@ -362,37 +409,47 @@ describe('sonoff nodes in Node-RED', function () {
   });
 
   it('every coalesced message gets its own output with the confirmed state', async () => {
-    await start({ multi: true });
-    await until(() => cfgSession().state !== undefined, 'first read');
-    await sleep(250);
+    const clock = await startOnClock({ multi: true });
+    assert.ok(cfgSession().state !== undefined, 'first read');
+    await clock.advance(250); // past the relay's gap after the first read: the first switch goes at once
     const outs = collect<Msg>('out');
     const values = [true, false, true, true, false];
     for (const v of values) node('sw').receive({ payload: v });
-    await until(() => outs.length === values.length, 'all outputs');
-    assert.ok(sim.requestsTo('switches').length < values.length);
+    await clock.drive(until(() => outs.length === values.length, 'all outputs'));
+    assert.equal(sim.requestsTo('switches').length, 2, 'the first at once, the four behind it as one');
     assert.equal(outs[outs.length - 1].payload, false);
     assert.equal(sim.outlets[0].on, false);
   });
 
   it('a redeploy closes the old session and leaves no open handle; no mDNS socket with a static host', async () => {
+    const clock = new FakeClock();
+    settings.wiimSonoffClock = clock;
     sim = new SonoffSimulator({ deviceid: ID });
     ({ port } = await sim.start({ port: 0 }));
-    await sleep(50);
     const baseline = activeResources();
     await helper.load(nodes, flow(port, {}, { pollInterval: '0.2' }));
+    clock.busyWhile(() => {
+      const cfg = helper.getNode('cfg');
+      return !!(cfg && configSession<SonoffSession>(cfg)?.queue.sending);
+    });
+    testClock = clock;
     await ok('sw', { payload: true });
     const first = cfgSession();
     await helper.setFlows(flow(port, { name: 'again' }, { pollInterval: '0.3' }), 'full');
-    await until(() => first.isClosed, 'old session closed');
+    assert.ok(first.isClosed, 'old session closed');
     const second = cfgSession();
     assert.notEqual(second, first);
     assert.equal((await ok('sw', { payload: false })).payload, false);
     assert.equal(mdnsUsers(), 0);
     await helper.unload();
     assert.ok(second.isClosed);
-    await sleep(100);
+    assert.equal(clock.pending, 0, 'no session timer left');
+    const kinds = ['TCPSocketWrap', 'TCPServerWrap', 'Timeout', 'UDPWrap'];
+    const within = () => kinds.every((k) => (activeResources()[k] ?? 0) <= (baseline[k] ?? 0));
+    // sockets close on their own turn of the event loop
+    await until(within, 'handles back to the baseline').catch(() => undefined);
     const now = activeResources();
-    for (const kind of ['TCPSocketWrap', 'TCPServerWrap', 'Timeout', 'UDPWrap']) {
+    for (const kind of kinds) {
       assert.ok((now[kind] ?? 0) <= (baseline[kind] ?? 0), `${kind}: ${now[kind]} open, ${baseline[kind] ?? 0} before`);
     }
   });

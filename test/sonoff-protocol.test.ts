@@ -6,7 +6,6 @@ import { DeviceError } from '../src/shared/errors';
 import { parseTxt } from '../src/shared/mdns';
 import {
   ERROR_MEANINGS,
-  SeqTracker,
   checkOutlet,
   encodeOtaFlash,
   encodePulse,
@@ -16,12 +15,10 @@ import {
   encodeSwitch,
   encodeSwitches,
   encodeWifi,
-  mergeState,
-  normaliseState,
   parseReply,
-  parseTxtState,
-  splitTxtData,
 } from '../src/sonoff/codec';
+import { mergeState, normaliseState } from '../src/sonoff/state';
+import { SeqTracker, parseTxtState, splitTxtData } from '../src/sonoff/txt';
 import { SonoffClient } from '../src/sonoff/client';
 import { FirmwareServer, MAX_IMAGE_BYTES, checkImage, loadImage, sha256, type ImageFile } from '../src/sonoff/ota';
 import { FakeClock, settle } from './helpers/fake-clock';
@@ -414,7 +411,7 @@ describe('sonoff OTA', () => {
     server = new FirmwareServer({ image, allow: '127.0.0.1' });
     const url = await server.start();
     if (unlock) await client.otaUnlock();
-    await client.otaFlash(url, digest);
+    await client.otaFlash(encodeOtaFlash(url, digest));
   }
 
   it('flashes: unlock, then the device downloads with Range requests and checks sha256', async () => {
@@ -439,9 +436,9 @@ describe('sonoff OTA', () => {
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
     await client.otaUnlock();
     const url = `http://127.0.0.1:${(plain.address() as { port: number }).port}/fw.bin`;
-    await rejectsWith(client.otaFlash(url, sha256(image)), 'device', /Range/, 424);
+    await rejectsWith(client.otaFlash(encodeOtaFlash(url, sha256(image))), 'device', /Range/, 424);
     await new Promise((r) => plain.close(r));
-    await rejectsWith(client.otaFlash(url, sha256(image)), 'device', undefined, 424);
+    await rejectsWith(client.otaFlash(encodeOtaFlash(url, sha256(image))), 'device', undefined, 424);
   });
 
   it('408 when the download does not finish in time', async () => {
@@ -452,7 +449,12 @@ describe('sonoff OTA', () => {
     });
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     await client.otaUnlock();
-    await rejectsWith(client.otaFlash(`http://127.0.0.1:${(slow.address() as { port: number }).port}/fw.bin`, sha256(image)), 'device', /timed out/, 408);
+    await rejectsWith(
+      client.otaFlash(encodeOtaFlash(`http://127.0.0.1:${(slow.address() as { port: number }).port}/fw.bin`, sha256(image))),
+      'device',
+      /timed out/,
+      408,
+    );
     slow.closeAllConnections();
     await new Promise((r) => slow.close(r));
   });

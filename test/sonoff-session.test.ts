@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { rejectsWith } from './helpers/assert';
 import { FakeClock } from './helpers/fake-clock';
 import { until } from './helpers/wait';
-import { SonoffSession, type OutletChange, type SonoffSessionOptions } from '../src/sessions/sonoff-session';
+import { SonoffSession, type SonoffSessionOptions, type SonoffStateEvent } from '../src/sessions/sonoff-session';
 import { flashImage, flashUrl } from '../src/sessions/sonoff-flash';
 import { SonoffSimulator, makeFirmwareImage } from '../src/sim/sonoff-sim';
 import { RESET_RETRIES } from '../src/sonoff/client';
-import type { StartupValue } from '../src/sonoff/codec';
+import type { StartupValue } from '../src/sonoff/state';
 import { sha256 } from '../src/sonoff/ota';
 
 const ID = '1000abcdef';
@@ -40,8 +40,8 @@ describe('sonoff session against the simulator', () => {
     return sentAt;
   }
 
-  function changes(): OutletChange[] {
-    const out: OutletChange[] = [];
+  function changes(): SonoffStateEvent[] {
+    const out: SonoffStateEvent[] = [];
     session.on('state', (c) => out.push(c));
     return out;
   }
@@ -52,7 +52,7 @@ describe('sonoff session against the simulator', () => {
       session.setSwitch(0, true),
       session.setStartup(0, 'on'),
       session.signalStrength(),
-      session.readState('refresh'),
+      session.refresh(),
       session.setPulse(0, { pulse: true, width: 1000 }),
     ]);
     await clock.idle();
@@ -120,7 +120,11 @@ describe('sonoff session against the simulator', () => {
     assert.equal(sim.requestsTo('info').length, polls + 1);
     assert.equal(session.outletState(0)?.on, false);
     assert.deepEqual(
-      seen.filter((c) => !c.initial).map((c) => [c.state.on, c.source]),
+      // after the first state: the events that switched outlet 0
+      seen
+        .slice(1)
+        .filter((c) => c.changed.includes('outlets.0.on'))
+        .map((c) => [c.state.outlets[0].on, c.source]),
       [
         [true, 'command'],
         [false, 'poll'],
@@ -130,7 +134,7 @@ describe('sonoff session against the simulator', () => {
 
   it('coalesces a burst of switch commands: fewer requests, the last value wins, every caller gets the confirmed state', async () => {
     await setup(true);
-    await session.readState('refresh');
+    await session.refresh();
     sim.requests.length = 0;
     await clock.advance(GAP_MS); // past the gap: the first command goes out at once
     const values = [true, false, true, false, true, true, false, true, false, false];
@@ -147,7 +151,7 @@ describe('sonoff session against the simulator', () => {
 
   it('refuses bad arguments and sends nothing', async () => {
     await setup(false);
-    await session.readState('refresh');
+    await session.refresh();
     const before = sim.requests.length;
     await rejectsWith(session.setSwitch(1, true), 'argument', /outlet/);
     await rejectsWith(session.setSwitch(0.5, true), 'argument', /outlet/);
@@ -156,7 +160,7 @@ describe('sonoff session against the simulator', () => {
     // a value a typed caller should not have, refused all the same
     await rejectsWith(session.setStartup(0, 'later' as StartupValue), 'argument');
     await rejectsWith(session.setWifi('', 'pw'), 'argument');
-    await rejectsWith(session.otaFlash('ftp://x/y', 'a'.repeat(64)), 'argument');
+    await rejectsWith(flashUrl(session, 'ftp://x/y', 'a'.repeat(64)), 'argument');
     await rejectsWith(flashUrl(session, 'http://127.0.0.1/fw.bin', 'xyz'), 'argument');
     assert.equal(sim.requests.length, before);
   });
@@ -177,22 +181,26 @@ describe('sonoff session against the simulator', () => {
     );
   });
 
-  it('read() answers with the outlet as the device reports it, source refresh; snapshot() with the last known state', async () => {
+  it('refresh() reads the device as it reports itself now, source refresh; snapshot() answers with the last known state', async () => {
     await setup(true);
     const seen = changes();
     sim.outlets[2].on = true;
-    const snap = await session.read(2);
+    await session.refresh();
+    const snap = session.snapshot(2, 'refresh');
     assert.equal(snap.outlet, 2);
     assert.equal(snap.state.on, true);
     assert.equal(snap.source, 'refresh');
     assert.equal(snap.device.family, 'multi');
-    assert.ok(seen.length > 0 && seen.every((c) => c.source === 'refresh' && c.initial === true));
+    // one event for the device, naming each outlet's fields
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].source, 'refresh');
+    assert.ok(seen[0].changed.includes('outlets.2.on') && seen[0].changed.includes('outlets.0.on'), seen[0].changed.join());
     sim.outlets[2].on = false; // not read yet
     assert.deepEqual(session.snapshot(2, 'poll'), { ...snap, source: 'poll' });
     assert.deepEqual(session.snapshot(9, 'poll').state, { outlet: 9 }, 'an outlet it does not know');
   });
 
-  it('polls info, emits per-outlet changes with source poll, and follows pulse timers', async () => {
+  it('polls info, emits changes naming the outlet fields with source poll, and follows pulse timers', async () => {
     await setup(true, { pollInterval: 0.25 });
     session.register({});
     await clock.idle();
@@ -200,8 +208,8 @@ describe('sonoff session against the simulator', () => {
     sim.pressButton(2);
     await clock.advance(250);
     assert.deepEqual(
-      seen.map((c) => [c.outlet, c.state.on, c.source]),
-      [[2, true, 'poll']],
+      seen.map((c) => [c.changed, c.state.outlets[2].on, c.source]),
+      [[['outlets.2.on'], true, 'poll']],
     );
     await clock.advance(GAP_MS);
     await session.setPulse(3, { pulse: true, width: 500 });
@@ -211,7 +219,8 @@ describe('sonoff session against the simulator', () => {
     // the relay switches back by itself (on its own, real, timer); the next poll sees it
     await until(() => sim.outlets[3].on === false, 'the pulse to end');
     await clock.advance(250);
-    assert.deepEqual(seen.at(-1) && [seen.at(-1)?.outlet, seen.at(-1)?.state.on, seen.at(-1)?.source], [3, false, 'poll']);
+    const last = seen.at(-1);
+    assert.deepEqual(last && [last.changed, last.state.outlets[3].on, last.source], [['outlets.3.on'], false, 'poll']);
   });
 
   it('goes offline after failed reads, fails commands at once, probes with growing backoff, and comes back', async () => {
@@ -222,7 +231,10 @@ describe('sonoff session against the simulator', () => {
     const health: string[] = [];
     session.on('health', (h) => health.push(h));
     sim.faults.drop = true; // the relay reads each request and hangs up: every read fails, and the log shows it
-    await clock.advance(3000); // three polls, a second apart
+    // polls at 1, 2 and 4 s: after a failure the next waits the backoff delay (1, then 2 s), or the interval if longer
+    await clock.advance(3000);
+    assert.deepEqual(health, [], 'two failures are not yet offline');
+    await clock.advance(1000);
     assert.deepEqual(health, ['offline']);
     const n = sim.requests.length;
     await rejectsWith(session.setSwitch(0, true), 'offline', /is offline/);
@@ -253,8 +265,8 @@ describe('sonoff session against the simulator', () => {
       const health: string[] = [];
       session.on('health', (h) => health.push(h));
       session.register({});
-      // the first read at once, polls a second apart until the third bad reply, then 4, 8 and 8 s (the cap) apart
-      assert.deepEqual(await requestTimes(40), [1000, 2000, 6000, 14_000, 22_000, 30_000, 38_000]);
+      // the first read at once, then each poll after the backoff delay of the bad replies so far: 1, 2, 4 and 8 s (the cap)
+      assert.deepEqual(await requestTimes(40), [1000, 3000, 7000, 15_000, 23_000, 31_000, 39_000]);
       assert.equal(sim.requests.length, 8, 'the first read and seven polls');
       assert.deepEqual(health, ['faulty']);
       assert.equal(session.lastError?.kind, 'protocol');

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { coreNode, activeResources, outcome, collect, helper, nextMessage, node, sessionOf, sleep, until, withTab } from './helpers/runtime';
+import { coreNode, activeResources, outcome, collect, helper, nextMessage, node, sessionOf, until, withTab } from './helpers/runtime';
+import { FakeClock } from './helpers/fake-clock';
 import type { WiimSession } from '../src/sessions/wiim-session';
+import { sessionOf as configSession } from '../src/nodes/config-node';
 import wiimConfig from '../src/nodes/wiim-config';
 import wiimCommand from '../src/nodes/wiim-command';
 import wiimStatus from '../src/nodes/wiim-status';
@@ -30,6 +32,32 @@ function config(port: number, extra: Record<string, unknown> = {}): Record<strin
     fingerprint: '',
     ...extra,
   };
+}
+
+/** The runtime's own settings object (RED.settings), where tests hand in the clock. */
+const settings = helper.settings();
+
+/**
+ * Loads `flow` with its sessions on a fresh fake clock (RED.settings.wiimSonoffClock):
+ * polls, backoff and probes run only when the test moves time, and time waits
+ * for the request in flight of whichever session config node `cfg` has now.
+ */
+async function loadOnClock(flow: object[]): Promise<FakeClock> {
+  const clock = new FakeClock();
+  settings.wiimSonoffClock = clock;
+  await helper.load(nodes, flow);
+  clock.busyWhile(() => {
+    const cfg = helper.getNode('cfg');
+    return !!(cfg && configSession<WiimSession>(cfg)?.queue.sending);
+  });
+  return clock;
+}
+
+/** Moves time on until `check` holds: one timer (a poll, a retry, a probe) at a time. */
+async function tickUntil(clock: FakeClock, check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await clock.tick();
+  // the message a timer's work sent is delivered by the runtime on a later turn
+  await until(check, what);
 }
 
 function commandFlow(port: number, cmd: Record<string, unknown> = {}): object[] {
@@ -75,6 +103,7 @@ describe('wiim nodes in Node-RED', function () {
   beforeEach(() => sim.reset());
   afterEach(async () => {
     await helper.unload();
+    delete settings.wiimSonoffClock;
   });
 
   describe('wiim-command', () => {
@@ -179,16 +208,16 @@ describe('wiim nodes in Node-RED', function () {
     });
 
     async function offlineAndBack(other: WiimSimulator, p: number): Promise<void> {
-      await helper.load(nodes, commandFlow(p));
+      const clock = await loadOnClock(commandFlow(p));
       await ok({ payload: 'pause' });
       await other.stop();
       for (let i = 0; i < 3; i++) await refused({ payload: 'pause' }, /connection refused|closed the connection/);
       await refused({ payload: 'pause' }, /is offline/);
       const before = other.requests.length;
       await other.start({ port: p });
-      // the session probes the device in the background until it answers
-      await until(() => other.count('getPlayerStatus') > 0, 'a probe', 10000);
-      await until(() => sessionOf<WiimSession>('cfg').health === 'online', 'online', 10000);
+      // the session probes the device in the background, with backoff, until it answers
+      await tickUntil(clock, () => sessionOf<WiimSession>('cfg').health === 'online', 'online');
+      assert.ok(other.count('getPlayerStatus') > 0, 'a probe found it');
       await ok({ topic: 'volume', payload: 9 });
       assert.equal(other.state.volume, 9);
       assert.ok(other.requests.length > before);
@@ -257,8 +286,7 @@ describe('wiim nodes in Node-RED', function () {
       const title = 'T'.repeat(200_000);
       sim.state.tracks[0] = { ...sim.state.tracks[0], title };
       sim.playTrack(0);
-      await helper.load(
-        nodes,
+      const clock = await loadOnClock(
         statusFlow([
           { id: 'watch', type: 'status', scope: ['st'], wires: [['statuses']] },
           { id: 'statuses', type: 'helper' },
@@ -266,7 +294,7 @@ describe('wiim nodes in Node-RED', function () {
       );
       const statuses = collect<{ status: { text?: string } }>('statuses');
       const outputs = collect<Msg>('out');
-      await until(() => outputs.length === 1 && statuses.length === 1, 'the first state and status');
+      await tickUntil(clock, () => outputs.length === 1 && statuses.length === 1, 'the first state and status');
       assert.equal((outputs[0].payload as { title: string }).title, title.slice(0, MAX_TEXT_CHARS));
       const text = statuses[0].status.text ?? '';
       assert.equal(text.length, STATUS_TEXT_MAX);
@@ -275,46 +303,45 @@ describe('wiim nodes in Node-RED', function () {
 
     it('emits on a change but not when only the position moves, and carries the position along', async () => {
       sim.playTrack(0);
-      await helper.load(nodes, statusFlow());
+      const clock = await loadOnClock(statusFlow());
       const outputs = collect<Msg>('out');
-      await until(() => outputs.length === 1, 'the first state');
+      await tickUntil(clock, () => outputs.length === 1, 'the first state');
       const first = outputs[0];
       assert.equal(first.topic, 'Living room');
       assert.equal((first.payload as { state: string }).state, 'playing');
       assert.equal((first.payload as { online: boolean }).online, true);
       assert.ok(first.changed?.includes('volume'));
-      // the position advances for several polls: no output
+      // the position advances for several polls: no output (the next output is the volume's)
       const polls = sim.count('getPlayerStatus');
-      await until(() => sim.count('getPlayerStatus') >= polls + 8, 'eight more polls');
-      assert.equal(outputs.length, 1);
+      await clock.advance(800);
+      assert.equal(sim.count('getPlayerStatus'), polls + 8, 'eight more polls');
       sim.state.volume = 61;
-      await until(() => outputs.length === 2, 'the volume change');
+      await tickUntil(clock, () => outputs.length === 2, 'the volume change');
       assert.deepEqual(outputs[1].changed, ['volume']);
       const p = outputs[1].payload as { volume: number; position: number };
       assert.equal(p.volume, 61);
       assert.equal(typeof p.position, 'number');
       // a seek is a change of position
       sim.position = 200_000;
-      await until(() => outputs.length === 3, 'the seek');
+      await tickUntil(clock, () => outputs.length === 3, 'the seek');
       assert.deepEqual(outputs[2].changed, ['position']);
     });
 
     it('a flow that changes msg.payload leaves the state the node compares against alone', async () => {
-      await helper.load(nodes, statusFlow());
+      const clock = await loadOnClock(statusFlow());
       const outputs = collect<Msg>('out');
-      await until(() => outputs.length === 1, 'the first state');
+      await tickUntil(clock, () => outputs.length === 1, 'the first state');
       // a function node downstream writes into the message it got
       (outputs[0].payload as { volume: number }).volume = 61;
       sim.state.volume = 61;
-      await until(() => outputs.length === 2, 'the volume change');
+      await tickUntil(clock, () => outputs.length === 2, 'the volume change');
       assert.deepEqual(outputs[1].changed, ['volume']);
       assert.notEqual(outputs[1].payload, outputs[0].payload);
     });
 
     it('sets its node status only when it changes: a Status node gets no message per poll', async () => {
       sim.playTrack(0);
-      await helper.load(
-        nodes,
+      const clock = await loadOnClock(
         statusFlow([
           { id: 'watch', type: 'status', scope: ['st'], wires: [['statuses']] },
           { id: 'statuses', type: 'helper' },
@@ -322,24 +349,23 @@ describe('wiim nodes in Node-RED', function () {
       );
       const statuses = collect<{ status: { text?: string } }>('statuses');
       const outputs = collect<Msg>('out');
-      await until(() => outputs.length === 1, 'the first state');
+      await tickUntil(clock, () => outputs.length === 1 && statuses.length === 1, 'the first state');
       const polls = sim.count('getPlayerStatus');
-      await until(() => sim.count('getPlayerStatus') >= polls + 8, 'eight more polls');
-      await sleep(50);
-      // the title it plays, once; nothing for the polls after
+      await clock.advance(800);
+      assert.equal(sim.count('getPlayerStatus'), polls + 8, 'eight more polls');
+      sim.state.volume = 61;
+      await tickUntil(clock, () => outputs.length === 2, 'the volume change');
+      // the title it plays, once; nothing for the polls after, nor for the volume (statuses reach the Status node before the output that follows them)
       assert.deepEqual(
         statuses.map((m) => m.status.text),
         [`${sim.state.tracks[0].title} – ${sim.state.tracks[0].artist}`],
       );
-      sim.state.volume = 61;
-      await until(() => outputs.length === 2, 'the volume change');
-      assert.equal(statuses.length, 1, 'a volume change leaves the status as it is');
     });
 
     it('any input forces a refresh and an output on the same message', async () => {
-      await helper.load(nodes, statusFlow());
+      const clock = await loadOnClock(statusFlow());
       const outputs = collect<Msg>('out');
-      await until(() => outputs.length === 1, 'the first state');
+      await tickUntil(clock, () => outputs.length === 1, 'the first state');
       const polls = sim.count('getPlayerStatus');
       node('st').receive({ payload: 'now', _tag: 'mine' });
       await until(() => outputs.length === 2, 'the forced output');
@@ -349,8 +375,7 @@ describe('wiim nodes in Node-RED', function () {
     });
 
     it('in poll mode, refreshes that wait together share one read and one event: no node emits twice', async () => {
-      await helper.load(
-        nodes,
+      const clock = await loadOnClock(
         withTab([
           config(port, { pollIdle: '60', pollPlaying: '60' }),
           { id: 'A', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['outA']] },
@@ -361,18 +386,17 @@ describe('wiim nodes in Node-RED', function () {
       );
       const a = collect<Msg>('outA');
       const b = collect<Msg>('outB');
-      await until(() => a.length === 1 && b.length === 1, 'the first state');
-      await sleep(100);
+      await tickUntil(clock, () => a.length === 1 && b.length === 1, 'the first state');
       a.length = 0;
       b.length = 0;
+      // the clock stands still from here: no regular poll joins in
       const polls = sim.count('getPlayerStatus');
       sim.faults.latencyMs = 50;
       node('A').receive({ _tag: 'x' }); // read 1 starts
-      await sleep(10);
+      await until(() => sim.count('getPlayerStatus') > polls, 'read 1 at the device');
       node('A').receive({ _tag: 'y' }); // these two wait together: read 2
       node('B').receive({ _tag: 'z' });
       await until(() => a.length >= 2 && b.length >= 2, 'the outputs');
-      await sleep(300);
       sim.faults.latencyMs = 0;
       assert.equal(sim.count('getPlayerStatus') - polls, 2, 'y and z folded into one read');
       assert.deepEqual(
@@ -390,24 +414,23 @@ describe('wiim nodes in Node-RED', function () {
     it('reports the device offline with its last state, then online again on the same port', async () => {
       sim.playTrack(1);
       sim.state.volume = 44;
-      await helper.load(nodes, statusFlow());
+      const clock = await loadOnClock(statusFlow());
       const outputs = collect<Msg>('out');
-      await until(() => outputs.length === 1, 'the first state');
+      await tickUntil(clock, () => outputs.length === 1, 'the first state');
       await sim.stop();
-      await until(() => outputs.some((m) => (m.payload as { online: boolean }).online === false), 'online:false', 15000);
+      await tickUntil(clock, () => outputs.some((m) => (m.payload as { online: boolean }).online === false), 'online:false');
       const off = outputs.find((m) => (m.payload as { online: boolean }).online === false) as Msg;
       assert.deepEqual(off.changed, ['online']);
       assert.equal((off.payload as { volume: number }).volume, 44);
       assert.equal((off.payload as { title: string }).title, 'So What');
       const n = outputs.length;
       await sim.start({ port });
-      await until(() => outputs.length > n && (outputs.at(-1)?.payload as { online: boolean }).online === true, 'online:true', 15000);
+      await tickUntil(clock, () => outputs.length > n && (outputs.at(-1)?.payload as { online: boolean }).online === true, 'online:true');
       assert.ok(outputs.at(-1)?.changed?.includes('online'));
     });
 
     it('two wiim-status nodes share one poller', async () => {
-      await helper.load(
-        nodes,
+      const clock = await loadOnClock(
         statusFlow(
           [
             { id: 'st2', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['out2']] },
@@ -418,12 +441,11 @@ describe('wiim nodes in Node-RED', function () {
       );
       const a = collect<Msg>('out');
       const b = collect<Msg>('out2');
-      await until(() => a.length >= 10 && b.length >= 10, 'ten polls');
-      await helper.unload();
-      const polls = sim.count('getPlayerStatus');
-      // each poll reached both nodes; a poll in flight at unload reached neither
-      assert.equal(a.length, b.length);
-      assert.ok(polls - a.length === 0 || polls - a.length === 1, `${polls} polls for ${a.length} outputs per node`);
+      await clock.advance(0);
+      await clock.advance(900);
+      // each of the ten polls reached both nodes
+      await until(() => a.length === 10 && b.length === 10, 'ten outputs per node');
+      assert.equal(sim.count('getPlayerStatus'), 10);
     });
 
     it('with meta on, reads getMetaInfo for the artwork', async () => {
@@ -442,31 +464,37 @@ describe('wiim nodes in Node-RED', function () {
     });
 
     it('a command updates the state at once and the status node reports it', async () => {
-      await helper.load(
-        nodes,
+      const clock = await loadOnClock(
         withTab([
           config(port),
           { id: 'st', type: 'wiim-status', device: 'cfg', output: 'change', meta: false, wires: [['out']] },
           { id: 'out', type: 'helper' },
           { id: 'cmd', type: 'wiim-command', device: 'cfg', command: 'volume', value: '', wires: [['cmdout']] },
           { id: 'cmdout', type: 'helper' },
+          { id: 'st2', type: 'wiim-status', device: 'cfg', output: 'poll', meta: false, wires: [['polled']] },
+          { id: 'polled', type: 'helper' },
         ]),
       );
       const outputs = collect<Msg>('out');
-      await until(() => outputs.length === 1, 'the first state');
+      const polled = collect<Msg>('polled');
+      await tickUntil(clock, () => outputs.length === 1, 'the first state');
       node('cmd').receive({ payload: 77 });
       await until(() => outputs.length === 2, 'the change');
       assert.deepEqual(outputs[1].changed, ['volume']);
       assert.equal((outputs[1].payload as { volume: number }).volume, 77);
       const polls = sim.count('getPlayerStatus');
-      await until(() => sim.count('getPlayerStatus') >= polls + 3, 'three more polls');
+      const n = polled.length;
+      await clock.advance(300);
+      // every poll's output reached the poll-mode node: none of them reached the change-mode one
+      await until(() => polled.length >= n + 3, 'three more polls');
+      assert.ok(sim.count('getPlayerStatus') >= polls + 3);
       assert.equal(outputs.length, 2, 'the re-poll confirmed the state: no second output');
     });
   });
 
   describe('lifecycle', () => {
     it('a redeploy replaces the session and unloading leaves no open handle', async () => {
-      await sleep(200); // sockets of earlier tests finish closing
+      await until(() => sim['sockets'].size === 0, 'the sockets of earlier tests closed');
       const baseline = activeResources();
       const flow = (poll: string) =>
         withTab([
@@ -475,19 +503,20 @@ describe('wiim nodes in Node-RED', function () {
           { id: 'out', type: 'helper' },
           { id: 'cmd', type: 'wiim-command', device: 'cfg', command: '', value: '', wires: [[]] },
         ]);
-      await helper.load(nodes, flow('0.1'));
+      const clock = await loadOnClock(flow('0.1'));
       let outputs = collect<Msg>('out');
-      await until(() => outputs.length >= 3, 'polls');
+      await tickUntil(clock, () => outputs.length >= 3, 'polls');
       await helper.setFlows(flow('0.2'));
       outputs = collect<Msg>('out');
-      await until(() => outputs.length >= 3, 'polls after the redeploy');
+      await tickUntil(clock, () => outputs.length >= 3, 'polls after the redeploy');
       await helper.unload();
+      assert.equal(clock.pending, 0, 'no session timer left');
       const settled = () => JSON.stringify(activeResources()) === JSON.stringify(baseline);
       await until(settled, `handles back to ${JSON.stringify(baseline)} (now ${JSON.stringify(activeResources())})`, 5000).catch(() =>
         assert.deepEqual(activeResources(), baseline),
       );
       const polls = sim.requests.length;
-      await sleep(400);
+      await clock.advance(60_000);
       assert.equal(sim.requests.length, polls, 'nothing polls after unload');
     });
   });

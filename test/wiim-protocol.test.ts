@@ -6,17 +6,8 @@ import { rejectsWith, throwsArgument } from './helpers/assert';
 import { DeviceError } from '../src/shared/errors';
 import { DeviceConnection, deviceRequest } from '../src/shared/http';
 import { WiimClient } from '../src/wiim/client';
-import {
-  encodeCommand,
-  isWiimCommand,
-  LOOP_MODES,
-  loopToMode,
-  modeToLoop,
-  prepareCommand,
-  utcStamp,
-  type CommandContext,
-  type WiimCommandRequest,
-} from '../src/wiim/commands';
+import { encodeCommand, isWiimCommand, prepareCommand, utcStamp, type CommandContext, type WiimCommandRequest } from '../src/wiim/commands';
+import { LOOP_MODES, loopToMode, modeToLoop } from '../src/wiim/vocabulary';
 import {
   classifyReply,
   decodeHexText,
@@ -414,7 +405,14 @@ describe('wiim protocol against the simulator over HTTPS', function () {
     await rejectsWith(client.command('raw', 'noSuchCommand'), 'device', /does not know the command noSuchCommand/);
     await rejectsWith(client.command('raw', 'EQLoad:Nope'), 'device', /status "Failed"/);
     await rejectsWith(client.command('raw', 'timeSync:bad'), 'device', /answered "Failed"/);
-    assert.deepEqual(await client.command('raw', 'getShutdown'), { command: 'raw', request: 'getShutdown', raw: '0', payload: '0', applied: 'getShutdown' });
+    assert.deepEqual(await client.command('raw', 'getShutdown'), {
+      command: 'raw',
+      request: 'getShutdown',
+      raw: '0',
+      payload: '0',
+      reading: { reply: 'raw', value: '0' },
+      applied: 'getShutdown',
+    });
     sim.faults.garbage = true;
     await rejectsWith(client.command('pause'), 'protocol', /not JSON/);
     await rejectsWith(client.command('status'), 'protocol', /not JSON/);

@@ -57,6 +57,25 @@ describe('wiim session against the simulator', function () {
     assert.equal(seen.at(-1)?.state.state, 'playing');
   });
 
+  it('reads the follower list, output and EQ preset at most once a minute, however often it polls; at once after an EQ command', async () => {
+    sim.state.status = 'play';
+    const session = open({ pollPlayingMs: 1000, pollIdleMs: 5000 });
+    const extras = () => [sim.count('multiroom:getSlaveList'), sim.count('getNewAudioOutputHardwareMode'), sim.count('EQGetBand')];
+    session.register({});
+    await fx.clock.tick();
+    assert.deepEqual(extras(), [1, 1, 1], 'read with the first poll');
+    const polls = sim.count('getPlayerStatus');
+    await fx.clock.advance(50_000);
+    assert.ok(sim.count('getPlayerStatus') >= polls + 49, 'polled every second');
+    assert.deepEqual(extras(), [1, 1, 1], 'not every sixth poll (6 s) of a playing device');
+    await fx.clock.advance(15_000);
+    assert.deepEqual(extras(), [2, 2, 2], 'once the minute is over');
+    await command(session, 'eq', 'Rock');
+    await fx.clock.idle(); // the re-poll that confirms the command
+    assert.deepEqual(extras().slice(1), [3, 3], 'the output and EQ preset read again after an EQ command');
+    assert.equal(session.state?.eqPreset, 'Rock');
+  });
+
   it('stops polling when the last user leaves: the clock moves on, and nothing reaches the device', async () => {
     const session = open({ pollPlayingMs: 1000, pollIdleMs: 1000 });
     const user = {};

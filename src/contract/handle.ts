@@ -1,6 +1,6 @@
-import type { DeviceErrorInfo, DeviceHandle, DeviceUpdate, Health, SendResult, UpdateSource } from '../api';
+import type { DeviceErrorInfo, DeviceHandle, DeviceUpdate, Health, SendResult } from '../api';
 import { DeviceError } from '../shared/errors';
-import type { Health as SessionHealth } from '../sessions/device-session';
+import type { Health as SessionHealth, StateEvent } from '../sessions/device-session';
 
 /**
  * The device handle (`device` on each config node, typed in src/api.ts): one
@@ -20,18 +20,18 @@ export interface HandleSession {
   on(event: 'health' | 'state', listener: (...args: never[]) => void): unknown;
 }
 
-/** Options of one command: the public `outlet`, and what only a node's settings give (sonoff-pulse's width). */
+/** Options of one command: the public `outlet`, what only a node's settings give (sonoff-pulse's width), and the node that asks. */
 export interface RunOptions {
   outlet?: unknown;
   width?: number;
+  /** named in the state events the command brings (StateEvent.requesters), so that this node does not hear its own change twice */
+  requester?: object;
 }
 
-export interface FamilyContract<Session, S, Result, Event> {
+export interface FamilyContract<Session, S, Result> {
   readonly family: 'wiim' | 'sonoff';
   /** The state as a handle shows it (a fresh object), undefined before anything is known. */
   stateOf(session: Session): S | undefined;
-  /** The fields a session's state event changed (none: subscribers hear nothing) and where it came from. */
-  changeOf(event: Event, before: S | undefined, after: S | undefined): { changed: readonly string[]; source: UpdateSource };
   /** One command of the message contract; a bad value throws before anything is sent. */
   run(session: Session, command: string, value: unknown, options: RunOptions): Promise<Result>;
   /** What the node puts in msg.payload. */
@@ -51,7 +51,7 @@ export interface HandleSetup<Session> {
 
 type Listener<S> = (update: DeviceUpdate<S>) => void;
 
-export class Device<Session extends HandleSession, S, Result, Event> implements DeviceHandle<S> {
+export class Device<Session extends HandleSession, S, Result> implements DeviceHandle<S> {
   readonly family: 'wiim' | 'sonoff';
   readonly name: string;
   private readonly session: Session | undefined;
@@ -61,7 +61,7 @@ export class Device<Session extends HandleSession, S, Result, Event> implements 
   private heard: S | undefined;
 
   constructor(
-    private readonly contract: FamilyContract<Session, S, Result, Event>,
+    private readonly contract: FamilyContract<Session, S, Result>,
     private readonly setup: HandleSetup<Session>,
   ) {
     this.family = contract.family;
@@ -72,13 +72,11 @@ export class Device<Session extends HandleSession, S, Result, Event> implements 
     session?.on('health', (health: SessionHealth, err: DeviceError | undefined) => {
       if (this.listeners.size > 0) this.deliver({ health, state: this.heard, changed: [], source: 'health', ...this.errorOf(health, err) });
     });
-    session?.on('state', (event: Event) => {
-      if (this.listeners.size === 0) return;
-      const before = this.heard;
-      const after = this.contract.stateOf(session);
-      const { changed, source } = this.contract.changeOf(event, before, after);
-      this.heard = after;
-      if (changed.length > 0) this.deliver({ health: session.health, state: after, changed, source });
+    // the session's event names the fields (both families alike); a read that changed nothing is not an update
+    session?.on('state', (event: StateEvent<unknown>) => {
+      if (this.listeners.size === 0 || event.changed.length === 0) return;
+      this.heard = this.contract.stateOf(session);
+      this.deliver({ health: session.health, state: this.heard, changed: event.changed, source: event.source });
     });
   }
 

@@ -1,7 +1,8 @@
-import type { OutletSnapshot, StateSource } from '../sessions/sonoff-session';
-import type { SonoffState } from '../sonoff/codec';
-
 /** What sonoff-switch and sonoff-pulse put in msg.sonoff, and the normalised `info` payload. */
+
+import type { OutletSnapshot, SonoffStateEvent, StateSource } from '../sessions/sonoff-session';
+import type { SonoffState } from '../sonoff/state';
+
 export interface SonoffMeta {
   deviceid: string;
   outlet: number;
@@ -25,6 +26,19 @@ export function metaOfSnapshot(deviceid: string, snap: OutletSnapshot): SonoffMe
   if (device.fwVersion !== undefined) meta.fwVersion = device.fwVersion;
   if (snap.seq !== undefined) meta.seq = snap.seq;
   return meta;
+}
+
+/**
+ * A device event as one outlet's change, for a node of that outlet:
+ * undefined when none of the outlet's fields changed.
+ */
+export function outletChange(event: SonoffStateEvent, outlet: number, seq: number | undefined): OutletSnapshot | undefined {
+  const prefix = `outlets.${outlet}.`;
+  if (!event.changed.some((f) => f.startsWith(prefix))) return undefined;
+  const state = event.state.outlets.find((o) => o.outlet === outlet);
+  const snap: OutletSnapshot = { outlet, state: { ...(state ?? { outlet }) }, device: event.state, source: event.source };
+  if (seq !== undefined) snap.seq = seq;
+  return snap;
 }
 
 /** The normalised `info` object of the info topic. */

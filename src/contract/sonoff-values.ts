@@ -1,5 +1,6 @@
 import { argumentError } from '../shared/errors';
-import { checkStartup, type StartupValue } from '../sonoff/codec';
+import { checkStartup } from '../sonoff/codec';
+import { type StartupValue } from '../sonoff/state';
 import { quoted } from '../shared/text';
 import { numberOf, onOffWord } from './values';
 

@@ -1,22 +1,19 @@
 import type { WiimDeviceState } from '../api';
-import type { WiimSession, WiimStateEvent } from '../sessions/wiim-session';
+import type { WiimSession } from '../sessions/wiim-session';
 import type { CommandResult } from '../wiim/client';
-import { prepareCommand } from '../wiim/commands';
 import { Device, type FamilyContract } from './handle';
 import { commandRequest } from './wiim-values';
 
 /** wiim-command's message contract and wiim-status's state, as the WiiM device handle offers them. */
-export const wiimContract: FamilyContract<WiimSession, WiimDeviceState, CommandResult, WiimStateEvent> = {
+export const wiimContract: FamilyContract<WiimSession, WiimDeviceState, CommandResult> = {
   family: 'wiim',
   stateOf(session) {
     const state = session.state;
     const presets = session.presetCount;
     return state && presets !== undefined ? { ...state, presets } : state;
   },
-  // the session already leaves out the position moving on its own
-  changeOf: (event) => ({ changed: event.changed, source: event.source }),
-  run: (session, command, value) => session.command(prepareCommand(commandRequest(command, value))),
+  run: (session, command, value) => session.command(commandRequest(command, value)),
   payloadOf: (result) => result.payload,
 };
 
-export type WiimHandle = Device<WiimSession, WiimDeviceState, CommandResult, WiimStateEvent>;
+export type WiimHandle = Device<WiimSession, WiimDeviceState, CommandResult>;

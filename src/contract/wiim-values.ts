@@ -7,16 +7,14 @@ import {
   TEXT_ARGS,
   unknownCommand,
   WHOLE_ARGS,
-  EQ_BANDS,
   eqBandOf,
   type AlarmArg,
-  type EqBandHz,
   type SubSetting,
-  type Repeat,
   type WholeArg,
   type WiimCommandArgs,
   type WiimCommandRequest,
 } from '../wiim/commands';
+import { EQ_BANDS, type EqBandHz, type Repeat } from '../wiim/vocabulary';
 import { numberOf, onOffWord } from './values';
 
 /**

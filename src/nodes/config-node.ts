@@ -1,3 +1,11 @@
+/**
+ * The one contract between a config node (wiim-config, sonoff-config) and
+ * the nodes that use its device, in the manner of the core MQTT broker node:
+ * the config node owns the device's session and its users, pushes health and
+ * state to them, and turns settings it cannot use into a `problem` that every
+ * user shows, instead of failing to exist.
+ */
+
 import type { Node, NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
 import { DeviceError } from '../shared/errors';
@@ -6,13 +14,6 @@ import { openSession, type DeviceSession, type Health } from '../sessions/device
 import type { HandleSetup } from '../contract/handle';
 import type { Health as DeviceHealth } from '../api';
 
-/**
- * The one contract between a config node (wiim-config, sonoff-config) and
- * the nodes that use its device, in the manner of the core MQTT broker node:
- * the config node owns the device's session and its users, pushes health and
- * state to them, and turns settings it cannot use into a `problem` that every
- * user shows, instead of failing to exist.
- */
 export type UserHealth = DeviceHealth;
 
 export interface DeviceUser<Change> {

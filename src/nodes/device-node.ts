@@ -1,7 +1,3 @@
-import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
-import { DeviceError } from '../shared/errors';
-import { configOf, sessionOf, shorten, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
-
 /**
  * The one scaffold of every device node: finding its config node ("no
  * device" when there is none), the status (through statusSetter, so that a
@@ -9,6 +5,12 @@ import { configOf, sessionOf, shorten, toError, type ConfigNode, type DeviceUser
  * `send` and `done()`, or the error status and `done(err)` in the runtime's
  * language. A node file adds only its message contract.
  */
+
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
+import { DeviceError } from '../shared/errors';
+import type { StateEvent } from '../sessions/device-session';
+import { configOf, sessionOf, shorten, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
+
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 export type Done = (err?: Error) => void;
 
@@ -16,7 +18,7 @@ export type Done = (err?: Error) => void;
 export const SHARED_STATUS = ['working', 'done', 'online', 'connecting', 'offline', 'badreplies', 'error', 'unconfigured'] as const;
 export type SharedStatus = (typeof SHARED_STATUS)[number];
 
-export interface DeviceNodeSpec<S, Change, H> {
+export interface DeviceNodeSpec<S, Change extends StateEvent<unknown>, H> {
   /** the node type: status texts are `<type>.status.<name>` */
   type: string;
   /** the config node's type */
@@ -27,7 +29,7 @@ export interface DeviceNodeSpec<S, Change, H> {
   subscribe?: DeviceUser<Change>['subscribe'];
   /** The status at rest, from the session; undefined: the device's health. */
   idle?(session: S, health: UserHealth): NodeStatus | undefined;
-  /** A change of state that the node did not ask for (push, poll). */
+  /** A change of state that the node did not ask for: one its own message asked for answers through that message. */
   onState?(change: Change, session: S): void;
   /** Runs one message through the device handle: fills in `msg`, which is then sent. Resolves with a status to show, or nothing for the idle one. */
   input(msg: NodeMessageInFlow, device: H, session: S): Promise<NodeStatus | void>;
@@ -56,6 +58,14 @@ const COLOURS: Record<SharedStatus, Pick<NodeStatus, 'fill' | 'shape'>> = {
   unconfigured: { fill: 'red', shape: 'ring' },
 };
 
+/** The shared statuses, made once per node type: every message shows `working`, and building it each time was measurable work per command (bench/README.md). Node-RED does not change a status with a string text. */
+const sharedStatuses = new Map<string, Partial<Record<SharedStatus, NodeStatus>>>();
+function sharedStatus(type: string, name: SharedStatus): NodeStatus {
+  let ofType = sharedStatuses.get(type);
+  if (!ofType) sharedStatuses.set(type, (ofType = {}));
+  return (ofType[name] ??= { ...COLOURS[name], text: `${type}.status.${name}` });
+}
+
 /**
  * `node.status` that skips a status equal to the one shown. Node-RED hands
  * every status call to the flow's Status nodes, so a status set on every poll
@@ -63,7 +73,11 @@ const COLOURS: Record<SharedStatus, Pick<NodeStatus, 'fill' | 'shape'>> = {
  */
 export function statusSetter(node: Node): (status: NodeStatus) => void {
   let shown: string | undefined;
+  let last: NodeStatus | undefined;
   return (status) => {
+    // the same (shared) object as last time: nothing to compare
+    if (status === last) return;
+    last = status;
     // device text (a title) goes to every open editor: short, whatever the device sends
     const text = status.text === undefined ? undefined : shorten(String(status.text), STATUS_TEXT_MAX);
     const key = `${status.fill ?? ''}|${status.shape ?? ''}|${text ?? ''}`;
@@ -92,11 +106,11 @@ export function failureStatus(err: unknown): SharedStatus {
   return err instanceof DeviceError && (err.kind === 'offline' || err.isTransport) ? 'offline' : 'error';
 }
 
-export function deviceNode<S, Change, H>(RED: NodeAPI, node: Node, spec: DeviceNodeSpec<S, Change, H>): DeviceNode<Change, H> {
+export function deviceNode<S, Change extends StateEvent<unknown>, H>(RED: NodeAPI, node: Node, spec: DeviceNodeSpec<S, Change, H>): DeviceNode<Change, H> {
   const setStatus = statusSetter(node);
   const config = configOf<Change, H>(RED, spec.device, spec.configType);
   const session = config && sessionOf<S>(config);
-  const shared = (name: SharedStatus): NodeStatus => ({ ...COLOURS[name], text: `${spec.type}.status.${name}` });
+  const shared = (name: SharedStatus): NodeStatus => sharedStatus(spec.type, name);
   let health: UserHealth = 'connecting';
   let busy = 0;
   let fade: NodeJS.Timeout | undefined;
@@ -117,7 +131,8 @@ export function deviceNode<S, Change, H>(RED: NodeAPI, node: Node, spec: DeviceN
     },
     state(change) {
       refresh();
-      if (session) spec.onState?.(change, session);
+      // the one echo rule of both families: an event this node's own command or read brought is answered by its message
+      if (session && !change.requesters?.has(node)) spec.onState?.(change, session);
     },
   };
   if (config) config.register(user);

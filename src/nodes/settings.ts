@@ -1,10 +1,11 @@
-import { isIP, isIPv6 } from 'node:net';
-import { DeviceError } from '../shared/errors';
-
 /**
  * Editor fields arrive as strings ("8081"), flows written by hand as numbers.
  * Both are accepted; anything else falls back to the default.
  */
+
+import { isIP, isIPv6 } from 'node:net';
+import { DeviceError } from '../shared/errors';
+
 export function numberSetting(value: unknown, fallback: number): number {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   if (typeof value === 'string' && value.trim() !== '') {

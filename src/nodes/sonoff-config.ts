@@ -1,14 +1,15 @@
+/** sonoff-config: one SONOFF relay and its session; sonoff-switch, -pulse and -ota nodes use it. */
+
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { hostSetting, numberSetting, stringSetting } from './settings';
 import { SonoffSession, type SonoffModel } from '../sessions/sonoff-session';
-import type { SonoffState } from '../sonoff/codec';
+import type { SonoffState } from '../sonoff/state';
 import { SonoffClient, DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS } from '../sonoff/client';
 import { discoverSonoff } from '../sonoff/discovery';
 import { serveEditorEndpoints, sessionOf, setupConfigNode } from './config-node';
 import { Device } from '../contract/handle';
 import { sonoffContract } from '../contract/sonoff-contract';
 
-/** sonoff-config: one SONOFF relay and its session; sonoff-switch, -pulse and -ota nodes use it. */
 interface SonoffConfigDef extends NodeDef {
   deviceid?: string;
   host?: string;
@@ -127,7 +128,7 @@ export = function (RED: NodeAPI) {
         encrypted: d.encrypted,
         // stock firmware in LAN mode: usable once its devicekey is entered
         needsKey: d.encrypted,
-        family: modelOf(d.state),
+        model: modelOf(d.state),
         state: d.state?.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })) ?? [],
       }));
     },
@@ -142,7 +143,7 @@ export = function (RED: NodeAPI) {
         const { state } = await client.readState();
         return {
           fwVersion: state.fwVersion,
-          family: modelOf(state),
+          model: modelOf(state),
           deviceid: state.deviceid,
           state: state.outlets.map((o) => ({ outlet: o.outlet, switch: o.on })),
         };

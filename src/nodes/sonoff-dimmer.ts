@@ -1,8 +1,11 @@
+/** sonoff-dimmer: the D1 dimmer; msg.payload is the brightness while on and 0 while off, so a slider follows it. */
+
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import type { OutletChange, OutletSnapshot, SonoffSession, StateSource } from '../sessions/sonoff-session';
+import type { OutletSnapshot, SonoffSession, SonoffStateEvent, StateSource } from '../sessions/sonoff-session';
+import { outletChange } from '../contract/sonoff-message';
 import { dimmerLevel, type SonoffHandle } from '../contract/sonoff-contract';
 import { deviceNode, twoStateStatus } from './device-node';
-/** sonoff-dimmer: the D1 dimmer; msg.payload is the brightness while on and 0 while off, so a slider follows it. */
+
 interface SonoffDimmerDef extends NodeDef {
   device?: string;
 }
@@ -29,7 +32,7 @@ export = function (RED: NodeAPI) {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
 
-    const self = deviceNode<SonoffSession, OutletChange, SonoffHandle>(RED, node, {
+    const self = deviceNode<SonoffSession, SonoffStateEvent, SonoffHandle>(RED, node, {
       type: 'sonoff-dimmer',
       configType: 'sonoff-config',
       device: def.device,
@@ -38,13 +41,12 @@ export = function (RED: NodeAPI) {
         const s = session.outletState(0);
         return twoStateStatus(s?.on, health, { on: `${s?.brightness ?? 100} %`, off: 'sonoff-dimmer.status.off' });
       },
-      onState(change, session) {
-        // what a message asked for answers through that message
-        if (change.outlet !== 0 || change.source === 'command' || change.source === 'refresh') return;
-        node.send({ topic: self.config?.deviceName, payload: dimmerLevel(change), sonoff: metaOf(session.deviceid, change) });
+      onState(event, session) {
+        const change = outletChange(event, 0, session.seqNumber);
+        if (change) node.send({ topic: self.config?.deviceName, payload: dimmerLevel(change), sonoff: metaOf(session.deviceid, change) });
       },
       async input(msg, device, session) {
-        const { payload, snapshot } = await device.run('dimmer', msg.payload, {});
+        const { payload, snapshot } = await device.run('dimmer', msg.payload, { requester: node });
         msg.payload = payload;
         if (snapshot) msg.sonoff = metaOf(session.deviceid, snapshot);
       },

@@ -1,13 +1,14 @@
+/** sonoff-ota: flashes a firmware image (a path, a Buffer, or {url, sha256} on the user's own server). */
+
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { argumentError } from '../shared/errors';
 import { stringSetting } from './settings';
 import { loadImage } from '../sonoff/ota';
 import { flashImage, flashUrl } from '../sessions/sonoff-flash';
-import type { OutletChange, SonoffSession } from '../sessions/sonoff-session';
+import type { SonoffSession, SonoffStateEvent } from '../sessions/sonoff-session';
 import { deviceNode, type DeviceNode } from './device-node';
 import { otaUrlOf } from '../contract/sonoff-values';
 
-/** sonoff-ota: flashes a firmware image (a path, a Buffer, or {url, sha256} on the user's own server). */
 interface SonoffOtaDef extends NodeDef {
   device?: string;
   firmware?: string;
@@ -21,7 +22,7 @@ export = function (RED: NodeAPI) {
     const expectedSha256 = stringSetting(def.sha256).toLowerCase();
     let flashing = false;
 
-    const self: DeviceNode<OutletChange, unknown> = deviceNode<SonoffSession, OutletChange, unknown>(RED, this, {
+    const self: DeviceNode<SonoffStateEvent, unknown> = deviceNode<SonoffSession, SonoffStateEvent, unknown>(RED, this, {
       type: 'sonoff-ota',
       configType: 'sonoff-config',
       device: def.device,

@@ -1,11 +1,12 @@
+/** sonoff-pulse: inching (the relay switches back after a width) on or off. */
+
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { numberSetting, optionalNumberSetting } from './settings';
-import type { OutletChange, SonoffSession } from '../sessions/sonoff-session';
+import type { SonoffSession, SonoffStateEvent } from '../sessions/sonoff-session';
 import type { SonoffHandle } from '../contract/sonoff-contract';
 import { metaOfSnapshot } from '../contract/sonoff-message';
 import { deviceNode, twoStateStatus } from './device-node';
 
-/** sonoff-pulse: inching (the relay switches back after a width) on or off. */
 interface SonoffPulseDef extends NodeDef {
   device?: string;
   outlet?: string | number;
@@ -18,7 +19,7 @@ export = function (RED: NodeAPI) {
     const outlet = numberSetting(def.outlet, 0);
     const nodeWidth = optionalNumberSetting(def.width);
 
-    deviceNode<SonoffSession, OutletChange, SonoffHandle>(RED, this, {
+    deviceNode<SonoffSession, SonoffStateEvent, SonoffHandle>(RED, this, {
       type: 'sonoff-pulse',
       configType: 'sonoff-config',
       device: def.device,
@@ -26,7 +27,7 @@ export = function (RED: NodeAPI) {
       idle: (session, health) =>
         twoStateStatus(session.outletState(outlet)?.pulse, health, { on: 'sonoff-pulse.status.enabled', off: 'sonoff-pulse.status.disabled' }),
       async input(msg, device, session) {
-        const { payload, snapshot } = await device.run('pulse', msg.payload, { outlet, width: nodeWidth });
+        const { payload, snapshot } = await device.run('pulse', msg.payload, { outlet, width: nodeWidth, requester: this });
         msg.payload = payload;
         if (snapshot) msg.sonoff = metaOfSnapshot(session.deviceid, snapshot);
       },

@@ -1,11 +1,11 @@
+/** sonoff-sensor: a meter's or sensor's readings, when they change (push or poll), or when asked. */
+
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
-import type { OutletChange, SonoffSession, StateSource } from '../sessions/sonoff-session';
-import { READINGS_CHANGE } from '../sessions/sonoff-session';
-import { READING_NAMES, type Readings } from '../sonoff/codec';
+import type { SonoffSession, SonoffStateEvent, StateSource } from '../sessions/sonoff-session';
+import { READING_NAMES, readingsOfState, type Readings } from '../sonoff/state';
 import type { SonoffHandle } from '../contract/sonoff-contract';
 import { deviceNode } from './device-node';
 
-/** sonoff-sensor: a meter's or sensor's readings, when they change (push or poll), or when asked. */
 interface SonoffSensorDef extends NodeDef {
   device?: string;
   /** `all` (default) or one of READING_NAMES */
@@ -21,6 +21,9 @@ const UNITS: Record<keyof Readings, string> = {
   temperature: '°C',
   humidity: '%',
 };
+
+/** The state fields that are readings: an event naming one brings new readings. */
+const READING_FIELDS: ReadonlySet<string> = new Set(READING_NAMES);
 
 export = function (RED: NodeAPI) {
   function SonoffSensor(this: Node, def: SonoffSensorDef) {
@@ -39,7 +42,7 @@ export = function (RED: NodeAPI) {
       ...(seq === undefined ? {} : { seq }),
     });
 
-    const self = deviceNode<SonoffSession, OutletChange, SonoffHandle>(RED, node, {
+    const self = deviceNode<SonoffSession, SonoffStateEvent, SonoffHandle>(RED, node, {
       type: 'sonoff-sensor',
       configType: 'sonoff-config',
       device: def.device,
@@ -50,17 +53,18 @@ export = function (RED: NodeAPI) {
         if (health === 'offline' || shown.length === 0) return undefined;
         return { fill: 'green', shape: 'dot', text: shown.map((k) => `${r[k]} ${UNITS[k]}`).join(', ') };
       },
-      onState(change, session) {
-        if (change.outlet !== READINGS_CHANGE || !change.readings || change.source === 'refresh') return;
-        const payload = payloadOf(change.readings);
+      onState(event, session) {
+        if (!event.changed.some((f) => READING_FIELDS.has(f))) return;
+        const payload = payloadOf(readingsOfState(event.state));
         const key = JSON.stringify(payload);
         // with one reading picked, the others' changes are not this node's
         if (payload === undefined || key === last) return;
         last = key;
-        node.send({ topic: self.config?.deviceName, payload, sonoff: meta(session, change.source, change.seq) });
+        node.send({ topic: self.config?.deviceName, payload, sonoff: meta(session, event.source, session.seqNumber) });
       },
       async input(msg, device, session) {
-        msg.payload = payloadOf((await device.run('readings', undefined, {})).payload as Readings);
+        const result = await device.run('readings', undefined, { requester: node });
+        msg.payload = result.command === 'readings' ? payloadOf(result.payload) : undefined;
         msg.sonoff = meta(session, 'refresh', session.seqNumber);
       },
     });

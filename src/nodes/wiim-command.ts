@@ -1,15 +1,16 @@
-import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { stringSetting } from './settings';
-import type { WiimSession } from '../sessions/wiim-session';
-import type { WiimHandle } from '../contract/wiim-contract';
-import { resolveCommand } from './wiim-message';
-import { deviceNode } from './device-node';
-
 /**
  * wiim-command: one command per message. The command is the node's setting,
  * or comes from the message (bare name in msg.payload, msg.topic with
  * msg.payload as the argument, or msg.payload = {command, value}).
  */
+
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { stringSetting } from './settings';
+import type { WiimSession, WiimStateEvent } from '../sessions/wiim-session';
+import type { WiimHandle } from '../contract/wiim-contract';
+import { resolveCommand } from '../contract/wiim-message';
+import { deviceNode } from './device-node';
+
 interface WiimCommandDef extends NodeDef {
   device: string;
   /** empty = from the message */
@@ -28,7 +29,7 @@ export = function (RED: NodeAPI) {
     const fixed = stringSetting(def.command);
     const fixedValue = typeof def.value === 'string' ? def.value : def.value === undefined || def.value === null ? '' : String(def.value);
 
-    deviceNode<WiimSession, unknown, WiimHandle>(RED, this, {
+    deviceNode<WiimSession, WiimStateEvent, WiimHandle>(RED, this, {
       type: 'wiim-command',
       configType: 'wiim-config',
       device: def.device,

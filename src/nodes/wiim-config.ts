@@ -1,3 +1,5 @@
+/** wiim-config: one WiiM device and its session; wiim-command and wiim-status nodes use it. */
+
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { DeviceError } from '../shared/errors';
 import { hostSetting, numberSetting, optionalNumberSetting, stringSetting } from './settings';
@@ -8,7 +10,6 @@ import { serveEditorEndpoints, setupConfigNode } from './config-node';
 import { Device } from '../contract/handle';
 import { wiimContract } from '../contract/wiim-contract';
 
-/** wiim-config: one WiiM device and its session; wiim-command and wiim-status nodes use it. */
 interface WiimConfigDef extends NodeDef {
   host: string;
   port: string | number;

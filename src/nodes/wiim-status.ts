@@ -1,13 +1,15 @@
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from 'node-red';
-import type { WiimSession, WiimState, WiimStateEvent } from '../sessions/wiim-session';
-import { deviceNode } from './device-node';
-import type { WiimHandle } from '../contract/wiim-contract';
-
 /**
  * wiim-status: the device's state, on change or on every poll. The session
  * polls once for all wiim-status nodes of a device; any input message forces
  * a refresh and an output.
  */
+
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from 'node-red';
+import type { WiimSession, WiimStateEvent } from '../sessions/wiim-session';
+import type { WiimState } from '../wiim/state';
+import { deviceNode } from './device-node';
+import type { WiimHandle } from '../contract/wiim-contract';
+
 interface WiimStatusDef extends NodeDef {
   device: string;
   output: 'change' | 'poll';
@@ -51,7 +53,7 @@ export = function (RED: NodeAPI) {
       out.topic = self.config?.deviceName ?? '';
       // a copy: a flow that changes msg.payload must not change the session's state
       out.payload = { ...event.state };
-      out.changed = event.changed;
+      out.changed = [...event.changed];
       out.wiim = { raw: event.raw, source: event.source };
       return out;
     };
@@ -63,7 +65,6 @@ export = function (RED: NodeAPI) {
       subscribe: { meta: def.meta === true || def.meta === 'true' },
       idle: (session, health) => (health === 'online' && session.state?.online ? live(statusOf(session.state), session.live) : undefined),
       onState(event) {
-        if (event.requesters?.has(node)) return; // answered by the input handler
         const wanted = everyPoll ? event.source !== 'command' : event.changed.length > 0;
         if (wanted) node.send(message({}, event));
       },

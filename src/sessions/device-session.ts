@@ -56,11 +56,31 @@ export interface SessionEvents {
   health: [Health, DeviceError | undefined];
 }
 
+/**
+ * A change of a device's state, one shape for both families (WiiM adds the
+ * raw replies). Per-outlet or per-field views are the nodes' business.
+ */
+export interface StateEvent<S> {
+  /** the session's own snapshot, replaced and never changed: read it, copy it before changing it */
+  state: Readonly<S>;
+  /** the fields that changed: `volume`, `outlets.2.on`, `power`; a WiiM poll that found nothing new has none */
+  changed: readonly string[];
+  source: StateSource;
+  /**
+   * The users whose command or read brought this state (requests coalesced
+   * into one name each of them). They answer through their own message, so
+   * a node skips an event that names it: the one way to avoid an echo.
+   */
+  requesters?: ReadonlySet<object>;
+}
+
 export interface SendOptions {
   /** requests with the same key coalesce while waiting: the latest wins */
   key?: string;
   /** a read that must go out even while offline (polls, probes) */
   probe?: boolean;
+  /** the user that asked (a node): named in the state events the request brings (StateEvent.requesters) */
+  requester?: object;
 }
 
 type SessionEventMap<Events> = Events & SessionEvents;
@@ -78,6 +98,16 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   private closed = false;
   private lastAskedAt = Number.NEGATIVE_INFINITY;
   private probeTimer: ClockTimer | undefined;
+  /** the regular poll loop: on while users are registered; paused while the device is offline (the probe reads instead) */
+  private pollOn = false;
+  private pollPaused = false;
+  private pollTimer: ClockTimer | undefined;
+  private pollDue = Number.POSITIVE_INFINITY;
+  private pollRunning = false;
+  /** who asked for each keyed request still waiting (coalesced requests gather here) */
+  private readonly waitingAskers = new Map<string, Set<object>>();
+  /** who asked for the request running now */
+  private askers: ReadonlySet<object> | undefined;
   protected readonly offlineAfter: number;
   private readonly backoffMinMs: number;
   private readonly backoffMaxMs: number;
@@ -119,7 +149,10 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   /** A node stops using the device: the last one stops timers and sockets. */
   deregister(user: object): void {
     if (!this.users.delete(user)) return;
-    if (this.users.size === 0) this.stop();
+    if (this.users.size === 0) {
+      this.stopPolling();
+      this.stop();
+    }
   }
 
   /** The config node closes: stop everything and fail what still waits. */
@@ -129,6 +162,7 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     this.users.clear();
     this.queue.close();
     this.stopProbing();
+    this.stopPolling();
     this.stop();
     await Promise.all([...this.closeHooks].map((hook) => hook()));
     this.closeHooks.clear();
@@ -164,15 +198,93 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     EventEmitter.prototype.emit.call(this, name, ...args);
   }
 
-  /** The delay before a regular poll due in about `ms`: see alignedDelay. */
-  protected pollDelay(ms: number): number {
-    return alignedDelay(ms, this.clock.now());
+  // ------------------------------------------------------------ the poll loop
+
+  /**
+   * Starts the regular reads: the first after `firstDelay` (default: the next
+   * aligned tick), then one interval after each read ends. The loop is the
+   * same for both families: reads pass the poll gate and fall on aligned
+   * ticks (alignedDelay), the connection goes when the next read is far off
+   * (idleFor), the loop pauses while the device is offline (the probe reads
+   * instead) and carries on when it is back, and after a failed or unreadable
+   * read the next waits the backoff delay (doubling per failure), or the
+   * interval if that is longer: backoff only ever slows the reads.
+   */
+  protected startPolling(firstDelay?: number): void {
+    this.pollOn = true;
+    this.schedulePoll(firstDelay);
   }
 
-  /** Runs a regular (timer) poll through the poll gate: see PollGate. */
-  protected regularPoll<T>(poll: () => Promise<T>): Promise<T> {
-    return this.gate.run(poll);
+  /** The next regular read is due from now: after a read on demand, or when the interval changes. */
+  protected reschedulePoll(): void {
+    if (this.pollOn) this.schedulePoll();
   }
+
+  private stopPolling(): void {
+    this.pollOn = false;
+    this.pollPaused = false;
+    this.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    this.pollDue = Number.POSITIVE_INFINITY;
+  }
+
+  /** When the next regular read is due (infinity: none is). */
+  protected get nextPollAt(): number {
+    return this.pollDue;
+  }
+
+  /** A regular read is under way. */
+  protected get pollInFlight(): boolean {
+    return this.pollRunning;
+  }
+
+  private schedulePoll(delay?: number): void {
+    this.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    this.pollDue = Number.POSITIVE_INFINITY;
+    if (!this.pollOn || this.closed) return;
+    this.pollPaused = this.healthState === 'offline';
+    if (this.pollPaused) return;
+    const interval = this.pollInterval();
+    if (interval <= 0 && delay === undefined) return;
+    // one backoff rule: after a failed or unreadable read, the backoff delay, but never sooner than the interval
+    const ms = delay ?? (this.consecutiveFailures > 0 ? Math.max(interval, this.retryDelay()) : alignedDelay(interval, this.clock.now()));
+    this.idleFor(ms);
+    this.pollDue = this.clock.now() + ms;
+    this.pollTimer = this.clock.setTimeout(() => {
+      this.pollTimer = undefined;
+      this.pollDue = Number.POSITIVE_INFINITY;
+      // went offline on a command (the probe takes over), or nowhere to read yet (SONOFF before mDNS)
+      if (this.healthState === 'offline' || !this.canPoll()) return this.schedulePoll();
+      this.pollRunning = true;
+      this.gate
+        .run(() => this.pollRead())
+        .catch(() => undefined)
+        .finally(() => {
+          this.pollRunning = false;
+          this.schedulePoll();
+          this.afterPoll();
+        });
+    }, ms);
+  }
+
+  /** The device is online again (or for the first time): the paused loop carries on. */
+  private resume(): void {
+    if (!this.pollPaused) return;
+    this.pollPaused = false;
+    if (this.pollOn && !this.pollTimer) this.schedulePoll();
+  }
+
+  /** The family's regular read (a probe read: it goes out whatever the health). */
+  protected abstract pollRead(): Promise<unknown>;
+  /** The time between regular reads now (WiiM's adapts to playback and events); 0: none. */
+  protected abstract pollInterval(): number;
+  /** Whether a read can go out now (SONOFF: once mDNS gave the address); if not, the loop waits an interval. */
+  protected canPoll(): boolean {
+    return true;
+  }
+  /** After each regular read, done or failed. */
+  protected afterPoll(): void {}
 
   /** Delay before the next read while the device fails or answers garbage: doubles per failure. */
   protected retryDelay(): number {
@@ -193,18 +305,50 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
       const reason = this.lastFailure ? `: ${this.lastFailure.message}` : '';
       return Promise.reject(new DeviceError('offline', `${this.describe()} is offline${reason}`));
     }
-    return this.queue.run(task, options.key).then(
+    const key = options.key;
+    const asked = this.askersFor(key, options.requester);
+    const run = asked === undefined ? task : () => this.runAsked(asked, key, task);
+    return this.queue.run(run, key).then(
       (value) => {
         this.noteSuccess();
         return value;
       },
       (err: unknown) => {
+        if (key !== undefined && this.waitingAskers.get(key) === asked) this.waitingAskers.delete(key);
         if (err instanceof DeviceError && err.isTransport) this.noteFailure(err);
         else if (err instanceof DeviceError && err.kind === 'protocol') this.noteBadReply(err);
         else if (err instanceof DeviceError && err.kind === 'device') this.noteSuccess();
         throw err;
       },
     );
+  }
+
+  /** The askers of a request: a keyed one shares the set of the waiting request it joins. */
+  private askersFor(key: string | undefined, requester: object | undefined): Set<object> | undefined {
+    let asked = key === undefined ? undefined : this.waitingAskers.get(key);
+    if (requester === undefined) return asked;
+    if (!asked) {
+      asked = new Set();
+      if (key !== undefined) this.waitingAskers.set(key, asked);
+    }
+    asked.add(requester);
+    return asked;
+  }
+
+  private async runAsked<T>(asked: ReadonlySet<object>, key: string | undefined, task: () => Promise<T>): Promise<T> {
+    // from now on a request with this key is a new one, with askers of its own
+    if (key !== undefined && this.waitingAskers.get(key) === asked) this.waitingAskers.delete(key);
+    this.askers = asked;
+    try {
+      return await task();
+    } finally {
+      if (this.askers === asked) this.askers = undefined;
+    }
+  }
+
+  /** The users to name in a state event of `source` (StateEvent.requesters): those of the request running now; none for a push. */
+  protected requestersFor(source: StateSource): ReadonlySet<object> | undefined {
+    return source === 'push' || this.askers === undefined || this.askers.size === 0 ? undefined : this.askers;
   }
 
   /**
@@ -298,14 +442,12 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
 
   /** A short name for messages: the device's name or address. */
   protected abstract describe(): string;
-  /** Begin polling or listening (first user registered). */
+  /** Begin polling (startPolling) or listening: the first user registered. */
   protected abstract start(): void;
-  /** Stop timers and listeners (last user left, or close). The offline probe goes on until close. */
+  /** Stop the family's own timers and listeners (last user left, or close); the poll loop is stopped already. The offline probe goes on until close. */
   protected abstract stop(): void;
   /** One read of the offline device; a success brings it back online (through send or noteSuccess). */
   protected abstract probe(): Promise<unknown>;
-  /** The device is online again (or for the first time): carry on with regular polls. */
-  protected abstract resume(): void;
   /** Close the device's idle connection now (the next request opens another). */
   protected abstract releaseConnection(): void;
   /** Release sockets and dispatchers for good. */

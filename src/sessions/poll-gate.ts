@@ -1,5 +1,3 @@
-import { systemClock, type Clock, type ClockTimer } from '../shared/clock';
-
 /**
  * The regular polls of every device in the process pass through one gate:
  * at most `slots` run at a time, and a poll holds its slot until it ends or
@@ -15,6 +13,9 @@ import { systemClock, type Clock, type ClockTimer } from '../shared/clock';
  * timeout) from holding a slot: it delays another device's poll by at most
  * `leaseMs`.
  */
+
+import { systemClock, type Clock, type ClockTimer } from '../shared/clock';
+
 interface Slot {
   readonly since: number;
   /** freed by its poll or by the lease, whichever came first */

@@ -52,9 +52,9 @@ export async function flashImage(session: SonoffSession, image: Buffer, options:
   // a session that closes mid-flash takes the server down with it
   const forget = session.onClose(() => server.close());
   try {
-    const url = await server.start();
+    const request = encodeOtaFlash(await server.start(), digest);
     await session.otaUnlock();
-    await session.otaFlash(url, digest);
+    await session.otaFlash(request);
   } finally {
     forget();
     await server.close();
@@ -64,17 +64,17 @@ export async function flashImage(session: SonoffSession, image: Buffer, options:
 
 /** Flashes an image from the user's own HTTP server: info → ota_unlock → ota_flash. */
 export async function flashUrl(session: SonoffSession, url: string, digest: string): Promise<FlashResult> {
-  // refuse a bad URL or hash before the relay is unlocked for a flash that cannot happen
-  const req = encodeOtaFlash(url, digest);
-  await session.readState('refresh');
+  // encoded once, here: a bad URL or hash is refused before the relay is unlocked for a flash that cannot happen
+  const request = encodeOtaFlash(url, digest);
+  await session.refresh();
   await session.otaUnlock();
-  await session.otaFlash(url, digest);
-  return flashed(session, { status: 'done', bytes: null, sha256: String((req.data as { sha256sum: string }).sha256sum) });
+  await session.otaFlash(request);
+  return flashed(session, { status: 'done', bytes: null, sha256: digest.toLowerCase() });
 }
 
 /** The new firmware version, if the relay answers before it restarts. */
 async function flashed(session: SonoffSession, result: FlashResult): Promise<FlashResult> {
-  const fw = await session.readState('refresh').then(
+  const fw = await session.refresh().then(
     (s) => s.fwVersion,
     () => undefined,
   );
@@ -84,7 +84,7 @@ async function flashed(session: SonoffSession, result: FlashResult): Promise<Fla
 
 /** The relay's IPv4 address (the firmware server admits it alone); `info` first proves it answers. */
 async function deviceAddress(session: SonoffSession): Promise<string> {
-  await session.readState('refresh');
+  await session.refresh();
   const host = session.address?.host;
   if (!host) throw new DeviceError('offline', 'the device address is not known');
   if (isIP(host)) return host;

@@ -1,12 +1,10 @@
-import type { Clock, ClockTimer } from '../shared/clock';
+import type { ClockTimer } from '../shared/clock';
 import { DeviceError } from '../shared/errors';
 import { sameTxt, type DiscoveredService } from '../shared/mdns';
 import {
-  SeqTracker,
   checkOutlet,
   checkPulseWidth,
   checkStartup,
-  cloneState,
   encodePulse,
   encodePulses,
   encodeStartup,
@@ -14,40 +12,38 @@ import {
   encodeSwitch,
   encodeSwitches,
   encodeWifi,
-  encodeOtaFlash,
   encodeDimmable,
   encodeLed,
   encodeThSwitch,
   checkBrightness,
+  type SonoffReply,
+  type SonoffRequest,
+} from '../sonoff/codec';
+import {
+  cloneState,
   READING_NAMES,
   readingsOfState,
   type DeviceKind,
-  type MeterFamily,
+  type MeterUnits,
   type MeterHint,
   type Readings,
   mergeState,
-  parseTxtState,
-  sameOutlet,
+  changedFields,
   type Family,
   type OnOff,
   type OutletState,
-  type SonoffReply,
-  type SonoffRequest,
   type SonoffState,
   type StartupValue,
-} from '../sonoff/codec';
+} from '../sonoff/state';
+import { SeqTracker, parseTxtState } from '../sonoff/txt';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
 import { aesKey, WRONG_KEY_MESSAGE } from '../sonoff/crypto';
 import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } from '../sonoff/discovery';
-import { DeviceSession, openSession, type SessionEvents, type StateSource } from './device-session';
-import type { PollGate } from './poll-gate';
+import { DeviceSession, type SessionEvents, type SessionOptions, type StateEvent, type StateSource } from './device-session';
 
 export type { StateSource } from './device-session';
-/** `powr2` and `powr3`: a meter whose unit family the user set (MeterFamily in src/sonoff/codec.ts) */
+/** `powr2` and `powr3`: a meter whose units the user set (MeterUnits in src/sonoff/state.ts) */
 export type SonoffModel = 'auto' | 'single' | 'multi' | 'dimmer' | 'meter' | 'powr2' | 'powr3' | 'th';
-
-/** The `outlet` of a change that is not an outlet's: the device's readings changed (meters, sensors). */
-export const READINGS_CHANGE = -1;
 
 /** Nothing heard for this long: ping the device, so that one that died without a word goes offline. */
 export const LIVENESS_MS = 60_000;
@@ -58,7 +54,7 @@ export const METER_RESENDS_MAX = 3;
 /** A regular poll due this soon may bring the meter's reading: the keep-alive waits for its answer. */
 export const METER_POLL_WAIT_MS = 1000;
 
-export interface SonoffSessionOptions {
+export interface SonoffSessionOptions extends SessionOptions {
   deviceid: string;
   /** empty: the address comes from mDNS (and follows it) */
   host?: string;
@@ -68,15 +64,9 @@ export interface SonoffSessionOptions {
   /** seconds between `info` polls; 0 = off */
   pollInterval?: number;
   timeoutMs?: number;
-  offlineAfter?: number;
-  backoffMinMs?: number;
-  backoffMaxMs?: number;
-  pollGate?: PollGate;
   name?: string;
   /** stock firmware in LAN mode: the device's key; requests, replies and TXT records are encrypted with it */
   devicekey?: string;
-  /** the time polls, probes, backoff, the 200 ms gap and the wait for mDNS run on (default: the system clock) */
-  clock?: Clock;
   /** a line for the debug log (an mDNS record that was not taken) */
   debug?: (message: string) => void;
 }
@@ -90,16 +80,11 @@ export interface OutletSnapshot {
   seq?: number;
 }
 
-/** One outlet's change, as the session reports it to nodes. */
-export interface OutletChange extends OutletSnapshot {
-  /** the first state known of the device: a baseline for status, not a change to report */
-  initial?: boolean;
-  /** with outlet READINGS_CHANGE: the readings the device has now */
-  readings?: Readings;
-}
+/** A SONOFF device's state event: the one shape of both families (`outlets.<n>.<field>` names an outlet's field). */
+export type SonoffStateEvent = StateEvent<SonoffState>;
 
 export interface SonoffSessionEvents extends SessionEvents {
-  state: [OutletChange];
+  state: [SonoffStateEvent];
   address: [{ host: string; port: number }];
 }
 
@@ -134,7 +119,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private lastSeq: number | undefined;
   private readonly seq = new SeqTracker();
   private lease: WatcherLease | undefined;
-  private pollTimer: ClockTimer | undefined;
   private livenessTimer: ClockTimer | undefined;
   private meterTimer: ClockTimer | undefined;
   private lastHeard = Number.NEGATIVE_INFINITY;
@@ -146,9 +130,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private pending: SonoffState | undefined;
   /** the state object of the last read and the session's state right after it (see readInfo) */
   private lastRead: { state?: SonoffState; after?: SonoffState } = {};
-  /** when the next regular poll is due, and whether one is under way (the meter keep-alive waits for its answer) */
-  private pollDueAt = Number.POSITIVE_INFINITY;
-  private polling = false;
   /** the meter keep-alive is due again once the regular poll has its answer */
   private meterAfterPoll = false;
   private readonly addressWaiters = new Set<(err?: DeviceError) => void>();
@@ -156,14 +137,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private lastTxt: Readonly<Record<string, string>> | undefined;
 
   constructor(options: SonoffSessionOptions) {
-    super({
-      minGapMs: 200,
-      offlineAfter: options.offlineAfter ?? 3,
-      backoffMinMs: options.backoffMinMs ?? 1000,
-      backoffMaxMs: options.backoffMaxMs ?? 30000,
-      pollGate: options.pollGate,
-      clock: options.clock,
-    });
+    super({ ...options, minGapMs: 200 });
     if (!options.deviceid && !options.host) throw new DeviceError('argument', 'a SONOFF device needs a deviceid (for mDNS) or a host');
     this.deviceid = options.deviceid;
     this.model = options.model ?? 'auto';
@@ -223,13 +197,13 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   }
 
   /** the meter family the model setting names, if it names one */
-  private get meterModel(): MeterFamily | undefined {
+  private get meterModel(): MeterUnits | undefined {
     return this.model === 'powr2' || this.model === 'powr3' ? this.model : undefined;
   }
 
   /** How to read the meter's units: the model setting, else what the device showed before (its data, its TXT type). */
   private get meterHint(): MeterHint {
-    return { set: this.meterModel, known: this.current?.meterFamily };
+    return { set: this.meterModel, known: this.current?.meterUnits };
   }
 
   get address(): { host: string; port: number } | undefined {
@@ -263,46 +237,52 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.ensureFamily();
   }
 
-  async setSwitch(outlet: number, on: boolean): Promise<OutletSnapshot> {
+  async setSwitch(outlet: number, on: boolean, requester?: object): Promise<OutletSnapshot> {
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
-    return this.command(this.switchRequest(family, o, on), { outlets: [{ outlet: o, on }] }, o, `switch:${o}`);
+    return this.command(this.switchRequest(family, o, on), { outlets: [{ outlet: o, on }] }, o, { key: `switch:${o}`, requester });
   }
 
   /** D1: on at a brightness of 1..100; 0 turns it off (the `dimmable` request takes only "on"). */
-  async setBrightness(brightness: number): Promise<OutletSnapshot> {
-    if (brightness === 0) return this.setSwitch(0, false);
+  async setBrightness(brightness: number, requester?: object): Promise<OutletSnapshot> {
+    if (brightness === 0) return this.setSwitch(0, false, requester);
     const b = checkBrightness(brightness);
     await this.familyFor(0);
     if (this.kind !== 'dimmer') throw new DeviceError('argument', `${this.describe()} is not a dimmer (it reports no brightness); set the model to dimmer`);
-    return this.command(encodeDimmable(b), { outlets: [{ outlet: 0, on: true, brightness: b }] }, 0, 'switch:0');
+    return this.command(encodeDimmable(b), { outlets: [{ outlet: 0, on: true, brightness: b }] }, 0, { key: 'switch:0', requester });
   }
 
   /** The network LED; the answer is the device's state with `led`. */
-  async setLed(on: boolean): Promise<OutletSnapshot> {
+  async setLed(on: boolean, requester?: object): Promise<OutletSnapshot> {
     await this.ready();
-    return this.send(async () => {
-      const reply = await this.client.request(encodeLed(on));
-      return this.confirm(reply, { outlets: [], led: on }, 0);
-    });
+    return this.send(
+      async () => {
+        const reply = await this.client.request(encodeLed(on));
+        return this.confirm(reply, { outlets: [], led: on }, 0);
+      },
+      { requester },
+    );
   }
 
   /** Flips the outlet, from the state known when the command goes out. */
-  async toggle(outlet: number): Promise<OutletSnapshot> {
+  async toggle(outlet: number, requester?: object): Promise<OutletSnapshot> {
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
     if (this.outletState(o)?.on === undefined) await this.readInfo('poll', false);
     await this.ready();
-    return this.send(async () => {
-      const on = !this.outletState(o)?.on;
-      const change: SonoffState = { outlets: [{ outlet: o, on }] };
-      // computed from the state known now: never sent twice
-      const req = { ...this.switchRequest(family, o, on), idempotent: false as const };
-      return this.inFlight(change, async () => this.confirm(await this.client.request(req), change, o));
-    });
+    return this.send(
+      async () => {
+        const on = !this.outletState(o)?.on;
+        const change: SonoffState = { outlets: [{ outlet: o, on }] };
+        // computed from the state known now: never sent twice
+        const req = { ...this.switchRequest(family, o, on), idempotent: false as const };
+        return this.inFlight(change, async () => this.confirm(await this.client.request(req), change, o));
+      },
+      { requester },
+    );
   }
 
-  async setStartup(outlet: number, value: StartupValue): Promise<OutletSnapshot> {
+  async setStartup(outlet: number, value: StartupValue, requester?: object): Promise<OutletSnapshot> {
     const startup = checkStartup(value);
     const family = await this.familyFor(outlet);
     const o = checkOutlet(outlet, family);
@@ -312,10 +292,10 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       (a, b) => a.outlet - b.outlet,
     );
     const req = family === 'single' ? encodeStartup(startup) : encodeStartups(items);
-    return this.command(req, { outlets: [{ outlet: o, startup }] }, o, `startup:${o}`);
+    return this.command(req, { outlets: [{ outlet: o, startup }] }, o, { key: `startup:${o}`, requester });
   }
 
-  async setPulse(outlet: number, request: PulseRequest): Promise<OutletSnapshot> {
+  async setPulse(outlet: number, request: PulseRequest, requester?: object): Promise<OutletSnapshot> {
     // family unknown: a width no relay takes is refused before the family is read
     if (request.width !== undefined && this.family === undefined) checkPulseWidth(request.width, 'single');
     const family = await this.familyFor(outlet);
@@ -335,25 +315,24 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       req = encodePulses([{ outlet: o, pulse, width: pulse ? width : undefined, switch: sw }]);
       change.pulseSwitch = sw;
     }
-    return this.command(req, { outlets: [change] }, o, `pulse:${o}`);
+    return this.command(req, { outlets: [change] }, o, { key: `pulse:${o}`, requester });
   }
 
-  /** Reads `info` because a message asked: the outlet as the device reports it now (source 'refresh'). */
-  async read(outlet: number): Promise<OutletSnapshot> {
-    await this.readInfo('refresh', false);
-    return this.snapshot(outlet, 'refresh');
-  }
-
-  /** Reads `info` and updates the state; `source` is what the change events carry. Resolves with a copy of the state. */
-  async readState(source: 'refresh' | 'poll'): Promise<SonoffState> {
-    await this.readInfo(source, false);
-    return this.state as SonoffState;
+  /**
+   * A read on demand (both families call it refresh): reads the device now
+   * because a message asked, updates the state (source `refresh`) and
+   * resolves with a copy of it.
+   */
+  async refresh(requester?: object): Promise<SonoffState> {
+    await this.readInfo('refresh', false, requester);
+    return cloneState(this.current ?? { outlets: [] });
   }
 
   /** One `info` read; `probe` reads go out even while the device is offline. */
-  private readInfo(source: 'refresh' | 'poll', probe: boolean): Promise<void> {
+  private readInfo(source: 'refresh' | 'poll', probe: boolean, requester?: object): Promise<void> {
     // a chain rather than async frames: this runs on every poll
-    const read = () => this.send(() => this.client.readState(this.meterHint).then(({ reply, state }) => this.applyRead(state, source, reply.seq)), { probe });
+    const read = () =>
+      this.send(() => this.client.readState(this.meterHint).then(({ reply, state }) => this.applyRead(state, source, reply.seq)), { probe, requester });
     return this.addressKnown ? read() : this.ready().then(read);
   }
 
@@ -368,13 +347,16 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.lastRead = { state, after: this.current };
   }
 
-  async signalStrength(): Promise<number> {
+  async signalStrength(requester?: object): Promise<number> {
     await this.ready();
-    return this.send(async () => {
-      const rssi = await this.client.signalStrength();
-      this.applyState({ outlets: [], rssi }, 'command');
-      return rssi;
-    });
+    return this.send(
+      async () => {
+        const rssi = await this.client.signalStrength();
+        this.applyState({ outlets: [], rssi }, 'command');
+        return rssi;
+      },
+      { requester },
+    );
   }
 
   /** Sets the Wi-Fi network; the password never appears in errors or logs. */
@@ -392,12 +374,10 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.send(() => this.client.otaUnlock());
   }
 
-  /** Asks the relay to download and flash an image; the client allows the download its own, longer time. */
-  async otaFlash(downloadUrl: string, sha256: string): Promise<SonoffReply> {
-    // a bad URL or hash is refused before the queue (and the relay) sees it
-    encodeOtaFlash(downloadUrl, sha256);
+  /** Asks the relay to download and flash an image: `request` is encodeOtaFlash's, checked before it got here. */
+  async otaFlash(request: SonoffRequest): Promise<SonoffReply> {
     await this.ready();
-    return this.send(() => this.client.otaFlash(downloadUrl, sha256));
+    return this.send(() => this.client.otaFlash(request));
   }
 
   // ------------------------------------------------------------ internals
@@ -419,7 +399,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         .catch(() => undefined)
         .finally(() => this.idleFor(this.pollIntervalMs || Infinity));
     }
-    this.schedulePoll();
+    this.startPolling();
     this.lastHeard = this.clock.now();
     // regular polls at least as often read the device anyway, and their failures count the same way
     if (this.pollIntervalMs <= 0 || this.pollIntervalMs > LIVENESS_MS) this.scheduleLiveness(LIVENESS_MS);
@@ -432,9 +412,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.clock.clearTimeout(this.meterTimer);
     this.meterTimer = undefined;
     for (const finish of [...this.addressWaiters]) finish(new DeviceError('closed', `${this.describe()}: the session stopped before mDNS found the device`));
-    this.clock.clearTimeout(this.pollTimer);
-    this.pollTimer = undefined;
-    this.pollDueAt = Number.POSITIVE_INFINITY;
     this.meterAfterPoll = false;
     this.lease?.release();
     this.lease = undefined;
@@ -454,10 +431,6 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     // a record we cannot read stays unreadable until the key changes (a redeploy makes a new session)
     if (this.keyProblem) return;
     if (this.addressKnown) await this.readInfo('poll', true);
-  }
-
-  protected resume(): void {
-    // the poll timer runs on while the device is offline, and reads again once it is back
   }
 
   /** Anything from the device (a reply, an mDNS record) counts as heard. */
@@ -511,7 +484,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       this.meterTimer = undefined;
       if (this.clock.now() - this.lastReading < METER_QUIET_MS) return this.scheduleMeterKeepAlive();
       if (this.health === 'offline' || !this.addressKnown) return this.scheduleMeterKeepAlive();
-      if (this.polling || this.pollDueAt <= this.clock.now() + METER_POLL_WAIT_MS) {
+      if (this.pollInFlight || this.nextPollAt <= this.clock.now() + METER_POLL_WAIT_MS) {
         this.meterAfterPoll = true;
         return;
       }
@@ -528,32 +501,25 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     }, wait);
   }
 
-  private schedulePoll(): void {
-    if (!this.running || this.pollIntervalMs <= 0 || this.isClosed) return;
-    // a device that answers garbage is asked less and less often
-    const delay = this.health === 'faulty' ? Math.max(this.pollIntervalMs, this.retryDelay()) : this.pollDelay(this.pollIntervalMs);
-    this.idleFor(delay);
-    this.pollDueAt = this.clock.now() + delay;
-    this.pollTimer = this.clock.setTimeout(() => {
-      this.pollTimer = undefined;
-      this.pollDueAt = Number.POSITIVE_INFINITY;
-      // while offline the probe loop reads instead
-      if (this.health === 'offline' || !this.addressKnown) {
-        this.schedulePoll();
-        return;
-      }
-      this.polling = true;
-      this.regularPoll(() => this.readInfo('poll', true))
-        .catch(() => undefined)
-        .finally(() => {
-          this.polling = false;
-          this.schedulePoll();
-          if (this.meterAfterPoll) {
-            this.meterAfterPoll = false;
-            this.scheduleMeterKeepAlive();
-          }
-        });
-    }, delay);
+  /** `info` (getState in LAN mode) at the configured interval; 0: none (mDNS pushes the state). */
+  protected pollInterval(): number {
+    return this.pollIntervalMs;
+  }
+
+  protected pollRead(): Promise<void> {
+    return this.readInfo('poll', true);
+  }
+
+  /** Without a static host, reads wait for mDNS to give the address. */
+  protected override canPoll(): boolean {
+    return this.addressKnown;
+  }
+
+  /** A meter keep-alive that waited for this poll's answer is due now. */
+  protected override afterPoll(): void {
+    if (!this.meterAfterPoll) return;
+    this.meterAfterPoll = false;
+    this.scheduleMeterKeepAlive();
   }
 
   /** The family to encode with: fixed by the model, else learned from the device. */
@@ -594,9 +560,9 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     });
   }
 
-  private async command(req: SonoffRequest, change: SonoffState, outlet: number, key: string): Promise<OutletSnapshot> {
+  private async command(req: SonoffRequest, change: SonoffState, outlet: number, options: { key: string; requester?: object }): Promise<OutletSnapshot> {
     await this.ready();
-    return this.send(() => this.inFlight(change, async () => this.confirm(await this.client.request(req), change, outlet)), { key });
+    return this.send(() => this.inFlight(change, async () => this.confirm(await this.client.request(req), change, outlet)), options);
   }
 
   /**
@@ -613,10 +579,14 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     }
   }
 
-  private isEcho(after: OutletState): boolean {
-    const expected = this.pending?.outlets.find((o) => o.outlet === after.outlet);
-    if (!expected) return false;
-    return (Object.keys(expected) as Array<keyof OutletState>).every((k) => expected[k] === undefined || expected[k] === after[k]);
+  /** Whether the device now shows every outlet as the command in flight sets it. */
+  private isEcho(state: SonoffState): boolean {
+    const pending = this.pending;
+    if (!pending || pending.outlets.length === 0) return false;
+    return pending.outlets.every((expected) => {
+      const after = state.outlets.find((o) => o.outlet === expected.outlet);
+      return after !== undefined && (Object.keys(expected) as Array<keyof OutletState>).every((k) => expected[k] === undefined || expected[k] === after[k]);
+    });
   }
 
   /**
@@ -629,7 +599,11 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     return this.snapshot(outlet, 'command');
   }
 
-  /** Merges a (partial) state and emits one 'state' event per outlet that changed. */
+  /**
+   * Merges a (partial) state and emits one 'state' event naming the fields
+   * that changed; a pushed change that shows what the command in flight set
+   * is that command's echo, with its source and requesters.
+   */
   private applyState(next: SonoffState, source: StateSource, seq?: number): void {
     if (this.isClosed) return;
     if (seq !== undefined) this.lastSeq = seq;
@@ -637,31 +611,21 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     const merged = mergeState(prev, next);
     if (!merged.family && this.model !== 'auto') merged.family = this.family;
     this.current = merged;
-    for (const o of next.outlets) {
-      const before = prev?.outlets.find((x) => x.outlet === o.outlet);
-      const after = merged.outlets.find((x) => x.outlet === o.outlet) as OutletState;
-      if (sameOutlet(before, after)) continue;
-      const change: OutletChange = {
-        outlet: o.outlet,
-        state: { ...after },
-        device: cloneState(merged),
-        source: source !== 'command' && this.isEcho(after) ? 'command' : source,
-      };
-      if (this.lastSeq !== undefined) change.seq = this.lastSeq;
-      if (!prev) change.initial = true;
-      this.emitEvent('state', change);
-    }
-    if (READING_NAMES.some((k) => next[k] !== undefined && next[k] !== prev?.[k])) this.readingsChanged(merged, prev === undefined, source);
+    if (merged === prev) return;
+    const changed = changedFields(prev, merged);
+    if (changed.length === 0) return;
+    if (READING_NAMES.some((k) => next[k] !== undefined && next[k] !== prev?.[k])) this.readingsArrived();
+    const why = source === 'push' && this.isEcho(merged) ? 'command' : source;
+    const event: SonoffStateEvent = { state: merged, changed, source: why };
+    const requesters = this.requestersFor(why);
+    if (requesters) event.requesters = requesters;
+    this.emitEvent('state', event);
   }
 
-  private readingsChanged(merged: SonoffState, initial: boolean, source: StateSource): void {
-    const readings = readingsOfState(merged);
-    const change: OutletChange = { outlet: READINGS_CHANGE, state: { outlet: READINGS_CHANGE }, device: cloneState(merged), source, readings };
-    if (this.lastSeq !== undefined) change.seq = this.lastSeq;
-    if (initial) change.initial = true;
+  /** A new reading: the meter spoke, so the keep-alive starts over. */
+  private readingsArrived(): void {
     this.lastReading = this.clock.now();
     this.meterResends = 0;
-    this.emitEvent('state', change);
     this.scheduleMeterKeepAlive();
   }
 
@@ -734,11 +698,4 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.lastTxt = undefined;
     this.markOffline(new DeviceError('offline', `${this.describe()} withdrew its mDNS record`));
   }
-}
-
-// ------------------------------------------------------------ registry
-
-/** The session of sonoff-config `id` in one runtime (see openSession). */
-export function openSonoffSession(runtime: object, id: string, options: SonoffSessionOptions): SonoffSession {
-  return openSession(runtime, id, () => new SonoffSession(options));
 }

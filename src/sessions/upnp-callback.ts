@@ -1,9 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { SharedResource, type Lease } from '../shared/shared-resource';
-import { MAX_BODY_BYTES } from '../wiim/upnp';
-
 /**
  * The HTTP server UPnP devices send their NOTIFY requests to: one per
  * runtime and place to listen, shared by every WiiM session (like the mDNS socket) and
@@ -15,6 +9,13 @@ import { MAX_BODY_BYTES } from '../wiim/upnp';
  * the devices), at a fixed port unless that is taken, and takes NOTIFYs only
  * at this runtime's own unguessable path.
  */
+
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { SharedResource, type Lease } from '../shared/shared-resource';
+import { MAX_BODY_BYTES } from '../wiim/upnp';
+
 export interface NotifyTarget {
   /** the device's address as the socket sees it (IPv4-mapped forms are folded) */
   address: string;

@@ -1,3 +1,11 @@
+/**
+ * The UPnP event subscriptions of one WiiM session: description, SUBSCRIBE
+ * per service, renewal, and a fresh start after a 412 or a failure, with
+ * backoff. While `live`, NOTIFYs arrive through the shared callback server
+ * and reach the session as partial states. All timers run on the session's
+ * clock. See docs/architecture.md (WiiM events).
+ */
+
 import type { Clock, ClockTimer } from '../shared/clock';
 import type { Lease } from '../shared/shared-resource';
 import {
@@ -8,20 +16,13 @@ import {
   subscribe,
   SubscribeError,
   unsubscribe,
-  type EventState,
   type ParsedEvent,
   type ServiceName,
   type UpnpService,
 } from '../wiim/upnp';
+import { type WiimStatePatch } from '../wiim/state';
 import { acquireCallbackServer, CALLBACK_PATH, callbackPorts, DEFAULT_CALLBACK_PORT, MAX_SEQ, type CallbackServer, type ListenAt } from './upnp-callback';
 
-/**
- * The UPnP event subscriptions of one WiiM session: description, SUBSCRIBE
- * per service, renewal, and a fresh start after a 412 or a failure, with
- * backoff. While `live`, NOTIFYs arrive through the shared callback server
- * and reach the session as partial states. All timers run on the session's
- * clock. See docs/architecture.md (WiiM events).
- */
 export interface WiimEventsOptions {
   descriptionUrl: string;
   /** `host[:port]` to announce instead of the address the device connection uses; its address and port are listened on */
@@ -30,7 +31,7 @@ export interface WiimEventsOptions {
   callbackPort?: number;
   clock: Clock;
   timeoutMs: number;
-  onState(state: EventState, service: ServiceName): void;
+  onState(state: WiimStatePatch, service: ServiceName): void;
   /** events started or stopped flowing */
   onLive(live: boolean): void;
   /** the group's members changed (RenderingControl `Slave` add/rm): the follower list should be read again */

@@ -1,32 +1,26 @@
-import type { Clock, ClockTimer } from '../shared/clock';
-import { DeviceError } from '../shared/errors';
-import { DeviceSession, type Health, type StateSource } from './device-session';
-import type { PollGate } from './poll-gate';
-import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
-import type { PreparedCommand, WiimCommandName } from '../wiim/commands';
-import { positionFits, type WiimInfo, type WiimMeta, type WiimPlayerStatus } from '../wiim/parse';
-import { UPNP_PORT, type EventState } from '../wiim/upnp';
-import { WiimEvents } from './wiim-events';
-
 /**
  * The runtime side of one WiiM device, owned by a wiim-config node: the
  * device's queue (one request at a time; volume commands coalesce, latest
  * wins), one adaptive poller however many wiim-status nodes listen, the last
  * known state with change detection, and the online state.
  */
-export interface WiimSessionOptions extends WiimClientOptions {
+
+import { DeviceError } from '../shared/errors';
+import { DeviceSession, type Health, type SessionOptions, type StateEvent, type StateSource } from './device-session';
+import { WiimClient, type CommandResult, type WiimClientOptions } from '../wiim/client';
+import { prepareCommand, type PlayerEffect, type PreparedCommand, type WiimCommandName, type WiimCommandRequest } from '../wiim/commands';
+import { positionFits, type WiimMeta } from '../wiim/parse';
+import { UPNP_PORT } from '../wiim/upnp';
+import type { WiimPlayerStatus, WiimState, WiimStatePatch } from '../wiim/state';
+import { WiimEvents } from './wiim-events';
+
+export interface WiimSessionOptions extends WiimClientOptions, SessionOptions {
   /** a name for messages and msg.topic (default: the host) */
   name?: string;
   /** poll interval while playing (ms) */
   pollPlayingMs?: number;
   /** poll interval otherwise (ms) */
   pollIdleMs?: number;
-  offlineAfter?: number;
-  backoffMinMs?: number;
-  backoffMaxMs?: number;
-  pollGate?: PollGate;
-  /** the time polls and backoff run on (default: the system clock) */
-  clock?: Clock;
   /** UPnP events: `auto` uses them when the device offers them (default), `off` polls only */
   events?: 'auto' | 'off';
   /** `host[:port]` announced as the callback (empty: the address the device connection uses) */
@@ -43,20 +37,13 @@ export interface WiimSessionOptions extends WiimClientOptions {
   debug?: (message: string) => void;
 }
 
-/** The state a wiim-status node emits: every field of the player, what events add (sample rate, ...), and `online`. */
-export type WiimState = EventState & { online: boolean };
-
-export interface WiimStateEvent {
-  /** the session's own state object: read it, do not change it */
-  state: Readonly<WiimState>;
-  /** the fields that changed since the last event (position moving on its own is not a change) */
-  changed: string[];
-  /** the raw replies behind this state */
+/**
+ * A WiiM's state event: the one shape of both families (position moving on
+ * its own is not a change; a regular poll also brings the offline event),
+ * with the raw replies behind the state.
+ */
+export interface WiimStateEvent extends StateEvent<WiimState> {
   raw: { player?: Record<string, unknown>; meta?: WiimMeta | null; slaves?: unknown };
-  /** what brought the state: a regular poll (also the offline event), a refresh a message asked for, or a command */
-  source: StateSource;
-  /** the users that forced this refresh (coalesced requests share one read) */
-  requesters?: ReadonlySet<object>;
 }
 
 export interface WiimSessionEvents {
@@ -65,7 +52,7 @@ export interface WiimSessionEvents {
   live: [boolean];
 }
 
-const STATE_FIELDS: ReadonlyArray<keyof EventState> = [
+const STATE_FIELDS: ReadonlyArray<keyof WiimStatePatch> = [
   'state',
   'volume',
   'muted',
@@ -95,8 +82,10 @@ const POSITION_TOLERANCE_S = 3;
 /** Fields every subscribed device reports by event: a poll that finds one changed without an event caught events that stopped. */
 const EVENT_FIELDS = new Set(['volume', 'muted', 'state', 'repeat', 'shuffle']);
 
-/** How often (in polls) the leader's follower list is read. */
+/** How often (in polls) the leader's follower list and the slow tier are read... */
 const GROUP_EVERY = 6;
+/** ...and at most this often (ms): a playing device's 1 s polls would read them every 6 s, though an output, an EQ preset or a group rarely changes. */
+const EXTRAS_MIN_MS = 60_000;
 
 export class WiimSession extends DeviceSession<WiimSessionEvents> {
   /** @internal */
@@ -108,10 +97,10 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private stateAt = 0;
   private lastRaw: WiimStateEvent['raw'] = {};
   private running = false;
-  /** the regular polls stopped while the device is offline (the offline probe reads instead) */
-  private paused = false;
-  private timer: ClockTimer | undefined;
   private polls = 0;
+  /** the poll and the time of the last periodic read of the follower list and the slow tier */
+  private extrasPoll = Number.NEGATIVE_INFINITY;
+  private extrasAt = Number.NEGATIVE_INFINITY;
   private followers = 0;
   private groupDirty = true;
   private readonly metaUsers = new Set<object>();
@@ -128,13 +117,8 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   constructor(options: WiimSessionOptions) {
     const pollPlayingMs = Math.max(100, options.pollPlayingMs ?? 1000);
-    super({
-      offlineAfter: options.offlineAfter ?? 3,
-      backoffMinMs: options.backoffMinMs ?? Math.min(1000, pollPlayingMs),
-      backoffMaxMs: options.backoffMaxMs ?? 30000,
-      pollGate: options.pollGate,
-      clock: options.clock,
-    });
+    // a failed poll of a fast-polled player is retried no later than its next poll would be
+    super({ ...options, backoffMinMs: options.backoffMinMs ?? Math.min(1000, pollPlayingMs) });
     this.client = new WiimClient(options);
     this.debug = options.debug;
     this.name = options.name && options.name.trim() !== '' ? options.name.trim() : this.client.host;
@@ -158,7 +142,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         },
         // the poll pace follows: slow while events flow, adaptive again without them
         onLive: () => {
-          if (this.running && !this.paused) this.schedule(this.nextDelay());
+          this.reschedulePoll();
           this.emitEvent('live', this.events?.live ?? false);
         },
       });
@@ -196,14 +180,12 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   protected start(): void {
     this.running = true;
-    this.schedule(0);
+    this.startPolling(0);
     this.events?.start();
   }
 
   protected stop(): void {
     this.running = false;
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
     this.stopping = this.events?.stop();
   }
 
@@ -215,10 +197,10 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** An event: merged into the state; the position moves on by itself while playing. */
-  private onPush(next: EventState): void {
+  private onPush(next: WiimStatePatch): void {
     if (this.isClosed || !this.running) return;
     const prev = this.current;
-    const merged: EventState = { ...next };
+    const merged: WiimStatePatch = { ...next };
     // the event checked its position against its own duration; here against the track's as known
     const duration = merged.duration !== undefined ? merged.duration : prev?.duration;
     if (merged.position !== undefined && !positionFits(merged.position, duration)) {
@@ -252,7 +234,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         this.lastRaw = { ...this.lastRaw, slaves };
         this.pushed++;
         // the role may stay `leader` while its members change: that is a change of the group too
-        this.update({ group: slaves.count > 0 ? 'leader' : 'solo' }, 'push', undefined, moved ? 'group' : undefined);
+        this.update({ group: slaves.count > 0 ? 'leader' : 'solo' }, 'push', moved ? 'group' : undefined);
       },
       () => undefined,
     );
@@ -267,12 +249,6 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     return this.poll('poll');
   }
 
-  protected resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    if (this.running && !this.timer) this.schedule(this.nextDelay());
-  }
-
   protected releaseConnection(): void {
     this.client.release();
   }
@@ -282,25 +258,10 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     await this.client.close();
   }
 
-  /** The poller runs while wiim-status nodes listen; while the device is offline, the session's probe reads instead. */
-  private schedule(ms: number): void {
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    if (!this.running || this.isClosed) return;
-    if (this.health === 'offline') {
-      this.paused = true;
-      return;
-    }
-    this.idleFor(ms);
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      if (this.health === 'offline') return this.schedule(0); // went offline on a command: the probe takes over
-      const pushedBefore = this.pushed;
-      void this.regularPoll(() => this.poll('poll'))
-        .then((event) => this.checkConsistency(event, pushedBefore))
-        .catch(() => undefined)
-        .finally(() => this.schedule(this.nextDelay()));
-    }, ms);
+  /** A regular poll (see DeviceSession's poll loop), and the check that events still flow. */
+  protected async pollRead(): Promise<void> {
+    const pushedBefore = this.pushed;
+    this.checkConsistency(await this.poll('poll'), pushedBefore);
   }
 
   /**
@@ -314,11 +275,11 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     if (missed.length > 0) this.events.resubscribe(`a poll found ${missed.join(', ')} changed without an event`);
   }
 
-  private nextDelay(): number {
-    if (this.consecutiveFailures > 0) return this.retryDelay();
-    if (this.events?.live) return this.pollDelay(this.pollEventsMs);
+  /** Fast while playing, slower otherwise, slow while events flow. */
+  protected pollInterval(): number {
+    if (this.events?.live) return this.pollEventsMs;
     const s = this.current?.state;
-    return this.pollDelay(s === 'playing' || s === 'loading' ? this.pollPlayingMs : this.pollIdleMs);
+    return s === 'playing' || s === 'loading' ? this.pollPlayingMs : this.pollIdleMs;
   }
 
   /** Reads the state now, emits it (source `refresh`) and resolves with the event. */
@@ -327,12 +288,11 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     try {
       return await this.poll('refresh', requester);
     } finally {
-      if (this.running) this.schedule(this.nextDelay());
+      this.reschedulePoll();
     }
   }
 
-  /** who asked for the waiting read, and whether any asked for a refresh */
-  private pollRequesters = new Set<object>();
+  /** whether a read on demand joined the waiting read */
   private pollSource: StateSource = 'poll';
 
   /**
@@ -341,13 +301,10 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
    * which every caller receives and which names every requester.
    */
   private poll(source: 'poll' | 'refresh', requester?: object): Promise<WiimStateEvent> {
-    if (requester) this.pollRequesters.add(requester);
     if (source === 'refresh') this.pollSource = 'refresh';
     return this.send(
       async () => {
-        const requesters = this.pollRequesters;
         const why = this.pollSource;
-        this.pollRequesters = new Set();
         this.pollSource = 'poll';
         const player = await this.client.playerStatus();
         let meta: WiimMeta | null | undefined;
@@ -360,21 +317,31 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
             this.metaKey = key;
           }
         }
-        if (s.group !== 'follower' && (this.groupDirty || this.polls % GROUP_EVERY === 0)) {
+        const periodic = this.extrasDue();
+        if (s.group !== 'follower' && (this.groupDirty || periodic)) {
           slaves = await this.client.slaveList().catch((err: unknown) => softFail(err, undefined));
           this.groupDirty = false;
         }
-        if (this.slowDirty || this.polls % GROUP_EVERY === 0) await this.readSlowTier();
+        if (this.slowDirty || periodic) await this.readSlowTier();
         this.polls++;
         if (slaves) this.followers = slaves.count;
         if (meta !== undefined) this.meta = meta;
         if (player.raw !== this.lastRaw.player || meta !== undefined || slaves !== undefined) {
           this.lastRaw = { player: player.raw, meta: meta === undefined ? this.lastRaw.meta : meta, slaves: slaves ?? this.lastRaw.slaves };
         }
-        return this.update(this.withExtras(player.status), why, requesters.size > 0 ? requesters : undefined);
+        return this.update(this.withExtras(player.status), why);
       },
-      { key: 'poll', probe: true },
+      { key: 'poll', probe: true, requester },
     );
+  }
+
+  /** Whether this poll reads the follower list and the slow tier anyway: every sixth poll, and not within a minute of the last such read. */
+  private extrasDue(): boolean {
+    const now = this.clock.now();
+    if (this.polls - this.extrasPoll < GROUP_EVERY || now - this.extrasAt < EXTRAS_MIN_MS) return false;
+    this.extrasPoll = this.polls;
+    this.extrasAt = now;
+    return true;
   }
 
   /**
@@ -403,12 +370,12 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** Fills in what getPlayerStatus leaves out: the leader role, the slow tier, and meta (artwork). */
-  private withExtras(s: WiimPlayerStatus): EventState {
+  private withExtras(s: WiimPlayerStatus): WiimStatePatch {
     const leader = s.group !== 'follower' && this.followers > 0;
     const withMeta = this.metaUsers.size > 0 && this.meta && s.state !== 'stopped';
     const slow = this.slow.output !== undefined || this.slow.eqPreset !== undefined;
     if (!leader && !withMeta && !slow) return s;
-    const out: EventState = { ...s };
+    const out: WiimStatePatch = { ...s };
     if (this.slow.output !== undefined) out.output = this.slow.output;
     if (this.slow.eqPreset !== undefined) out.eqPreset = this.slow.eqPreset;
     if (leader) out.group = 'leader';
@@ -425,7 +392,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** A reading (or an expected effect) of the device: it is online. */
-  private update(next: EventState, source: StateSource, requesters?: ReadonlySet<object>, alsoChanged?: string): WiimStateEvent {
+  private update(next: WiimStatePatch, source: StateSource, alsoChanged?: string): WiimStateEvent {
     const prev = this.current;
     const now = this.clock.now();
     const state: WiimState = { ...prev, ...next, online: true };
@@ -450,6 +417,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     if (!same) this.current = state;
     this.stateAt = now;
     const event: WiimStateEvent = { state: same ? prev : state, changed, raw: this.lastRaw, source };
+    const requesters = this.requestersFor(source);
     if (requesters) event.requesters = requesters;
     this.emitEvent('state', event);
     return event;
@@ -470,88 +438,91 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /**
-   * Runs a command (checked by prepareCommand before it gets here) through
-   * the queue; volume commands coalesce (latest wins). After a command that
-   * changes the player, the state is updated at once and re-read from the
-   * device.
+   * Runs a command through the queue: a typed request is prepared here
+   * (prepareCommand refuses a bad argument before anything is queued); volume
+   * commands coalesce (latest wins). After a command that changes the player,
+   * the state is updated at once and re-read from the device.
    */
-  async command(prepared: PreparedCommand): Promise<CommandResult> {
+  async command(request: WiimCommandRequest | PreparedCommand): Promise<CommandResult> {
+    const prepared = 'build' in request ? request : prepareCommand(request);
     const result = await this.send(() => this.client.run(prepared), { key: prepared.command === 'volume' ? 'volume' : undefined });
-    if (prepared.command === 'status') {
-      const s = this.withExtras(result.payload as WiimPlayerStatus);
+    // the reading is typed by its reply's kind: the player status, the device info, the follower list
+    const { reading } = result;
+    if (reading.reply === 'player') {
+      const s = this.withExtras(reading.value);
       result.payload = s;
       this.update(s, 'command');
       return result;
     }
-    if (prepared.command === 'info') {
-      const info = result.payload as WiimInfo;
-      if (info.group !== 'follower' && this.followers > 0) info.group = 'leader';
+    if (reading.reply === 'info') {
+      if (reading.value.group !== 'follower' && this.followers > 0) result.payload = { ...reading.value, group: 'leader' };
       return result;
     }
-    if (prepared.command === 'group') {
-      this.followers = (result.payload as { count: number }).count;
+    if (reading.reply === 'slaves') {
+      this.followers = reading.value.count;
       if (this.current && this.current.group !== 'follower') this.update({ ...this.current, group: this.followers > 0 ? 'leader' : 'solo' }, 'command');
       return result;
     }
-    const optimistic = this.optimistic(prepared.command, result.applied);
-    if (optimistic && this.current) this.update({ ...this.current, ...optimistic }, 'command');
-    if (optimistic && this.running) {
+    this.forget(prepared.command);
+    const expected = optimistic(prepared.command, result.effect, this.current);
+    if (expected && this.current) this.update({ ...this.current, ...expected }, 'command');
+    if (expected && this.running) {
       // confirm from the device at once, then carry on at the usual pace
       void this.poll('poll')
         .catch(() => undefined)
-        .finally(() => this.schedule(this.nextDelay()));
+        .finally(() => this.reschedulePoll());
     }
     return result;
   }
 
-  /** The expected effect of a command on the state; undefined for read-outs. */
-  private optimistic(command: WiimCommandName, applied: unknown): Partial<WiimPlayerStatus> | undefined {
-    const s = this.current;
-    switch (command) {
-      case 'volume':
-        return { volume: applied as number };
-      case 'mute':
-        return { muted: applied as boolean };
-      case 'repeat':
-        return applied as { repeat: WiimPlayerStatus['repeat']; shuffle: boolean };
-      case 'pause':
-        return s?.state === 'playing' ? { state: 'paused' } : {};
-      case 'resume':
-        return s?.state === 'paused' ? { state: 'playing' } : {};
-      case 'toggle':
-        return s?.state === 'playing' ? { state: 'paused' } : s?.state === 'paused' ? { state: 'playing' } : {};
-      case 'stop':
-        return { state: 'stopped' };
-      case 'play':
-      case 'playlist':
-      case 'preset':
-        return { state: 'loading' };
-      case 'source':
-        return { source: applied as string };
-      case 'join':
-        this.groupDirty = true;
-        return { group: 'follower' };
-      case 'leave':
-      case 'ungroup':
-        this.groupDirty = true;
-        this.followers = 0;
-        return { group: 'solo' };
-      case 'kick':
-        this.groupDirty = true;
-        return {};
-      case 'eq':
-      case 'eq-bands':
-      case 'output':
-        // the preset name and the output are read again with the confirming poll
-        this.slowDirty = true;
-        return command === 'output' && typeof applied === 'string' ? { output: applied } : {};
-      case 'next':
-      case 'prev':
-      case 'seek':
-        return {};
-      default:
-        return undefined;
-    }
+  /** What a command makes stale: the follower list after a change of group, the slow tier after an EQ or output change. */
+  private forget(command: WiimCommandName): void {
+    if (command === 'join' || command === 'leave' || command === 'ungroup' || command === 'kick') this.groupDirty = true;
+    if (command === 'leave' || command === 'ungroup') this.followers = 0;
+    // the preset name and the output are read again with the confirming poll
+    if (command === 'eq' || command === 'eq-bands' || command === 'output') this.slowDirty = true;
+  }
+}
+
+/** The expected effect of a command on the state `s`; undefined for read-outs. */
+function optimistic(
+  command: WiimCommandName,
+  effect: PlayerEffect | undefined,
+  s: Readonly<WiimState> | undefined,
+): PlayerEffect | Partial<WiimPlayerStatus> | undefined {
+  switch (command) {
+    case 'volume':
+    case 'mute':
+    case 'repeat':
+    case 'source':
+    case 'output':
+      return effect ?? {};
+    case 'pause':
+      return s?.state === 'playing' ? { state: 'paused' } : {};
+    case 'resume':
+      return s?.state === 'paused' ? { state: 'playing' } : {};
+    case 'toggle':
+      return s?.state === 'playing' ? { state: 'paused' } : s?.state === 'paused' ? { state: 'playing' } : {};
+    case 'stop':
+      return { state: 'stopped' };
+    case 'play':
+    case 'playlist':
+    case 'preset':
+      return { state: 'loading' };
+    case 'join':
+      return { group: 'follower' };
+    case 'leave':
+    case 'ungroup':
+      return { group: 'solo' };
+    case 'kick':
+    case 'eq':
+    case 'eq-bands':
+    case 'next':
+    case 'prev':
+    case 'seek':
+      return {};
+    default:
+      return undefined;
   }
 }
 

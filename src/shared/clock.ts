@@ -1,4 +1,4 @@
-/**
+/*
  * Time as sessions, queues and connections see it. The system clock in the
  * runtime; tests hand in a fake one and move it on by hand, so that polls,
  * keep-alives, backoff and offline detection are tested without waiting.

@@ -1,4 +1,4 @@
-/**
+/*
  * The one error type that protocol modules and sessions throw. `kind` lets a
  * node pick a status text and lets the session decide whether the failure
  * counts against the device's health (only transport failures do).

@@ -1,8 +1,3 @@
-import { Client, type Dispatcher } from 'undici';
-import net, { type Socket } from 'node:net';
-import tls, { type SecureContext, type TLSSocket } from 'node:tls';
-import { DeviceError } from './errors';
-
 /**
  * The HTTP transport both device families share, on undici: one Client per
  * device, one request at a time on it, an overall deadline per request (a
@@ -11,6 +6,12 @@ import { DeviceError } from './errors';
  * connection turns out to be closed, for a request that is safe to repeat.
  * undici (llhttp) reads every reply; nothing here parses HTTP.
  */
+
+import { Client, type Dispatcher } from 'undici';
+import net, { type Socket } from 'node:net';
+import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import { DeviceError } from './errors';
+
 export interface DeviceConnectionOptions {
   /** for https origins: the TLS context (it holds no device state, so many devices share one) */
   secureContext?: SecureContext;
@@ -216,9 +217,9 @@ export class DeviceConnection {
   private readonly connectTimeoutMs: number;
   private client: Client | undefined;
   private origin = '';
-  /** the socket undici uses now, once connected */
+  /** the socket undici uses now, once connected; undefined once it closed */
   link: Link | undefined;
-  /** the socket the connector made last (connecting, or the link's) */
+  /** the socket the connector made last (connecting, or the link's), until it closes */
   private socket: Socket | undefined;
   /** the request handed to undici, until undici is done with it */
   private current: Exchange | undefined;
@@ -350,6 +351,12 @@ export class DeviceConnection {
       socket = net.connect({ host, port: Number(target.port) || 80 });
     }
     this.socket = socket;
+    // a closed socket is let go at once: kept until the next connection, every idle device held one (its buffers, TLS state and undici's error for the close; bench/README.md)
+    socket.once('close', () => {
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      this.link = undefined;
+    });
     socket.setNoDelay(true);
     const ready = secure ? 'secureConnect' : 'connect';
     const timer = setTimeout(

@@ -1,6 +1,3 @@
-import { systemClock, type Clock, type ClockTimer } from './clock';
-import { DeviceError } from './errors';
-
 /**
  * One queue per device: requests run one at a time, with an optional gap
  * between them (SONOFF relays want 200 ms). A request queued with a key
@@ -8,6 +5,10 @@ import { DeviceError } from './errors';
  * volume or switch commands becomes a few requests and the latest value wins.
  * Every caller folded into a request gets that request's result or error.
  */
+
+import { systemClock, type Clock, type ClockTimer } from './clock';
+import { DeviceError } from './errors';
+
 export interface RequestQueueOptions {
   /** least time between the end of one request and the start of the next */
   minGapMs?: number;

@@ -1,4 +1,4 @@
-/**
+/*
  * One instance of something per runtime (the mDNS socket, a service
  * watcher), made by the first user and destroyed when the last one leaves.
  */

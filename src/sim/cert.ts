@@ -1,10 +1,11 @@
-import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
-
 /**
  * A self-signed certificate made at start, so that no key is ever committed
  * and the simulator needs no openssl. WiiM devices serve exactly this kind
  * of certificate. DER is written by hand: X.509 needs only a few ASN.1 types.
  */
+
+import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+
 export interface SelfSignedCertificate {
   key: string;
   cert: string;
@@ -50,12 +51,22 @@ function utcTime(d: Date): Buffer {
 
 const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 
-export function createSelfSignedCertificate(commonName = 'WiiM Simulator'): SelfSignedCertificate {
+/**
+ * The certificate's serial from 8 random bytes: a positive INTEGER in minimal
+ * form (DER), so its first byte has the top bit clear (else it is negative)
+ * and is not zero (else it is not minimal).
+ */
+export function serialOf(random: Buffer): Buffer {
+  const serial = Buffer.from(random.subarray(0, 8));
+  serial[0] = (serial[0] & 0x7f) | 0x40;
+  return serial;
+}
+
+/** `random`: the serial's 8 bytes (tests pass edge values; default random). */
+export function createSelfSignedCertificate(commonName = 'WiiM Simulator', random: Buffer = randomBytes(8)): SelfSignedCertificate {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const name = seq(tlv(0x31, seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
-  const serial = randomBytes(8);
-  // a positive INTEGER in minimal form: top bit clear, first byte not zero
-  serial[0] = (serial[0] & 0x7f) | 0x40;
+  const serial = serialOf(random);
   const now = Date.now();
   const altNames = seq(tlv(0x87, Buffer.from([127, 0, 0, 1])), tlv(0x82, Buffer.from('localhost', 'ascii')));
   const tbs = seq(

@@ -1,11 +1,12 @@
-import { acquireMdns, type MdnsLease, type MdnsPacket, type MdnsRecord } from '../shared/mdns';
-
 /**
  * The device side of DNS-SD for the simulators: answers queries for one
  * service instance, announces it on demand (a state change), and says
  * goodbye (TTL 0) when stopped. Used only when a simulator is asked to
  * advertise, so that no fake device appears on a real network by default.
  */
+
+import { acquireMdns, type MdnsLease, type MdnsPacket, type MdnsRecord } from '../shared/mdns';
+
 export interface AdvertisedInstance {
   /** e.g. `_ewelink._tcp.local` */
   service: string;

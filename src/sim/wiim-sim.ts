@@ -1,10 +1,3 @@
-import type http from 'node:http';
-import { createSelfSignedCertificate, type SelfSignedCertificate } from './cert';
-import type { AdvertisedInstance } from './mdns-advertiser';
-import { commonFaults, SimServer, type CommonFaults, type Reply, type TlsSettings } from './sim-server';
-import { PROFILES, type SimSetting, type WiimProfile, type WiimProfileName } from './wiim-profiles';
-import { UpnpSim, type UpnpModel } from './wiim-upnp-sim';
-
 /**
  * A WiiM / LinkPlay device on loopback: the API of "HTTP API for WiiM Mini"
  * with state (player with a position that advances in real time, volume,
@@ -13,6 +6,15 @@ import { UpnpSim, type UpnpModel } from './wiim-upnp-sim';
  * empty body for reboot), and fault switches for tests. It imports nothing
  * from src/wiim, so that a misreading there cannot pass on both sides.
  */
+
+import type http from 'node:http';
+import { createSelfSignedCertificate, type SelfSignedCertificate } from './cert';
+import type { AdvertisedInstance } from './mdns-advertiser';
+import { commonFaults, SimServer, type CommonFaults, type Reply, type TlsSettings } from './sim-server';
+import { PROFILES, type WiimProfile, type WiimProfileName } from './wiim-profiles';
+import { UpnpSim, type UpnpModel } from './wiim-upnp-sim';
+import { lacks, profileExecute, soundCardMode } from './wiim-profile-replies';
+
 export interface WiimSimOptions {
   /** 0 = an ephemeral port */
   port?: number;
@@ -148,8 +150,6 @@ const SWITCH_MODES: Record<string, number> = {
 };
 
 /** EQSetBand's band names by index (WiiM HTTP API: band31hz ... band16khz). */
-const EQ_BAND_NAMES = ['band31hz', 'band63hz', 'band125hz', 'band250hz', 'band500hz', 'band1khz', 'band2khz', 'band4khz', 'band8khz', 'band16khz'];
-
 /** The settings of the models beyond the Mini. */
 export interface WiimSimSettings {
   /** setAudioOutputHardwareMode number of the wired (or jack, speaker) output in use */
@@ -358,7 +358,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       track: this.track,
       position: this.position,
       followers: s.followers.map((f) => f.ip),
-      output: this.lacks('output') ? '' : this.soundCardMode(),
+      output: lacks(this, 'output') ? '' : soundCardMode(this.profile, this.settings),
     };
   }
 
@@ -528,7 +528,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
   /** Runs one command against the state; returns the device's reply. */
   execute(command: string, plain = false): Reply {
     if (!plain) {
-      const answer = this.profileExecute(command);
+      const answer = profileExecute(this, command);
       if (answer) return answer;
     }
     const s = this.state;
@@ -842,184 +842,5 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
       Object.assign(out, { Title: playing ? t.title : '', Artist: playing ? t.artist : '', Album: playing ? t.album : '' });
     }
     return out;
-  }
-
-  /** The output in use by its sound-card mode name (getActiveSoundCardOutputMode, commonevent). */
-  private soundCardMode(): string {
-    return this.profile.soundCardModes[this.settings.output] ?? 'AUDIO_OTHER_OUT_MODE';
-  }
-
-  private lacks(setting: SimSetting): boolean {
-    return !this.profile.settings.includes(setting);
-  }
-
-  /**
-   * The commands whose answer depends on the model: its settings (or
-   * `unknown command` for those it lacks), and the reply forms of its
-   * firmware. Undefined: the common handling answers.
-   */
-  private profileExecute(command: string): Reply | undefined {
-    const p = this.profile;
-    const parts = command.split(':');
-    const head = parts[0];
-    const unknown: Reply = { body: 'unknown command' };
-    const set = this.settings;
-    const flag = (v: string | undefined) => (v === '1' ? true : v === '0' ? false : undefined);
-    if (this.faults.unknownCommands.includes(head)) return unknown;
-    switch (head) {
-      case 'EQOff':
-        if (p.eqOffUnknown) return unknown;
-        break;
-      case 'EQGetStat':
-        if (p.eqGetStatUnknown) return unknown;
-        break;
-      case 'EQGetBand': {
-        if (this.lacks('eq-bands') && !p.eqGetStatUnknown) return unknown;
-        const user = p.userEqPresets?.includes(this.state.eqPreset);
-        const band = set.eqBands.map((value, index) => ({ index, param_name: EQ_BAND_NAMES[index], value }));
-        return this.json({ EQStat: this.state.eqOn ? 'On' : 'Off', Name: this.state.eqPreset, EQBand: band, ...(user ? { EQLevel: 0 } : {}) });
-      }
-      case 'EQSetBand': {
-        if (this.lacks('eq-bands')) return unknown;
-        let bands: unknown;
-        try {
-          bands = (JSON.parse(command.slice('EQSetBand:'.length)) as { EQBand?: unknown }).EQBand;
-        } catch {
-          return this.failedJson();
-        }
-        if (!Array.isArray(bands) || bands.length === 0) return this.failedJson();
-        for (const b of bands as Array<{ index?: unknown; param_name?: unknown; value?: unknown }>) {
-          const i = Number(b.index);
-          const v = Number(b.value);
-          if (!Number.isInteger(i) || i < 0 || i > 9 || b.param_name !== EQ_BAND_NAMES[i] || !Number.isInteger(v) || v < 0 || v > 99) return this.failedJson();
-        }
-        for (const b of bands as Array<{ index: number; value: number }>) set.eqBands[Number(b.index)] = Number(b.value);
-        this.state.eqOn = true;
-        return this.okJson();
-      }
-      case 'getNewAudioOutputHardwareMode':
-        if (this.lacks('output')) return unknown;
-        return this.json({ hardware: String(set.output), source: set.bluetoothOut ? '1' : '0', audiocast: '0' });
-      case 'getActiveSoundCardOutputMode':
-        if (this.lacks('output') || !p.activeSoundCardGetter) return unknown;
-        return this.json({ index: '0', mode: this.soundCardMode(), cardId: '0', devName: '', audioCast: '0' });
-      case 'setAudioOutputHardwareMode': {
-        if (this.lacks('output')) return unknown;
-        const n = Number(parts[1]);
-        if (parts.length !== 2 || !p.outputs.includes(n)) return this.failed();
-        if (n === p.bluetoothOutput) set.bluetoothOut = true;
-        else Object.assign(set, { output: n, bluetoothOut: false });
-        return this.ok();
-      }
-      case 'getChannelBalance':
-        return this.lacks('balance') ? unknown : { body: String(set.balance) };
-      case 'setChannelBalance': {
-        if (this.lacks('balance')) return unknown;
-        const b = Number(parts[1]);
-        if (parts.length !== 2 || parts[1] === '' || !Number.isFinite(b) || b < -1 || b > 1) return this.failed();
-        set.balance = b;
-        return this.ok();
-      }
-      case 'LED_SWITCH_SET':
-      case 'MCU+PAS+RAKOIT': {
-        // Arylic takes the LED through its MCU (MCU+PAS+RAKOIT:LED:1|0); WiiM through LED_SWITCH_SET
-        if (this.lacks('led') || (head === 'LED_SWITCH_SET') === !!p.mcuLed) return unknown;
-        const v = flag(head === 'LED_SWITCH_SET' ? parts[1] : parts[1] === 'LED' ? parts[2] : undefined);
-        if (v === undefined || parts.length !== (head === 'LED_SWITCH_SET' ? 2 : 3)) return this.failed();
-        set.led = v;
-        return this.ok();
-      }
-      case 'Button_Enable_SET': {
-        if (this.lacks('buttons')) return unknown;
-        const v = flag(parts[1]);
-        if (v === undefined || parts.length !== 2) return this.failed();
-        set.buttons = v;
-        return this.ok();
-      }
-      case 'getSubLPF':
-        if (this.lacks('sub')) return unknown;
-        return this.json({ status: set.sub.status ? 1 : 0, cross: set.sub.cross, phase: set.sub.phase, level: set.sub.level, sub_delay: set.sub.sub_delay });
-      case 'setSubLPF': {
-        if (this.lacks('sub')) return unknown;
-        const [, field, raw] = parts;
-        const v = Number(raw);
-        const limits: Record<string, [number, number]> = { status: [0, 1], cross: [30, 250], phase: [0, 180], level: [-15, 15], sub_delay: [-200, 200] };
-        const range = limits[field ?? ''];
-        if (!range || parts.length !== 3 || raw === '' || !Number.isInteger(v) || v < range[0] || v > range[1]) return this.failed();
-        if (field === 'phase' && v !== 0 && v !== 180) return this.failed();
-        if (field === 'status') set.sub.status = v === 1;
-        else set.sub[field as 'cross' | 'phase' | 'level' | 'sub_delay'] = v;
-        return this.ok();
-      }
-      case 'getTriggeroutStatus':
-        return this.lacks('trigger') ? unknown : this.json({ status: set.trigger ? '1' : '0' });
-      case 'setTriggeroutStatus': {
-        if (this.lacks('trigger')) return unknown;
-        const v = flag(parts[1]);
-        if (v === undefined || parts.length !== 2) return this.failed();
-        set.trigger = v;
-        return this.ok();
-      }
-      case 'getMvRemoteUpdateStartCheck':
-        return this.ok();
-      case 'getMvRemoteUpdateStart':
-        set.updating = true;
-        return this.ok();
-      case 'getMvRemoteUpdateStatus':
-        return { body: set.updating ? '31' : '0' };
-      case 'getMvRomBurnPrecent':
-        return { body: set.updating ? '42' : '0' };
-      case 'setPlayerCmd': {
-        const sub = parts[1];
-        if (sub === 'slave_vol') {
-          const v = Number(parts[2]);
-          if (parts.length !== 3 || !Number.isInteger(v) || v < 0 || v > 100) return this.failed();
-          for (const f of this.state.followers) f.volume = v;
-          this.state.volume = v;
-          return this.ok();
-        }
-        if (sub === 'slave_mute') {
-          if (parts.length !== 3 || (parts[2] !== 'mute' && parts[2] !== 'unmute')) return this.failed();
-          for (const f of this.state.followers) f.mute = parts[2] === 'mute';
-          this.state.muted = parts[2] === 'mute';
-          return this.ok();
-        }
-        if (sub === 'playPromptUrl') {
-          if (!/^[a-z][a-z0-9+.-]*:/i.test(parts.slice(2).join(':'))) return this.failed();
-          set.prompts.push(parts.slice(2).join(':'));
-          return this.ok();
-        }
-        if (sub === 'switchmode' && p.emptyAcks) return this.blankOk(command);
-        break;
-      }
-      case 'multiroom': {
-        const f = this.state.followers.find((x) => x.ip === parts[2]);
-        if (parts[1] === 'SlaveVolume') {
-          const v = Number(parts[3]);
-          if (!f || parts.length !== 4 || !Number.isInteger(v) || v < 0 || v > 100) return this.failed();
-          f.volume = v;
-          return this.ok();
-        }
-        if (parts[1] === 'SlaveMute') {
-          if (!f || parts.length !== 4 || (parts[3] !== '0' && parts[3] !== '1')) return this.failed();
-          f.mute = parts[3] === '1';
-          return this.ok();
-        }
-        break;
-      }
-      case 'EQLoad':
-      case 'setAlarmClock':
-      case 'timeSync':
-        if (p.emptyAcks) return this.blankOk(command);
-        break;
-    }
-    if (p.emptyAcks && head === 'EQOff') return this.blankOk(command);
-    return undefined;
-  }
-
-  /** The common handling's answer, with an empty body where it says OK (pywiim api/base.py: some firmware answers so). */
-  private blankOk(command: string): Reply {
-    const r = this.execute(command, true);
-    return r.body === 'OK' || r.body === '{"status":"OK"}' ? { body: '' } : r;
   }
 }

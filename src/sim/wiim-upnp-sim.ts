@@ -1,8 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
-import { urlHost } from './sim-server';
-
 /**
  * The UPnP side of a simulated WiiM: a description on a plain-HTTP port of
  * its own (with paths of its own, so that a client that hard-codes the
@@ -11,6 +6,12 @@ import { urlHost } from './sim-server';
  * section 4 and what WiiM's `wiim` library and pywiim read; it imports
  * nothing from src/wiim.
  */
+
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { urlHost } from './sim-server';
+
 export interface UpnpFaults {
   /** the device has no UPnP: every request gets 404 */
   noUpnp: boolean;

@@ -2,7 +2,6 @@ import { DeviceError } from '../shared/errors';
 import { DeviceConnection, deviceRequest, isConnectionReset, type DeviceReply } from '../shared/http';
 import {
   encodeInfo,
-  encodeOtaFlash,
   encodeOtaUnlock,
   encodePulse,
   encodePulses,
@@ -13,17 +12,14 @@ import {
   encodeSwitches,
   encodeWifi,
   isIdempotent,
-  normaliseState,
   parseReply,
   requestBody,
   type MultiPulseSetting,
   type PulseSetting,
   type SonoffReply,
   type SonoffRequest,
-  type SonoffState,
-  type MeterHint,
-  type StartupValue,
 } from './codec';
+import { normaliseState, type SonoffState, type MeterHint, type StartupValue } from './state';
 import { aesKey, sealedRequestBody } from './crypto';
 
 export const DEFAULT_SONOFF_PORT = 8081;
@@ -210,8 +206,9 @@ export class SonoffClient {
     return this.request(encodeOtaUnlock());
   }
   /** The device downloads the image before it answers: give it time. */
-  otaFlash(downloadUrl: string, sha256: string, timeoutMs = OTA_FLASH_TIMEOUT_MS): Promise<SonoffReply> {
-    return this.request(encodeOtaFlash(downloadUrl, sha256), timeoutMs);
+  /** Sends an encoded ota_flash request (encodeOtaFlash, which checks it), allowing the download its own, longer time. */
+  otaFlash(request: SonoffRequest, timeoutMs = OTA_FLASH_TIMEOUT_MS): Promise<SonoffReply> {
+    return this.request(request, timeoutMs);
   }
   /**
    * The device's state: `info` in DIY mode; in LAN mode `getState`, the

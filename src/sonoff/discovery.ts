@@ -1,6 +1,7 @@
 import { ServiceWatcher, discoverOnce, type DiscoveredService } from '../shared/mdns';
 import { SharedResource } from '../shared/shared-resource';
-import { parseTxtState, type SonoffState } from './codec';
+import { type SonoffState } from './state';
+import { parseTxtState } from './txt';
 
 /** SONOFF DIY devices announce `_ewelink._tcp`. */
 export const EWELINK_SERVICE = '_ewelink._tcp';

@@ -7,6 +7,7 @@ import {
   type BuiltCommand,
   type CommandContext,
   type DeviceFacts,
+  type PlayerEffect,
   type PreparedCommand,
   type WiimCommandArgList,
   type WiimCommandName,
@@ -22,13 +23,14 @@ import {
   parseEqBands,
   parsePresets,
   parseReply,
+  type Reading,
   type WiimEqBands,
   parseSlaveList,
   type ReplyContext,
   type WiimInfo,
   type WiimMeta,
-  type WiimPlayerStatus,
 } from './parse';
+import { type WiimPlayerStatus } from './state';
 
 export type WiimProtocol = 'auto' | 'https' | 'http';
 
@@ -83,10 +85,14 @@ export interface CommandResult {
   request: string;
   /** the reply body as received */
   raw: string;
-  /** the normalised result */
+  /** the normalised result: what wiim-command puts in msg.payload */
   payload: unknown;
+  /** the main reply as read, typed by its kind (narrow on `reading.reply`) */
+  reading: Reading;
   /** the value the command set, when it sets one */
   applied?: unknown;
+  /** what the command does to the player's state, typed (BuiltCommand.effect) */
+  effect?: PlayerEffect;
 }
 
 /** Normalises a fingerprint to upper-case hex pairs joined by ':'; throws when it is not SHA-256. */
@@ -338,8 +344,9 @@ export class WiimClient {
   }
 
   /** The output in use: getNewAudioOutputHardwareMode, or getActiveSoundCardOutputMode where only that is known. */
-  async output(): Promise<string> {
-    return (await this.run(prepareCommand({ command: 'output', arg: undefined }))).payload as string;
+  async output(): Promise<string | undefined> {
+    const { reading } = await this.run(prepareCommand({ command: 'output', arg: undefined }));
+    return reading.reply === 'output' || reading.reply === 'active-output' ? reading.value : undefined;
   }
 
   async metaInfo(): Promise<WiimMeta | null> {
@@ -387,20 +394,22 @@ export class WiimClient {
       ({ request, reply } = built.fallback);
       raw = await this.request(request, built.idempotent);
     }
-    const parsed = this.read(built, reply, raw, request, ctx);
-    if (reply === 'eq-list') this.eqListCache = parsed as string[];
-    let payload = isAck(reply) ? (built.applied ?? true) : parsed;
+    const reading = this.read(built, reply, raw, request, ctx);
+    if (reading.reply === 'eq-list') this.eqListCache = reading.value;
+    let payload: unknown = isAck(reply) ? (built.applied ?? true) : reading.value;
     for (const next of built.then ?? []) {
       const body = await this.request(next.request, built.idempotent);
-      const value = this.read(built, next.reply, body, next.request, ctx);
+      const value = this.read(built, next.reply, body, next.request, ctx).value;
       // a read after the first (the burn progress after the update status) joins the payload
-      if (!isAck(next.reply)) payload = { ...(payload as object), progress: value };
+      if (!isAck(next.reply)) payload = { ...(typeof payload === 'object' ? payload : {}), progress: value };
     }
-    return { command: prepared.command, request, raw, payload, applied: built.applied };
+    const result: CommandResult = { command: prepared.command, request, raw, payload, reading, applied: built.applied };
+    if (built.effect) result.effect = built.effect;
+    return result;
   }
 
   /** Reads one reply; a setting's `unknown command` says the model lacks the setting. */
-  private read(built: BuiltCommand, reply: BuiltCommand['reply'], raw: string, request: string, ctx: CommandContext): unknown {
+  private read(built: BuiltCommand, reply: BuiltCommand['reply'], raw: string, request: string, ctx: CommandContext): Reading {
     if (built.setting && classifyReply(raw).kind === 'unknown-command') {
       throw new DeviceError('argument', lacksSettingMessage(built.setting, ctx.device?.product ?? this.host));
     }

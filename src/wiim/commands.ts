@@ -26,6 +26,7 @@ import {
   type Setting,
 } from './models';
 import { CONTROL_CHARACTERS } from '../shared/text';
+import { EQ_BANDS, SOURCE_MODES, modeToLoop, type EqBandHz, type Repeat, type ReplyKind } from './vocabulary';
 
 export const WIIM_COMMANDS = [
   'play',
@@ -81,78 +82,6 @@ export function isWiimCommand(name: unknown): name is WiimCommandName {
   return typeof name === 'string' && (WIIM_COMMANDS as readonly string[]).includes(name);
 }
 
-/** How the reply of a command is read (see parse.ts). */
-export type ReplyKind =
-  | 'ack'
-  | 'ack-lenient'
-  | 'eq-off'
-  | 'reboot'
-  | 'player'
-  | 'info'
-  | 'meta'
-  | 'presets'
-  | 'eq-stat'
-  | 'eq-list'
-  | 'eq-bands'
-  | 'alarm'
-  | 'shutdown'
-  | 'wifi'
-  | 'slaves'
-  | 'output'
-  | 'active-output'
-  | 'number'
-  | 'sub'
-  | 'on-off'
-  | 'firmware'
-  | 'raw';
-
-export type Repeat = 'all' | 'one' | 'off';
-
-/** Loop numbers as devices report them: the `loop` table of getPlayerStatus (docs/architecture.md). */
-export const LOOP_MODES: ReadonlyArray<{ loop: number; repeat: Repeat; shuffle: boolean }> = [
-  { loop: 0, repeat: 'all', shuffle: false },
-  { loop: 1, repeat: 'one', shuffle: false },
-  { loop: 2, repeat: 'all', shuffle: true },
-  { loop: 3, repeat: 'off', shuffle: true },
-  { loop: 4, repeat: 'off', shuffle: false },
-  { loop: 5, repeat: 'one', shuffle: true },
-];
-
-export function loopToMode(loop: number): { repeat: Repeat; shuffle: boolean } | undefined {
-  const m = LOOP_MODES.find((l) => l.loop === loop);
-  return m ? { repeat: m.repeat, shuffle: m.shuffle } : undefined;
-}
-
-/**
- * {repeat, shuffle} → the loop number of the device's scheme. WiiM's scheme
- * has no number for shuffle with repeat one (pywiim api/loop_mode.py: 5 is
- * Arylic's, and WiiM Ultra's from firmware 5.2); undefined there.
- */
-export function modeToLoop(repeat: Repeat, shuffle: boolean, scheme: LoopScheme = 'wiim'): number | undefined {
-  if (repeat === 'one' && shuffle && scheme === 'wiim') return undefined;
-  return (LOOP_MODES.find((l) => l.repeat === repeat && l.shuffle === shuffle) as { loop: number }).loop;
-}
-
-/**
- * `source` names a user may give: the mode string switchmode takes, and the
- * name wiim-status reports for that input once the device has switched.
- */
-export const SOURCE_MODES: Readonly<Record<string, { mode: string; source: string }>> = {
-  'line-in': { mode: 'line-in', source: 'line-in' },
-  aux: { mode: 'line-in', source: 'line-in' },
-  'line-in2': { mode: 'line-in2', source: 'line-in2' },
-  bluetooth: { mode: 'bluetooth', source: 'bluetooth' },
-  bt: { mode: 'bluetooth', source: 'bluetooth' },
-  optical: { mode: 'optical', source: 'optical' },
-  coaxial: { mode: 'co-axial', source: 'coaxial' },
-  'co-axial': { mode: 'co-axial', source: 'coaxial' },
-  udisk: { mode: 'udisk', source: 'usb' },
-  usb: { mode: 'udisk', source: 'usb' },
-  wifi: { mode: 'wifi', source: 'wifi' },
-  hdmi: { mode: 'HDMI', source: 'hdmi' },
-  'usb-dac': { mode: 'PCUSB', source: 'usb-dac' },
-};
-
 /** Facts about the device that some commands need before they can be encoded. */
 export type ContextNeed = 'player' | 'eqList' | 'presetCount' | 'device' | 'followers';
 
@@ -178,6 +107,16 @@ export interface CommandContext {
   followers?: string[];
 }
 
+/** What a command does to the player's state, as wiim-status reports it: the session shows it at once, before the confirming read. */
+export interface PlayerEffect {
+  volume?: number;
+  muted?: boolean;
+  repeat?: Repeat;
+  shuffle?: boolean;
+  source?: string;
+  output?: string;
+}
+
 export interface BuiltCommand {
   /** the command string, percent-encoded, as it goes after `command=` */
   request: string;
@@ -190,8 +129,10 @@ export interface BuiltCommand {
    * `then` and `fallback` too.
    */
   idempotent: boolean;
-  /** the value the command sets, for the output and the session's state */
+  /** the value the command sets, for the output */
   applied?: unknown;
+  /** what it does to the player's state */
+  effect?: PlayerEffect;
   /** further command strings sent in order after `request` (one setSubLPF per field); each is acknowledged */
   then?: Array<{ request: string; reply: ReplyKind }>;
   /** sent instead when the device answers `request` with `unknown command` (EQGetStat on WiiM Pro 4.8) */
@@ -304,9 +245,6 @@ export interface SubSetting {
 }
 
 /** The ten bands of the graphic EQ, in Hz (EQSetBand's band31hz ... band16khz). */
-export const EQ_BANDS = [31, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000] as const;
-export type EqBandHz = (typeof EQ_BANDS)[number];
-
 /**
  * The band of a key of an eq-bands object: the band's name exactly as the
  * eq-bands read reports it ("31" ... "16000"). Number() would also take
@@ -408,8 +346,8 @@ export function unknownCommand(name: unknown): DeviceError {
 const enc = encodeURIComponent;
 
 /** A command whose request is known from its argument alone, safe to send twice (a read, an absolute value). */
-function fixed(command: WiimCommandName, request: string, reply: ReplyKind = 'ack', applied?: unknown): PreparedCommand {
-  return { command, needs: [], build: () => ({ request, reply, applied, idempotent: true }) };
+function fixed(command: WiimCommandName, request: string, reply: ReplyKind = 'ack', applied?: unknown, effect?: PlayerEffect): PreparedCommand {
+  return { command, needs: [], build: () => ({ request, reply, applied, idempotent: true, ...(effect ? { effect } : {}) }) };
 }
 
 /** The same for a command that acts again each time it is sent (`next`, `reboot`): never sent twice. */
@@ -499,13 +437,13 @@ function volume(value: WiimCommandArgs['volume']): PreparedCommand {
         const current = ctx.player?.volume;
         if (current === undefined) throw argumentError('a relative volume needs the current volume, which is unknown');
         const v = Math.min(VOLUME_MAX, Math.max(0, current + step));
-        return { request: `setPlayerCmd:vol:${v}`, reply: 'ack', applied: v, idempotent: false };
+        return { request: `setPlayerCmd:vol:${v}`, reply: 'ack', applied: v, effect: { volume: v }, idempotent: false };
       },
     };
   }
   if (!Number.isInteger(value)) throw refusal('volume', value);
   if (value < 0 || value > VOLUME_MAX) throw argumentError(`volume must be from 0 to ${VOLUME_MAX}, got ${value}`);
-  return fixed('volume', `setPlayerCmd:vol:${value}`, 'ack', value);
+  return fixed('volume', `setPlayerCmd:vol:${value}`, 'ack', value, { volume: value });
 }
 
 function mute(value: WiimCommandArgs['mute']): PreparedCommand {
@@ -516,11 +454,11 @@ function mute(value: WiimCommandArgs['mute']): PreparedCommand {
       build(ctx) {
         const muted = ctx.player?.muted;
         if (muted === undefined) throw argumentError('mute "toggle" needs the current mute state, which is unknown');
-        return { request: `setPlayerCmd:mute:${muted ? 0 : 1}`, reply: 'ack', applied: !muted, idempotent: false };
+        return { request: `setPlayerCmd:mute:${muted ? 0 : 1}`, reply: 'ack', applied: !muted, effect: { muted: !muted }, idempotent: false };
       },
     };
   }
-  return fixed('mute', `setPlayerCmd:mute:${value ? 1 : 0}`, 'ack', value);
+  return fixed('mute', `setPlayerCmd:mute:${value ? 1 : 0}`, 'ack', value, { muted: value });
 }
 
 function repeat(wanted: WiimCommandArgs['repeat']): PreparedCommand {
@@ -537,7 +475,13 @@ function repeat(wanted: WiimCommandArgs['repeat']): PreparedCommand {
       if (r === undefined || s === undefined) throw argumentError('repeat: the current repeat/shuffle state is unknown; give both');
       const loop = modeToLoop(r, s, ctx.device?.loopScheme);
       if (loop === undefined) throw argumentError(`repeat: ${ctx.device?.product ?? 'this device'} has no loop mode for shuffle with repeat one`);
-      return { request: `setPlayerCmd:loopmode:${loop}`, reply: 'ack', applied: { repeat: r, shuffle: s }, idempotent: true };
+      return {
+        request: `setPlayerCmd:loopmode:${loop}`,
+        reply: 'ack',
+        applied: { repeat: r, shuffle: s },
+        effect: { repeat: r, shuffle: s },
+        idempotent: true,
+      };
     },
   };
 }
@@ -700,7 +644,13 @@ export function prepareCommand(request: WiimCommandRequest): PreparedCommand {
           if (inputs && !inputs.includes(known.source))
             throw argumentError(`source: ${ctx.device?.product ?? 'this device'} has no ${known.source} input; it has ${inputs.join(', ')}`);
           // applied: the source name the status will report
-          return { request: `setPlayerCmd:switchmode:${enc(known.mode)}`, reply: 'ack-lenient', applied: known.source, idempotent: true };
+          return {
+            request: `setPlayerCmd:switchmode:${enc(known.mode)}`,
+            reply: 'ack-lenient',
+            applied: known.source,
+            effect: { source: known.source },
+            idempotent: true,
+          };
         },
       };
     }
@@ -850,7 +800,7 @@ function prepareSetting(request: SettingRequest): PreparedCommand {
       if (!isOutputName(name)) throw argumentError(`output must be one of ${OUTPUT_NAMES.join(', ')}, got ${describeValue(request.arg)}`);
       return gated('output', 'output', (ctx) => {
         const n = outputNumber(name, ctx.device);
-        return { request: `setAudioOutputHardwareMode:${n}`, reply: 'ack', applied: name, idempotent: true };
+        return { request: `setAudioOutputHardwareMode:${n}`, reply: 'ack', applied: name, effect: { output: name }, idempotent: true };
       });
     }
     case 'balance': {

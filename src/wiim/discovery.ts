@@ -1,10 +1,11 @@
-import { discoverOnce, type DiscoveredService } from '../shared/mdns';
-
 /**
  * WiiM / LinkPlay devices announce `_linkplay._tcp`. The TXT record carries
  * some facts about the device on most firmware; the name falls back to the
  * mDNS instance name.
  */
+
+import { discoverOnce, type DiscoveredService } from '../shared/mdns';
+
 export const LINKPLAY_SERVICE = '_linkplay._tcp';
 
 export interface DiscoveredWiim {

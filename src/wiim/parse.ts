@@ -7,7 +7,8 @@
 
 import { DeviceError } from '../shared/errors';
 import { parseDeviceJson } from '../shared/json';
-import { EQ_BANDS, loopToMode, type ReplyKind, type Repeat } from './commands';
+import { EQ_BANDS, loopToMode, type ReplyKind, type Repeat } from './vocabulary';
+import type { GroupRole, PlayState, WiimPlayerStatus } from './state';
 import { identifyModel, inputsOf, type LoopScheme, type ModelId, type ModelInfo, type OutputTable } from './models';
 
 export type ReplyClass =
@@ -180,37 +181,6 @@ function asObject(cls: ReplyClass, ctx: ReplyContext): Record<string, unknown> {
 }
 
 // ---------------------------------------------------------------- player
-
-export type PlayState = 'playing' | 'paused' | 'stopped' | 'loading';
-export type GroupRole = 'solo' | 'leader' | 'follower';
-
-/** The normalised player state: the fields of wiim-status without `online`. */
-export interface WiimPlayerStatus {
-  state: PlayState;
-  volume: number;
-  muted: boolean;
-  source: string;
-  /** null where no loop mode applies (vTuner radio reports loop -1) */
-  repeat: Repeat | null;
-  shuffle: boolean | null;
-  /** seconds */
-  position: number;
-  /** seconds; null for a stream without an end */
-  duration: number | null;
-  trackIndex: number;
-  trackCount: number;
-  title: string | null;
-  artist: string | null;
-  album: string | null;
-  artwork: string | null;
-  /** the EQ preset number the player reports (0 = flat / off) */
-  eq: number;
-  group: GroupRole;
-  /** the output in use (getNewAudioOutputHardwareMode), read on the slow tier */
-  output?: string | null;
-  /** the loaded EQ preset's name (EQGetBand's Name), read on the slow tier and after an EQ command */
-  eqPreset?: string | null;
-}
 
 /**
  * getPlayerStatus `mode` → source name. -1 is idle (python-linkplay
@@ -744,57 +714,86 @@ export function parseRaw(body: string, ctx: ReplyContext): unknown {
 }
 
 /** Reads the reply of a command by its reply kind (see commands.ts). */
-export function parseReply(kind: ReplyKind, body: string, ctx: ReplyContext): unknown {
+/** What each kind of reply reads as (an acknowledgement reads as nothing). */
+export interface ReplyReadings {
+  ack: undefined;
+  reboot: undefined;
+  'ack-lenient': undefined;
+  'eq-off': undefined;
+  'eq-bands': WiimEqBands;
+  output: ReturnType<typeof parseOutput>;
+  'active-output': ReturnType<typeof parseActiveOutput>;
+  number: ReturnType<typeof parseNumberReply>;
+  sub: ReturnType<typeof parseSub>;
+  'on-off': ReturnType<typeof parseOnOff>;
+  firmware: ReturnType<typeof parseFirmwareStatus>;
+  player: WiimPlayerStatus;
+  info: WiimInfo;
+  meta: WiimMeta | null;
+  presets: ReturnType<typeof parsePresets>;
+  'eq-stat': 'on' | 'off';
+  'eq-list': string[];
+  alarm: ReturnType<typeof parseAlarm>;
+  shutdown: ReturnType<typeof parseShutdown>;
+  wifi: ReturnType<typeof parseWifiState>;
+  slaves: ReturnType<typeof parseSlaveList>;
+  raw: ReturnType<typeof parseRaw>;
+}
+
+/** A reply as read, tagged with its kind: a caller narrows on `reply` and gets the reading's type, with no cast. */
+export type Reading = { [K in ReplyKind]: { reply: K; value: ReplyReadings[K] } }[ReplyKind];
+
+export function parseReply(kind: ReplyKind, body: string, ctx: ReplyContext): Reading {
   switch (kind) {
     case 'ack':
       parseAck(body, ctx);
-      return undefined;
+      return { reply: kind, value: undefined };
     case 'reboot':
       parseAck(body, ctx, true);
-      return undefined;
+      return { reply: kind, value: undefined };
     case 'ack-lenient':
       parseLenientAck(body, ctx);
-      return undefined;
+      return { reply: kind, value: undefined };
     case 'eq-off': {
       // Arylic answers EQOff with `unknown command` and turns nothing off that was on (pywiim api/eq.py)
       if (classifyReply(body).kind !== 'unknown-command') parseLenientAck(body, ctx);
-      return undefined;
+      return { reply: kind, value: undefined };
     }
     case 'eq-bands':
-      return parseEqBands(body, ctx);
+      return { reply: kind, value: parseEqBands(body, ctx) };
     case 'output':
-      return parseOutput(body, ctx);
+      return { reply: kind, value: parseOutput(body, ctx) };
     case 'active-output':
-      return parseActiveOutput(body, ctx);
+      return { reply: kind, value: parseActiveOutput(body, ctx) };
     case 'number':
-      return parseNumberReply(body, ctx);
+      return { reply: kind, value: parseNumberReply(body, ctx) };
     case 'sub':
-      return parseSub(body, ctx);
+      return { reply: kind, value: parseSub(body, ctx) };
     case 'on-off':
-      return parseOnOff(body, ctx);
+      return { reply: kind, value: parseOnOff(body, ctx) };
     case 'firmware':
-      return parseFirmwareStatus(body, ctx);
+      return { reply: kind, value: parseFirmwareStatus(body, ctx) };
     case 'player':
-      return parsePlayerStatus(body, ctx).status;
+      return { reply: kind, value: parsePlayerStatus(body, ctx).status };
     case 'info':
-      return parseInfo(body, ctx).info;
+      return { reply: kind, value: parseInfo(body, ctx).info };
     case 'meta':
-      return parseMeta(body, ctx);
+      return { reply: kind, value: parseMeta(body, ctx) };
     case 'presets':
-      return parsePresets(body, ctx);
+      return { reply: kind, value: parsePresets(body, ctx) };
     case 'eq-stat':
-      return parseEqStat(body, ctx);
+      return { reply: kind, value: parseEqStat(body, ctx) };
     case 'eq-list':
-      return parseEqList(body, ctx);
+      return { reply: kind, value: parseEqList(body, ctx) };
     case 'alarm':
-      return parseAlarm(body, ctx);
+      return { reply: kind, value: parseAlarm(body, ctx) };
     case 'shutdown':
-      return parseShutdown(body, ctx);
+      return { reply: kind, value: parseShutdown(body, ctx) };
     case 'wifi':
-      return parseWifiState(body, ctx);
+      return { reply: kind, value: parseWifiState(body, ctx) };
     case 'slaves':
-      return parseSlaveList(body, ctx);
+      return { reply: kind, value: parseSlaveList(body, ctx) };
     case 'raw':
-      return parseRaw(body, ctx);
+      return { reply: kind, value: parseRaw(body, ctx) };
   }
 }

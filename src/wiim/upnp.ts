@@ -12,8 +12,9 @@
 import http from 'node:http';
 import { XMLParser } from 'fast-xml-parser';
 import { DeviceError } from '../shared/errors';
-import { loopToMode } from './commands';
-import { capText, outputOfSoundCardMode, positionFits, readMute, readVolume, type WiimPlayerStatus } from './parse';
+import { loopToMode } from './vocabulary';
+import { capText, outputOfSoundCardMode, positionFits, readMute, readVolume } from './parse';
+import type { WiimPlayerStatus, WiimStatePatch } from './state';
 
 /** The description's usual port; plain HTTP, not the httpapi port (see the module note). */
 export const UPNP_PORT = 49152;
@@ -38,9 +39,6 @@ export interface UpnpService {
   eventSubURL: string;
   controlURL: string;
 }
-
-/** The wiim-status fields an event can carry (some events carry only one or two). */
-export type EventState = Partial<WiimPlayerStatus> & { sampleRate?: number | null; bitDepth?: number | null; bitRate?: number | null };
 
 // ------------------------------------------------------------------ XML
 
@@ -317,7 +315,7 @@ const meaningful = (v: string | undefined): string | null => (v === undefined ||
  * upnp:albumArtURI, res@duration, LinkPlay's song:bitrate, song:format_s,
  * song:rate_hz), or JSON on some firmware.
  */
-export function parseTrackMeta(value: string): EventState {
+export function parseTrackMeta(value: string): WiimStatePatch {
   const v = value.trim();
   if (v === '' || v === 'NOT_IMPLEMENTED') return {};
   if (v.startsWith('{')) return trackFromJson(v);
@@ -325,7 +323,7 @@ export function parseTrackMeta(value: string): EventState {
   const it = list(item)[0];
   if (!it) return {};
   const res = list(child(it, 'res'))[0];
-  const out: EventState = {
+  const out: WiimStatePatch = {
     title: meaningful(text(child(it, 'title'))),
     artist: meaningful(text(child(it, 'artist')) ?? text(child(it, 'creator'))),
     album: meaningful(text(child(it, 'album'))),
@@ -343,7 +341,7 @@ export function parseTrackMeta(value: string): EventState {
   return out;
 }
 
-function trackFromJson(v: string): EventState {
+function trackFromJson(v: string): WiimStatePatch {
   let o: unknown;
   try {
     o = JSON.parse(v);
@@ -355,7 +353,7 @@ function trackFromJson(v: string): EventState {
   const inner = (rec.metaData ?? rec.metadata ?? rec) as Record<string, unknown>;
   const m: Record<string, string> = {};
   for (const [k, val] of Object.entries(inner)) if (typeof val === 'string' || typeof val === 'number') m[k.trim()] = String(val);
-  const out: EventState = { title: meaningful(m.title), artist: meaningful(m.artist), album: meaningful(m.album) };
+  const out: WiimStatePatch = { title: meaningful(m.title), artist: meaningful(m.artist), album: meaningful(m.album) };
   const art = meaningful(m.albumArtURI ?? m.albumArtUri);
   out.artwork = art && /^[a-z]+:\/\//i.test(art) ? art : null;
   for (const [key, field] of [
@@ -378,7 +376,7 @@ function outputOfCommonEvent(event: unknown): string | undefined {
 }
 
 export interface ParsedEvent {
-  state: EventState;
+  state: WiimStatePatch;
   /** WiiM's `commonevent` JSON values (an output change is also in `state.output`) and `Slave` changes (group members), as sent */
   extras: { commonevent?: unknown[]; slaves?: Array<{ action: string; value: string }> };
   /** values left out because the poll parser's checks refuse them (`Volume "1e308"`), for the debug log */
@@ -392,7 +390,7 @@ export interface ParsedEvent {
 export function parseNotify(service: ServiceName, body: string): ParsedEvent {
   const set = child(parseXml(body), 'propertyset');
   if (set === undefined) throw new DeviceError('protocol', 'NOTIFY without a propertyset');
-  const state: EventState = {};
+  const state: WiimStatePatch = {};
   const extras: ParsedEvent['extras'] = {};
   const dropped: string[] = [];
   for (const p of list(child(set, 'property'))) {
@@ -414,7 +412,7 @@ function val(instance: unknown, name: string, channel?: string): string | undefi
   return attr(pick, 'val');
 }
 
-function readInstance(service: ServiceName, instance: unknown, state: EventState, extras: ParsedEvent['extras'], dropped: string[]): void {
+function readInstance(service: ServiceName, instance: unknown, state: WiimStatePatch, extras: ParsedEvent['extras'], dropped: string[]): void {
   if (service === 'avTransport') {
     const ts = val(instance, 'TransportState');
     if (ts !== undefined && TRANSPORT[ts]) state.state = TRANSPORT[ts];

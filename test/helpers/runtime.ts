@@ -68,9 +68,10 @@ export interface Outcome<M, C> {
 }
 
 /**
- * Sends `msg` into node `target` and resolves with whichever comes first: a
- * message at the helper node `outId` or an error at the helper node `caught`
- * (wired from a Catch node).
+ * Sends `msg` into node `target` and resolves with whichever comes first: its
+ * answer at the helper node `outId` (the same message: a node's output reuses
+ * its input, so another node's output there is not the answer) or an error at
+ * the helper node `caught` (wired from a Catch node).
  */
 export function outcome<M = Record<string, unknown>, C = Record<string, unknown>>(
   target: string,
@@ -88,7 +89,9 @@ export function outcome<M = Record<string, unknown>, C = Record<string, unknown>
       if (r instanceof Error) reject(r);
       else resolve(r);
     };
-    const onOut = (m: M) => finish({ out: m });
+    const onOut = (m: M) => {
+      if ((m as { _msgid?: unknown })._msgid === msg._msgid) finish({ out: m });
+    };
     const onCaught = (m: C) => finish({ caught: m });
     const timer = setTimeout(() => finish(new Error(`neither an output nor a caught error within ${timeoutMs} ms`)), timeoutMs);
     out.on('input', onOut);

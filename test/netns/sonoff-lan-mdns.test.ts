@@ -171,11 +171,11 @@ describe('sonoff encrypted LAN mode over mDNS (network namespace)', function () 
         const session = cfgSession();
         await until(() => session.address !== undefined, 'the address from mDNS', 8000);
         const test = async (form: Record<string, unknown>) =>
-          (await helper.request().post('/sonoff-config/test').send(form).expect(200)).body as { ok: boolean; family?: string; error?: string };
+          (await helper.request().post('/sonoff-config/test').send(form).expect(200)).body as { ok: boolean; model?: string; error?: string };
         const saved = { id: 'cfg', deviceid: '1000abab09', devicekey: '__PWRD__' };
         const found = await test({ ...saved, host: '' });
         assert.equal(found.ok, true, JSON.stringify(found));
-        assert.equal(found.family, 'meter');
+        assert.equal(found.model, 'meter');
         const same = await test({ ...saved, host: '127.0.0.1', port: String(meter.address.port) });
         assert.equal(same.ok, true, JSON.stringify(same));
         const elsewhere = await test({ ...saved, host: '127.0.0.1', port: String(other.address.port) });

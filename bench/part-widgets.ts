@@ -1,14 +1,3 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import zlib from 'node:zlib';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { WiimSimulator } from '../src/sim/wiim-sim';
-import { SonoffSimulator, type SimModel } from '../src/sim/sonoff-sim';
-import { benchWiimConfig, cpuWindow, log, machineLoad, root, startNodeRed } from './measure';
-import { fmtMs, median, percentile, sleep } from './stats';
-
 /**
  * Part 9 of `npm run bench`: the dashboard widgets (dashboard/) in a real
  * Node-RED with Dashboard 2.0, seen in headless Chromium, against
@@ -21,14 +10,16 @@ import { fmtMs, median, percentile, sleep } from './stats';
  *   page for one idle player in the same window;
  * - the gzipped size of each widget's UMD file.
  */
-
-export interface WidgetRow {
-  measure: string;
-  figure: string;
-  target: string;
-  verdict: 'PASS' | 'MISS' | 'n/a' | '';
-  note?: string;
-}
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import zlib from 'node:zlib';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { WiimSimulator } from '../src/sim/wiim-sim';
+import { SonoffSimulator, type SimModel } from '../src/sim/sonoff-sim';
+import { benchWiimConfig, cpuWindow, log, machineLoad, results, root, rows, startNodeRed, verdict } from './measure';
+import { fmtMs, median, percentile, sleep } from './stats';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 // nothing leaves loopback: no component updates, no background requests
@@ -38,8 +29,6 @@ const CHANGES = 50;
 const WALL_PLAYERS = 10;
 const WALL_TILES: SimModel[] = ['relay', 'relay', 'relay', 'relay', 'd1', 'd1', 'powr3', 'powr3', 'th', 'th'];
 const PAGES = 5;
-
-const verdict = (pass: boolean): 'PASS' | 'MISS' => (pass ? 'PASS' : 'MISS');
 
 /** The dashboard: /bench/latency (a card and a ui-text for one streamer), /bench/wall (20 widgets on idle devices). */
 function flows(
@@ -260,7 +249,7 @@ async function wall(browser: Browser, url: string, pid: number, first: WiimSimul
   return { warm, cpu, machinePercent, frames: idleFrames, counterSees, online };
 }
 
-export async function widgetRows(rows: WidgetRow[], results: Record<string, unknown>): Promise<void> {
+export async function widgetRows(): Promise<void> {
   const seconds = Number(process.env.BENCH_WIDGETS_SECONDS ?? 60);
   const warmSeconds = Math.min(seconds, 20);
   // the UMD files as `npm run build` made them

@@ -1,4 +1,3 @@
-import type { NodeMessage } from 'node-red';
 import { DeviceError } from '../shared/errors';
 import { isWiimCommand, WIIM_COMMANDS } from '../wiim/commands';
 
@@ -16,7 +15,7 @@ function settingValue(value: string): unknown {
 }
 
 /** Resolves the command and its argument per the message contract; throws when there is none. */
-export function resolveCommand(fixed: string, fixedValue: string, msg: NodeMessage): { command: string; value: unknown } {
+export function resolveCommand(fixed: string, fixedValue: string, msg: { topic?: unknown; payload?: unknown }): { command: string; value: unknown } {
   const payload = msg.payload;
   if (fixed !== '') {
     if (fixedValue.trim() !== '') return { command: fixed, value: settingValue(fixedValue) };

@@ -1,0 +1,116 @@
+import os from 'node:os';
+import { log, mb, measureFloor, measureNodeRed, results, rows, scaleFlows, startSims, verdict, type NodeRedFigures, type Windows } from './measure';
+import { fmtMs } from './stats';
+
+/** Parts 5 and 7: Node-RED polling many simulated devices, its CPU and memory against plain undici making the same polls. */
+
+/** The windows of parts 5 and 7 (BENCH_SCALE_SECONDS sets the judged one; the warm-up window is as long). */
+function scaleWindows(): Windows {
+  const seconds = Number(process.env.BENCH_SCALE_SECONDS ?? 30);
+  return { settleMs: 10000, warmSeconds: seconds, seconds, loopSeconds: Math.min(seconds, 15) };
+}
+
+/** Node-RED without devices, measured as the scale runs are: what their memory per device is counted from. Once per bench run. */
+let baseline: NodeRedFigures | undefined;
+async function scaleBaseline(): Promise<NodeRedFigures> {
+  if (!baseline) {
+    const w = scaleWindows();
+    log(`scale: baseline Node-RED without devices (${w.warmSeconds} + ${w.seconds} + ${w.loopSeconds} s)...`);
+    baseline = await measureNodeRed([{ id: 'bench', type: 'tab', label: 'bench' }], w);
+    results.scaleBaseline = baseline;
+  }
+  return baseline;
+}
+
+/**
+ * Part 5: 100 WiiM devices and 100 DIY relays, polled (WiiM events off).
+ * Part 7 (`mixed`): the same, and 50 stock relays and 50 POWR3 meters in
+ * encrypted LAN mode, each with a node (sonoff-switch, sonoff-sensor), and
+ * its target: Node-RED's CPU against plain undici making the same polls
+ * (bench/poll-floor.ts), measured in the same run. Part 5's absolute CPU
+ * figure is reported without a verdict: on a shared machine it measures the
+ * machine as much as the code.
+ */
+export async function scale(mixed: boolean): Promise<void> {
+  const w = scaleWindows();
+  const n = 100;
+  const sims = await startSims([String(n), ...(mixed ? ['encrypted=50', 'meters=50'] : [])]);
+  try {
+    const { ports } = sims;
+    // part 5 measures polling (WiiM events off); the events rows are part 6
+    const { flows, credentials } = scaleFlows(
+      ports,
+      () => ({ events: 'off' }),
+      (s) => ({ host: '127.0.0.1', port: String(s.port), pollInterval: '10', timeout: '5000' }),
+    );
+    const devices = ports.wiim.length + ports.sonoff.length;
+    const label = mixed ? `7: ${devices} devices (50 encrypted relays, 50 encrypted meters)` : `5: ${devices} devices`;
+    const base = await scaleBaseline();
+    const counts: Array<Awaited<ReturnType<typeof sims.stats>>> = [];
+    log(`scale: Node-RED with ${devices} devices (${w.warmSeconds} + ${w.seconds} + ${w.loopSeconds} s)...`);
+    const full = await measureNodeRed(flows, w, credentials, async () => {
+      counts.push(await sims.stats());
+    });
+    const [before, after] = counts;
+    // part 7's target is the ratio to the same polls made with plain undici; part 5 reports it
+    log(`scale: the same polls with plain undici, no Node-RED (${w.seconds} s after ${w.settleMs / 1000 + 10} s)...`);
+    const floor = await measureFloor(ports, w.settleMs + 10000, w.seconds);
+    const heapPer = (full.memory.heapUsed - base.memory.heapUsed) / devices / 1024;
+    const rssPer = (full.rssMedian - base.rssMedian) / devices / 1024;
+    const p99 = full.loop.p99 - full.loop.resolutionMs;
+    const ratio = full.cpuPercent / floor;
+    const requests = (k: string) => (after.byKind[k] ?? 0) - (before.byKind[k] ?? 0);
+    results[mixed ? 'scaleMixed' : 'scale'] = {
+      windows: w,
+      devices,
+      full,
+      floorCpuPercent: floor,
+      ratioToFloor: ratio,
+      heapPerDeviceKB: heapPer,
+      rssPerDeviceKB: rssPer,
+      requests: { wiim: after.wiimRequests - before.wiimRequests, sonoff: after.sonoffRequests - before.sonoffRequests },
+      requestsByKind: Object.fromEntries(Object.keys(after.byKind).map((k) => [k, requests(k)])),
+      polledDevices: { wiim: after.wiimPolled, sonoff: after.sonoffPolled },
+      ...(mixed ? { mix: { wiim: n, diyRelays: n, encryptedRelays: 50, encryptedMeters: 50 } } : {}),
+    };
+    const where = `${after.wiimPolled}/${ports.wiim.length} WiiM and ${after.sonoffPolled}/${ports.sonoff.length} SONOFF sims were polled; the machine ${full.machinePercent.toFixed(0)} % busy (of ${os.cpus().length * 100} %) in the window`;
+    rows.push({
+      measure: `${label}: CPU of Node-RED ÷ plain undici, same polls`,
+      figure: `${ratio.toFixed(2)}`,
+      target: mixed ? '≤ 0.45' : 'reported',
+      verdict: mixed ? verdict(ratio <= 0.45) : '',
+      note: `${full.cpuPercent.toFixed(2)} % ÷ ${floor.toFixed(2)} % of a core; ${where}`,
+    });
+    rows.push({
+      measure: `${label}: CPU of Node-RED (judged ${w.seconds} s window)`,
+      figure: `${full.cpuPercent.toFixed(2)} % of a core`,
+      target: 'reported (was ≤ 5 %)',
+      verdict: '',
+      note: `main thread ${full.mainThreadPercent.toFixed(2)} %, V8's and libuv's helper threads the rest; the warm-up window: ${full.firstWindowCpuPercent.toFixed(2)} %; idle Node-RED: ${base.cpuPercent.toFixed(2)} %`,
+    });
+    rows.push({
+      measure: `${label}: event-loop delay p99`,
+      figure: fmtMs(p99),
+      target: '≤ 10 ms',
+      verdict: verdict(p99 <= 10),
+      note: `histogram p99 ${fmtMs(full.loop.p99)} minus the ${full.loop.resolutionMs} ms sampling period; max ${fmtMs(full.loop.max)}`,
+    });
+    rows.push({
+      measure: `${label}: memory per device (heapUsed)`,
+      figure: `${heapPer.toFixed(1)} KB`,
+      target: '≤ 100 KB',
+      verdict: verdict(heapPer <= 100),
+      note: 'JS heap after GC, vs Node-RED without devices',
+    });
+    // RSS also counts TLS and socket buffers outside the JS heap, and the allocator's slack
+    rows.push({
+      measure: `${label}: memory per device (RSS)`,
+      figure: `${rssPer.toFixed(1)} KB`,
+      target: '≤ 100 KB',
+      verdict: verdict(rssPer <= 100),
+      note: `median of ${w.seconds} readings, whole process, vs Node-RED without devices: ${mb(base.rssMedian)} → ${mb(full.rssMedian)} MB, of which V8's committed heap ${mb(base.memory.heapTotal)} → ${mb(full.memory.heapTotal)} MB (young generation ${mb(base.memory.newSpace)} → ${mb(full.memory.newSpace)} MB)`,
+    });
+  } finally {
+    await sims.stop();
+  }
+}
