@@ -8,6 +8,7 @@ import { burst } from './part-burst';
 import { scale } from './part-scale';
 import { eventRows } from './part-events';
 import { scale1000 } from './part-scale1000';
+import { widgetRows } from './part-widgets';
 import { announceRows } from './announce';
 
 /**
@@ -33,7 +34,7 @@ function printTable(): void {
 async function main(): Promise<void> {
   const started = Date.now();
   // BENCH_ONLY=1,4 runs a subset (quick checks); the default is all
-  const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9').split(','));
+  const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10').split(','));
   const partSeconds: Record<string, number> = {};
   const part = async (key: string, what: string, fn: () => Promise<void> | void) => {
     log(`${key}: ${what}...`);
@@ -52,7 +53,8 @@ async function main(): Promise<void> {
   if (only.has('7')) await part('7', 'scale, 300 devices with encrypted relays and meters', () => scale(true));
   if (only.has('8')) await part('8', '1000 devices with events and mDNS push, in a private network namespace', scale1000);
   if (only.has('6')) await part('6', 'WiiM UPnP events', eventRows);
-  if (only.has('9')) await part('9', 'announcements: prompt and interrupt', async () => void rows.push(...(await announceRows())));
+  if (only.has('9')) await part('9', 'dashboard widgets in Chromium', widgetRows);
+  if (only.has('10')) await part('10', 'announcements: prompt and interrupt', async () => void rows.push(...(await announceRows())));
   results.partSeconds = partSeconds;
   console.log('');
   console.log(

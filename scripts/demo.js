@@ -67,7 +67,7 @@ async function main() {
     mdns
       ? { deviceid: sim.deviceid, host: '', port: '8081', pollInterval: '0' }
       : { deviceid: sim.deviceid, host: '127.0.0.1', port: String(sim.address.port), pollInterval: '2' };
-  const flows = loadFlows(exampleFiles({ dashboard: true }), {
+  const flows = loadFlows(exampleFiles({ dashboard: true, widgets: true }), {
     wiim: { host: streamer.host, port: String(streamer.port), protocol: 'https', upnpPort: streamer.upnpPort },
     sonoff: sonoffAt(relay),
     // the examples whose device is not a plain relay
@@ -75,12 +75,12 @@ async function main() {
     otaImage,
   });
   const credentials = { ex_ss_cfg: { devicekey: POWR3_KEY } };
-  const nr = await startNodeRed({ userDir, port, flows, credentials, extraModules: ['@flowfuse/node-red-dashboard'] });
+  const nr = await startNodeRed({ userDir, port, flows, credentials, widgets: true, extraModules: ['@flowfuse/node-red-dashboard'] });
 
   const at = (sim) => `http://127.0.0.1:${sim.address.port}/zeroconf/  (deviceid ${sim.deviceid})`;
   console.log(`
   Node-RED:   ${nr.url}
-  Dashboard:  ${nr.url}dashboard
+  Dashboard:  ${nr.url}dashboard  (the widgets: ${nr.url}dashboard/widgets)
   WiiM sim:   https://${streamer.host}:${streamer.port}/httpapi.asp?command=getPlayerStatus  (UPnP events: ${wiim.descriptionUrl})
   SONOFF sims:
     relay     ${at(relay)}

@@ -6,6 +6,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const dir = path.resolve(__dirname, '..', 'examples');
+/** the widget package's examples (dashboard/): they share the device examples' config nodes, by id */
+const widgetsDir = path.resolve(__dirname, '..', 'dashboard', 'examples');
 
 function exampleFiles(options = {}) {
   const files = fs
@@ -18,6 +20,13 @@ function exampleFiles(options = {}) {
         .readdirSync(path.join(dir, 'dashboard'))
         .filter((f) => f.endsWith('.json'))
         .map((f) => path.join(dir, 'dashboard', f)),
+    );
+  if (options.widgets)
+    files.push(
+      ...fs
+        .readdirSync(widgetsDir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => path.join(widgetsDir, f)),
     );
   return files.sort();
 }

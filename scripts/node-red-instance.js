@@ -2,7 +2,7 @@
 // Starts a real Node-RED (the one in node_modules) in a user directory with
 // this package installed, as a person would have it in ~/.node-red. Used by
 // `npm start`, the resource check and the browser tests.
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -32,10 +32,15 @@ function freePort() {
  * @param {string} [options.httpAdminRoot]
  * @param {boolean} [options.quiet]
  * @param {string[]} [options.extraModules] further packages to link from node_modules (e.g. the dashboard)
+ * @param {boolean} [options.widgets] also the widget package (dashboard/), listed as a dependency: Dashboard 2.0 finds
+ *   third-party widgets by the dependencies of the user directory's package.json
+ * @param {boolean} [options.tarballs] this package (and with `widgets` the widget package) installed from the tarball
+ *   `npm pack` makes, i.e. only the files a user gets; their dependencies linked from this checkout's node_modules
  * @param {NodeJS.ProcessEnv} [options.env]
  * @param {string} [options.nodeRedDir] another Node-RED install (compat run)
  * @param {string} [options.nodeBinary] another node binary (compat run)
  * @param {object} [options.adminAuth] Node-RED's adminAuth setting (users with bcrypt hashes)
+ * @param {boolean} [options.exposeProcess] functionGlobalContext.process: a test's function node reads the runtime's resources
  * @param {string} [options.lang] the runtime's language (Node-RED's `lang` setting: en-US, de, zh-CN...); absent: from the environment
  */
 async function startNodeRed(options = {}) {
@@ -49,12 +54,24 @@ async function startNodeRed(options = {}) {
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     fs.symlinkSync(target, dest, 'dir');
   };
-  link(pkg.name, root);
+  const install = (dir) => {
+    const name = require(path.join(dir, 'package.json')).name;
+    if (!options.tarballs) {
+      link(name, dir);
+      return `file:${dir}`;
+    }
+    const tarball = pack(dir, userDir);
+    const dest = path.join(userDir, 'node_modules', name);
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.mkdirSync(dest, { recursive: true });
+    execFileSync('tar', ['-xzf', tarball, '-C', dest, '--strip-components=1']);
+    for (const dep of Object.keys(require(path.join(dir, 'package.json')).dependencies || {})) link(dep, path.join(root, 'node_modules', dep));
+    return `file:${tarball}`;
+  };
+  const dependencies = { [pkg.name]: install(root) };
   for (const mod of options.extraModules || []) link(mod, path.join(root, 'node_modules', mod));
-  fs.writeFileSync(
-    path.join(userDir, 'package.json'),
-    JSON.stringify({ name: 'node-red-project', private: true, dependencies: { [pkg.name]: `file:${root}` } }, null, 2),
-  );
+  if (options.widgets) dependencies[require(path.join(root, 'dashboard', 'package.json')).name] = install(path.join(root, 'dashboard'));
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies }, null, 2));
   if (options.flows) fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(options.flows, null, 2));
   if (options.credentials) fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(options.credentials, null, 2), { mode: 0o600 });
   const settings = {
@@ -71,7 +88,8 @@ async function startNodeRed(options = {}) {
   };
   if (options.adminAuth) settings.adminAuth = options.adminAuth;
   if (options.lang) settings.lang = options.lang;
-  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+  const expose = options.exposeProcess ? 'module.exports.functionGlobalContext = { process };\n' : '';
+  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n${expose}`);
 
   const nodeRedDir = options.nodeRedDir || process.env.NODE_RED_DIR || path.dirname(require.resolve('node-red/package.json'));
   const child = spawn(options.nodeBinary || process.execPath, [path.join(nodeRedDir, 'red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')], {
@@ -127,6 +145,17 @@ async function startNodeRed(options = {}) {
       if (temporary) fs.rmSync(userDir, { recursive: true, force: true });
     },
   };
+}
+
+/** `npm pack` of the package in `dir` (built already: no scripts run) into `into`; the tarball's path. */
+function pack(dir, into) {
+  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', into], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return path.join(into, JSON.parse(out)[0].filename);
 }
 
 /** The log line that says the flows run, in the runtime's language (its own catalogue, @node-red/runtime `nodes.flows.started-flows`). */

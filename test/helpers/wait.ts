@@ -11,3 +11,12 @@ export async function until(check: () => boolean, what: string, timeoutMs = 5000
     await sleep(10);
   }
 }
+
+/** `until` for a check that must wait itself (a browser's state), polling every 50 ms. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}

@@ -1,0 +1,1 @@
+export { default as UISonoffTile } from './components/UISonoffTile.vue';

@@ -1,0 +1,1 @@
+export { default as UIWiimPlayer } from './components/UIWiimPlayer.vue';

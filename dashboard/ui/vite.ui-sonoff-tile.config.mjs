@@ -1,0 +1,3 @@
+import { widgetConfig } from './vite.widget.mjs';
+
+export default widgetConfig('ui-sonoff-tile');
