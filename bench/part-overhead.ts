@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import { helper, node, withTab } from '../test/helpers/runtime';
+import { helper, node, sessionOf, withTab } from '../test/helpers/runtime';
 import type { WiimSession } from '../src/sessions/wiim-session';
 import type { SonoffSession } from '../src/sessions/sonoff-session';
 import { WiimSimulator } from '../src/sim/wiim-sim';
@@ -84,7 +84,7 @@ export async function overheadAndState(): Promise<void> {
       session: { n: 0 },
       hop: { n: 0 },
     };
-    const wsession = (node('wcfg') as unknown as { session: WiimSession }).session;
+    const wsession = sessionOf<WiimSession>('wcfg');
     const cmdUrl = (v: number) => `${wiim.url}/httpapi.asp?command=setPlayerCmd:vol:${v}`;
     // a long warm-up: undici's parser (WebAssembly), TLS and Node-RED's
     // paths tier up over the first thousand or so requests, and a Node-RED
@@ -252,7 +252,7 @@ export async function overheadAndState(): Promise<void> {
       ours: { n: 0 },
       session: { n: 0 },
     };
-    const ssession = (node('scfg') as unknown as { session: SonoffSession }).session;
+    const ssession = sessionOf<SonoffSession>('scfg');
     const SWARM = 5;
     const SROUNDS = 40;
     // every variant waits the same 210 ms first: our session keeps 200 ms between requests,

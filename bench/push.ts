@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { helper, node, withTab } from '../test/helpers/runtime';
+import { helper, node, sessionOf, withTab } from '../test/helpers/runtime';
 import sonoffConfig from '../src/nodes/sonoff-config';
 import sonoffSwitch from '../src/nodes/sonoff-switch';
 import type { SonoffSession } from '../src/sessions/sonoff-session';
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     ]),
     devicekey ? { cfg: { devicekey } } : {},
   );
-  const session = (node('cfg') as unknown as { session: SonoffSession }).session;
+  const session = sessionOf<SonoffSession>('cfg');
   const deadline = Date.now() + 10000;
   while (session.state === undefined || session.address === undefined) {
     if (Date.now() > deadline) throw new Error('the relay was not found over mDNS within 10 s');
