@@ -30,6 +30,31 @@ export interface PlayerConfig extends NodeDef, WidgetConfig {
   showGroup?: boolean | string;
 }
 
+/** The state fields the card shows; each is null where the device has not reported it. */
+const PLAYER_FIELDS = [
+  'state',
+  'volume',
+  'muted',
+  'source',
+  'repeat',
+  'shuffle',
+  'position',
+  'duration',
+  'title',
+  'artist',
+  'album',
+  'artwork',
+  'group',
+] as const;
+type PlayerField = (typeof PLAYER_FIELDS)[number];
+type PlayerView = { [K in PlayerField]: PlayerState[K] | null };
+
+function pick(s: PlayerState): PlayerView {
+  const view = {} as Record<PlayerField, unknown>;
+  for (const k of PLAYER_FIELDS) view[k] = s[k] ?? null;
+  return view as PlayerView;
+}
+
 const REPEATS = new Set(['all', 'one', 'off']);
 
 /** A flag that defaults to true: a flow saved before it existed shows the part. */
@@ -98,23 +123,7 @@ export function playerView(config: PlayerConfig) {
       reason: online ? null : (u?.error?.message ?? null),
       show,
       // offline: nothing of the last state, so that the card never shows a stale "playing"
-      player: online
-        ? {
-            state: s.state ?? null,
-            volume: s.volume ?? null,
-            muted: s.muted ?? null,
-            source: s.source ?? null,
-            repeat: s.repeat ?? null,
-            shuffle: s.shuffle ?? null,
-            position: s.position ?? null,
-            duration: s.duration ?? null,
-            title: s.title ?? null,
-            artist: s.artist ?? null,
-            album: s.album ?? null,
-            artwork: s.artwork ?? null,
-            group: s.group ?? null,
-          }
-        : null,
+      player: online ? pick(s) : null,
       inputs: online ? (extra?.inputs ?? []) : [],
       presets: online ? (extra?.presets ?? []) : [],
       followers: online && s.group === 'leader' ? (extra?.followers ?? []) : [],
