@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { helper, node, sessionOf, withTab } from '../test/helpers/runtime';
 import type { WiimSession } from '../src/sessions/wiim-session';
 import type { SonoffSession } from '../src/sessions/sonoff-session';
@@ -12,6 +12,25 @@ import { benchWiimConfig, results, rows, shuffled, timed, verdict } from './meas
 import { fire, NODES, type Msg } from './harness';
 import { loadPlain } from './plain-runtime';
 import { fmtMs, median, percentile, sleep } from './stats';
+
+/** One request through undici's lowest API, as our transport makes it (no body stream per reply): its status and body, or the error's text. */
+function dispatchText(agent: Agent, options: Dispatcher.DispatchOptions): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let status = 0;
+    agent.dispatch(options, {
+      onRequestStart: () => undefined, // undici takes a handler without it for the old API
+      onResponseStart: (_c, code) => {
+        status = code;
+      },
+      onResponseData: (_c, chunk) => {
+        chunks.push(chunk);
+      },
+      onResponseEnd: () => resolve({ status, body: Buffer.concat(chunks).toString() }),
+      onResponseError: (_c, err) => resolve({ status: 0, body: err.message }),
+    });
+  });
+}
 
 /** Parts 1 and 2: the overhead of a command through our nodes against the core http request node and plain undici, and command → state (WiiM, SONOFF). */
 
@@ -103,28 +122,10 @@ export async function overheadAndState(): Promise<void> {
       // undici's lowest API: no body stream per reply, as our transport uses it (src/shared/http.ts)
       [
         'dispatch',
-        (v) =>
-          new Promise((resolve) => {
-            const chunks: Buffer[] = [];
-            let status = 0;
-            agent.dispatch(
-              { origin: wiim.url, path: `/httpapi.asp?command=setPlayerCmd:vol:${v}`, method: 'GET' },
-              {
-                onRequestStart: () => undefined, // undici takes a handler without it for the old API
-                onResponseStart: (_c, code) => {
-                  status = code;
-                },
-                onResponseData: (_c, chunk) => {
-                  chunks.push(chunk);
-                },
-                onResponseEnd: () => {
-                  const body = Buffer.concat(chunks).toString();
-                  resolve(status === 200 && body === 'OK' && wiim.state.volume === v ? true : `dispatch: ${status} ${body}`);
-                },
-                onResponseError: (_c, err) => resolve(`dispatch: ${err.message}`),
-              },
-            );
-          }),
+        async (v) => {
+          const r = await dispatchText(agent, { origin: wiim.url, path: `/httpapi.asp?command=setPlayerCmd:vol:${v}`, method: 'GET' });
+          return r.status === 200 && r.body === 'OK' && wiim.state.volume === v ? true : `dispatch: ${r.status} ${r.body}`;
+        },
       ],
       [
         'core',
@@ -242,15 +243,19 @@ export async function overheadAndState(): Promise<void> {
       figure: `${(wm.ours / wm.core).toFixed(2)}×`,
       target: '≤ 0.25×',
       verdict: verdict(wm.ours / wm.core <= 0.25),
+      note: `the least any undici-based node could reach here, (Node-RED hop + undici dispatch) ÷ core: ${((wm.hop + wm.dispatch) / wm.core).toFixed(2)}×`,
     });
 
     // --- SONOFF: switch, four ways, interleaved; our session keeps 200 ms between requests
-    const s: Record<'raw' | 'core' | 'ours' | 'session', number[]> = { raw: [], core: [], ours: [], session: [] };
-    const sWrong: Record<'raw' | 'core' | 'ours' | 'session', { n: number; last?: string }> = {
+    type SonoffVariant = 'raw' | 'dispatch' | 'core' | 'ours' | 'session' | 'hop';
+    const s: Record<SonoffVariant, number[]> = { raw: [], dispatch: [], core: [], ours: [], session: [], hop: [] };
+    const sWrong: Record<SonoffVariant, { n: number; last?: string }> = {
       raw: { n: 0 },
+      dispatch: { n: 0 },
       core: { n: 0 },
       ours: { n: 0 },
       session: { n: 0 },
+      hop: { n: 0 },
     };
     const ssession = sessionOf<SonoffSession>('scfg');
     const SWARM = 5;
@@ -259,7 +264,6 @@ export async function overheadAndState(): Promise<void> {
     // and a connection idle that long answers slower than one in constant use
     const switchUrl = `${relay.url}/zeroconf/switch`;
     const body = (on: boolean) => ({ deviceid: relay.deviceid, data: { switch: on ? 'on' : 'off' } });
-    type SonoffVariant = 'raw' | 'core' | 'ours' | 'session';
     const sonoffVariants: Array<{ key: SonoffVariant; run: (on: boolean) => Promise<true | string> }> = [
       {
         key: 'raw',
@@ -272,6 +276,19 @@ export async function overheadAndState(): Promise<void> {
           });
           const reply = (await res.body.json()) as { error?: number };
           return res.statusCode === 200 && reply.error === 0 && relay.outlets[0].on === value ? true : `raw: ${JSON.stringify(reply)}`;
+        },
+      },
+      {
+        key: 'dispatch',
+        run: async (value) => {
+          const r = await dispatchText(agent, {
+            origin: relay.url,
+            path: '/zeroconf/switch',
+            method: 'POST',
+            body: JSON.stringify(body(value)),
+            headers: { 'content-type': 'application/json' },
+          });
+          return r.status === 200 && (JSON.parse(r.body) as { error?: number }).error === 0 && relay.outlets[0].on === value ? true : `dispatch: ${r.body}`;
         },
       },
       {
@@ -305,6 +322,14 @@ export async function overheadAndState(): Promise<void> {
           return snap.state.on === value && relay.outlets[0].on === value ? true : 'session: wrong state';
         },
       },
+      // a Node-RED hop after the same idle wait: part of the floor below
+      {
+        key: 'hop',
+        run: async (value) => {
+          const r = await fire('hop', { payload: value }, 'hout');
+          return r.out?.payload === value ? true : 'hop: no output';
+        },
+      },
     ];
     let on = relay.outlets[0].on;
     for (let i = 0; i < SWARM + SROUNDS; i++) {
@@ -317,7 +342,7 @@ export async function overheadAndState(): Promise<void> {
         await timed(keep ? s[variant.key] : [], sWrong[variant.key], () => variant.run(value));
       }
     }
-    const sm = { raw: median(s.raw), core: median(s.core), ours: median(s.ours), session: median(s.session) };
+    const sm = { raw: median(s.raw), dispatch: median(s.dispatch), core: median(s.core), ours: median(s.ours), session: median(s.session), hop: median(s.hop) };
     results.sonoffSwitch = {
       rounds: SROUNDS,
       medianMs: sm,
@@ -365,6 +390,7 @@ export async function overheadAndState(): Promise<void> {
       figure: `${(sm.ours / sm.core).toFixed(2)}×`,
       target: '≤ 0.60×',
       verdict: verdict(sm.ours / sm.core <= 0.6),
+      note: `(Node-RED hop ${fmtMs(sm.hop)} + undici dispatch ${fmtMs(sm.dispatch)}) ÷ core: ${((sm.hop + sm.dispatch) / sm.core).toFixed(2)}×`,
     });
 
     // --- command to visible state: wiim-command volume -> the wiim-status output that shows it
