@@ -246,7 +246,7 @@ export async function overheadAndState(): Promise<void> {
       note: `the least any undici-based node could reach here, (Node-RED hop + undici dispatch) ÷ core: ${((wm.hop + wm.dispatch) / wm.core).toFixed(2)}×`,
     });
 
-    // --- SONOFF: switch, four ways, interleaved; our session keeps 200 ms between requests
+    // --- SONOFF: switch, six ways (as WiiM), interleaved; our session keeps 200 ms between requests
     type SonoffVariant = 'raw' | 'dispatch' | 'core' | 'ours' | 'session' | 'hop';
     const s: Record<SonoffVariant, number[]> = { raw: [], dispatch: [], core: [], ours: [], session: [], hop: [] };
     const sWrong: Record<SonoffVariant, { n: number; last?: string }> = {
