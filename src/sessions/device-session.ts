@@ -184,7 +184,9 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
       void hook();
       return () => undefined;
     }
-    (this.closeHooks ??= []).push(hook);
+    // a literal: an array grown by push keeps room for 17
+    if (this.closeHooks) this.closeHooks.push(hook);
+    else this.closeHooks = [hook];
     return () => {
       const i = this.closeHooks?.indexOf(hook) ?? -1;
       if (i >= 0) this.closeHooks?.splice(i, 1);
