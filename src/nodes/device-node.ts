@@ -1,6 +1,6 @@
 /**
  * The one scaffold of every device node: finding its config node ("no
- * device" when there is none), the status (through statusSetter, so that a
+ * device" when there is none), the status (through the runtime's `status`, so that a
  * Status node hears only real changes), busy while a message runs, then
  * `send` and `done()`, or the error status and `done(err)` in the runtime's
  * language. A node file adds only its message contract.
