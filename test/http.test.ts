@@ -132,10 +132,13 @@ describe('http transport against servers we did not write', () => {
     const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };
     await deviceRequest(connection, req);
     assert.ok(connection.link, 'the kept-alive connection is in use');
+    assert.ok(connection.holdsClient, 'and its Client with it');
     connection.release();
     await until(() => connection.link === undefined, 'the released socket let go');
+    await until(() => !connection.holdsClient, 'the Client of the released connection let go');
     await deviceRequest(connection, req);
     await until(() => connection.link === undefined, 'the socket the device closed let go');
+    await until(() => !connection.holdsClient, 'the Client of the closed connection let go');
     assert.equal(server.connections, 2);
   });
 
@@ -283,6 +286,39 @@ describe('http transport: TLS session resumption', () => {
         assert.deepEqual(resumed, resumeSessions ? [false, true, true] : [false, false, false]);
       }
     } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('an idle connection holds no Client: the next request makes one and still resumes the session, whoever closed the last', async () => {
+    const { key, cert } = createSelfSignedCertificate('idle client test');
+    const resumed: boolean[] = [];
+    // the device closes the connection after its second reply, as a device that drops an idle one
+    let replies = 0;
+    const server = tls.createServer({ key, cert }, (socket) => {
+      resumed.push(socket.isSessionReused());
+      socket.on('data', () => {
+        const last = ++replies === 2;
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\n${last ? 'Connection: close\r\n' : ''}\r\nok`);
+        if (last) socket.end();
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const req = { origin: `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`, path: '/a', timeoutMs: 2000, idempotent: true };
+    const connection = new DeviceConnection({ secureContext: tls.createSecureContext({}), keepAliveMs: 60_000 });
+    try {
+      assert.equal((await deviceRequest(connection, req)).body, 'ok');
+      assert.ok(connection.holdsClient, 'a kept-alive connection keeps its Client');
+      connection.release();
+      await until(() => !connection.holdsClient, 'the released connection to let its Client go');
+      // a new Client, on a new connection that resumes the session; the device closes this one
+      assert.equal((await deviceRequest(connection, req)).body, 'ok');
+      await until(() => !connection.holdsClient, 'the connection the device closed to let its Client go');
+      assert.equal((await deviceRequest(connection, req)).body, 'ok');
+      assert.deepEqual(resumed, [false, true, true]);
+    } finally {
+      await connection.close();
       await new Promise<void>((r) => server.close(() => r()));
     }
   });

@@ -68,12 +68,14 @@ export function sessionOf<S>(config: object): S | undefined {
 export function setupConfigNode<S extends OwnedSession, Change, H>(RED: NodeAPI, node: Node, spec: ConfigSpec<S, H>): void {
   const self = node as Node & { problem?: DeviceError; deviceName: string } & Pick<ConfigNode<Change, H>, 'register' | 'deregister' | 'localError'>;
   const users = new Set<DeviceUser<Change>>();
+  // no closure below names `spec`: the node's scope would keep it, and its `open` and `handle` with their scopes, for good
+  const type = spec.type;
   self.deviceName = spec.deviceName;
   let session: S | undefined;
   try {
     // tests hand in a fake clock through the runtime settings
     const clock = (RED.settings as { wiimSonoffClock?: Clock }).wiimSonoffClock;
-    session = openSession(RED, node.id, () => spec.open(clock));
+    session = openSession(RED, node.id, spec.open.bind(undefined, clock));
     sessions.set(node, session);
   } catch (err) {
     self.problem = err instanceof DeviceError ? err : new DeviceError('argument', toError(err).message);
@@ -89,7 +91,7 @@ export function setupConfigNode<S extends OwnedSession, Change, H>(RED: NodeAPI,
     for (const u of users) u.state?.(change);
   });
 
-  self.localError = (err) => localError(RED, spec.type, err);
+  self.localError = (err) => localError(RED, type, err);
   const device = spec.handle({
     name: spec.deviceName,
     session,

@@ -1,6 +1,6 @@
 /**
  * The one scaffold of every device node: finding its config node ("no
- * device" when there is none), the status (through statusSetter, so that a
+ * device" when there is none), the status (through the runtime's `status`, so that a
  * Status node hears only real changes), busy while a message runs, then
  * `send` and `done()`, or the error status and `done(err)` in the runtime's
  * language. A node file adds only its message contract.
@@ -9,7 +9,7 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { DeviceError } from '../shared/errors';
 import type { StateEvent } from '../sessions/device-session';
-import { configOf, sessionOf, shorten, toError, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
+import { configOf, sessionOf, shorten, type ConfigNode, type DeviceUser, type UserHealth } from './config-node';
 
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 export type Done = (err?: Error) => void;
@@ -66,27 +66,6 @@ function sharedStatus(type: string, name: SharedStatus): NodeStatus {
   return (ofType[name] ??= { ...COLOURS[name], text: `${type}.status.${name}` });
 }
 
-/**
- * `node.status` that skips a status equal to the one shown. Node-RED hands
- * every status call to the flow's Status nodes, so a status set on every poll
- * would make them emit once a poll.
- */
-export function statusSetter(node: Node): (status: NodeStatus) => void {
-  let shown: string | undefined;
-  let last: NodeStatus | undefined;
-  return (status) => {
-    // the same (shared) object as last time: nothing to compare
-    if (status === last) return;
-    last = status;
-    // device text (a title) goes to every open editor: short, whatever the device sends
-    const text = status.text === undefined ? undefined : shorten(String(status.text), STATUS_TEXT_MAX);
-    const key = `${status.fill ?? ''}|${status.shape ?? ''}|${text ?? ''}`;
-    if (key === shown) return;
-    shown = key;
-    node.status(text === status.text ? status : { ...status, text });
-  };
-}
-
 /** The most characters a status text shows. */
 export const STATUS_TEXT_MAX = 64;
 
@@ -106,76 +85,117 @@ export function failureStatus(err: unknown): SharedStatus {
   return err instanceof DeviceError && (err.kind === 'offline' || err.isTransport) ? 'offline' : 'error';
 }
 
-export function deviceNode<S, Change extends StateEvent<unknown>, H>(RED: NodeAPI, node: Node, spec: DeviceNodeSpec<S, Change, H>): DeviceNode<Change, H> {
-  const setStatus = statusSetter(node);
-  const config = configOf<Change, H>(RED, spec.device, spec.configType);
-  const session = config && sessionOf<S>(config);
-  const shared = (name: SharedStatus): NodeStatus => sharedStatus(spec.type, name);
-  let health: UserHealth = 'connecting';
-  let busy = 0;
-  let fade: NodeJS.Timeout | undefined;
+/**
+ * One device node's runtime: its status (a status equal to the one shown is
+ * skipped: Node-RED hands every status call to the flow's Status nodes, so a
+ * status set on every poll would make them emit once a poll), its health,
+ * and its user of the config node. A class, not closures: a node of every
+ * device holds one, and each closure and its scope cost the heap more than a
+ * field (bench/README.md, part 8's memory).
+ */
+class DeviceNodeRuntime<S, Change extends StateEvent<unknown>, H> implements DeviceNode<Change, H>, DeviceUser<Change> {
+  readonly config: ConfigNode<Change, H> | undefined;
+  readonly subscribe: DeviceUser<Change>['subscribe'];
+  private readonly session: S | undefined;
+  private healthNow: UserHealth = 'connecting';
+  private busy = 0;
+  private fade: NodeJS.Timeout | undefined;
+  private shownKey: string | undefined;
+  private last: NodeStatus | undefined;
 
-  const refresh = () => {
-    if (busy > 0) return;
+  constructor(
+    private readonly RED: NodeAPI,
+    readonly node: Node,
+    private readonly spec: DeviceNodeSpec<S, Change, H>,
+  ) {
+    this.config = configOf<Change, H>(RED, spec.device, spec.configType);
+    this.session = this.config && sessionOf<S>(this.config);
+    this.subscribe = spec.subscribe;
+  }
+
+  status(status: NodeStatus): void {
+    // the same (shared) object as last time: nothing to compare
+    if (status === this.last) return;
+    this.last = status;
+    // device text (a title) goes to every open editor: short, whatever the device sends
+    const text = status.text === undefined ? undefined : shorten(String(status.text), STATUS_TEXT_MAX);
+    const key = `${status.fill ?? ''}|${status.shape ?? ''}|${text ?? ''}`;
+    if (key === this.shownKey) return;
+    this.shownKey = key;
+    this.node.status(text === status.text ? status : { ...status, text });
+  }
+
+  shared(name: SharedStatus): NodeStatus {
+    return sharedStatus(this.spec.type, name);
+  }
+
+  refresh(): void {
+    if (this.busy > 0) return;
+    const { session, healthNow: health } = this;
     // a device that answers garbage shows that, over any state it last reported
-    const rest = session && health !== 'unconfigured' && health !== 'faulty' ? spec.idle?.(session, health) : undefined;
-    setStatus(rest ?? shared(healthStatus(health)));
-  };
+    const rest = session && health !== 'unconfigured' && health !== 'faulty' ? this.spec.idle?.(session, health) : undefined;
+    this.status(rest ?? this.shared(healthStatus(health)));
+  }
 
-  const user: DeviceUser<Change> = {
-    node,
-    subscribe: spec.subscribe,
-    health(h) {
-      health = h;
-      refresh();
-    },
-    state(change) {
-      refresh();
-      // the one echo rule of both families: an event this node's own command or read brought is answered by its message
-      if (session && !change.requesters?.has(node)) spec.onState?.(change, session);
-    },
-  };
-  if (config) config.register(user);
-  else setStatus(shared('unconfigured'));
+  health(h: UserHealth): void {
+    this.healthNow = h;
+    this.refresh();
+  }
 
-  node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
+  state(change: Change): void {
+    this.refresh();
+    // the one echo rule of both families: an event this node's own command or read brought is answered by its message
+    if (this.session && !change.requesters?.has(this.node)) this.spec.onState?.(change, this.session);
+  }
+
+  input(msg: NodeMessageInFlow, send: Send, done: Done): void {
+    const { config, session } = this;
     if (!config || !session) {
-      done(config?.localError(config.problem) ?? new DeviceError('argument', RED._(`${spec.type}.errors.noconfig`)));
+      done(config?.localError(config.problem) ?? new DeviceError('argument', this.RED._(`${this.spec.type}.errors.noconfig`)));
       return;
     }
-    busy++;
-    setStatus(shared('working'));
+    this.busy++;
+    this.status(this.shared('working'));
     let run: Promise<NodeStatus | void>;
     try {
-      run = spec.input(msg, config.device, session);
+      run = this.spec.input(msg, config.device, session);
     } catch (err) {
       run = Promise.reject(err);
     }
     run.then(
       (shown) => {
-        busy--;
-        clearTimeout(fade);
-        if (!shown) refresh();
+        this.busy--;
+        clearTimeout(this.fade);
+        if (!shown) this.refresh();
         else {
-          setStatus(shown);
-          if (spec.resultMs !== undefined) fade = setTimeout(refresh, spec.resultMs);
+          this.status(shown);
+          if (this.spec.resultMs !== undefined) this.fade = setTimeout(() => this.refresh(), this.spec.resultMs);
         }
         send(msg);
         done();
       },
       (err: unknown) => {
-        busy--;
-        setStatus(shared(failureStatus(err)));
-        done(config ? config.localError(err) : toError(err));
+        this.busy--;
+        this.status(this.shared(failureStatus(err)));
+        done(config.localError(err));
       },
     );
-  });
+  }
 
+  close(): void {
+    clearTimeout(this.fade);
+    this.config?.deregister(this);
+  }
+}
+
+export function deviceNode<S, Change extends StateEvent<unknown>, H>(RED: NodeAPI, node: Node, spec: DeviceNodeSpec<S, Change, H>): DeviceNode<Change, H> {
+  const self = new DeviceNodeRuntime(RED, node, spec);
+  if (self.config) self.config.register(self);
+  else self.status(self.shared('unconfigured'));
+  node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => self.input(msg, send, done));
   node.on('close', (_removed: boolean, done: () => void) => {
-    clearTimeout(fade);
-    config?.deregister(user);
+    self.close();
     done();
   });
-
-  return { config, status: setStatus, shared, refresh };
+  return self;
 }

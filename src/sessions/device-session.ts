@@ -104,8 +104,8 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   private pollTimer: ClockTimer | undefined;
   private pollDue = Number.POSITIVE_INFINITY;
   private pollRunning = false;
-  /** who asked for each keyed request still waiting (coalesced requests gather here) */
-  private readonly waitingAskers = new Map<string, Set<object>>();
+  /** who asked for each keyed request still waiting (coalesced requests gather here); made when first needed, as most devices never have one */
+  private waitingAskers: Map<string, Set<object>> | undefined;
   /** who asked for the request running now */
   private askers: ReadonlySet<object> | undefined;
   protected readonly offlineAfter: number;
@@ -164,13 +164,15 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     this.stopProbing();
     this.stopPolling();
     this.stop();
-    await Promise.all([...this.closeHooks].map((hook) => hook()));
-    this.closeHooks.clear();
+    const hooks = this.closeHooks ?? [];
+    this.closeHooks = undefined;
+    await Promise.all(hooks.map((hook) => hook()));
     await this.dispose();
     this.removeAllListeners();
   }
 
-  private readonly closeHooks = new Set<() => void | Promise<void>>();
+  /** an array, not a Set: a session has one or two, and each Set costs a hash table */
+  private closeHooks: Array<() => void | Promise<void>> | undefined;
 
   /**
    * Runs `hook` once, when the session closes (before its connection goes);
@@ -182,9 +184,12 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
       void hook();
       return () => undefined;
     }
-    this.closeHooks.add(hook);
+    // a literal: an array grown by push keeps room for 17
+    if (this.closeHooks) this.closeHooks.push(hook);
+    else this.closeHooks = [hook];
     return () => {
-      this.closeHooks.delete(hook);
+      const i = this.closeHooks?.indexOf(hook) ?? -1;
+      if (i >= 0) this.closeHooks?.splice(i, 1);
     };
   }
 
@@ -314,7 +319,7 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
         return value;
       },
       (err: unknown) => {
-        if (key !== undefined && this.waitingAskers.get(key) === asked) this.waitingAskers.delete(key);
+        this.doneAsking(key, asked);
         if (err instanceof DeviceError && err.isTransport) this.noteFailure(err);
         else if (err instanceof DeviceError && err.kind === 'protocol') this.noteBadReply(err);
         else if (err instanceof DeviceError && err.kind === 'device') this.noteSuccess();
@@ -325,19 +330,26 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
 
   /** The askers of a request: a keyed one shares the set of the waiting request it joins. */
   private askersFor(key: string | undefined, requester: object | undefined): Set<object> | undefined {
-    let asked = key === undefined ? undefined : this.waitingAskers.get(key);
+    let asked = key === undefined ? undefined : this.waitingAskers?.get(key);
     if (requester === undefined) return asked;
     if (!asked) {
       asked = new Set();
-      if (key !== undefined) this.waitingAskers.set(key, asked);
+      if (key !== undefined) (this.waitingAskers ??= new Map()).set(key, asked);
     }
     asked.add(requester);
     return asked;
   }
 
+  /** A keyed request's askers no longer gather new ones: it runs, or failed. */
+  private doneAsking(key: string | undefined, asked: ReadonlySet<object> | undefined): void {
+    if (key === undefined || !this.waitingAskers || this.waitingAskers.get(key) !== asked) return;
+    this.waitingAskers.delete(key);
+    if (this.waitingAskers.size === 0) this.waitingAskers = undefined;
+  }
+
   private async runAsked<T>(asked: ReadonlySet<object>, key: string | undefined, task: () => Promise<T>): Promise<T> {
     // from now on a request with this key is a new one, with askers of its own
-    if (key !== undefined && this.waitingAskers.get(key) === asked) this.waitingAskers.delete(key);
+    this.doneAsking(key, asked);
     this.askers = asked;
     try {
       return await task();
@@ -388,9 +400,13 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
     this.setHealth('offline', err);
   }
 
+  /** The family's own reaction to a new health, before the listeners hear of it (a method, not a listener: no closure per session). */
+  protected healthChanged(_health: Health): void {}
+
   private setHealth(health: Health, err: DeviceError | undefined): void {
     if (this.closed || health === this.healthState) return;
     this.healthState = health;
+    this.healthChanged(health);
     const args: SessionEvents['health'] = [health, err];
     this.emitUntyped('health', args);
     if (health === 'offline') this.scheduleProbe();

@@ -39,7 +39,7 @@ import { SeqTracker, parseTxtState } from '../sonoff/txt';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
 import { aesKey, WRONG_KEY_MESSAGE } from '../sonoff/crypto';
 import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } from '../sonoff/discovery';
-import { DeviceSession, type SessionEvents, type SessionOptions, type StateEvent, type StateSource } from './device-session';
+import { DeviceSession, type Health, type SessionEvents, type SessionOptions, type StateEvent, type StateSource } from './device-session';
 
 export type { StateSource } from './device-session';
 /** `powr2` and `powr3`: a meter whose units the user set (MeterUnits in src/sonoff/state.ts) */
@@ -132,7 +132,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private lastRead: { state?: SonoffState; after?: SonoffState } = {};
   /** the meter keep-alive is due again once the regular poll has its answer */
   private meterAfterPoll = false;
-  private readonly addressWaiters = new Set<(err?: DeviceError) => void>();
+  /** commands waiting for the mDNS address; made when the first waits */
+  private addressWaiters: Set<(err?: DeviceError) => void> | undefined;
   /** the last TXT record read: the same one again (an address change, a repeat) is not parsed or decrypted again */
   private lastTxt: Readonly<Record<string, string>> | undefined;
 
@@ -155,10 +156,11 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       timeoutMs: this.timeoutMs,
       devicekey: options.devicekey,
     });
-    this.on('health', (h) => {
-      // a device that was offline starts its seq afresh (docs/architecture.md)
-      if (h === 'offline') this.seq.markRestart();
-    });
+  }
+
+  protected override healthChanged(health: Health): void {
+    // a device that was offline starts its seq afresh (docs/architecture.md)
+    if (health === 'offline') this.seq.markRestart();
   }
 
   // ------------------------------------------------------------ read-outs
@@ -411,7 +413,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.livenessTimer = undefined;
     this.clock.clearTimeout(this.meterTimer);
     this.meterTimer = undefined;
-    for (const finish of [...this.addressWaiters]) finish(new DeviceError('closed', `${this.describe()}: the session stopped before mDNS found the device`));
+    for (const finish of [...(this.addressWaiters ?? [])])
+      finish(new DeviceError('closed', `${this.describe()}: the session stopped before mDNS found the device`));
     this.meterAfterPoll = false;
     this.lease?.release();
     this.lease = undefined;
@@ -545,7 +548,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       const finish = (err?: DeviceError) => {
         this.clock.clearTimeout(timer);
         this.removeListener('address', onAddress);
-        this.addressWaiters.delete(finish);
+        this.addressWaiters?.delete(finish);
+        if (this.addressWaiters?.size === 0) this.addressWaiters = undefined;
         if (err) reject(err);
         else resolve();
       };
@@ -554,7 +558,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
         () => finish(new DeviceError('offline', `${this.describe()} was not found by mDNS within ${this.timeoutMs} ms`)),
         this.timeoutMs,
       );
-      this.addressWaiters.add(finish);
+      (this.addressWaiters ??= new Set()).add(finish);
       this.on('address', onAddress);
       this.lease?.watcher.query();
     });

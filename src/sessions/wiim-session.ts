@@ -103,13 +103,14 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private extrasAt = Number.NEGATIVE_INFINITY;
   private followers = 0;
   private groupDirty = true;
-  private readonly metaUsers = new Set<object>();
+  /** the users that asked for getMetaInfo; made when the first asks */
+  private metaUsers: Set<object> | undefined;
   private metaKey: string | undefined;
   private meta: WiimMeta | null = null;
   /** the slow-tier readings (output, EQ preset name), and the reads the device does not know */
   private slow: { output?: string | null; eqPreset?: string | null } = {};
   private slowDirty = true;
-  private readonly slowUnsupported = new Set<'output' | 'eq'>();
+  private readonly slowUnsupported = { output: false, eq: false };
   /** @internal the UPnP subscriptions, unless events are off */
   readonly events: WiimEvents | undefined;
   private readonly pollEventsMs: number;
@@ -147,7 +148,6 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         },
       });
     }
-    this.on('health', (health: Health) => this.onHealth(health));
   }
 
   /** The last known state (undefined before the first successful poll or offline event). */
@@ -166,15 +166,16 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   /** A wiim-status node starts listening; `meta` asks for getMetaInfo (artwork) as well. */
   override register(user: object, options?: { meta?: boolean }): void {
-    if (options?.meta && !this.metaUsers.has(user)) {
-      this.metaUsers.add(user);
+    if (options?.meta && !this.metaUsers?.has(user)) {
+      (this.metaUsers ??= new Set()).add(user);
       this.metaKey = undefined;
     }
     super.register(user);
   }
 
   override deregister(user: object): void {
-    this.metaUsers.delete(user);
+    this.metaUsers?.delete(user);
+    if (this.metaUsers?.size === 0) this.metaUsers = undefined;
     super.deregister(user);
   }
 
@@ -310,7 +311,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
         let meta: WiimMeta | null | undefined;
         let slaves: Awaited<ReturnType<WiimClient['slaveList']>> | undefined;
         const s = player.status;
-        if (this.metaUsers.size > 0) {
+        if ((this.metaUsers?.size ?? 0) > 0) {
           const key = `${s.state === 'stopped' ? '' : 'on'}|${s.source}|${s.trackIndex}|${s.title}|${s.artist}|${s.album}`;
           if (key !== this.metaKey || why === 'refresh') {
             meta = s.state === 'stopped' ? null : await this.client.metaInfo().catch((err: unknown) => softFail(err, null));
@@ -354,16 +355,16 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     const unknown = (what: 'output' | 'eq') => (err: unknown) => {
       // a model known to lack the setting is refused before sending (kind argument): never asked again either
       if (err instanceof DeviceError && (err.kind === 'argument' || /unknown command/.test(err.message))) {
-        this.slowUnsupported.add(what);
+        this.slowUnsupported[what] = true;
         return undefined;
       }
       return softFail(err, undefined);
     };
-    if (!this.slowUnsupported.has('output')) {
+    if (!this.slowUnsupported.output) {
       const output = await this.client.output().catch(unknown('output'));
       if (output !== undefined) this.slow.output = output;
     }
-    if (!this.slowUnsupported.has('eq')) {
+    if (!this.slowUnsupported.eq) {
       const bands = await this.client.eqBands().catch(unknown('eq'));
       if (bands !== undefined) this.slow.eqPreset = bands.enabled ? bands.preset : null;
     }
@@ -372,7 +373,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   /** Fills in what getPlayerStatus leaves out: the leader role, the slow tier, and meta (artwork). */
   private withExtras(s: WiimPlayerStatus): WiimStatePatch {
     const leader = s.group !== 'follower' && this.followers > 0;
-    const withMeta = this.metaUsers.size > 0 && this.meta && s.state !== 'stopped';
+    const withMeta = (this.metaUsers?.size ?? 0) > 0 && this.meta && s.state !== 'stopped';
     const slow = this.slow.output !== undefined || this.slow.eqPreset !== undefined;
     if (!leader && !withMeta && !slow) return s;
     const out: WiimStatePatch = { ...s };
@@ -424,7 +425,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   }
 
   /** The offline event: the last known state with `online: false`, from the failed polls. */
-  private onHealth(health: Health): void {
+  protected override healthChanged(health: Health): void {
     if (this.isClosed) return;
     // a device that was away has most likely rebooted and forgotten its subscribers: no renewal would say so for half an hour
     if (health === 'online' && this.wasOffline && this.events?.live) this.events.resubscribe('the device is back online');

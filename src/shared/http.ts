@@ -192,7 +192,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 }
 
 /**
- * One device's connection: one undici Client for the origin in use, and one
+ * One device's connection: one undici Client for the origin in use, while a
+ * connection is open or a request runs or waits (an idle device holds none,
+ * only the TLS session to offer next time), and one
  * request at a time on it (devices misbehave under concurrent requests). The
  * others wait here, not in undici's queue, so that one whose deadline passes
  * while it waits just leaves. A request to another origin (a relay that
@@ -210,11 +212,12 @@ class Exchange implements Dispatcher.DispatchHandler {
  * session's clock.
  */
 export class DeviceConnection {
-  private readonly options: Client.Options;
   private readonly secureContext: SecureContext | undefined;
   private readonly verify: DeviceConnectionOptions['verify'];
   private readonly resumeSessions: boolean;
   private readonly connectTimeoutMs: number;
+  private readonly keepAliveMs: number;
+  /** the Client of `origin` while a connection is open or a request runs or waits; an idle device holds none */
   private client: Client | undefined;
   private origin = '';
   /** the socket undici uses now, once connected; undefined once it closed */
@@ -233,15 +236,44 @@ export class DeviceConnection {
     this.verify = options.verify;
     this.resumeSessions = options.resumeSessions ?? true;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    const keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS;
-    this.options = {
+    this.keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS;
+  }
+
+  /**
+   * A Client for `origin`. It lives as long as its connection, or a request
+   * on it: once the socket closes with nothing running or waiting, it goes
+   * (see `idle`), and the next request makes another. Most devices sit idle
+   * between reads a minute apart, and each would keep a Client of its own
+   * (bench/README.md, part 8's memory).
+   */
+  private makeClient(origin: string): Client {
+    const client = new Client(origin, {
       pipelining: 1,
-      keepAliveTimeout: keepAliveMs,
-      keepAliveMaxTimeout: keepAliveMs,
+      keepAliveTimeout: this.keepAliveMs,
+      keepAliveMaxTimeout: this.keepAliveMs,
       // undici takes this off a device's Keep-Alive hint (its default of 2 s would give a relay that says "timeout=2" a new connection per request)
       keepAliveTimeoutThreshold: KEEP_ALIVE_HINT_MARGIN_MS,
       connect: (target, callback) => this.connect(target as ConnectTarget, callback as ConnectCallback),
-    };
+    });
+    // undici's documented events, after it is done with the socket (and has failed or retried the request on it)
+    const idle = () => this.idle(client);
+    client.on('disconnect', idle);
+    client.on('connectionError', idle);
+    return client;
+  }
+
+  /** The Client's connection closed or could not open: with nothing to send, the Client goes too. */
+  private idle(client: Client): void {
+    if (this.client !== client || this.current || this.waiting.length > 0) return;
+    this.client = undefined;
+    // an emptied array keeps the backing store it grew to; length 0 lets it go
+    this.waiting.length = 0;
+    void client.destroy().catch(() => undefined);
+  }
+
+  /** @internal whether it holds an undici Client now (tests: an idle connection holds none) */
+  get holdsClient(): boolean {
+    return this.client !== undefined;
   }
 
   /** Sends one request when its turn comes; the reply, or a DeviceError (its deadline, a failure, close()). */
@@ -284,14 +316,15 @@ export class DeviceConnection {
     if (!exchange) return;
     this.current = exchange;
     const { req } = exchange;
-    if (!this.client || req.origin !== this.origin) {
+    if (req.origin !== this.origin) {
       void this.client?.close().catch(() => undefined);
+      this.client = undefined;
       this.session = undefined; // it belongs to the old origin
       this.link = undefined;
       this.socket = undefined;
-      this.client = new Client(req.origin, this.options);
       this.origin = req.origin;
     }
+    this.client ??= this.makeClient(req.origin);
     this.client.dispatch(
       {
         origin: req.origin,

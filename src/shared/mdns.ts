@@ -67,7 +67,7 @@ export interface MdnsLease {
 /** Takes a share of the runtime's mDNS socket; call release() when done. */
 export function acquireMdns(): MdnsLease {
   const lease = sharedMdns.acquire();
-  return { socket: lease.value.socket, release: lease.release };
+  return { socket: lease.value.socket, release: () => lease.release() };
 }
 
 /** How many users hold the shared socket (0 when it is closed). Tests read it. */

@@ -88,6 +88,8 @@ export class RequestQueue {
       return;
     }
     const job = this.jobs.shift() as Job;
+    // an emptied array keeps the backing store it grew to; length 0 lets it go (a device idles between requests)
+    if (this.jobs.length === 0) this.jobs.length = 0;
     this.running = true;
     let outcome: Promise<unknown>;
     try {

@@ -8,8 +8,33 @@ export interface Lease<T> {
   release(): void;
 }
 
+interface Held<T> {
+  value: T;
+  users: number;
+}
+
+/** One user's share: a class rather than a closure, since each session holds one or two for as long as it runs. */
+class Share<T> implements Lease<T> {
+  private released = false;
+
+  constructor(
+    private readonly resource: SharedResource<T>,
+    private readonly held: Held<T>,
+  ) {}
+
+  get value(): T {
+    return this.held.value;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.resource.giveBack(this.held);
+  }
+}
+
 export class SharedResource<T> {
-  private current: { value: T; users: number } | undefined;
+  private current: Held<T> | undefined;
 
   constructor(
     private readonly create: () => T,
@@ -23,20 +48,16 @@ export class SharedResource<T> {
 
   acquire(): Lease<T> {
     if (!this.current) this.current = { value: this.create(), users: 0 };
-    const held = this.current;
-    held.users++;
-    let released = false;
-    return {
-      value: held.value,
-      release: () => {
-        if (released) return;
-        released = true;
-        held.users--;
-        if (held.users === 0 && this.current === held) {
-          this.current = undefined;
-          this.destroy(held.value);
-        }
-      },
-    };
+    this.current.users++;
+    return new Share(this, this.current);
+  }
+
+  /** @internal a Share's release */
+  giveBack(held: Held<T>): void {
+    held.users--;
+    if (held.users === 0 && this.current === held) {
+      this.current = undefined;
+      this.destroy(held.value);
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { ServiceWatcher, discoverOnce, type DiscoveredService } from '../shared/mdns';
-import { SharedResource } from '../shared/shared-resource';
+import { SharedResource, type Lease } from '../shared/shared-resource';
 import { type SonoffState } from './state';
 import { parseTxtState } from './txt';
 
@@ -58,11 +58,12 @@ export interface SonoffRecordListener {
 /**
  * The shared watcher and, per deviceid, the sessions that follow it: a
  * record is handed to its own device's listeners only, so that a push costs
- * the same with one relay or a few hundred.
+ * the same with one relay or a few hundred. An array per deviceid, not a
+ * Set: each device has one listener, and a Set's hash table costs more.
  */
 interface Router {
   watcher: ServiceWatcher;
-  byId: Map<string, Set<SonoffRecordListener>>;
+  byId: Map<string, SonoffRecordListener[]>;
 }
 
 const sharedWatcher = new SharedResource<Router>(
@@ -71,7 +72,7 @@ const sharedWatcher = new SharedResource<Router>(
     const route = (s: DiscoveredService, down: boolean) => {
       const listeners = router.byId.get(deviceidOf(s));
       if (!listeners) return;
-      for (const l of listeners) {
+      for (const l of [...listeners]) {
         if (down) l.withdrawn(s);
         else l.service(s);
       }
@@ -92,34 +93,48 @@ export interface WatcherLease {
   release(): void;
 }
 
+/** One session's lease: a class rather than closures, as every relay holds one while it runs. */
+class Following implements WatcherLease {
+  private deviceid: string | undefined;
+  private listener: SonoffRecordListener | undefined;
+
+  constructor(private readonly lease: Lease<Router>) {}
+
+  get watcher(): ServiceWatcher {
+    return this.lease.value.watcher;
+  }
+
+  follow(deviceid: string, listener: SonoffRecordListener): void {
+    const { byId, watcher } = this.lease.value;
+    const list = byId.get(deviceid);
+    if (list) list.push(listener);
+    else byId.set(deviceid, [listener]);
+    this.deviceid = deviceid;
+    this.listener = listener;
+    for (const s of watcher.services) if (deviceidOf(s) === deviceid) listener.service(s);
+  }
+
+  release(): void {
+    if (this.deviceid !== undefined) {
+      const { byId } = this.lease.value;
+      const list = byId.get(this.deviceid);
+      const i = list ? list.indexOf(this.listener as SonoffRecordListener) : -1;
+      if (list && i >= 0) list.splice(i, 1);
+      if (list?.length === 0) byId.delete(this.deviceid);
+      this.deviceid = undefined;
+      this.listener = undefined;
+    }
+    this.lease.release();
+  }
+}
+
 /**
  * The live `_ewelink._tcp` watcher that sessions share: one per runtime,
  * opened by the first session that needs mDNS, closed when the last one
  * leaves.
  */
 export function acquireSonoffWatcher(): WatcherLease {
-  const lease = sharedWatcher.acquire();
-  const { watcher, byId } = lease.value;
-  let followed: { deviceid: string; listener: SonoffRecordListener } | undefined;
-  return {
-    watcher,
-    follow(deviceid, listener) {
-      let set = byId.get(deviceid);
-      if (!set) byId.set(deviceid, (set = new Set()));
-      set.add(listener);
-      followed = { deviceid, listener };
-      for (const s of watcher.services) if (deviceidOf(s) === deviceid) listener.service(s);
-    },
-    release() {
-      if (followed) {
-        const set = byId.get(followed.deviceid);
-        set?.delete(followed.listener);
-        if (set?.size === 0) byId.delete(followed.deviceid);
-        followed = undefined;
-      }
-      lease.release();
-    },
-  };
+  return new Following(sharedWatcher.acquire());
 }
 
 /** Sessions holding the shared watcher (0 when it is closed). Tests read it. */

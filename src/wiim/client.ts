@@ -144,14 +144,16 @@ export class WiimClient {
   private relaxedConnection: DeviceConnection | undefined;
   private relaxed = false;
   private found: WiimEndpoint | undefined;
-  private readonly origins = new Map<WiimEndpoint, string>();
+  /** the origin of the endpoint last asked (a device settles on one: a Map per device for the others would cost more than the string) */
+  private originEp: WiimEndpoint | undefined;
+  private originStr = '';
   private closed = false;
   private eqListCache: string[] | undefined;
   private lastPlayer: PlayerReading | undefined;
   private presetCountCache: number | undefined;
   private facts: DeviceFacts | undefined;
   /** TLS contexts of this device alone, when it has a client certificate */
-  private readonly ownContexts: { strict?: SecureContext; relaxed?: SecureContext } = {};
+  private ownContexts: { strict?: SecureContext; relaxed?: SecureContext } | undefined;
   private readonly clientCert: { cert: string; key: string } | undefined;
 
   constructor(options: WiimClientOptions) {
@@ -231,21 +233,21 @@ export class WiimClient {
   private ownContext(relaxed: boolean): SecureContext {
     const kind = relaxed ? 'relaxed' : 'strict';
     const { cert, key } = this.clientCert as { cert: string; key: string };
+    const own = (this.ownContexts ??= {});
     try {
-      this.ownContexts[kind] ??= createSecureContext({ cert, key, ...(relaxed ? { minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' } : {}) });
+      own[kind] ??= createSecureContext({ cert, key, ...(relaxed ? { minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' } : {}) });
     } catch (err) {
       throw argumentError(`the client certificate or key is not usable PEM: ${(err as Error).message}`);
     }
-    return this.ownContexts[kind];
+    return own[kind];
   }
 
   private originOf(ep: WiimEndpoint): string {
-    let origin = this.origins.get(ep);
-    if (origin === undefined) {
-      origin = `${ep.protocol}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${ep.port}`;
-      this.origins.set(ep, origin);
+    if (this.originEp !== ep) {
+      this.originStr = `${ep.protocol}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${ep.port}`;
+      this.originEp = ep;
     }
-    return origin;
+    return this.originStr;
   }
 
   private async attempt(ep: WiimEndpoint, request: string, idempotent: boolean, timeoutMs: number): Promise<string> {
@@ -318,7 +320,11 @@ export class WiimClient {
    */
   async playerStatus(): Promise<PlayerReading> {
     const body = await this.query('getPlayerStatus');
-    if (this.lastPlayer?.body !== body) this.lastPlayer = { ...parsePlayerStatus(body, this.ctx('getPlayerStatus'), this.facts?.loopScheme), body };
+    if (this.lastPlayer?.body !== body) {
+      const { status, raw } = parsePlayerStatus(body, this.ctx('getPlayerStatus'), this.facts?.loopScheme);
+      // a literal, not a spread: each spread copy got a hidden class of its own (168 bytes a device, bench/README.md)
+      this.lastPlayer = { status, raw, body };
+    }
     return this.lastPlayer;
   }
 
