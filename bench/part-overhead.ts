@@ -32,6 +32,19 @@ function dispatchText(agent: Agent, options: Dispatcher.DispatchOptions): Promis
   });
 }
 
+/** The ways a command is timed, each round in a new order: raw undici `request()`, undici `dispatch()`, the core node, our node, our session alone, one Node-RED hop. */
+const VARIANTS = ['raw', 'dispatch', 'core', 'ours', 'session', 'hop'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+/** Per variant: the times of its right replies, and its wrong ones counted. */
+function tally(): { times: Record<Variant, number[]>; wrong: Record<Variant, { n: number; last?: string }> } {
+  const per = <T>(make: () => T) => Object.fromEntries(VARIANTS.map((v) => [v, make()])) as Record<Variant, T>;
+  return { times: per(() => []), wrong: per(() => ({ n: 0 })) };
+}
+
+const medians = (times: Record<Variant, number[]>): Record<Variant, number> =>
+  Object.fromEntries(VARIANTS.map((v) => [v, median(times[v])])) as Record<Variant, number>;
+
 /** Parts 1 and 2: the overhead of a command through our nodes against the core http request node and plain undici, and command → state (WiiM, SONOFF). */
 
 export async function overheadAndState(): Promise<void> {
@@ -93,16 +106,7 @@ export async function overheadAndState(): Promise<void> {
     );
 
     // --- WiiM: volume, three ways, interleaved
-    type Variant = 'raw' | 'dispatch' | 'core' | 'ours' | 'session' | 'hop';
-    const w: Record<Variant, number[]> = { raw: [], dispatch: [], core: [], ours: [], session: [], hop: [] };
-    const wWrong: Record<Variant, { n: number; last?: string }> = {
-      raw: { n: 0 },
-      dispatch: { n: 0 },
-      core: { n: 0 },
-      ours: { n: 0 },
-      session: { n: 0 },
-      hop: { n: 0 },
-    };
+    const { times: w, wrong: wWrong } = tally();
     const wsession = sessionOf<WiimSession>('wcfg');
     const cmdUrl = (v: number) => `${wiim.url}/httpapi.asp?command=setPlayerCmd:vol:${v}`;
     // a long warm-up: undici's parser (WebAssembly), TLS and Node-RED's
@@ -172,7 +176,7 @@ export async function overheadAndState(): Promise<void> {
         await timed(keep ? w[name] : [], wWrong[name], () => run(value));
       }
     }
-    const wm = { raw: median(w.raw), dispatch: median(w.dispatch), core: median(w.core), ours: median(w.ours), session: median(w.session), hop: median(w.hop) };
+    const wm = medians(w);
     results.wiimCommand = {
       rounds: ROUNDS,
       medianMs: wm,
@@ -247,16 +251,7 @@ export async function overheadAndState(): Promise<void> {
     });
 
     // --- SONOFF: switch, six ways (as WiiM), interleaved; our session keeps 200 ms between requests
-    type SonoffVariant = 'raw' | 'dispatch' | 'core' | 'ours' | 'session' | 'hop';
-    const s: Record<SonoffVariant, number[]> = { raw: [], dispatch: [], core: [], ours: [], session: [], hop: [] };
-    const sWrong: Record<SonoffVariant, { n: number; last?: string }> = {
-      raw: { n: 0 },
-      dispatch: { n: 0 },
-      core: { n: 0 },
-      ours: { n: 0 },
-      session: { n: 0 },
-      hop: { n: 0 },
-    };
+    const { times: s, wrong: sWrong } = tally();
     const ssession = sessionOf<SonoffSession>('scfg');
     const SWARM = 5;
     const SROUNDS = 40;
@@ -264,7 +259,7 @@ export async function overheadAndState(): Promise<void> {
     // and a connection idle that long answers slower than one in constant use
     const switchUrl = `${relay.url}/zeroconf/switch`;
     const body = (on: boolean) => ({ deviceid: relay.deviceid, data: { switch: on ? 'on' : 'off' } });
-    const sonoffVariants: Array<{ key: SonoffVariant; run: (on: boolean) => Promise<true | string> }> = [
+    const sonoffVariants: Array<{ key: Variant; run: (on: boolean) => Promise<true | string> }> = [
       {
         key: 'raw',
         run: async (value) => {
@@ -342,7 +337,7 @@ export async function overheadAndState(): Promise<void> {
         await timed(keep ? s[variant.key] : [], sWrong[variant.key], () => variant.run(value));
       }
     }
-    const sm = { raw: median(s.raw), dispatch: median(s.dispatch), core: median(s.core), ours: median(s.ours), session: median(s.session), hop: median(s.hop) };
+    const sm = medians(s);
     results.sonoffSwitch = {
       rounds: SROUNDS,
       medianMs: sm,
