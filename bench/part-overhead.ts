@@ -327,6 +327,9 @@ export async function overheadAndState(): Promise<void> {
       },
     ];
     let on = relay.outlets[0].on;
+    // the relay's new connections per variant: each path keeps an idle one as long as its own policy says
+    // (ours and the undici floor: the device's 2 s Keep-Alive hint less 1 s; the core node's agent: until the device closes it)
+    const opened = Object.fromEntries(VARIANTS.map((v) => [v, 0])) as Record<Variant, number>;
     for (let i = 0; i < SWARM + SROUNDS; i++) {
       const keep = i >= SWARM;
       // a new order every round, as for WiiM: the core node's leftover socket work must not always land in the same variant
@@ -334,7 +337,9 @@ export async function overheadAndState(): Promise<void> {
         on = !on;
         const value = on;
         await sleep(210); // our session's 200 ms gap between requests is not counted
+        const accepted = relay.connectionsAccepted;
         await timed(keep ? s[variant.key] : [], sWrong[variant.key], () => variant.run(value));
+        if (keep) opened[variant.key] += relay.connectionsAccepted - accepted;
       }
     }
     const sm = medians(s);
@@ -343,6 +348,7 @@ export async function overheadAndState(): Promise<void> {
       medianMs: sm,
       p90Ms: { raw: percentile(s.raw, 90), core: percentile(s.core, 90), ours: percentile(s.ours, 90) },
       wrong: sWrong,
+      newConnections: opened,
       note: 'a 210 ms wait before each send of every variant (the session keeps 200 ms between requests) is not counted',
     };
     rows.push({
@@ -385,7 +391,7 @@ export async function overheadAndState(): Promise<void> {
       figure: `${(sm.ours / sm.core).toFixed(2)}×`,
       target: '≤ 0.60×',
       verdict: verdict(sm.ours / sm.core <= 0.6),
-      note: `(Node-RED hop ${fmtMs(sm.hop)} + undici dispatch ${fmtMs(sm.dispatch)}) ÷ core: ${((sm.hop + sm.dispatch) / sm.core).toFixed(2)}×`,
+      note: `(Node-RED hop ${fmtMs(sm.hop)} + undici dispatch ${fmtMs(sm.dispatch)}) ÷ core: ${((sm.hop + sm.dispatch) / sm.core).toFixed(2)}×; new connections in ${SROUNDS} rounds: ours ${opened.ours}, session ${opened.session}, raw ${opened.raw}, dispatch ${opened.dispatch}, core ${opened.core}`,
     });
 
     // --- command to visible state: wiim-command volume -> the wiim-status output that shows it
