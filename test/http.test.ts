@@ -175,6 +175,8 @@ describe('http transport against servers we did not write', () => {
     );
     assert.ok(isConnectionReset(err));
     assert.equal(server.requests.length, 1);
+    // a connection lost under a request that fails lets its Client go, as an idle one does
+    await until(() => !connection.holdsClient, 'the Client of the lost connection let go');
   });
 
   it('never sends again a request that is not idempotent: a device that read `next` and dropped the socket gets it once, and the error says so', async () => {
@@ -197,6 +199,7 @@ describe('http transport against servers we did not write', () => {
       ['/httpapi.asp?command=getPlayerStatus', '/httpapi.asp?command=setPlayerCmd:next'],
     );
     assert.equal(server.connections, 1, 'no new connection for it');
+    await until(() => !connection.holdsClient, 'the Client of the dropped connection let go');
   });
 
   it('does not send again a request whose reply was begun on a kept-alive connection', async () => {
@@ -209,6 +212,7 @@ describe('http transport against servers we did not write', () => {
     await deviceRequest(connection, req);
     await rejectsWith(deviceRequest(connection, req), 'network', /closed the connection before replying/);
     assert.equal(server.requests.length, 2);
+    await until(() => !connection.holdsClient, 'the Client of the dropped connection let go');
   });
 
   it('refuses a reply whose Content-Length is over a megabyte, and one that streams past it, stopping there', async () => {
@@ -228,6 +232,7 @@ describe('http transport against servers we did not write', () => {
     await rejectsWith(deviceRequest(connection, req), 'protocol', /sent a reply larger than 1048576 bytes/);
     await rejectsWith(deviceRequest(connection, req), 'protocol', /sent a reply larger than 1048576 bytes/);
     await until(() => server?.open === 0, 'the sockets to close');
+    await until(() => !connection.holdsClient, 'its Client let go');
   });
 
   it('refuses a reply that is not HTTP with a protocol error, and lets that connection go', async () => {
@@ -238,12 +243,14 @@ describe('http transport against servers we did not write', () => {
       /sent a reply that is not valid HTTP\/1\.x/,
     );
     await until(() => server?.open === 0, 'the socket to close');
+    await until(() => !connection.holdsClient, 'its Client let go');
   });
 
   it('gives up at the deadline on a reply that never ends, and closes that socket', async () => {
     server = await rawServer((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome'));
     await rejectsWith(deviceRequest(connection, { origin: server.origin, path: '/a', timeoutMs: 200, idempotent: true }), 'timeout', /within 200 ms/);
     await until(() => server?.open === 0, 'the socket to close');
+    await until(() => !connection.holdsClient, 'its Client let go');
   });
 
   it('refuses, without sending, what waits when the connection closes', async () => {
