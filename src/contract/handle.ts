@@ -18,6 +18,7 @@ export interface HandleSession {
   deregister(user: object): void;
   // the sessions' own event maps are typed; here any listener shape will do
   on(event: 'health' | 'state', listener: (...args: never[]) => void): unknown;
+  removeListener(event: 'health' | 'state', listener: (...args: never[]) => void): unknown;
 }
 
 /** Options of one command: the public `outlet`, what only a node's settings give (sonoff-pulse's width), and the node that asks. */
@@ -59,6 +60,8 @@ export class Device<Session extends HandleSession, S, Result> implements DeviceH
   private readonly listeners = new Map<object, Listener<S>>();
   /** the state the subscribers last heard: what the next change is measured against */
   private heard: S | undefined;
+  /** the session's events, heard only while the handle has subscribers: most devices have none (flow nodes hear the config node) */
+  private hooks: { health: (health: SessionHealth, err: DeviceError | undefined) => void; state: (event: StateEvent<unknown>) => void } | undefined;
 
   constructor(
     private readonly contract: FamilyContract<Session, S, Result>,
@@ -68,16 +71,33 @@ export class Device<Session extends HandleSession, S, Result> implements DeviceH
     this.name = setup.name;
     this.session = setup.session;
     this.problem = setup.problem;
-    const session = this.session;
-    session?.on('health', (health: SessionHealth, err: DeviceError | undefined) => {
-      if (this.listeners.size > 0) this.deliver({ health, state: this.heard, changed: [], source: 'health', ...this.errorOf(health, err) });
-    });
-    // the session's event names the fields (both families alike); a read that changed nothing is not an update
-    session?.on('state', (event: StateEvent<unknown>) => {
-      if (this.listeners.size === 0 || event.changed.length === 0) return;
-      this.heard = this.contract.stateOf(session);
-      this.deliver({ health: session.health, state: this.heard, changed: event.changed, source: event.source });
-    });
+  }
+
+  /** Hears the session, from the first subscriber on. */
+  private listen(session: Session): void {
+    if (this.hooks) return;
+    this.hooks = {
+      health: (health, err) => {
+        if (this.listeners.size > 0) this.deliver({ health, state: this.heard, changed: [], source: 'health', ...this.errorOf(health, err) });
+      },
+      // the session's event names the fields (both families alike); a read that changed nothing is not an update
+      state: (event) => {
+        if (this.listeners.size === 0 || event.changed.length === 0) return;
+        this.heard = this.contract.stateOf(session);
+        this.deliver({ health: session.health, state: this.heard, changed: event.changed, source: event.source });
+      },
+    };
+    session.on('health', this.hooks.health);
+    session.on('state', this.hooks.state);
+  }
+
+  /** Stops hearing the session after the last subscriber. */
+  private unlisten(session: Session): void {
+    if (!this.hooks || this.listeners.size > 0) return;
+    session.removeListener('health', this.hooks.health);
+    session.removeListener('state', this.hooks.state);
+    this.hooks = undefined;
+    this.heard = undefined;
   }
 
   get health(): Health {
@@ -91,7 +111,10 @@ export class Device<Session extends HandleSession, S, Result> implements DeviceH
   subscribe(listener: Listener<S>, options?: { meta?: boolean }): () => void {
     const token = {};
     const session = this.session;
-    if (this.listeners.size === 0 && session) this.heard = this.contract.stateOf(session);
+    if (this.listeners.size === 0 && session) {
+      this.heard = this.contract.stateOf(session);
+      this.listen(session);
+    }
     this.listeners.set(token, listener);
     this.call1(listener, { health: this.health, state: this.heard, changed: [], source: 'health', ...this.errorOf(this.health, session?.lastError) });
     // registered after the replay: a first poll that starts now reports as a change
@@ -99,6 +122,7 @@ export class Device<Session extends HandleSession, S, Result> implements DeviceH
     return () => {
       if (!this.listeners.delete(token)) return;
       session?.deregister(token);
+      if (session) this.unlisten(session);
     };
   }
 

@@ -10,7 +10,7 @@ import type { Node, NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
 import { DeviceError } from '../shared/errors';
 import type { Clock } from '../shared/clock';
-import { openSession, type DeviceSession, type Health } from '../sessions/device-session';
+import { closeSession, openSession, type DeviceSession, type Health } from '../sessions/device-session';
 import type { HandleSetup } from '../contract/handle';
 import type { Health as DeviceHealth } from '../api';
 
@@ -41,6 +41,7 @@ interface OwnedSession extends Pick<DeviceSession, 'health' | 'lastError' | 'der
   register(user: object, options?: Record<string, unknown>): void;
   // the sessions' own event maps are typed; here any listener shape will do
   on(event: 'health' | 'state', listener: (...args: never[]) => void): unknown;
+  removeListener(event: 'health' | 'state', listener: (...args: never[]) => void): unknown;
 }
 
 export interface ConfigSpec<S, H> {
@@ -64,60 +65,115 @@ export function sessionOf<S>(config: object): S | undefined {
   return sessions.get(config) as S | undefined;
 }
 
-/** Makes `node` a config node that owns the session `spec.open` returns, and its device handle. */
-export function setupConfigNode<S extends OwnedSession, Change, H>(RED: NodeAPI, node: Node, spec: ConfigSpec<S, H>): void {
-  const self = node as Node & { problem?: DeviceError; deviceName: string } & Pick<ConfigNode<Change, H>, 'register' | 'deregister' | 'localError'>;
-  const users = new Set<DeviceUser<Change>>();
-  // no closure below names `spec`: the node's scope would keep it, and its `open` and `handle` with their scopes, for good
-  const type = spec.type;
-  self.deviceName = spec.deviceName;
-  let session: S | undefined;
-  try {
-    // tests hand in a fake clock through the runtime settings
-    const clock = (RED.settings as { wiimSonoffClock?: Clock }).wiimSonoffClock;
-    session = openSession(RED, node.id, spec.open.bind(undefined, clock));
-    sessions.set(node, session);
-  } catch (err) {
-    self.problem = err instanceof DeviceError ? err : new DeviceError('argument', toError(err).message);
-    node.warn(self.problem.message);
-  }
-  session?.on('health', (health: Health, err: DeviceError | undefined) => {
+/** Where a config node keeps its owner (below). */
+const OWNER = Symbol('wiim-sonoff config owner');
+
+type OwnedNode<S extends OwnedSession, Change> = Node & { [OWNER]: ConfigOwner<S, Change> };
+
+/**
+ * What a config node owns: its session, its users and what it tells them.
+ * One object per config node, its methods shared: the closures a config
+ * node held before (seven, and their scope) cost every device about 0.4 KB
+ * of heap (bench/README.md, part 8's memory). It is also the handle's setup.
+ */
+class ConfigOwner<S extends OwnedSession, Change> implements HandleSetup<S> {
+  readonly users = new Set<DeviceUser<Change>>();
+  session: S | undefined;
+  problem: DeviceError | undefined;
+
+  constructor(
+    private readonly RED: NodeAPI,
+    private readonly node: Node & { deviceName: string },
+    private readonly type: string,
+    readonly name: string,
+  ) {}
+
+  onHealth(health: Health, err: DeviceError | undefined): void {
     // once per episode (the session tells each change of health once), not per poll
     if (health === 'faulty')
-      node.warn(`${self.deviceName}: the device answers, but its replies cannot be read${err ? `: ${shorten(err.message, ERROR_TEXT_MAX)}` : ''}`);
-    for (const u of users) u.health(health, err);
-  });
-  session?.on('state', (change: Change) => {
-    for (const u of users) u.state?.(change);
-  });
+      this.node.warn(`${this.node.deviceName}: the device answers, but its replies cannot be read${err ? `: ${shorten(err.message, ERROR_TEXT_MAX)}` : ''}`);
+    for (const u of this.users) u.health(health, err);
+  }
 
-  self.localError = (err) => localError(RED, type, err);
-  const device = spec.handle({
-    name: spec.deviceName,
-    session,
-    problem: self.problem,
-    localError: self.localError,
-    warn: (message) => node.warn(message),
-  });
-  Object.defineProperty(node, 'device', { value: device, enumerable: true, writable: false, configurable: false });
-  self.register = (user) => {
-    users.add(user);
+  onState(change: Change): void {
+    for (const u of this.users) u.state?.(change);
+  }
+
+  localError(err: unknown): Error {
+    return localError(this.RED, this.type, err);
+  }
+
+  warn(message: string): void {
+    this.node.warn(message);
+  }
+
+  register(user: DeviceUser<Change>): void {
+    this.users.add(user);
+    const session = this.session;
     if (!session) {
-      user.health('unconfigured', self.problem);
+      user.health('unconfigured', this.problem);
       return;
     }
     if (user.subscribe) session.register(user.node, user.subscribe === true ? undefined : user.subscribe);
     user.health(session.health, session.lastError);
-  };
-  self.deregister = (user) => {
-    users.delete(user);
-    session?.deregister(user.node);
-  };
-  node.on('close', (_removed: boolean, done: () => void) => {
-    users.clear();
-    if (!session) done();
-    else session.close().then(done, done);
-  });
+  }
+
+  deregister(user: DeviceUser<Change>): void {
+    this.users.delete(user);
+    this.session?.deregister(user.node);
+  }
+
+  close(done: () => void): void {
+    this.users.clear();
+    if (!this.session) done();
+    else closeSession(this.RED, this.node.id, this.session).then(done, done);
+  }
+}
+
+// the config node's methods, one function each for every config node: `this` is the node
+function ownerOf<S extends OwnedSession, Change>(node: Node): ConfigOwner<S, Change> {
+  return (node as OwnedNode<S, Change>)[OWNER];
+}
+function register(this: Node, user: DeviceUser<unknown>): void {
+  ownerOf(this).register(user);
+}
+function deregister(this: Node, user: DeviceUser<unknown>): void {
+  ownerOf(this).deregister(user);
+}
+function configLocalError(this: Node, err: unknown): Error {
+  return ownerOf(this).localError(err);
+}
+// two parameters: Node-RED then hands in `removed` and `done`, and waits for `done`
+function onClose(this: Node, _removed: boolean, done: () => void): void {
+  ownerOf(this).close(done);
+}
+
+/** Makes `node` a config node that owns the session `spec.open` returns, and its device handle. */
+export function setupConfigNode<S extends OwnedSession, Change, H>(RED: NodeAPI, node: Node, spec: ConfigSpec<S, H>): void {
+  const self = node as OwnedNode<S, Change> & { problem?: DeviceError; deviceName: string } & Pick<
+      ConfigNode<Change, H>,
+      'register' | 'deregister' | 'localError'
+    >;
+  self.deviceName = spec.deviceName;
+  const owner = new ConfigOwner<S, Change>(RED, self, spec.type, spec.deviceName);
+  self[OWNER] = owner;
+  try {
+    // tests hand in a fake clock through the runtime settings
+    const clock = (RED.settings as { wiimSonoffClock?: Clock }).wiimSonoffClock;
+    owner.session = openSession(RED, node.id, spec.open.bind(undefined, clock));
+    sessions.set(node, owner.session);
+  } catch (err) {
+    owner.problem = err instanceof DeviceError ? err : new DeviceError('argument', toError(err).message);
+    self.problem = owner.problem;
+    node.warn(owner.problem.message);
+  }
+  owner.session?.on('health', owner.onHealth.bind(owner));
+  owner.session?.on('state', owner.onState.bind(owner));
+  self.localError = configLocalError;
+  self.register = register;
+  self.deregister = deregister;
+  Object.defineProperty(node, 'device', { value: spec.handle(owner), enumerable: true, writable: false, configurable: false });
+  node.on('close', onClose);
 }
 
 /** The config node of a device node, when `id` names one of `type`. */

@@ -188,14 +188,26 @@ class DeviceNodeRuntime<S, Change extends StateEvent<unknown>, H> implements Dev
   }
 }
 
+/** Where a device node keeps its runtime: its listeners below are one function each for every node (Node-RED calls them with the node as `this`). */
+const RUNTIME = Symbol('wiim-sonoff device node runtime');
+type Runtime = Pick<DeviceNodeRuntime<unknown, StateEvent<unknown>, unknown>, 'input' | 'close'>;
+type WithRuntime = Node & { [RUNTIME]: Runtime };
+
+function onInput(this: Node, msg: NodeMessageInFlow, send: Send, done: Done): void {
+  (this as WithRuntime)[RUNTIME].input(msg, send, done);
+}
+// two parameters: Node-RED then hands in `removed` and `done`
+function onClose(this: Node, _removed: boolean, done: () => void): void {
+  (this as WithRuntime)[RUNTIME].close();
+  done();
+}
+
 export function deviceNode<S, Change extends StateEvent<unknown>, H>(RED: NodeAPI, node: Node, spec: DeviceNodeSpec<S, Change, H>): DeviceNode<Change, H> {
   const self = new DeviceNodeRuntime(RED, node, spec);
   if (self.config) self.config.register(self);
   else self.status(self.shared('unconfigured'));
-  node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => self.input(msg, send, done));
-  node.on('close', (_removed: boolean, done: () => void) => {
-    self.close();
-    done();
-  });
+  (node as WithRuntime)[RUNTIME] = self;
+  node.on('input', onInput);
+  node.on('close', onClose);
   return self;
 }

@@ -79,7 +79,8 @@ export = function (RED: NodeAPI) {
           timeoutMs: Math.max(MIN_TIMEOUT_MS, numberSetting(def.timeout, DEFAULT_TIMEOUT_MS)),
           clock,
           name: stringSetting(def.name) || undefined,
-          debug: (message) => this.debug(message),
+          // bound, not a closure: a closure here would keep this constructor's scope (the devicekey among it) for the session's life
+          debug: this.debug.bind(this),
         }),
     });
     const self = this as unknown as { savedDevice?: SavedDevice };

@@ -75,8 +75,9 @@ export = function (RED: NodeAPI) {
           descriptionUrl: upnpDescription(options.host, optionalNumberSetting(def.upnpPort)),
           // tests and users may move the default callback port (runtime setting; 0: the system picks one)
           callbackPort: optionalNumberSetting((RED.settings as { wiimSonoffCallbackPort?: unknown }).wiimSonoffCallbackPort),
-          log: (message) => this.log(message),
-          debug: (message) => this.debug(message),
+          // bound, not closures: a closure here would keep this constructor's scope for the session's life
+          log: this.log.bind(this),
+          debug: this.debug.bind(this),
           clock,
         });
       },

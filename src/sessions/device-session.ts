@@ -488,7 +488,6 @@ export function alignedDelay(ms: number, now: number): number {
 /** Sessions by config node id, per Node-RED runtime. */
 interface ListedSession {
   close(): Promise<void>;
-  onClose(hook: () => void): unknown;
 }
 
 const registries = new WeakMap<object, Map<string, ListedSession>>();
@@ -507,10 +506,13 @@ export function openSession<S extends ListedSession>(runtime: object, id: string
   const old = registry.get(id);
   if (old) void old.close();
   const session = create();
-  const list = registry;
-  list.set(id, session);
-  session.onClose(() => {
-    if (list.get(id) === session) list.delete(id);
-  });
+  registry.set(id, session);
   return session;
+}
+
+/** Closes the session of config node `id` and takes it off the runtime's list (unless a newer one took its place). */
+export function closeSession(runtime: object, id: string, session: ListedSession): Promise<void> {
+  const registry = registries.get(runtime);
+  if (registry?.get(id) === session) registry.delete(id);
+  return session.close();
 }
