@@ -10,8 +10,8 @@ import { WiimSimulator } from '../src/sim/wiim-sim';
 import { WiimSession, type WiimSessionOptions, type WiimStateEvent } from '../src/sessions/wiim-session';
 import net from 'node:net';
 import { CALLBACK_LIMITS, CALLBACK_PATH, CallbackServer, callbackPorts, DEFAULT_CALLBACK_PORT, openCallbackServers } from '../src/sessions/upnp-callback';
-import { listenCandidates, parseCallbackSetting, seqAfter } from '../src/sessions/wiim-events';
-import { decodeXml, parseDescription, parseNotify, parseTrackMeta, renewAfterS } from '../src/wiim/upnp';
+import { listenCandidates, parseCallbackSetting, seqAfter, WiimEvents } from '../src/sessions/wiim-events';
+import { decodeXml, fetchDescription, parseDescription, parseNotify, parseTrackMeta, renewAfterS, unsubscribe } from '../src/wiim/upnp';
 import { MAX_TEXT_CHARS, normalisePlayerStatus } from '../src/wiim/parse';
 
 const lastChange = (inner: string) =>
@@ -309,6 +309,46 @@ describe('wiim session with UPnP events', function () {
     // polls: the first one, then one per minute of consistency reads
     const polls = sim.count('getPlayerStatus');
     assert.ok(polls >= 2 && polls <= 60, `${polls} polls in 58 minutes`);
+  });
+
+  it('one renewal timer per device: when it fires every subscription is renewed; a 412 on one of them subscribes all afresh', async () => {
+    const clock = fx.clock;
+    const services: string[] = [];
+    const events = new WiimEvents({
+      descriptionUrl: sim.descriptionUrl,
+      clock,
+      timeoutMs: 2000,
+      callbackPort: 0,
+      onState: (_state, service) => services.push(service),
+      onLive: () => undefined,
+    });
+    const renewIn = renewAfterS(1800) * 1000;
+    events.start();
+    try {
+      await until(() => events.live, 'events live');
+      assert.equal(log('SUBSCRIBE'), 3);
+      assert.equal(clock.pending, 1, 'one timer for three subscriptions');
+      assert.equal(clock.nextIn, renewIn, 'due at the earliest renewal');
+      await clock.advance(renewIn);
+      await until(() => log('RENEW') === 3 && clock.pending === 1, 'all three renewed, the timer set again');
+      assert.equal(clock.nextIn, renewIn);
+      assert.equal(log('SUBSCRIBE'), 3);
+      // the device forgets one subscription: its renewal gets 412, and all are subscribed afresh
+      const rc = (await fetchDescription(sim.descriptionUrl, 2000)).services.find((s) => s.name === 'renderingControl');
+      await unsubscribe(rc?.eventSubURL ?? '', sim.upnp.sids.find((s) => s.service === 'rc')?.sid ?? '', 2000);
+      assert.equal(sim.upnp.subscriptions, 2);
+      await clock.advance(renewIn);
+      await until(() => log('RENEW') === 6 && log('SUBSCRIBE') === 6 && sim.upnp.subscriptions === 3 && clock.pending === 1, 'subscribed afresh');
+      assert.equal(events.live, true);
+      assert.equal(clock.nextIn, renewIn);
+      services.length = 0;
+      sim.device((s) => (s.state.volume = 33));
+      await until(() => services.includes('renderingControl'), 'an event through the fresh subscription');
+    } finally {
+      await events.stop();
+    }
+    assert.equal(clock.pending, 0, 'no timer after stop');
+    await until(() => sim.upnp.subscriptions === 0, 'UNSUBSCRIBE on stop');
   });
 
   it('renews a short grant within it; reads track metadata sent as JSON', async () => {
