@@ -59,10 +59,9 @@ const RETRY_MAX_MS = 600_000;
 
 /**
  * One live subscription, and the target the callback server hands its
- * NOTIFYs to. One object instead of a `deliver` closure, its context, a
- * target object and a record per subscription: with the single renewal timer
- * (see WiimEvents.renewTimer) about 1.5 KB less heap per device (3
- * subscriptions), i.e. ~0.8 MB for the 500 WiiM of a 1000-device install.
+ * NOTIFYs to: one object instead of a `deliver` closure, its context, a
+ * target object and a record per subscription (a WiiM has three; part 8's
+ * memory in bench/README.md).
  */
 class Subscription implements NotifyTarget {
   /** the SEQ of the last NOTIFY taken; undefined before the initial event */
