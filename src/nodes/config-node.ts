@@ -72,9 +72,10 @@ type OwnedNode<S extends OwnedSession, Change> = Node & { [OWNER]: ConfigOwner<S
 
 /**
  * What a config node owns: its session, its users and what it tells them.
- * One object per config node, its methods shared: the closures a config
- * node held before (seven, and their scope) cost every device about 0.4 KB
- * of heap (bench/README.md, part 8's memory). It is also the handle's setup.
+ * One object per config node, its methods shared: the seven closures a
+ * config node held before, and their scope, were among the largest items
+ * every device kept (bench/README.md, part 8's memory). It is also the
+ * handle's setup.
  */
 class ConfigOwner<S extends OwnedSession, Change> implements HandleSetup<S> {
   readonly users = new Set<DeviceUser<Change>>();
