@@ -80,14 +80,21 @@ type OwnedNode<S extends OwnedSession, Change> = Node & { [OWNER]: ConfigOwner<S
 class ConfigOwner<S extends OwnedSession, Change> implements HandleSetup<S> {
   readonly users = new Set<DeviceUser<Change>>();
   session: S | undefined;
-  problem: DeviceError | undefined;
 
   constructor(
     private readonly RED: NodeAPI,
-    private readonly node: Node & { deviceName: string },
+    private readonly node: Node & { deviceName: string; problem?: DeviceError },
     private readonly type: string,
-    readonly name: string,
   ) {}
+
+  // the node's own, as users read them there (HandleSetup)
+  get name(): string {
+    return this.node.deviceName;
+  }
+
+  get problem(): DeviceError | undefined {
+    return this.node.problem;
+  }
 
   onHealth(health: Health, err: DeviceError | undefined): void {
     // once per episode (the session tells each change of health once), not per poll
@@ -156,7 +163,7 @@ export function setupConfigNode<S extends OwnedSession, Change, H>(RED: NodeAPI,
       'register' | 'deregister' | 'localError'
     >;
   self.deviceName = spec.deviceName;
-  const owner = new ConfigOwner<S, Change>(RED, self, spec.type, spec.deviceName);
+  const owner = new ConfigOwner<S, Change>(RED, self, spec.type);
   self[OWNER] = owner;
   try {
     // tests hand in a fake clock through the runtime settings
@@ -164,9 +171,8 @@ export function setupConfigNode<S extends OwnedSession, Change, H>(RED: NodeAPI,
     owner.session = openSession(RED, node.id, spec.open.bind(undefined, clock));
     sessions.set(node, owner.session);
   } catch (err) {
-    owner.problem = err instanceof DeviceError ? err : new DeviceError('argument', toError(err).message);
-    self.problem = owner.problem;
-    node.warn(owner.problem.message);
+    self.problem = err instanceof DeviceError ? err : new DeviceError('argument', toError(err).message);
+    node.warn(self.problem.message);
   }
   owner.session?.on('health', owner.onHealth.bind(owner));
   owner.session?.on('state', owner.onState.bind(owner));
