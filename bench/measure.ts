@@ -173,6 +173,8 @@ export interface NodeRedFigures {
   memory: ProbeDump;
   loop: ProbeDump;
   rssMedian: number;
+  /** the CPU share (% of a core, all threads) of the process run beside Node-RED, over the same judged window */
+  besideCpuPercent?: number;
 }
 
 /**
@@ -191,6 +193,8 @@ export async function measureNodeRed(
   credentials: Record<string, Record<string, string>> = {},
   /** called as the judged window starts and as it ends (the simulators' request counts) */
   judged?: (phase: 'start' | 'end') => Promise<void>,
+  /** a process started with Node-RED and measured over the same windows (the plain-undici floor), stopped after the judged one */
+  beside?: () => ChildProcess,
 ): Promise<NodeRedFigures> {
   const file = path.join(os.tmpdir(), `nr-bench-probe-${process.pid}.json`);
   // BENCH_CPU_PROF=<dir>: the probe also writes a V8 CPU profile of each window there (for investigating a MISS)
@@ -206,12 +210,14 @@ export async function measureNodeRed(
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-bench-'));
   fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials));
   const nr = await startNodeRed({ flows, quiet: true, env, userDir });
+  const other = beside?.();
   try {
     const pid = nr.child.pid as number;
     await sleep(w.settleMs);
     const first = await cpuWindow(pid, w.warmSeconds);
     // the CPU and memory window starts without the probe: its GC would land in it
     await judged?.('start');
+    const besideTicks0 = other && processTicks(other.pid as number);
     const ticks0 = processTicks(pid);
     const machine = machineLoad();
     const t0 = performance.now();
@@ -221,7 +227,9 @@ export async function measureNodeRed(
       rss.push(rssBytes(pid));
     }
     const ticks1 = processTicks(pid);
+    const besideTicks1 = other && processTicks(other.pid as number);
     const machinePercent = machine();
+    await stopChild(other);
     await judged?.('end');
     const elapsed = (performance.now() - t0) / 1000;
     const memory = await probe(pid, file, true); // the heap after a GC; and starts the delay window
@@ -237,8 +245,10 @@ export async function measureNodeRed(
       memory,
       loop,
       rssMedian: median(rss),
+      ...(besideTicks0 && besideTicks1 ? { besideCpuPercent: percent(besideTicks1.all - besideTicks0.all) } : {}),
     };
   } finally {
+    await stopChild(other);
     await nr.stop();
     fs.rmSync(userDir, { recursive: true, force: true });
     fs.rmSync(file, { force: true });
@@ -246,16 +256,27 @@ export async function measureNodeRed(
   }
 }
 
-/** CPU share of bench/poll-floor.js, which makes the scale run's polls with plain undici, after it warmed up for `warmMs`. */
+/** Starts bench/poll-floor.js, which makes the scale run's polls with plain undici. */
+export function spawnFloor(ports: object): ChildProcess {
+  return spawn(process.execPath, [path.join(__dirname, 'poll-floor.js'), JSON.stringify(ports)], { stdio: 'inherit' });
+}
+
+/** Stops a child process (once) and waits for it to exit. */
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill();
+  await gone;
+}
+
+/** CPU share of the floor (spawnFloor) after it warmed up for `warmMs`. */
 export async function measureFloor(ports: object, warmMs: number, seconds: number): Promise<number> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'poll-floor.js'), JSON.stringify(ports)], { stdio: 'inherit' });
+  const child = spawnFloor(ports);
   try {
     await sleep(warmMs);
     return (await cpuWindow(child.pid as number, seconds)).all;
   } finally {
-    const gone = new Promise((resolve) => child.once('exit', resolve));
-    child.kill();
-    await gone;
+    await stopChild(child);
   }
 }
 

@@ -7,7 +7,7 @@
  * undici (llhttp) reads every reply; nothing here parses HTTP.
  */
 
-import { Client, type Dispatcher } from 'undici';
+import { Client, errors, type Dispatcher } from 'undici';
 import net, { type Socket } from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { DeviceError } from './errors';
@@ -61,6 +61,15 @@ export interface DeviceReply {
   status: number;
   body: string;
 }
+
+/**
+ * The reason given to undici when an idle connection or Client is let go. One
+ * object for all: undici otherwise makes an error with its stack for each
+ * (a socket closed, a Client destroyed), twice a poll for a device polled
+ * idle (bench/README.md, part 7's allocations). A SocketError, so that undici
+ * sends a request that came meanwhile on a new connection, as after any close.
+ */
+const LET_GO = new errors.SocketError('the idle connection was let go');
 
 /** The code of a request that was not sent again (see DeviceRequest.idempotent). */
 export const NOT_RESENT = 'NOT_RESENT';
@@ -268,7 +277,7 @@ export class DeviceConnection {
     this.client = undefined;
     // an emptied array keeps the backing store it grew to; length 0 lets it go
     this.waiting.length = 0;
-    void client.destroy().catch(() => undefined);
+    void client.destroy(LET_GO).catch(() => undefined);
   }
 
   /** @internal whether it holds an undici Client now (tests: an idle connection holds none) */
@@ -347,7 +356,7 @@ export class DeviceConnection {
    */
   release(): void {
     if (this.current || this.waiting.length > 0) return;
-    this.socket?.destroy();
+    this.socket?.destroy(LET_GO);
   }
 
   /** Closes the connection for good; a request still running or waiting is refused. */
