@@ -37,7 +37,7 @@ export interface ConfigNode<Change, H = unknown> extends Node {
 }
 
 /** What a session must offer a config node. */
-interface OwnedSession extends Pick<DeviceSession, 'health' | 'lastError' | 'deregister' | 'close' | 'onClose'> {
+interface OwnedSession extends Pick<DeviceSession, 'health' | 'lastError' | 'deregister' | 'close'> {
   register(user: object, options?: Record<string, unknown>): void;
   // the sessions' own event maps are typed; here any listener shape will do
   on(event: 'health' | 'state', listener: (...args: never[]) => void): unknown;

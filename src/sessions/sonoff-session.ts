@@ -589,22 +589,20 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
    */
   private inFlight<T>(change: SonoffState, task: () => Promise<T>): Promise<T> {
     this.pending = change;
-    const clear = () => {
-      this.pending = undefined;
-    };
     let run: Promise<T>;
     try {
       run = task();
     } catch (err) {
       run = Promise.reject(err);
     }
+    // then, not finally: finally would add turns before the caller hears
     return run.then(
       (value) => {
-        clear();
+        this.pending = undefined;
         return value;
       },
       (err: unknown) => {
-        clear();
+        this.pending = undefined;
         throw err;
       },
     );
