@@ -142,6 +142,28 @@ describe('http transport against servers we did not write', () => {
     assert.equal(server.connections, 2);
   });
 
+  it('keeps the Client, not the connection, when released for a device read again soon; a plain release lets both go', async () => {
+    server = await rawServer((s, _r, i) =>
+      i < 2 ? s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n') : s.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+    );
+    const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };
+    await deviceRequest(connection, req);
+    connection.release(true);
+    await until(() => server?.open === 0, 'the released socket to close');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // undici's disconnect has come and gone
+    assert.ok(connection.holdsClient, 'the Client stays for the next read');
+    await deviceRequest(connection, req);
+    assert.equal(server.connections, 2, 'the next read opens a new connection on it');
+    connection.release(true);
+    await until(() => server?.open === 0, 'the second socket to close');
+    connection.release();
+    await until(() => !connection.holdsClient, 'a plain release to let the kept Client go');
+    // a connection that closes by itself after the next request takes its Client with it, whatever an earlier release said
+    connection.release(true);
+    await deviceRequest(connection, req);
+    await until(() => !connection.holdsClient, 'the Client of the connection the device closed let go');
+  });
+
   it('honours a Keep-Alive timeout hint, a second short: "timeout=1" means a new connection each time', async () => {
     server = await rawServer((s) => s.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 0\r\n\r\n'));
     const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };

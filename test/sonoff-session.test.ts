@@ -2,6 +2,7 @@ import { sonoffSessionOnFakeClock } from './helpers/sonoff-session-fixture';
 import assert from 'node:assert/strict';
 import { rejectsWith } from './helpers/assert';
 import { FakeClock } from './helpers/fake-clock';
+import { recordReleases } from './helpers/releases';
 import { until } from './helpers/wait';
 import { SonoffSession, type SonoffSessionOptions, type SonoffStateEvent } from '../src/sessions/sonoff-session';
 import { flashImage, flashUrl } from '../src/sessions/sonoff-flash';
@@ -84,22 +85,31 @@ describe('sonoff session against the simulator', () => {
 
   it('polls every pollInterval on the fake clock, and lets the connection go right after each poll', async () => {
     await setup(false, { pollInterval: 2 });
-    let released = 0;
-    const release = session.client.release.bind(session.client);
-    session.client.release = () => {
-      released++;
-      release();
-    };
+    const released = recordReleases(session.client);
     session.register({});
     await clock.idle();
     assert.equal(sim.requestsTo('info').length, 1, 'a first read at once');
     for (let poll = 2; poll <= 6; poll++) {
-      const before = released;
+      const before = released.length;
       await clock.advance(2000);
       assert.equal(sim.requestsTo('info').length, poll);
-      assert.ok(released > before, `released after poll ${poll}: the next is 2 s away`);
+      assert.ok(released.length > before, `released after poll ${poll}: the next is 2 s away`);
     }
+    assert.ok(
+      released.every((keep) => keep),
+      'each release keeps the undici Client: the next read is 2 s away',
+    );
     await until(() => sim.openConnections === 0, 'no connection open after the poll');
+  });
+
+  it('lets the undici Client go with the connection when the next read is a minute away (a relay heard through mDNS)', async () => {
+    await setup(false, { pollInterval: 0 });
+    const released = recordReleases(session.client);
+    session.register({});
+    await clock.idle();
+    assert.equal(sim.requestsTo('info').length, 1, 'a first read at once');
+    assert.deepEqual(released, [false], 'released after the first read, Client and all');
+    await until(() => sim.openConnections === 0, 'no connection open after the read');
   });
 
   it('a poll that answers the bytes of an earlier one still reports the change back after a command in between', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { rejectsWith } from './helpers/assert';
 import { wiimSessionFixture } from './helpers/wiim-session-fixture';
+import { recordReleases } from './helpers/releases';
 import { until } from './helpers/wait';
 import { prepareCommand } from '../src/wiim/commands';
 import { commandRequest } from '../src/contract/wiim-values';
@@ -165,6 +166,26 @@ describe('wiim session against the simulator', function () {
     assert.equal(seen.at(-1)?.state.state, 'stopped');
     assert.ok((fx.clock.nextIn as number) > KEEP_ALIVE_MS);
     await until(() => sim.openConnections === 0, 'the idle device to have no connection open after its poll');
+  });
+
+  it('an idle device read every few seconds keeps its undici Client between polls; one read a minute apart does not', async () => {
+    sim.state.status = 'stop';
+    for (const [pollIdleMs, kept] of [
+      [5000, true],
+      [60_000, false],
+    ] as const) {
+      const session = open({ pollPlayingMs: 1000, pollIdleMs, events: 'off' });
+      const released = recordReleases(session.client);
+      session.register({});
+      await fx.clock.tick();
+      await fx.clock.tick();
+      assert.ok(released.length >= 2, `released after each poll (every ${pollIdleMs} ms)`);
+      assert.ok(
+        released.every((keep) => keep === kept),
+        `polled every ${pollIdleMs} ms: the Client ${kept ? 'stays' : 'goes'} (${released.join(', ')})`,
+      );
+      await session.close();
+    }
   });
 
   it('commands a moment apart share one connection, though the re-poll after each finds the device idle', async () => {

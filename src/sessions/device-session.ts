@@ -16,6 +16,13 @@ import { PollGate } from './poll-gate';
 export const pollGate = new PollGate(16, 25);
 
 /**
+ * A device read again within this long keeps its undici Client between reads
+ * (not its connection): a relay's or an idle WiiM's default polls do, a
+ * device heard through events or mDNS, read once a minute, holds none.
+ */
+export const KEEP_CLIENT_MS = 15_000;
+
+/**
  * The part of a device session that both families share: the per-device
  * queue, the users (nodes) registered with it, and the device's health.
  *
@@ -453,7 +460,7 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
    * of holding one of the device's few sockets until the keep-alive runs out.
    */
   protected idleFor(ms: number): void {
-    if (ms > KEEP_ALIVE_MS && !this.queue.busy && this.clock.now() - this.lastAskedAt > KEEP_ALIVE_MS) this.releaseConnection();
+    if (ms > KEEP_ALIVE_MS && !this.queue.busy && this.clock.now() - this.lastAskedAt > KEEP_ALIVE_MS) this.releaseConnection(ms <= KEEP_CLIENT_MS);
   }
 
   /** A short name for messages: the device's name or address. */
@@ -464,8 +471,8 @@ export abstract class DeviceSession<Events extends Record<keyof Events, unknown[
   protected abstract stop(): void;
   /** One read of the offline device; a success brings it back online (through send or noteSuccess). */
   protected abstract probe(): Promise<unknown>;
-  /** Close the device's idle connection now (the next request opens another). */
-  protected abstract releaseConnection(): void;
+  /** Close the device's idle connection now (the next request opens another); `keepClient`: the next read is due soon, and goes on the same undici Client. */
+  protected abstract releaseConnection(keepClient: boolean): void;
   /** Release sockets and dispatchers for good. */
   protected abstract dispose(): Promise<void>;
 }

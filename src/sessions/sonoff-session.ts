@@ -427,8 +427,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     this.lease = undefined;
   }
 
-  protected releaseConnection(): void {
-    this.client.release();
+  protected releaseConnection(keepClient: boolean): void {
+    this.client.release(keepClient);
   }
 
   protected async dispose(): Promise<void> {

@@ -250,8 +250,8 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     return this.poll('poll');
   }
 
-  protected releaseConnection(): void {
-    this.client.release();
+  protected releaseConnection(keepClient: boolean): void {
+    this.client.release(keepClient);
   }
 
   protected async dispose(): Promise<void> {

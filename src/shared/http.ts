@@ -238,6 +238,8 @@ export class DeviceConnection {
   private readonly waiting: Exchange[] = [];
   /** the TLS session of the last connection, offered to the next: the device skips its signature */
   private session: Buffer | undefined;
+  /** the last release() asked to keep the Client: the device is read again soon */
+  private keepClient = false;
   private closed = false;
 
   constructor(options: DeviceConnectionOptions = {}) {
@@ -271,9 +273,9 @@ export class DeviceConnection {
     return client;
   }
 
-  /** The Client's connection closed or could not open: with nothing to send, the Client goes too. */
+  /** The Client's connection closed or could not open: with nothing to send, the Client goes too, unless release() kept it. */
   private idle(client: Client): void {
-    if (this.client !== client || this.current || this.waiting.length > 0) return;
+    if (this.client !== client || this.current || this.waiting.length > 0 || this.keepClient) return;
     this.client = undefined;
     // an emptied array keeps the backing store it grew to; length 0 lets it go
     this.waiting.length = 0;
@@ -324,6 +326,8 @@ export class DeviceConnection {
     while (exchange?.settled) exchange = this.waiting.shift();
     if (!exchange) return;
     this.current = exchange;
+    // a connection that closes after this request without a release() takes its Client with it
+    this.keepClient = false;
     const { req } = exchange;
     if (req.origin !== this.origin) {
       void this.client?.close().catch(() => undefined);
@@ -352,11 +356,16 @@ export class DeviceConnection {
   /**
    * Closes the connection now if no request is on it or waiting, instead of
    * when the keep-alive runs out: for a device that will not be asked again
-   * for a while. The next request opens a new one.
+   * for a while. The next request opens a new one. `keepClient`: the device
+   * is read again within seconds, and that request goes on the same undici
+   * Client (making and destroying one for each poll was a tenth of what
+   * Node-RED allocated at 300 polled devices; bench/README.md).
    */
-  release(): void {
+  release(keepClient = false): void {
     if (this.current || this.waiting.length > 0) return;
-    this.socket?.destroy(LET_GO);
+    this.keepClient = keepClient;
+    if (this.socket) this.socket.destroy(LET_GO);
+    else if (this.client) this.idle(this.client);
   }
 
   /** Closes the connection for good; a request still running or waiting is refused. */

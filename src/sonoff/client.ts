@@ -232,9 +232,9 @@ export class SonoffClient {
     });
   }
 
-  /** Lets the idle connection go now (see DeviceConnection.release). */
-  release(): void {
-    this.connection.release();
+  /** Lets the idle connection go now, and its Client unless the device is read again soon (see DeviceConnection.release). */
+  release(keepClient = false): void {
+    this.connection.release(keepClient);
   }
 
   async close(): Promise<void> {

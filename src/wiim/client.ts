@@ -429,10 +429,10 @@ export class WiimClient {
     return this.run(prepareCommand(wiimRequest(command, ...arg)));
   }
 
-  /** Lets the idle connection go now (see DeviceConnection.release). */
-  release(): void {
-    this.strict.release();
-    this.relaxedConnection?.release();
+  /** Lets the idle connection go now, and its Client unless the device is read again soon (see DeviceConnection.release). */
+  release(keepClient = false): void {
+    this.strict.release(keepClient);
+    this.relaxedConnection?.release(keepClient);
   }
 
   async close(): Promise<void> {
