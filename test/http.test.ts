@@ -149,13 +149,14 @@ describe('http transport against servers we did not write', () => {
     const req = { origin: server.origin, path: '/a', timeoutMs: 2000, idempotent: true };
     await deviceRequest(connection, req);
     connection.release(true);
-    await until(() => server?.open === 0, 'the released socket to close');
-    await new Promise((resolve) => setTimeout(resolve, 50)); // undici's disconnect has come and gone
+    // undici's disconnect comes in the same close event as ours, which lets the link go
+    await until(() => connection.link === undefined, 'the released socket let go');
     assert.ok(connection.holdsClient, 'the Client stays for the next read');
     await deviceRequest(connection, req);
     assert.equal(server.connections, 2, 'the next read opens a new connection on it');
     connection.release(true);
-    await until(() => server?.open === 0, 'the second socket to close');
+    await until(() => connection.link === undefined, 'the second socket let go');
+    assert.ok(connection.holdsClient, 'and the Client stays again');
     connection.release();
     await until(() => !connection.holdsClient, 'a plain release to let the kept Client go');
     // a connection that closes by itself after the next request takes its Client with it, whatever an earlier release said
