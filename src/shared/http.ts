@@ -357,9 +357,8 @@ export class DeviceConnection {
    * Closes the connection now if no request is on it or waiting, instead of
    * when the keep-alive runs out: for a device that will not be asked again
    * for a while. The next request opens a new one. `keepClient`: the device
-   * is read again within seconds, and that request goes on the same undici
-   * Client (making and destroying one for each poll was a tenth of what
-   * Node-RED allocated at 300 polled devices; bench/README.md).
+   * is read again within seconds (KEEP_CLIENT_MS), and that request goes on
+   * the same undici Client rather than a new one per poll (bench/README.md).
    */
   release(keepClient = false): void {
     if (this.current || this.waiting.length > 0) return;
