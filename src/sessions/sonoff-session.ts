@@ -38,6 +38,7 @@ import {
 import { SeqTracker, parseTxtState } from '../sonoff/txt';
 import { DEFAULT_SONOFF_PORT, DEFAULT_TIMEOUT_MS, SonoffClient } from '../sonoff/client';
 import { aesKey, WRONG_KEY_MESSAGE } from '../sonoff/crypto';
+import { PushedDuringRead } from './pushed-during-read';
 import { acquireSonoffWatcher, type SonoffRecordListener, type WatcherLease } from '../sonoff/discovery';
 import { DeviceSession, type Health, type SessionEvents, type SessionOptions, type StateEvent, type StateSource } from './device-session';
 
@@ -130,6 +131,8 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private pending: SonoffState | undefined;
   /** the state object of the last read and the session's state right after it (see readInfo) */
   private lastRead: { state?: SonoffState; after?: SonoffState } = {};
+  /** the records that arrive while an `info` read is out, laid over its reply */
+  private readonly pushedDuringRead = new PushedDuringRead<SonoffState>(mergeState);
   /** the meter keep-alive is due again once the regular poll has its answer */
   private meterAfterPoll = false;
   /** commands waiting for the mDNS address; made when the first waits */
@@ -341,11 +344,24 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
   private readInfo(source: 'refresh' | 'poll', probe: boolean, requester?: object): Promise<void> {
     // a chain rather than async frames: this runs on every poll
     const read = () =>
-      this.send(() => this.client.readState(this.meterHint).then(({ reply, state }) => this.applyRead(state, source, reply.seq)), { probe, requester });
+      this.send(
+        () => {
+          this.pushedDuringRead.start();
+          return this.client.readState(this.meterHint).then(
+            ({ reply, state }) => this.applyRead(state, source, reply.seq),
+            (err: unknown) => {
+              this.pushedDuringRead.stop();
+              throw err;
+            },
+          );
+        },
+        { probe, requester },
+      );
     return this.addressKnown ? read() : this.ready().then(read);
   }
 
-  private applyRead(state: SonoffState, source: 'refresh' | 'poll', seq: number | undefined): void {
+  private applyRead(reply: SonoffState, source: 'refresh' | 'poll', seq: number | undefined): void {
+    const state = this.pushedDuringRead.finish(reply);
     // an HTTP reply's seq does not feed the mDNS tracker: the documents do not say the counters are one (see confirm)
     if (state === this.lastRead.state && this.current === this.lastRead.after) {
       // the same reply as last time, over the state it left: laying it over again would change nothing
@@ -353,6 +369,7 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
       return;
     }
     this.applyState(state, source, seq);
+    // a reply with pushes laid over it is new each time, so the next read is laid over in full
     this.lastRead = { state, after: this.current };
   }
 
@@ -711,7 +728,10 @@ export class SonoffSession extends DeviceSession<SonoffSessionEvents> {
     }
     this.keyProblem = undefined;
     const verdict = this.seq.check(t.seq);
-    if (verdict !== 'stale' && t.state) this.applyState(t.state, 'push', t.seq);
+    if (verdict !== 'stale' && t.state) {
+      this.applyState(t.state, 'push', t.seq);
+      this.pushedDuringRead.note(t.state);
+    }
     this.noteSuccess(true);
   }
 

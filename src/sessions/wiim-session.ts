@@ -13,6 +13,7 @@ import { positionFits, type WiimMeta } from '../wiim/parse';
 import { UPNP_PORT } from '../wiim/upnp';
 import type { WiimPlayerStatus, WiimState, WiimStatePatch } from '../wiim/state';
 import { WiimEvents } from './wiim-events';
+import { PushedDuringRead } from './pushed-during-read';
 
 export interface WiimSessionOptions extends WiimClientOptions, SessionOptions {
   /** a name for messages and msg.topic (default: the host) */
@@ -215,6 +216,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
     if (merged.output !== undefined) this.slow.output = merged.output;
     this.pushed++;
     this.update(merged, 'push');
+    this.pushedDuringRead.note(merged);
   }
 
   /**
@@ -245,6 +247,9 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
 
   /** events received, for the consistency check */
   private pushed = 0;
+
+  /** the events that arrive while a poll is out, laid over its reply */
+  private readonly pushedDuringRead = new PushedDuringRead<WiimStatePatch>((under, over) => ({ ...under, ...over }));
 
   protected probe(): Promise<WiimStateEvent> {
     return this.poll('poll');
@@ -304,36 +309,46 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private poll(source: 'poll' | 'refresh', requester?: object): Promise<WiimStateEvent> {
     if (source === 'refresh') this.pollSource = 'refresh';
     return this.send(
-      async () => {
+      () => {
         const why = this.pollSource;
         this.pollSource = 'poll';
-        const player = await this.client.playerStatus();
-        let meta: WiimMeta | null | undefined;
-        let slaves: Awaited<ReturnType<WiimClient['slaveList']>> | undefined;
-        const s = player.status;
-        if ((this.metaUsers?.size ?? 0) > 0) {
-          const key = `${s.state === 'stopped' ? '' : 'on'}|${s.source}|${s.trackIndex}|${s.title}|${s.artist}|${s.album}`;
-          if (key !== this.metaKey || why === 'refresh') {
-            meta = s.state === 'stopped' ? null : await this.client.metaInfo().catch((err: unknown) => softFail(err, null));
-            this.metaKey = key;
-          }
-        }
-        const periodic = this.extrasDue();
-        if (s.group !== 'follower' && (this.groupDirty || periodic)) {
-          slaves = await this.client.slaveList().catch((err: unknown) => softFail(err, undefined));
-          this.groupDirty = false;
-        }
-        if (this.slowDirty || periodic) await this.readSlowTier();
-        this.polls++;
-        if (slaves) this.followers = slaves.count;
-        if (meta !== undefined) this.meta = meta;
-        if (player.raw !== this.lastRaw.player || meta !== undefined || slaves !== undefined) {
-          this.lastRaw = { player: player.raw, meta: meta === undefined ? this.lastRaw.meta : meta, slaves: slaves ?? this.lastRaw.slaves };
-        }
-        return this.update(this.withExtras(player.status), why);
+        return this.read(why);
       },
       { key: 'poll', probe: true, requester },
     );
+  }
+
+  /** The reads of one poll, and the state they make; the events that arrive meanwhile are laid over it. */
+  private async read(why: StateSource): Promise<WiimStateEvent> {
+    this.pushedDuringRead.start();
+    try {
+      const player = await this.client.playerStatus();
+      let meta: WiimMeta | null | undefined;
+      let slaves: Awaited<ReturnType<WiimClient['slaveList']>> | undefined;
+      const s = player.status;
+      if ((this.metaUsers?.size ?? 0) > 0) {
+        const key = `${s.state === 'stopped' ? '' : 'on'}|${s.source}|${s.trackIndex}|${s.title}|${s.artist}|${s.album}`;
+        if (key !== this.metaKey || why === 'refresh') {
+          meta = s.state === 'stopped' ? null : await this.client.metaInfo().catch((err: unknown) => softFail(err, null));
+          this.metaKey = key;
+        }
+      }
+      const periodic = this.extrasDue();
+      if (s.group !== 'follower' && (this.groupDirty || periodic)) {
+        slaves = await this.client.slaveList().catch((err: unknown) => softFail(err, undefined));
+        this.groupDirty = false;
+      }
+      if (this.slowDirty || periodic) await this.readSlowTier();
+      this.polls++;
+      if (slaves) this.followers = slaves.count;
+      if (meta !== undefined) this.meta = meta;
+      if (player.raw !== this.lastRaw.player || meta !== undefined || slaves !== undefined) {
+        this.lastRaw = { player: player.raw, meta: meta === undefined ? this.lastRaw.meta : meta, slaves: slaves ?? this.lastRaw.slaves };
+      }
+      return this.update(this.pushedDuringRead.finish(this.withExtras(player.status)), why);
+    } finally {
+      this.pushedDuringRead.stop();
+    }
   }
 
   /** Whether this poll reads the follower list and the slow tier anyway: every sixth poll, and not within a minute of the last such read. */

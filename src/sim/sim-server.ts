@@ -167,6 +167,22 @@ export abstract class SimServer<Request, Faults extends CommonFaults> {
     if (this.server instanceof https.Server) this.server.setSecureContext(tls);
   }
 
+  private held: Array<() => void> | undefined;
+
+  /**
+   * From now on a request is executed when it arrives, but its reply waits
+   * until the returned function is called, which sends every held reply: a
+   * read that is out while the device changes.
+   */
+  holdReplies(): () => void {
+    const held: Array<() => void> = [];
+    this.held = held;
+    return () => {
+      if (this.held === held) this.held = undefined;
+      for (const send of held) send();
+    };
+  }
+
   /**
    * Answers after the configured latency, unless a common fault answers
    * instead; `reply` runs only when the device would really execute.
@@ -186,7 +202,11 @@ export abstract class SimServer<Request, Faults extends CommonFaults> {
         Promise.resolve()
           .then(reply)
           .then(
-            (r) => this.send(res, this.faults.truncated ? { ...r, body: r.body.slice(0, Math.max(1, Math.floor(r.body.length / 2))) } : r),
+            (r) => {
+              const out = this.faults.truncated ? { ...r, body: r.body.slice(0, Math.max(1, Math.floor(r.body.length / 2))) } : r;
+              if (this.held) this.held.push(() => this.send(res, out));
+              else this.send(res, out);
+            },
             () => this.write(res, { status: 500, body: 'Internal Server Error', type: 'text/plain' }),
           );
     };

@@ -83,6 +83,35 @@ describe('sonoff over mDNS (network namespace)', function () {
     );
   });
 
+  it("a button press that arrives while an info read is out stands: the read's older reply does not put it back", async () => {
+    const relay = await sim({ deviceid: '1000cdcdcd' });
+    await helper.load(nodes, flow([{ id: 'cfg', deviceid: relay.deviceid }]));
+    const session = sessionOf<SonoffSession>('cfg');
+    await until(() => session.state !== undefined && session.address?.port === relay.address.port, 'address and state from mDNS', 8000);
+    const outs = collect<Msg>('out');
+    // the relay answers the read now, and the reply reaches us only after its record
+    const release = relay.holdReplies();
+    const read = session.refresh();
+    await until(() => relay.requests.some((r) => r.endpoint === 'info'), 'the read is out');
+    relay.pressButton(0);
+    await until(() => outs.length === 1, 'the press by mDNS');
+    assert.deepEqual([outs[0].payload, outs[0].sonoff?.source], [true, 'push']);
+    release();
+    const state = await read;
+    assert.equal(state.outlets[0].on, true, "the read's reply had the relay off");
+    assert.equal(session.outletState(0)?.on, true);
+    // the next press is the next output: nothing between put the relay back off
+    relay.pressButton(0);
+    await until(() => outs.length >= 2, 'the second press');
+    assert.deepEqual(
+      outs.map((m) => [m.payload, m.sonoff?.source]),
+      [
+        [true, 'push'],
+        [false, 'push'],
+      ],
+    );
+  });
+
   for (const [ahead, how] of [
     [1, 'equal to'],
     [100, 'far above'],
