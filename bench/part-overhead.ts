@@ -32,6 +32,29 @@ function dispatchText(agent: Agent, options: Dispatcher.DispatchOptions): Promis
   });
 }
 
+/** The relays that warm the SONOFF paths, and the commands each path sends them in turn. */
+const SONOFF_WARM_RELAYS = 60;
+const SONOFF_WARM_COMMANDS = 600;
+
+/** A relay's sonoff-config (a static address, no polls) and sonoff-switch, wired to a helper. */
+function relayNodes(relay: SonoffSimulator, cfg: string, sw: string, out: string): Array<Record<string, unknown>> {
+  return [
+    {
+      id: cfg,
+      type: 'sonoff-config',
+      name: `Bench relay ${relay.deviceid}`,
+      deviceid: relay.deviceid,
+      host: '127.0.0.1',
+      port: String(relay.address.port),
+      model: 'single',
+      pollInterval: '0',
+      timeout: '5000',
+    },
+    { id: sw, type: 'sonoff-switch', device: cfg, outlet: '0', payloadType: 'boolean', wires: [[out]] },
+    { id: out, type: 'helper' },
+  ];
+}
+
 /** The ways a command is timed, each round in a new order: raw undici `request()`, undici `dispatch()`, the core node, our node, our session alone, one Node-RED hop. */
 const VARIANTS = ['raw', 'dispatch', 'core', 'ours', 'session', 'hop'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -52,6 +75,9 @@ export async function overheadAndState(): Promise<void> {
   const relay = new SonoffSimulator({ deviceid: '1000aaaaaa' });
   await wiim.start({ port: 0 });
   await relay.start({ port: 0 });
+  // other relays, each with its own config and sonoff-switch, that warm every SONOFF path before the measured rounds
+  const warmRelays = Array.from({ length: SONOFF_WARM_RELAYS }, (_, i) => new SonoffSimulator({ deviceid: `1000b${String(i).padStart(5, '0')}` }));
+  for (const r of warmRelays) await r.start({ port: 0 });
   // the floor keeps its connections just as long as ours (undici's default
   // would take 2 s off the relay simulator's 2 s Keep-Alive hint, and keep none)
   const agent = new Agent({
@@ -67,19 +93,8 @@ export async function overheadAndState(): Promise<void> {
         benchWiimConfig('wcfg', 'Bench WiiM', wiim.port),
         { id: 'wcmd', type: 'wiim-command', device: 'wcfg', command: '', value: '', wires: [['wout']] },
         { id: 'wout', type: 'helper' },
-        {
-          id: 'scfg',
-          type: 'sonoff-config',
-          name: 'Bench relay',
-          deviceid: relay.deviceid,
-          host: '127.0.0.1',
-          port: String(relay.address.port),
-          model: 'single',
-          pollInterval: '0',
-          timeout: '5000',
-        },
-        { id: 'ssw', type: 'sonoff-switch', device: 'scfg', outlet: '0', payloadType: 'boolean', wires: [['sout']] },
-        { id: 'sout', type: 'helper' },
+        ...relayNodes(relay, 'scfg', 'ssw', 'sout'),
+        ...warmRelays.flatMap((r, i) => relayNodes(r, `scfg-w${i}`, `ssw-w${i}`, `sout-w${i}`)),
         { id: 'hop', type: 'change', name: '', rules: [], wires: [['hout']] },
         { id: 'hout', type: 'helper' },
         {
@@ -252,80 +267,124 @@ export async function overheadAndState(): Promise<void> {
 
     // --- SONOFF: switch, six ways (as WiiM), interleaved; our session keeps 200 ms between requests
     const { times: s, wrong: sWrong } = tally();
-    const ssession = sessionOf<SonoffSession>('scfg');
     const SWARM = 5;
     const SROUNDS = 40;
     // every variant waits the same 210 ms first: our session keeps 200 ms between requests,
     // and a connection idle that long answers slower than one in constant use
-    const switchUrl = `${relay.url}/zeroconf/switch`;
-    const body = (on: boolean) => ({ deviceid: relay.deviceid, data: { switch: on ? 'on' : 'off' } });
-    const sonoffVariants: Array<{ key: Variant; run: (on: boolean) => Promise<true | string> }> = [
-      {
-        key: 'raw',
-        run: async (value) => {
-          const res = await request(switchUrl, {
-            dispatcher: agent,
-            method: 'POST',
-            body: JSON.stringify(body(value)),
-            headers: { 'content-type': 'application/json' },
-          });
-          const reply = (await res.body.json()) as { error?: number };
-          return res.statusCode === 200 && reply.error === 0 && relay.outlets[0].on === value ? true : `raw: ${JSON.stringify(reply)}`;
+    /** The six ways to switch one relay, through its own config and sonoff-switch. */
+    const sonoffVariants = (
+      relay: SonoffSimulator,
+      cfg: string,
+      sw: string,
+      out: string,
+    ): Array<{ key: Variant; run: (on: boolean) => Promise<true | string> }> => {
+      const switchUrl = `${relay.url}/zeroconf/switch`;
+      const body = (on: boolean) => ({ deviceid: relay.deviceid, data: { switch: on ? 'on' : 'off' } });
+      const ssession = sessionOf<SonoffSession>(cfg);
+      return [
+        {
+          key: 'raw',
+          run: async (value) => {
+            const res = await request(switchUrl, {
+              dispatcher: agent,
+              method: 'POST',
+              body: JSON.stringify(body(value)),
+              headers: { 'content-type': 'application/json' },
+            });
+            const reply = (await res.body.json()) as { error?: number };
+            return res.statusCode === 200 && reply.error === 0 && relay.outlets[0].on === value ? true : `raw: ${JSON.stringify(reply)}`;
+          },
         },
-      },
-      {
-        key: 'dispatch',
-        run: async (value) => {
-          const r = await dispatchText(agent, {
-            origin: relay.url,
-            path: '/zeroconf/switch',
-            method: 'POST',
-            body: JSON.stringify(body(value)),
-            headers: { 'content-type': 'application/json' },
-          });
-          return r.status === 200 && (JSON.parse(r.body) as { error?: number }).error === 0 && relay.outlets[0].on === value ? true : `dispatch: ${r.body}`;
+        {
+          key: 'dispatch',
+          run: async (value) => {
+            const r = await dispatchText(agent, {
+              origin: relay.url,
+              path: '/zeroconf/switch',
+              method: 'POST',
+              body: JSON.stringify(body(value)),
+              headers: { 'content-type': 'application/json' },
+            });
+            return r.status === 200 && (JSON.parse(r.body) as { error?: number }).error === 0 && relay.outlets[0].on === value ? true : `dispatch: ${r.body}`;
+          },
         },
-      },
-      {
-        key: 'core',
-        run: async (value) => {
-          const r = await fire(
-            'core',
-            { url: switchUrl, method: 'POST', payload: JSON.stringify(body(value)), headers: { 'content-type': 'application/json' } },
-            'cout',
-          );
-          let reply: { error?: number } = {};
-          try {
-            reply = JSON.parse(String(r.out?.payload)) as { error?: number };
-          } catch {
-            // counted as wrong below
+        {
+          key: 'core',
+          run: async (value) => {
+            const r = await fire(
+              'core',
+              { url: switchUrl, method: 'POST', payload: JSON.stringify(body(value)), headers: { 'content-type': 'application/json' } },
+              'cout',
+            );
+            let reply: { error?: number } = {};
+            try {
+              reply = JSON.parse(String(r.out?.payload)) as { error?: number };
+            } catch {
+              // counted as wrong below
+            }
+            return r.out && r.out.statusCode === 200 && reply.error === 0 && relay.outlets[0].on === value
+              ? true
+              : `core: ${r.error ?? String(r.out?.payload)}`;
+          },
+        },
+        {
+          key: 'ours',
+          run: async (value) => {
+            const r = await fire(sw, { payload: value }, out);
+            return r.out && r.out.payload === value && relay.outlets[0].on === value ? true : `ours: ${r.error ?? JSON.stringify(r.out?.payload)}`;
+          },
+        },
+        {
+          key: 'session',
+          run: async (value) => {
+            const snap = await ssession.setSwitch(0, value);
+            return snap.state.on === value && relay.outlets[0].on === value ? true : 'session: wrong state';
+          },
+        },
+        // a Node-RED hop after the same idle wait: part of the floor below
+        {
+          key: 'hop',
+          run: async (value) => {
+            const r = await fire('hop', { payload: value }, 'hout');
+            return r.out?.payload === value ? true : 'hop: no output';
+          },
+        },
+      ];
+    };
+    // Warm-up: every path sends the same number of switch commands to the
+    // other relays. Part 1 warmed undici and the core node with 2000
+    // requests each, but none of our SONOFF code: without this, ours ran
+    // barely past the interpreter in the measured rounds, and the paths it
+    // shares with WiiM did not. The paths without a session go one at a time,
+    // from relay to relay; ours and our session go on every relay at once,
+    // each relay in turn, as its session keeps 200 ms between requests.
+    const warmWays = warmRelays.map((r, i) => sonoffVariants(r, `scfg-w${i}`, `ssw-w${i}`, `sout-w${i}`));
+    const warmWrong = tally().wrong;
+    const warmOne = async (way: { key: Variant; run: (on: boolean) => Promise<true | string> }, target: SonoffSimulator) => {
+      await timed([], warmWrong[way.key], () => way.run(!target.outlets[0].on));
+    };
+    const perRelay = SONOFF_WARM_COMMANDS / warmRelays.length;
+    for (let i = 0; i < SONOFF_WARM_COMMANDS; i++) {
+      const k = i % warmRelays.length;
+      for (const way of shuffled(warmWays[k], 5000 + i)) if (way.key !== 'ours' && way.key !== 'session') await warmOne(way, warmRelays[k]);
+    }
+    await Promise.all(
+      warmWays.map(async (ways, k) => {
+        for (let i = 0; i < perRelay; i++) {
+          for (const way of ways) {
+            if (way.key !== 'ours' && way.key !== 'session') continue;
+            // as in the measured rounds: the output our session's change brings the relay's sonoff-switch lands before the next command
+            await sleep(210);
+            await warmOne(way, warmRelays[k]);
           }
-          return r.out && r.out.statusCode === 200 && reply.error === 0 && relay.outlets[0].on === value ? true : `core: ${r.error ?? String(r.out?.payload)}`;
-        },
-      },
-      {
-        key: 'ours',
-        run: async (value) => {
-          const r = await fire('ssw', { payload: value }, 'sout');
-          return r.out && r.out.payload === value && relay.outlets[0].on === value ? true : `ours: ${r.error ?? JSON.stringify(r.out?.payload)}`;
-        },
-      },
-      {
-        key: 'session',
-        run: async (value) => {
-          const snap = await ssession.setSwitch(0, value);
-          return snap.state.on === value && relay.outlets[0].on === value ? true : 'session: wrong state';
-        },
-      },
-      // a Node-RED hop after the same idle wait: part of the floor below
-      {
-        key: 'hop',
-        run: async (value) => {
-          const r = await fire('hop', { payload: value }, 'hout');
-          return r.out?.payload === value ? true : 'hop: no output';
-        },
-      },
-    ];
+        }
+      }),
+    );
+    const warmFailed = VARIANTS.filter((v) => warmWrong[v].n > 0).map((v) => `${v} ${warmWrong[v].n} (${warmWrong[v].last ?? ''})`);
+    if (warmFailed.length > 0) throw new Error(`the SONOFF warm-up failed: ${warmFailed.join(', ')}`);
+    const measured = sonoffVariants(relay, 'scfg', 'ssw', 'sout');
+    const warmRequests = () => warmRelays.reduce((n, r) => n + r.requests.length, 0);
+    const afterWarm = warmRequests();
     let on = relay.outlets[0].on;
     // the relay's new connections per variant: each path keeps an idle one as long as its own policy says
     // (ours and the undici floor: the device's 2 s Keep-Alive hint less 1 s; the core node's agent: until the device closes it)
@@ -335,7 +394,7 @@ export async function overheadAndState(): Promise<void> {
     for (let i = 0; i < SWARM + SROUNDS; i++) {
       const keep = i >= SWARM;
       // a new order every round, as for WiiM: the core node's leftover socket work must not always land in the same variant
-      for (const variant of shuffled(sonoffVariants, 1000 + i)) {
+      for (const variant of shuffled(measured, 1000 + i)) {
         on = !on;
         const value = on;
         await sleep(210); // our session's 200 ms gap between requests is not counted
@@ -355,6 +414,7 @@ export async function overheadAndState(): Promise<void> {
       wrong: sWrong,
       newConnections: opened,
       keptConnectionMedianMs: medians(kept),
+      warmUp: { relays: SONOFF_WARM_RELAYS, commandsPerPath: SONOFF_WARM_COMMANDS, requestsToThemDuringRounds: warmRequests() - afterWarm },
       note: 'a 210 ms wait before each send of every variant (the session keeps 200 ms between requests) is not counted',
     };
     rows.push({
@@ -470,5 +530,6 @@ export async function overheadAndState(): Promise<void> {
     await agent.close();
     await wiim.stop();
     await relay.stop();
+    for (const r of warmRelays) await r.stop();
   }
 }

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     'WiiM: 1000 warm-up rounds, then 1000 measured; each round runs every variant once, in a new (seeded) order. The core http request node runs with keep-alive and msg.rejectUnauthorized=false.',
   );
   console.log(
-    'SONOFF: 5 warm-up rounds, then 40 measured, each in a new (seeded) order; our session keeps 200 ms between requests to a device, so the bench waits 210 ms before each send (every variant alike) and does not count the wait.',
+    'SONOFF: 600 warm-up commands per path to 60 other relays, 5 warm-up rounds, then 40 measured, each in a new (seeded) order; our session keeps 200 ms between requests to a device, so the bench waits 210 ms before each send (every variant alike) and does not count the wait.',
   );
   console.log('');
   printTable();
