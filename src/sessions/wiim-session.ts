@@ -249,7 +249,7 @@ export class WiimSession extends DeviceSession<WiimSessionEvents> {
   private pushed = 0;
 
   /** the events that arrive while a poll is out, laid over its reply */
-  private readonly pushedDuringRead = new PushedDuringRead<WiimStatePatch>((under, over) => ({ ...under, ...over }));
+  private readonly pushedDuringRead = new PushedDuringRead<WiimStatePatch>(layOver);
 
   protected probe(): Promise<WiimStateEvent> {
     return this.poll('poll');
@@ -543,6 +543,11 @@ function optimistic(
 }
 
 /** A device that answers but fails an extra read (meta, follower list) leaves the poll intact. */
+/** `under` with the fields of `over` laid over it. */
+function layOver(under: WiimStatePatch, over: WiimStatePatch): WiimStatePatch {
+  return { ...under, ...over };
+}
+
 function softFail<T>(err: unknown, fallback: T): T {
   if (err instanceof DeviceError && (err.kind === 'device' || err.kind === 'protocol')) return fallback;
   throw err;
