@@ -542,12 +542,12 @@ function optimistic(
   }
 }
 
-/** A device that answers but fails an extra read (meta, follower list) leaves the poll intact. */
 /** `under` with the fields of `over` laid over it. */
 function layOver(under: WiimStatePatch, over: WiimStatePatch): WiimStatePatch {
   return { ...under, ...over };
 }
 
+/** A device that answers but fails an extra read (meta, follower list) leaves the poll intact. */
 function softFail<T>(err: unknown, fallback: T): T {
   if (err instanceof DeviceError && (err.kind === 'device' || err.kind === 'protocol')) return fallback;
   throw err;

@@ -175,12 +175,15 @@ export abstract class SimServer<Request, Faults extends CommonFaults> {
    * read that is out while the device changes.
    */
   holdReplies(): () => void {
-    const held: Array<() => void> = [];
-    this.held = held;
-    return () => {
-      if (this.held === held) this.held = undefined;
-      for (const send of held) send();
-    };
+    this.held ??= [];
+    return () => this.sendHeld();
+  }
+
+  /** Sends every held reply, and holds no more (a reset does this too). */
+  protected sendHeld(): void {
+    const held = this.held;
+    this.held = undefined;
+    for (const send of held ?? []) send();
   }
 
   /**

@@ -506,6 +506,7 @@ export class WiimSimulator extends SimServer<string, WiimSimFaults> {
     this.settings = defaultSettings();
     this.faults = defaultFaults();
     this.requests.length = 0;
+    this.sendHeld();
     this.upnp.reset();
     this.cancelMedia();
     this.mediaLengthMs = 0;
