@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { wiimSessionFixture } from './helpers/wiim-session-fixture';
-import { collect, coreNode, helper, nextMessage, withTab, type Msg } from './helpers/runtime';
+import { collect, coreNode, helper, nextMessage, sessionOf, withTab, type Msg } from './helpers/runtime';
 import wiimConfig from '../src/nodes/wiim-config';
 import wiimStatus from '../src/nodes/wiim-status';
 import { until } from './helpers/wait';
@@ -608,15 +608,18 @@ describe('wiim-status with UPnP events in Node-RED', function () {
     await helper.load(nodes, flow());
     const statuses = collect<{ status: { text?: string } }>('statuses');
     const seen = collect<Msg & { wiim?: { source?: string } }>('out');
-    await until(() => sim.upnp.subscriptions === 3 && sim.upnp.log.filter((l) => l.startsWith('NOTIFY')).length >= 3 && seen.length > 0, 'events live').catch(
-      (e) => {
-        throw new Error(`${(e as Error).message} ${JSON.stringify(sim.upnp.log)} ${seen.length} ${sim.requests.join(',')}`);
-      },
-    );
+    // and the first poll is over, so that no read is out when the device changes
+    const firstReadDone = () => sim.count('getPlayerStatus') > 0 && !sessionOf<WiimSession>('cfg').queue.sending;
+    await until(
+      () => sim.upnp.subscriptions === 3 && sim.upnp.log.filter((l) => l.startsWith('NOTIFY')).length >= 3 && seen.length > 0 && firstReadDone(),
+      'events live',
+    ).catch((e) => {
+      throw new Error(`${(e as Error).message} ${JSON.stringify(sim.upnp.log)} ${seen.length} ${sim.requests.join(',')}`);
+    });
     const polls = sim.count('getPlayerStatus');
     sim.device((s) => (s.state.volume = 64));
     await until(() => seen.some((m) => (m.payload as { volume?: number }).volume === 64), 'the volume by event');
-    // the first poll may still be out, and end after the event with fields events do not carry
+    // the output that brought the new volume
     const first = seen.find((m) => (m.payload as { volume?: number }).volume === 64);
     assert.equal(first?.wiim?.source, 'push');
     assert.deepEqual(first?.changed, ['volume']);
