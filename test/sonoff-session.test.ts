@@ -29,6 +29,16 @@ describe('sonoff session against the simulator', () => {
     ({ sim, session, clock } = await sonoffSessionOnFakeClock({ deviceid: ID, multi }, options));
   }
 
+  /** A relay polled every `pollInterval` s (0: none) and its first read, at once; the releases of its connection from then on. */
+  async function releasesFromFirstRead(pollInterval: number): Promise<boolean[]> {
+    await setup(false, { pollInterval });
+    const released = recordReleases(session.client);
+    session.register({});
+    await clock.idle();
+    assert.equal(sim.requestsTo('info').length, 1, 'a first read at once');
+    return released;
+  }
+
   /** Moves the clock on a second at a time, `seconds` times: when (ms from now) requests reached the relay. */
   async function requestTimes(seconds: number): Promise<number[]> {
     const sentAt: number[] = [];
@@ -84,11 +94,7 @@ describe('sonoff session against the simulator', () => {
   });
 
   it('polls every pollInterval on the fake clock, and lets the connection go right after each poll', async () => {
-    await setup(false, { pollInterval: 2 });
-    const released = recordReleases(session.client);
-    session.register({});
-    await clock.idle();
-    assert.equal(sim.requestsTo('info').length, 1, 'a first read at once');
+    const released = await releasesFromFirstRead(2);
     for (let poll = 2; poll <= 6; poll++) {
       const before = released.length;
       await clock.advance(2000);
@@ -103,11 +109,7 @@ describe('sonoff session against the simulator', () => {
   });
 
   it('lets the undici Client go with the connection when the next read is a minute away (a relay heard through mDNS)', async () => {
-    await setup(false, { pollInterval: 0 });
-    const released = recordReleases(session.client);
-    session.register({});
-    await clock.idle();
-    assert.equal(sim.requestsTo('info').length, 1, 'a first read at once');
+    const released = await releasesFromFirstRead(0);
     assert.deepEqual(released, [false], 'released after the first read, Client and all');
     await until(() => sim.openConnections === 0, 'no connection open after the read');
   });
