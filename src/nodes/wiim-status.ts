@@ -25,6 +25,8 @@ const PLAY: Record<NonNullable<WiimState['state']>, NodeStatus> = {
   loading: { fill: 'yellow', shape: 'dot', text: 'wiim-status.status.loading' },
 };
 
+const PLAY_STATUSES: ReadonlySet<NodeStatus> = new Set(Object.values(PLAY));
+
 function statusOf(state: WiimState): NodeStatus {
   const s = PLAY[state.state ?? 'stopped'];
   // the title is data, not a label: shown as it is
@@ -33,12 +35,27 @@ function statusOf(state: WiimState): NodeStatus {
 }
 
 export = function (RED: NodeAPI) {
-  /** While UPnP events flow, the status says so: "· live" after the text (a polled state shows as before). */
+  /**
+   * While UPnP events flow, the status says so: "· live" after the text (a
+   * polled state shows as before). Each of PLAY's statuses is translated
+   * once: the status at rest is worked out again on every event, and
+   * translating it each time was a visible share of a 1000-device
+   * Node-RED's work (bench/README.md). The runtime's language does not
+   * change while it runs.
+   */
+  const livePlay = new Map<NodeStatus, NodeStatus>();
+  let liveWord: string | undefined;
   const live = (status: NodeStatus, pushed: boolean): NodeStatus => {
     if (!pushed) return status;
+    const known = livePlay.get(status);
+    if (known) return known;
+    liveWord ??= RED._('wiim-status.source.live');
     const text = String(status.text ?? '');
-    const shown = text.startsWith('wiim-status.status.') ? RED._(text) : text;
-    return { ...status, text: `${shown} · ${RED._('wiim-status.source.live')}` };
+    // a playing title is data, made afresh for each state: shown as it is
+    if (!PLAY_STATUSES.has(status)) return { ...status, text: `${text} · ${liveWord}` };
+    const shown = { ...status, text: `${RED._(text)} · ${liveWord}` };
+    livePlay.set(status, shown);
+    return shown;
   };
 
   function WiimStatus(this: Node, def: WiimStatusDef) {
