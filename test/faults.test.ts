@@ -81,6 +81,29 @@ describe('poll scheduling', () => {
     b.end(true);
     assert.deepEqual(await Promise.all(results), [1, 2]);
   });
+
+  it("counts a lease in the loop's idle time: while the loop is busy (a thousand sessions starting), no slot is given away", async () => {
+    const clock = new FakeClock();
+    let idle = 0; // the loop's idle time: it does not move while the loop is busy
+    const gate = new PollGate(1, 200, clock, () => idle);
+    const started: number[] = [];
+    const busy = heldPoll(started, 0);
+    const busyResult = gate.run(busy.run);
+    let ran = false;
+    const next = gate.run(async () => (ran = true));
+    await clock.advance(1000);
+    assert.equal(ran, false, 'a second of a busy loop: the lease still holds');
+    assert.deepEqual(gate.load, { running: 1, waiting: 1 });
+    idle = 150;
+    await clock.advance(150);
+    assert.equal(ran, false, '150 ms idle of a 200 ms lease');
+    idle = 200;
+    await clock.advance(50);
+    assert.equal(await next, true, 'the lease ran out once the loop had been idle for 200 ms');
+    busy.end(true);
+    assert.equal(await busyResult, 0);
+    assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+  });
 });
 
 describe('reliability: faults', function () {

@@ -8,10 +8,10 @@ import { PollGate } from './poll-gate';
 /**
  * The gate every session's regular polls pass (see PollGate). Enough slots
  * that a poll round stays one burst of work for the event loop (fewer left
- * it waiting on replies more often); a lease longer than a healthy device's
- * reply on a LAN, yet short enough that many devices that do not answer
- * delay the others' polls only a little. The runs behind these numbers are
- * in bench/README.md.
+ * it waiting on replies more often); a lease (of the loop's idle time)
+ * longer than a healthy device's reply on a LAN, yet short enough that many
+ * devices that do not answer delay the others' polls only a little. The
+ * runs behind these numbers are in bench/README.md.
  */
 export const pollGate = new PollGate(16, 25);
 

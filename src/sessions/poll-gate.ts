@@ -11,12 +11,20 @@
  *
  * The lease keeps a device that does not answer (a poll can take its whole
  * timeout) from holding a slot: it delays another device's poll by at most
- * `leaseMs`.
+ * `leaseMs`. It counts the time the event loop was idle, free to hear the
+ * device, not wall time: while a thousand sessions start, the loop is busy
+ * for seconds, and a lease on wall time ran out before any handshake was
+ * done, so the gate let every connection through at once (bench/README.md).
  */
 
+import { performance } from 'node:perf_hooks';
 import { systemClock, type Clock, type ClockTimer } from '../shared/clock';
 
+/** The event loop's idle time since it started, in ms (documented: performance.eventLoopUtilization). */
+const loopIdleMs = (): number => performance.eventLoopUtilization().idle;
+
 interface Slot {
+  /** on the idle clock */
   readonly since: number;
   /** freed by its poll or by the lease, whichever came first */
   freed: boolean;
@@ -27,10 +35,15 @@ export class PollGate {
   private readonly waiting: Array<(slot: Slot) => void> = [];
   private timer: ClockTimer | undefined;
 
+  /**
+   * @param clock schedules the lease's timer
+   * @param idleMs the time a lease counts: the loop's idle time on the system clock; a fake clock's own time in tests
+   */
   constructor(
     private readonly slots: number,
     private readonly leaseMs: number,
     private readonly clock: Clock = systemClock,
+    private readonly idleMs: () => number = clock === systemClock ? loopIdleMs : () => clock.now(),
   ) {}
 
   /** Polls running (holding a slot) and waiting for one. */
@@ -48,7 +61,7 @@ export class PollGate {
   }
 
   private take(): Slot {
-    const slot: Slot = { since: this.clock.now(), freed: false };
+    const slot: Slot = { since: this.idleMs(), freed: false };
     this.held.push(slot);
     return slot;
   }
@@ -76,13 +89,17 @@ export class PollGate {
     }
   }
 
-  /** While polls wait, a timer ends the oldest slot's lease. */
+  /**
+   * While polls wait, a timer ends the oldest slot's lease. Idle time runs
+   * no faster than the clock, so the timer never fires before the lease can
+   * be out; if the loop was busy meanwhile, it is set again for the rest.
+   */
   private armLease(): void {
     if (this.timer || this.held.length === 0) return;
     this.timer = this.clock.setTimeout(
       () => {
         this.timer = undefined;
-        const now = this.clock.now();
+        const now = this.idleMs();
         while (this.held.length > 0 && now - this.held[0].since >= this.leaseMs) {
           const slot = this.held.shift() as Slot;
           slot.freed = true;
@@ -90,7 +107,7 @@ export class PollGate {
         this.admit();
         if (this.waiting.length > 0) this.armLease();
       },
-      Math.max(0, this.held[0].since + this.leaseMs - this.clock.now()),
+      Math.max(0, this.held[0].since + this.leaseMs - this.idleMs()),
     );
   }
 }
