@@ -13,8 +13,8 @@
  * timeout) from holding a slot: it delays another device's poll by at most
  * `leaseMs`. It counts the time the event loop was idle, free to hear the
  * device, not wall time: while a thousand sessions start, the loop is busy
- * for seconds, and a lease on wall time ran out before any handshake was
- * done, so the gate let every connection through at once (bench/README.md).
+ * for seconds, and a lease on wall time runs out while our own work, not
+ * the device, holds the poll up (bench/README.md, part 8's start).
  */
 
 import { performance } from 'node:perf_hooks';
