@@ -35,6 +35,15 @@ describe('poll scheduling', () => {
     return { end, run: () => (started.push(i), ended) };
   }
 
+  /** A poll that holds the gate's one slot until the test ends it, and a second poll waiting for that slot. */
+  function holdAndWait(gate: PollGate, started: number[]) {
+    const held = heldPoll(started, 0);
+    const heldResult = gate.run(held.run);
+    let ran = false;
+    const next = gate.run(async () => (ran = true));
+    return { held, heldResult, next, ran: () => ran };
+  }
+
   it('runs at most `slots` polls at a time through the gate, the others in their order as slots free', async () => {
     const gate = new PollGate(2, 60_000);
     const started: number[] = [];
@@ -59,13 +68,10 @@ describe('poll scheduling', () => {
     const clock = new FakeClock();
     const gate = new PollGate(1, 200, clock);
     const started: number[] = [];
-    const stuck = heldPoll(started, 0);
-    const stuckResult = gate.run(stuck.run);
     // a device that does not answer: the next poll gets the slot when the lease ends, not when the poll does
-    let ran = false;
-    const next = gate.run(async () => (ran = true));
+    const { held: stuck, heldResult: stuckResult, next, ran } = holdAndWait(gate, started);
     await clock.advance(199);
-    assert.equal(ran, false, 'still within the lease');
+    assert.equal(ran(), false, 'still within the lease');
     await clock.advance(1);
     assert.equal(await next, true);
     assert.deepEqual(gate.load, { running: 0, waiting: 0 });
@@ -86,17 +92,13 @@ describe('poll scheduling', () => {
     const clock = new FakeClock();
     let idle = 0; // the loop's idle time: it does not move while the loop is busy
     const gate = new PollGate(1, 200, clock, () => idle);
-    const started: number[] = [];
-    const busy = heldPoll(started, 0);
-    const busyResult = gate.run(busy.run);
-    let ran = false;
-    const next = gate.run(async () => (ran = true));
+    const { held: busy, heldResult: busyResult, next, ran } = holdAndWait(gate, []);
     await clock.advance(1000);
-    assert.equal(ran, false, 'a second of a busy loop: the lease still holds');
+    assert.equal(ran(), false, 'a second of a busy loop: the lease still holds');
     assert.deepEqual(gate.load, { running: 1, waiting: 1 });
     idle = 150;
     await clock.advance(150);
-    assert.equal(ran, false, '150 ms idle of a 200 ms lease');
+    assert.equal(ran(), false, '150 ms idle of a 200 ms lease');
     idle = 200;
     await clock.advance(50);
     assert.equal(await next, true, 'the lease ran out once the loop had been idle for 200 ms');
